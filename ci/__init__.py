@@ -1,0 +1,1 @@
+"""dbci: checks and staged migrations for Alembic + PostgreSQL projects."""

@@ -1,0 +1,5 @@
+"""``python -m ci`` runs dbci."""
+
+from ci.cli import entry
+
+entry()

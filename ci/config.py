@@ -1,0 +1,135 @@
+"""Config: the project's alembic.ini, its ``[tool.dbci]`` settings, the environment and flags."""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config as AlembicConfig
+
+from ci.errors import BadInput
+from ci.naming import NamingScheme
+
+#: Squawk rules that do not speak to lock safety, or that dbci's own migrate settles
+#: (it sets lock_timeout and statement_timeout, and Alembic runs each revision in a transaction).
+DEFAULT_SQUAWK_EXCLUDE = (
+    "prefer-robust-stmts",
+    "prefer-bigint-over-int",
+    "prefer-bigint-over-smallint",
+    "prefer-identity",
+    "prefer-text-field",
+    "prefer-timestamptz",
+    "require-lock-timeout",
+    "require-statement-timeout",
+    "transaction-nesting",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``[tool.dbci]`` in the pyproject.toml beside alembic.ini; every key has its default here."""
+
+    revision_format: str = "{number}_{id}"
+    file_format: str = "{revision}_{slug}.py"
+    number_width: int = 2
+    first_revision: str | None = None
+    base_ref: str | None = None
+    squawk_exclude: tuple[str, ...] = DEFAULT_SQUAWK_EXCLUDE
+    squawk_pg_version: str | None = None
+
+    @classmethod
+    def from_pyproject(cls, path: Path) -> Settings:
+        """Read ``[tool.dbci]``; a missing file or table means all defaults."""
+        if not path.is_file():
+            return cls()
+        try:
+            raw = tomllib.loads(path.read_text()).get("tool", {}).get("dbci", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise BadInput(f"{path}: not valid TOML ({exc}); fix the file") from exc
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise BadInput(
+                    f"{path}: unknown setting {key!r} in [tool.dbci]; known: {', '.join(known)}"
+                )
+            values[name] = tuple(value) if isinstance(value, list) else value
+        return cls(**values)
+
+
+@dataclass
+class Config:
+    """Everything a command needs to know about the project and where its database is."""
+
+    ini_path: Path
+    settings: Settings = field(default_factory=Settings)
+    database_url: str | None = None
+
+    @classmethod
+    def load(cls, ini_path: str | os.PathLike[str], database_url: str | None = None) -> Config:
+        """Read alembic.ini and ``[tool.dbci]``; the URL falls back to ``DATABASE_URL``."""
+        path = Path(ini_path).absolute()
+        if not path.is_file():
+            raise BadInput(f"{path}: no such alembic.ini; pass --config PATH")
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            first = str(exc).splitlines()[0]
+            raise BadInput(f"{path}: malformed alembic.ini ({first}); fix the file") from exc
+        if not parser.has_option("alembic", "script_location"):
+            raise BadInput(f"{path}: no script_location in its [alembic] section; add it")
+        config = cls(
+            ini_path=path,
+            settings=Settings.from_pyproject(path.parent / "pyproject.toml"),
+            database_url=database_url or os.environ.get("DATABASE_URL") or None,
+        )
+        if not config.script_location.is_dir():
+            raise BadInput(f"{path}: script_location {config.script_location} is not a folder")
+        return config
+
+    @property
+    def project_dir(self) -> Path:
+        """The folder holding alembic.ini."""
+        return self.ini_path.parent
+
+    @property
+    def naming(self) -> NamingScheme:
+        """The revision and file naming scheme."""
+        s = self.settings
+        try:
+            return NamingScheme(s.revision_format, s.file_format, s.number_width)
+        except ValueError as exc:
+            raise BadInput(f"{self.project_dir / 'pyproject.toml'}: {exc}") from exc
+
+    def alembic(self, connection: object | None = None) -> AlembicConfig:
+        """A fresh Alembic Config; ``connection`` goes to env.py as ``attributes["connection"]``."""
+        cfg = AlembicConfig(str(self.ini_path), cmd_opts=argparse.Namespace(quiet=True))
+        # Relative paths in alembic.ini mean "beside alembic.ini", wherever dbci runs from.
+        cfg.set_main_option("script_location", str(self.script_location).replace("%", "%%"))
+        if connection is not None:
+            cfg.attributes["connection"] = connection
+            url = getattr(connection, "engine", connection).url
+            cfg.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%"))
+        return cfg
+
+    def add_import_paths(self) -> None:
+        """Put ``prepend_sys_path`` (relative to alembic.ini) on sys.path, for env.py's imports."""
+        for entry in reversed(self.alembic().get_prepend_sys_paths_list() or []):
+            path = str(self.project_dir / entry)
+            if path not in sys.path:
+                sys.path.insert(0, path)
+
+    @property
+    def script_location(self) -> Path:
+        """The migration folder (Alembic's ``script_location``)."""
+        cfg = AlembicConfig(str(self.ini_path))
+        path = Path(cfg.get_alembic_option("script_location") or "")
+        return path if path.is_absolute() else self.project_dir / path

@@ -1,0 +1,96 @@
+"""The project as it is at a git ref: its files, and a checkout of it in a temporary folder."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ci.config import Config
+from ci.errors import BadInput, OutsideFailure
+
+
+def _git(args: list[str], cwd: Path) -> bytes:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError as exc:
+        raise OutsideFailure("git is not installed; --base and --onto need it") from exc
+    if done.returncode != 0:
+        raise _GitError(done.stderr.decode(errors="replace").strip())
+    return done.stdout
+
+
+class _GitError(Exception):
+    pass
+
+
+def repo_root(path: Path) -> Path:
+    """The top of the git work tree holding ``path``."""
+    try:
+        return Path(_git(["rev-parse", "--show-toplevel"], path).decode().strip())
+    except _GitError as exc:
+        raise BadInput(f"{path}: not in a git repository; --base and --onto need one") from exc
+
+
+def resolve(ref: str, cwd: Path) -> str:
+    """The commit a ref names; an unknown ref is bad input."""
+    try:
+        return _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd).decode().strip()
+    except _GitError as exc:
+        raise BadInput(f"unknown git ref {ref!r}; fetch it (git fetch origin) or name another")\
+            from exc
+
+
+def default_base(config: Config) -> str:
+    """``[tool.dbci] base_ref``, else the first of origin/main, main, origin/master, master."""
+    if config.settings.base_ref:
+        return config.settings.base_ref
+    for ref in ("origin/main", "main", "origin/master", "master"):
+        with contextlib.suppress(BadInput):
+            resolve(ref, config.project_dir)
+            return ref
+    raise BadInput("no base branch found (tried origin/main, main); pass the ref explicitly")
+
+
+def files_at(ref: str, folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` at ``ref``, by path relative to ``folder``."""
+    root = repo_root(folder)
+    commit = resolve(ref, folder)
+    rel = folder.resolve().relative_to(root.resolve())
+    try:
+        data = _git(["archive", "--format=tar", commit, "--", str(rel)], root)
+    except _GitError:
+        return {}  # the folder did not exist at that ref
+    out: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar.getmembers():
+            handle = tar.extractfile(member) if member.isfile() else None
+            if handle is not None:
+                out[str(Path(member.name).relative_to(rel))] = handle.read()
+    return out
+
+
+@contextlib.contextmanager
+def project_at(ref: str, config: Config) -> Iterator[Config]:
+    """A Config for the project as it is at ``ref``, checked out into a temporary folder."""
+    project = config.project_dir
+    files = files_at(ref, project)
+    ini = config.ini_path.relative_to(project)
+    if str(ini) not in files:
+        raise BadInput(f"{ini} does not exist at {ref}; is {ref} the right base?")
+    saved_path = list(sys.path)
+    with tempfile.TemporaryDirectory(prefix="dbci-base-") as tmp:
+        for rel, data in files.items():
+            target = Path(tmp) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        try:
+            yield Config(ini_path=Path(tmp) / ini, settings=config.settings,
+                         database_url=config.database_url)
+        finally:
+            sys.path[:] = saved_path  # Alembic prepends the checkout's prepend_sys_path

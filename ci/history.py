@@ -1,0 +1,213 @@
+"""The revision history, read through Alembic's ScriptDirectory and RevisionMap."""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionError, RevisionMap
+from alembic.util import CommandError
+
+from ci.config import Config
+from ci.errors import BadInput
+from ci.findings import display_path
+
+_DOC_FIELD = re.compile(r"^\s*(Revision ID|Revises):[ \t]*(.*?)\s*$", re.MULTILINE)
+
+
+@dataclass(eq=False)
+class Revision:
+    """One revision file: Alembic's Script plus where things stand in its source."""
+
+    script: Script
+
+    @property
+    def id(self) -> str:
+        return self.script.revision
+
+    @property
+    def down_revisions(self) -> tuple[str, ...]:
+        """What ``down_revision`` names (merges name several)."""
+        down = self.script.down_revision
+        if down is None:
+            return ()
+        return (down,) if isinstance(down, str) else tuple(down)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.script.path)
+
+    @property
+    def display(self) -> str:
+        """The path as findings show it."""
+        return display_path(self.path)
+
+    @cached_property
+    def source(self) -> str:
+        return self.path.read_text()
+
+    @cached_property
+    def tree(self) -> ast.Module:
+        return ast.parse(self.source, filename=str(self.path))
+
+    def assignment_line(self, name: str) -> int | None:
+        """The line of the module-level ``name = ...``."""
+        for node in self.tree.body:
+            targets = getattr(node, "targets", None) or [getattr(node, "target", None)]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return node.lineno
+        return None
+
+    def function(self, name: str) -> ast.FunctionDef | None:
+        """The module-level ``def name``."""
+        for node in self.tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return node
+        return None
+
+    def docstring_field(self, name: str) -> tuple[str, int] | None:
+        """The value and line of ``Revision ID:`` or ``Revises:`` in the module docstring."""
+        doc = self.tree.body[0] if self.tree.body else None
+        if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+                and isinstance(doc.value.value, str)):
+            return None
+        for match in _DOC_FIELD.finditer(doc.value.value):
+            if match.group(1) == name:
+                line = doc.lineno + doc.value.value.count("\n", 0, match.start(1))
+                return match.group(2), line
+        return None
+
+    def lines_matching(self, pattern: re.Pattern[str]) -> list[tuple[int, re.Match[str]]]:
+        """Every ``(line number, match)`` of a pattern over the source lines."""
+        return [
+            (number, match)
+            for number, text in enumerate(self.source.splitlines(), start=1)
+            if (match := pattern.search(text))
+        ]
+
+
+@dataclass
+class History:
+    """Every revision file of a project, and their graph when it is one Alembic can build."""
+
+    config: Config
+    script_dir: ScriptDirectory
+    revisions: list[Revision]
+    duplicates: dict[str, list[Revision]] = field(default_factory=dict)
+    unknown_down: list[tuple[Revision, str]] = field(default_factory=list)
+    cycle: tuple[str, ...] = ()
+    graph: RevisionMap | None = None
+
+    def get(self, revision_id: str) -> Revision:
+        for rev in self.revisions:
+            if rev.id == revision_id:
+                return rev
+        raise BadInput(f"unknown revision {revision_id!r} in {display_path(self.versions_dir)}")
+
+    @property
+    def versions_dir(self) -> Path:
+        return Path(self.script_dir.versions)
+
+    @property
+    def heads(self) -> list[Revision]:
+        """Revisions nothing builds on, in file order."""
+        if self.graph is None:
+            return []
+        heads = set(self.graph.heads)
+        return [r for r in self.revisions if r.id in heads]
+
+    def children(self, revision_id: str) -> list[Revision]:
+        return [r for r in self.revisions if revision_id in r.down_revisions]
+
+    def chain(self) -> list[Revision]:
+        """The revisions from base to head; refuses a history that is not a single line."""
+        if self.graph is None or self.duplicates:
+            raise BadInput(f"{display_path(self.versions_dir)}: the history is broken; "
+                           "run `dbci lint` to see why")
+        heads = self.heads
+        if len(heads) > 1:
+            names = ", ".join(h.id for h in heads)
+            raise BadInput(f"{display_path(self.versions_dir)}: several heads ({names}); "
+                           "run `dbci renumber` to put this branch's revisions on one line")
+        if not heads:
+            return []
+        ordered = [self.get(s.revision) for s in self.graph.iterate_revisions(heads[0].id, "base")]
+        if len(ordered) != len(self.revisions) or any(len(r.down_revisions) > 1 for r in ordered):
+            raise BadInput(f"{display_path(self.versions_dir)}: the history has branches or "
+                           "merges; run `dbci lint` to see where")
+        return ordered[::-1]
+
+    def ancestors(self, revision_id: str) -> set[str]:
+        """The revisions strictly below one (needs a buildable graph)."""
+        assert self.graph is not None
+        below = {s.revision for s in self.graph.iterate_revisions(revision_id, "base")}
+        return below - {revision_id}
+
+    @cached_property
+    def exempt(self) -> set[str]:
+        """Revisions before ``first_revision``: the naming rules leave them alone."""
+        first = self.config.settings.first_revision
+        if not first:
+            return set()
+        if first not in {r.id for r in self.revisions}:
+            raise BadInput(f"first_revision {first!r} in [tool.dbci] is not a revision in "
+                           f"{display_path(self.versions_dir)}")
+        return self.ancestors(first) if self.graph is not None else set()
+
+
+def _load_script(script_dir: ScriptDirectory, path: Path) -> Script | None:
+    shown = display_path(path)
+    try:
+        return Script._from_path(script_dir, path)
+    except SyntaxError as exc:
+        raise BadInput(f"{shown}:{exc.lineno}: syntax error ({exc.msg}); fix the file") from exc
+    except CommandError as exc:
+        raise BadInput(f"{shown}: no `revision = \"...\"` in the file; add it") from exc
+    except Exception as exc:  # a revision module runs arbitrary code on import
+        raise BadInput(f"{shown}: cannot be imported ({type(exc).__name__}: {exc}); "
+                       "fix the file") from exc
+
+
+def _scripts(script_dir: ScriptDirectory) -> Iterable[Script]:
+    for folder in script_dir._version_locations:
+        if not Path(folder).is_dir():
+            continue
+        for path in Script._list_py_dir(script_dir, Path(folder)):
+            script = _load_script(script_dir, Path(path))
+            if script is not None:
+                yield script
+
+
+def load_history(config: Config) -> History:
+    """Load every revision file; report what keeps Alembic from building the graph."""
+    try:
+        script_dir = ScriptDirectory.from_config(config.alembic())
+    except CommandError as exc:
+        raise BadInput(f"{display_path(config.ini_path)}: {exc}") from exc
+    revisions = sorted((Revision(s) for s in _scripts(script_dir)), key=lambda r: r.path.name)
+    history = History(config, script_dir, revisions)
+    by_id: dict[str, list[Revision]] = {}
+    for rev in revisions:
+        by_id.setdefault(rev.id, []).append(rev)
+    history.duplicates = {k: v for k, v in by_id.items() if len(v) > 1}
+    history.unknown_down = [(r, d) for r in revisions for d in r.down_revisions if d not in by_id]
+    if history.unknown_down:
+        return history
+    unique = [revs[0].script for revs in by_id.values()]
+    graph = RevisionMap(lambda: unique)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            graph.heads  # noqa: B018 - building the map detects cycles
+    except RevisionError as exc:
+        history.cycle = tuple(getattr(exc, "revisions", ()) or ())
+        return history
+    history.graph = graph
+    script_dir.revision_map = graph  # let Alembic's commands reuse the loaded modules
+    return history

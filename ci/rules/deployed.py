@@ -1,0 +1,50 @@
+"""The deployed-history rule: revisions that exist on the base branch are never edited."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from ci.findings import Finding, display_path
+from ci.history import History
+from ci.rules import rule
+
+EDITED_DEPLOYED_REVISION = rule(
+    "edited-deployed-revision",
+    """A revision that exists on the base branch changed, moved or disappeared. Databases already
+    ran it, so an edit never reaches them, and a rename orphans every database stamped with the
+    old id. Change the schema in a new revision instead.""",
+    "restore the file as it is on the base branch and put the change in a new revision (dbci new)",
+)
+
+
+def check_deployed(history: History, base: History, ref: str) -> Iterator[Finding]:
+    """Each revision file at ``ref`` must be byte for byte the same here."""
+    current_ids = {r.id: r for r in history.revisions}
+    for old in base.revisions:
+        rel = old.path.relative_to(base.versions_dir)
+        path = history.versions_dir / rel
+        if path.is_file():
+            before, after = old.source, path.read_text()
+            if before == after:
+                continue
+            line = _first_changed_line(before, after)
+            yield Finding(
+                check="lint", rule=EDITED_DEPLOYED_REVISION.id, revision=old.id,
+                file=display_path(path), line=line, hint=EDITED_DEPLOYED_REVISION.hint,
+                message=f"{old.id} exists on {ref} and was changed here (first at line {line})")
+            continue
+        moved = current_ids.get(old.id)
+        where = f"moved to {moved.display}" if moved else "deleted"
+        yield Finding(
+            check="lint", rule=EDITED_DEPLOYED_REVISION.id, revision=old.id,
+            file=display_path(path), hint=EDITED_DEPLOYED_REVISION.hint,
+            message=f"{old.id} exists on {ref} as {rel} and was {where}")
+
+
+def _first_changed_line(before: str, after: str) -> int:
+    matcher = difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(), autojunk=False)
+    for tag, _, _, j1, _ in matcher.get_opcodes():
+        if tag != "equal":
+            return j1 + 1
+    return 1

@@ -1,0 +1,80 @@
+"""The downgrade rule: every revision can be undone, or says plainly that it cannot."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from ci.findings import Finding
+from ci.history import Revision
+from ci.rules import ALLOW, IRREVERSIBLE, irreversible_reason, rule
+
+MISSING_DOWNGRADE = rule(
+    "missing-downgrade",
+    """``downgrade()`` is missing or does nothing (``pass``) while ``upgrade()`` does something
+    (an empty revision, as ``dbci new`` writes it, is fine), so rolling back a deploy leaves the
+    schema ahead of the code. A revision that truly cannot be undone says so: a comment
+    ``# dbci: irreversible -- <reason>`` in the file, or a downgrade that raises
+    ``NotImplementedError``; the round trip then skips it with a note.""",
+    "write a downgrade that undoes upgrade(), or mark it `# dbci: irreversible -- <reason>`",
+)
+MARKER_WITHOUT_REASON = rule(
+    "marker-without-reason",
+    """A ``# dbci: allow <rule>`` or ``# dbci: irreversible`` comment must give its reason after
+    ``--``, so the next reader knows why the rule does not apply.""",
+    "add the reason: `# dbci: allow <rule> -- <why>`",
+)
+
+
+def _does_nothing(body: list[ast.stmt]) -> bool:
+    for stmt in body:
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring or ``...``
+        return False
+    return True
+
+
+def _upgrade_does_nothing(rev: Revision) -> bool:
+    upgrade = rev.function("upgrade")
+    return upgrade is not None and _does_nothing(upgrade.body)
+
+
+def raises_not_implemented(func: ast.FunctionDef) -> bool:
+    """True when the function body raises NotImplementedError (pytest-alembic's convention)."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
+                return True
+    return False
+
+
+def is_irreversible(rev: Revision) -> bool:
+    """Marked irreversible, or its downgrade raises NotImplementedError."""
+    func = rev.function("downgrade")
+    return irreversible_reason(rev) is not None or (
+        func is not None and raises_not_implemented(func))
+
+
+def check_downgrade(rev: Revision) -> Iterator[Finding]:
+    """A real downgrade, or an explicit irreversible marker."""
+    func = rev.function("downgrade")
+    if is_irreversible(rev):
+        return
+    if func is None:
+        yield MISSING_DOWNGRADE.at(rev, f"{rev.id} has no downgrade() function", line=1)
+    elif _does_nothing(func.body) and not _upgrade_does_nothing(rev):
+        yield MISSING_DOWNGRADE.at(rev, f"{rev.id}'s downgrade() does nothing", line=func.lineno)
+
+
+def check_markers(rev: Revision) -> Iterator[Finding]:
+    """Allow and irreversible comments without a reason."""
+    for line, match in rev.lines_matching(ALLOW):
+        if not match.group(2):
+            yield MARKER_WITHOUT_REASON.at(
+                rev, f"`# dbci: allow {match.group(1)}` gives no reason", line=line)
+    for line, match in rev.lines_matching(IRREVERSIBLE):
+        if not match.group(1):
+            yield MARKER_WITHOUT_REASON.at(rev, "`# dbci: irreversible` gives no reason", line=line)

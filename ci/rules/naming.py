@@ -1,0 +1,147 @@
+"""Naming rules: file names, revision ids, numbers along the chain, docstrings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ci.findings import Finding
+from ci.history import History, Revision
+from ci.naming import Name, NamingScheme, slugify
+from ci.rules import rule
+
+FILE_NAME = rule(
+    "file-name",
+    """A revision file's name must follow the naming scheme (default ``NN_<rev12>_<slug>.py``) so
+    that the folder lists revisions in order and a reviewer sees the number at a glance.""",
+    "rename the file to the expected name (dbci renumber fixes numbers for you)",
+)
+REVISION_ID = rule(
+    "revision-id",
+    """``revision`` must follow the naming scheme (default ``NN_<rev12>``) and agree with the file
+    name: databases are stamped with this id, so the file and the id must never disagree.""",
+    "set revision to the id the file name carries",
+)
+REVISION_NUMBER = rule(
+    "revision-number",
+    """Numbers count up by one along the chain: a revision's number is its parent's plus one, and
+    the first revision is 00 or 01, zero-padded to two digits. A gap or a repeat usually means
+    two branches each added a revision.""",
+    "run `dbci renumber` to move this branch's revisions after the base head",
+)
+DUPLICATE_NUMBER = rule(
+    "duplicate-number",
+    """Two revisions carry one number: two pull requests each added the next revision.""",
+    "run `dbci renumber --onto <base branch>` on the branch that landed second",
+)
+DOCSTRING_REVISION_ID = rule(
+    "docstring-revision-id",
+    """The docstring's ``Revision ID:`` line must repeat ``revision``; hand renames often miss it.""",
+    "make the docstring's Revision ID line equal the revision variable",
+)
+DOCSTRING_REVISES = rule(
+    "docstring-revises",
+    """The docstring's ``Revises:`` line must repeat ``down_revision``.""",
+    "make the docstring's Revises line equal down_revision",
+)
+
+
+def _expected_number(history: History, rev: Revision) -> int | None:
+    naming = history.config.naming
+    if not rev.down_revisions:
+        return None
+    parents = [history.get(d) for d in rev.down_revisions if d in {r.id for r in history.revisions}]
+    numbers = [n.number for p in parents if (n := naming.parse_revision(p.id)) and n.number is not None]
+    return max(numbers) + 1 if numbers else None
+
+
+def check_revision(history: History, rev: Revision) -> Iterator[Finding]:
+    """The naming rules for one revision."""
+    naming = history.config.naming
+    rev_line = rev.assignment_line("revision")
+    rev_name = naming.parse_revision(rev.id)
+    file_name = naming.parse_file(rev.path.name)
+    if rev_name is None:
+        yield REVISION_ID.at(
+            rev, f"revision {rev.id!r} does not match {naming.revision_format!r}", line=rev_line)
+    if file_name is None:
+        expected = _expected_filename(history, rev, rev_name)
+        yield FILE_NAME.at(
+            rev, f"file name {rev.path.name!r} does not match {naming.file_format!r}",
+            line=1, hint=f"rename it to {expected}" if expected else None)
+    elif rev_name is not None and _revision_part(naming, file_name) != rev.id:
+        yield REVISION_ID.at(
+            rev, f"revision {rev.id!r} disagrees with the file name {rev.path.name!r}",
+            line=rev_line)
+    if rev_name is not None and rev_name.number is not None:
+        yield from _number_findings(history, rev, rev_name, rev_line)
+    yield from _docstring_findings(rev)
+
+
+def _revision_part(naming: NamingScheme, name: Name) -> str:
+    return naming.revision_format.format(number=name.number_text, id=name.id, slug=name.slug)
+
+
+def _expected_filename(history: History, rev: Revision, rev_name: Name | None) -> str | None:
+    if rev_name is None or rev_name.number is None:
+        return None
+    slug = rev_name.slug or _slug_of(rev)
+    return history.config.naming.filename(rev_name.number, rev_name.id or "", slug)
+
+
+def _slug_of(rev: Revision) -> str:
+    doc = rev.script.module.__doc__ or ""
+    return slugify(doc.strip().splitlines()[0] if doc.strip() else rev.path.stem) or "revision"
+
+
+def _number_findings(history: History, rev: Revision, name: Name, line: int | None
+                     ) -> Iterator[Finding]:
+    naming = history.config.naming
+    assert name.number is not None
+    if name.number_text != naming.number_text(name.number):
+        yield REVISION_NUMBER.at(
+            rev, f"number {name.number_text!r} should be written {naming.number_text(name.number)!r}",
+            line=line)
+        return
+    expected = _expected_number(history, rev)
+    parent_exempt = any(d in history.exempt for d in rev.down_revisions)
+    if not rev.down_revisions and name.number not in (0, 1):
+        yield REVISION_NUMBER.at(
+            rev, f"the first revision is numbered {name.number_text}; it must be 00 or 01",
+            line=line)
+    elif expected is not None and not parent_exempt and name.number != expected:
+        yield REVISION_NUMBER.at(
+            rev, f"number {name.number_text} follows {rev.down_revisions[0]}; expected "
+            f"{naming.number_text(expected)}", line=line)
+
+
+def _docstring_findings(rev: Revision) -> Iterator[Finding]:
+    doc_id = rev.docstring_field("Revision ID")
+    if doc_id is None or doc_id[0] != rev.id:
+        found = f"says {doc_id[0]!r}" if doc_id else "has no 'Revision ID:' line"
+        yield DOCSTRING_REVISION_ID.at(
+            rev, f"docstring {found}; revision is {rev.id!r}",
+            line=doc_id[1] if doc_id else 1)
+    revises = rev.docstring_field("Revises")
+    expected = ", ".join(rev.down_revisions)
+    if revises is None or [s.strip() for s in revises[0].split(",") if s.strip()] != list(
+            rev.down_revisions):
+        found = f"says {revises[0]!r}" if revises else "has no 'Revises:' line"
+        yield DOCSTRING_REVISES.at(
+            rev, f"docstring {found}; down_revision is {expected or 'None'!r}",
+            line=revises[1] if revises else 1)
+
+
+def check_duplicate_numbers(history: History, revs: list[Revision]) -> Iterator[Finding]:
+    """Revisions that share a number."""
+    by_number: dict[int, list[Revision]] = {}
+    for rev in revs:
+        name = history.config.naming.parse_revision(rev.id)
+        if name is not None and name.number is not None:
+            by_number.setdefault(name.number, []).append(rev)
+    for number, same in sorted(by_number.items()):
+        if len(same) > 1:
+            for rev in same:
+                others = ", ".join(o.display for o in same if o is not rev)
+                yield DUPLICATE_NUMBER.at(
+                    rev, f"number {history.config.naming.number_text(number)} is also used by "
+                    f"{others}", line=rev.assignment_line("revision"))

@@ -1,0 +1,126 @@
+"""Lock-safety: squawk's rules on the SQL each new revision executes, one revision at a time.
+
+The SQL is captured by running the revisions on a scratch database (offline ``--sql`` mode breaks
+on revisions that query the database). Each revision is linted on its own: squawk treats a table
+created earlier in the same input as new, so one stream of SQL would hide problems.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ci.config import Config
+from ci.database import create_engine, scratch_database
+from ci.errors import OutsideFailure
+from ci.findings import Finding
+from ci.history import History, Revision
+from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_env
+from ci.rules import rule
+
+UPGRADE_FAILS = rule(
+    "upgrade-fails",
+    """The revision's upgrade raised while dbci ran the history to capture its SQL, so its
+    lock safety could not be checked. `dbci roundtrip` shows the same error in context.""",
+    "make upgrade() run on a database at the previous revision",
+)
+SQUAWK_DOC = "https://squawkhq.com/docs/{rule}"
+
+
+def squawk_binary() -> str:
+    """squawk from this environment (the squawk-cli package), else from PATH."""
+    beside = Path(sys.executable).parent / "squawk"
+    found = str(beside) if beside.exists() else shutil.which("squawk")
+    if not found:
+        raise OutsideFailure("squawk is not installed; pip install squawk-cli")
+    return found
+
+
+def capture_sql(config: Config, history: History, chain: list[Revision],
+                wanted: set[str]) -> tuple[dict[str, list[Statement]], list[Finding], str]:
+    """Upgrade a scratch database from base to head; the statements of the wanted revisions."""
+    captured: dict[str, list[Statement]] = {}
+    failures: list[Finding] = []
+    with scratch_database(config.database_url) as url:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            version = ".".join(str(p) for p in conn.dialect.server_version_info[:2])
+
+            def body(context: object) -> None:
+                connection = context.connection  # type: ignore[attr-defined]
+                for rev in chain:
+                    with capture_statements(connection) as statements:
+                        try:
+                            apply(rev, "upgrade")
+                        except RevisionFailed as exc:
+                            failures.append(UPGRADE_FAILS.at(
+                                rev, str(exc), line=_upgrade_line(rev)))
+                            return
+                    if rev.id in wanted:
+                        captured[rev.id] = statements
+
+            run_env(config, history, conn, body)
+        engine.dispose()
+    return captured, failures, version
+
+
+def _upgrade_line(rev: Revision) -> int | None:
+    func = rev.function("upgrade")
+    return func.lineno if func else None
+
+
+def sql_script(statements: list[Statement]) -> tuple[str, list[int]]:
+    """The statements as one SQL text, transactional runs wrapped in BEGIN/COMMIT as they ran;
+    and the 0-based line each statement starts on."""
+    text, starts, in_tx = "", [], False
+    for statement in statements:
+        if statement.autocommit == in_tx:
+            text += "COMMIT;\n" if in_tx else "BEGIN;\n"
+            in_tx = not in_tx
+        starts.append(text.count("\n"))
+        text += statement.sql.strip().rstrip(";") + ";\n"
+    return text + ("COMMIT;\n" if in_tx else ""), starts
+
+
+def lint_sql(config: Config, revisions: list[Revision], captured: dict[str, list[Statement]],
+             pg_version: str) -> list[Finding]:
+    """Run squawk once over one file per revision; findings land at the revision files."""
+    by_file: dict[str, tuple[Revision, list[int], list[str]]] = {}
+    with tempfile.TemporaryDirectory(prefix="dbci-squawk-") as tmp:
+        for rev in revisions:
+            statements = [s for s in captured.get(rev.id, []) if s.sql.strip()]
+            if not statements:
+                continue
+            path = Path(tmp) / f"{rev.id}.sql"
+            text, starts = sql_script(statements)
+            path.write_text(text)
+            by_file[str(path)] = (rev, starts, [s.sql for s in statements])
+        if not by_file:
+            return []
+        settings = config.settings
+        args = [squawk_binary(), "--reporter", "json",
+                "--pg-version", settings.squawk_pg_version or pg_version]
+        if settings.squawk_exclude:
+            args += ["--exclude", ",".join(settings.squawk_exclude)]
+        done = subprocess.run([*args, *by_file], capture_output=True, text=True, check=False)
+    try:
+        reports = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError as exc:
+        raise OutsideFailure(f"squawk failed (exit {done.returncode}): "
+                             f"{(done.stderr or done.stdout).strip()[:300]}") from exc
+    findings = []
+    for item in reports:
+        rev, starts, statements = by_file[item["file"]]
+        index = max((i for i, start in enumerate(starts) if start <= item["line"]), default=0)
+        excerpt = " ".join(statements[index].split())
+        excerpt = excerpt if len(excerpt) <= 100 else excerpt[:97] + "..."
+        hint = item.get("help") or f"see {SQUAWK_DOC.format(rule=item['rule_name'])}"
+        findings.append(Finding(
+            check="lint", rule=item["rule_name"], revision=rev.id, file=rev.display,
+            line=_upgrade_line(rev), hint=hint,
+            message=f"{item['message']} (squawk, in `{excerpt}`)"))
+    return findings
