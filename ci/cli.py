@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import traceback
@@ -16,12 +17,14 @@ from ci.config import Config
 from ci.database import password
 from ci.errors import DbciError
 from ci.findings import Printer
+from ci.scripts.roundtrip import parse_shard
 
 #: subcommand -> (module under ci.scripts, one-line help)
 COMMANDS = {
     "new": ("new", "write the next numbered revision on the current head"),
     "lint": ("lint", "naming, history and (with --base) lock-safety rules"),
     "renumber": ("renumber", "move this branch's new revisions after the base branch's head"),
+    "roundtrip": ("roundtrip", "prove each revision's downgrade restores the schema exactly"),
 }
 
 
@@ -66,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["renumber"].add_argument(
         "--onto", metavar="REF",
         help="the branch to follow (default: [tool.dbci] base_ref, origin/main or main)")
+    p = parsers["roundtrip"]
+    p.add_argument("--from", dest="start", metavar="REV", help="first revision to check")
+    p.add_argument("--to", dest="end", metavar="REV", help="last revision to check")
+    p.add_argument("--shard", type=parse_shard, metavar="K/N",
+                   help="check only the K-th of N equal slices of the range")
     return parser
 
 
@@ -104,4 +112,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
 
 def entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `dbci lint | head`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)

@@ -31,6 +31,10 @@ DEFAULT_SQUAWK_EXCLUDE = (
 )
 
 
+#: The project folders dbci put on sys.path for the env.py it ran last.
+_ACTIVE_PATHS: list[str] = []
+
+
 @dataclass(frozen=True)
 class Settings:
     """``[tool.dbci]`` in the pyproject.toml beside alembic.ini; every key has its default here."""
@@ -121,9 +125,21 @@ class Config:
         return cfg
 
     def add_import_paths(self) -> None:
-        """Put ``prepend_sys_path`` (relative to alembic.ini) on sys.path, for env.py's imports."""
-        for entry in reversed(self.alembic().get_prepend_sys_paths_list() or []):
-            path = str(self.project_dir / entry)
+        """Put ``prepend_sys_path`` (relative to alembic.ini) on sys.path, for env.py's imports.
+
+        Modules imported from another project's folders (the base checkout, another test
+        project) are forgotten first, so ``from orm import Base`` means this project's ORM.
+        """
+        paths = [str((self.project_dir / e).resolve())
+                 for e in self.alembic().get_prepend_sys_paths_list() or []]
+        stale = [p for p in _ACTIVE_PATHS if p not in paths]
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None) or ""
+            if any(file.startswith(p + os.sep) for p in stale):
+                del sys.modules[name]
+        sys.path[:] = [p for p in sys.path if p not in stale]
+        _ACTIVE_PATHS[:] = paths
+        for path in reversed(paths):
             if path not in sys.path:
                 sys.path.insert(0, path)
 

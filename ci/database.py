@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
@@ -25,6 +26,37 @@ EMBEDDED_DIR = "pg18"
 def sql(name: str) -> str:
     """The text of ``ci/sql/<name>.sql``."""
     return resources.files("ci").joinpath("sql", f"{name}.sql").read_text()
+
+
+def run_script(connection: sa.Connection, name: str) -> list[tuple[Any, ...]]:
+    """Run ``ci/sql/<name>.sql`` as it is (no parameters) through the driver's own cursor."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql(name))
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
+
+
+def run_prepared(connection: sa.Connection, name: str, text: str,
+                 params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run a catalog query as a server-side prepared statement, planned once per connection.
+
+    It goes through the driver's own cursor: these are dbci's queries, not the revision's, so
+    statement capture does not see them.
+    """
+    prepared = connection.info.setdefault("dbci_prepared", set())
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if name not in prepared:
+            types = f"({', '.join(['text'] * len(params))})" if params else ""
+            cursor.execute(f"PREPARE {name}{types} AS {text}")
+            prepared.add(name)
+        args = f"({', '.join(['%s'] * len(params))})" if params else ""
+        cursor.execute(f"EXECUTE {name}{args}", params)
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
 
 
 def cache_dir() -> Path:
@@ -204,7 +236,7 @@ def _create_database(conn: sa.Connection, name: str) -> None:
 def _lent_database(url: str) -> Iterator[str]:
     engine = create_engine(url)
     with engine.connect() as conn:
-        if conn.exec_driver_sql(sql("user_objects")).scalar():
+        if run_script(conn, "user_objects")[0][0]:
             raise BadInput(
                 f"{mask_url(url)}: the role may not create databases, so dbci works in this "
                 "database, which must then be empty; it is not. Give an empty database "
@@ -214,6 +246,6 @@ def _lent_database(url: str) -> Iterator[str]:
         yield url
     finally:
         with engine.begin() as conn:
-            conn.exec_driver_sql(sql("empty_database"))
+            run_script(conn, "empty_database")
         engine.dispose()
 

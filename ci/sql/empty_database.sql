@@ -6,7 +6,7 @@ DECLARE
 BEGIN
     FOR item IN
         SELECT nspname FROM pg_namespace
-        WHERE nspname NOT LIKE 'pg\_%' AND nspname NOT IN ('information_schema', 'public')
+        WHERE nspname !~ '^pg_' AND nspname NOT IN ('information_schema', 'public')
     LOOP
         EXECUTE format('DROP SCHEMA %I CASCADE', item.nspname);
     END LOOP;

@@ -1,0 +1,374 @@
+"""``dbci roundtrip``: every revision's downgrade restores exactly the schema before its upgrade.
+
+One database, one connection, Alembic's own env.py. Each revision is upgraded once; its downgrade
+runs inside a savepoint, is compared with the schema before the upgrade, and is rolled back, so
+the run carries on from the true upgraded state. Event triggers name the objects each step
+touched, so only those are snapshotted: the cost stays linear in the number of revisions.
+Revisions that cannot run in a transaction (``autocommit_block``) and roles that may not create
+event triggers take a slower path with whole snapshots, reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+
+from ci import snapshot
+from ci.config import Config
+from ci.database import create_engine, run_prepared, scratch_database, sql
+from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
+from ci.findings import Finding, Printer, Result
+from ci.history import History, Revision, load_history
+from ci.rules import Rule, allowed, rule
+from ci.rules.downgrade import is_irreversible
+from ci.runner import RevisionFailed, apply, error_line, run_env
+from ci.snapshot import Difference, Snapshot, Unit, UnitKey
+from ci.tracker import DdlTracker
+
+UPGRADE_FAILS = rule(
+    "upgrade-fails", """The revision's upgrade raised on a database at the previous revision.
+    The revisions after it were not checked.""",
+    "run `alembic upgrade` to this revision locally and fix the error shown", check="roundtrip")
+DOWNGRADE_FAILS = rule(
+    "downgrade-fails", """The revision's downgrade raised right after its upgrade. A downgrade
+    that cannot work must say so: raise NotImplementedError or mark it
+    `# dbci: irreversible -- <reason>`.""",
+    "fix downgrade() so it undoes upgrade()", check="roundtrip")
+LEAVES = rule(
+    "downgrade-leaves-objects", """After upgrade then downgrade, an object exists that did not
+    exist before: the downgrade forgot to drop it (a column, index, constraint, enum type...).""",
+    "drop the object in downgrade()", check="roundtrip")
+DROPS = rule(
+    "downgrade-drops-objects", """After upgrade then downgrade, an object that existed before is
+    gone: the downgrade drops too much.""",
+    "drop only what upgrade() created", check="roundtrip")
+CHANGES = rule(
+    "downgrade-changes-objects", """After upgrade then downgrade, an object exists but differs
+    from before (a type, default, nullability, definition or enum label).""",
+    "restore the object's previous definition in downgrade()", check="roundtrip")
+CHANGES_ROWS = rule(
+    "downgrade-changes-rows", """Rows that were in a table before the upgrade are not the same
+    after upgrade then downgrade: the revision loses or rewrites data on the way back. Rows come
+    from the data fixtures (`<script_location>/roundtrip_data/<revision>.sql`) and from data
+    migrations. Allow it with `# dbci: allow downgrade-changes-rows -- <reason>` where losing
+    data on downgrade is intended.""",
+    "make downgrade() keep the rows, or allow the rule with a reason", check="roundtrip")
+RULE_BY_CHANGE = {"added": LEAVES, "removed": DROPS, "changed": CHANGES}
+AUTOCOMMIT = re.compile(r"\bautocommit_block\b")
+#: Commit progress every so many revisions, so one run never holds too many locks.
+COMMIT_EVERY = 100
+
+
+@dataclass
+class Outcome:
+    """How one revision fared."""
+
+    revision: str
+    status: str  # "passed", "failed", "skipped", "not run"
+    path: str = "fast"  # "fast", "whole snapshots", "autocommit"
+    note: str = ""
+
+
+@dataclass
+class Catalog:
+    """The schema as it stands, kept current step by step, and the oid -> unit map."""
+
+    units: Snapshot = field(default_factory=dict)
+    owners: dict[int, UnitKey] = field(default_factory=dict)
+
+    def update(self, connection: sa.Connection, keys: set[UnitKey] | None,
+               version_table: tuple[str, str]) -> dict[UnitKey, Unit | None]:
+        """Re-read ``keys`` (everything when None); returns their previous values."""
+        fresh = snapshot.take(connection, keys, version_table)
+        changed = set(self.units) | set(fresh) if keys is None else keys
+        previous = {k: self.units.get(k) for k in changed}
+        for key in changed:
+            unit = fresh.get(key)
+            if unit is None:
+                self.units.pop(key, None)
+            else:
+                self.units[key] = unit
+                self.owners.update(dict.fromkeys(unit.oids, key))
+        return previous
+
+
+def select(chain: list[Revision], start: str | None, end: str | None,
+           shard: tuple[int, int] | None) -> tuple[list[Revision], list[Revision]]:
+    """The revisions to bring up first without checks, and those to check."""
+    ids = [r.id for r in chain]
+    for rev in (start, end):
+        if rev is not None and rev not in ids:
+            raise BadInput(f"unknown revision {rev!r}; `dbci lint` lists the history")
+    lo = ids.index(start) if start else 0
+    hi = ids.index(end) + 1 if end else len(chain)
+    if lo >= hi:
+        raise BadInput(f"--from {start} comes after --to {end}")
+    if shard is not None:
+        k, n = shard
+        size, extra = divmod(hi - lo, n)
+        first = lo + (k - 1) * size + min(k - 1, extra)
+        lo, hi = first, first + size + (1 if k <= extra else 0)
+    return chain[:lo], chain[lo:hi]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4)."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise argparse.ArgumentTypeError(f"--shard takes K/N with 1 <= K <= N, not {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+class RoundTrip:
+    """One run over a range of revisions on one connection; collects findings and outcomes."""
+
+    def __init__(self, config: Config, history: History, printer: Printer | None = None) -> None:
+        self.config = config
+        self.history = history
+        self.printer = printer
+        self.findings: list[Finding] = []
+        self.outcomes: list[Outcome] = []
+        self.catalog = Catalog()
+        self.data_tables: set[str] = set()
+        self.tracker: DdlTracker | None = None
+        self.version_table = ("public", "alembic_version")
+        self.data_dir = config.script_location / "roundtrip_data"
+
+    def run(self, connection: sa.Connection, before: list[Revision],
+            checked: list[Revision]) -> None:
+        """Upgrade through ``before``, then check each revision of ``checked``."""
+
+        def body(context: MigrationContext) -> None:
+            conn = context.connection
+            assert conn is not None
+            self.version_table = (context.version_table_schema or "public",
+                                  context.version_table)
+            self.tracker = DdlTracker.install(conn)
+            for rev in before:
+                apply(rev, "upgrade")
+                self._load_data(conn, rev)
+            self.catalog.update(conn, None, self.version_table)
+            for index, rev in enumerate(checked, start=1):
+                if self.printer:
+                    self.printer.progress(f"roundtrip: revision {index} of {len(checked)} "
+                                          f"({rev.id})")
+                if not self._check(context, conn, rev):
+                    self.outcomes += [Outcome(r.id, "not run", note=f"after {rev.id} failed")
+                                      for r in checked[index:]]
+                    break
+                if index % COMMIT_EVERY == 0:
+                    with context.autocommit_block():
+                        pass  # commits the work so far; Alembic begins a new transaction
+            if self.printer:
+                self.printer.progress_done()
+            if self.tracker:
+                self.tracker.uninstall()
+
+        run_env(self.config, self.history, connection, body)
+
+    def _check(self, context: MigrationContext, conn: sa.Connection, rev: Revision) -> bool:
+        """Upgrade, then prove the downgrade; False when the upgrade failed (stop the run)."""
+        autocommit = bool(AUTOCOMMIT.search(rev.source))
+        path = ("autocommit" if autocommit else "fast" if self.tracker else "whole snapshots")
+        rows_before = self._row_digests(conn)
+        self._touched()  # forget what came before
+        try:
+            apply(rev, "upgrade")
+        except RevisionFailed as exc:
+            self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} failed: {error_line(exc.error)}",
+                       line=_line(rev, "upgrade"))
+            self.outcomes.append(Outcome(rev.id, "failed", path))
+            return False
+        up_keys = None if autocommit else self._touched()
+        previous = self.catalog.update(conn, up_keys, self.version_table)
+        if is_irreversible(rev):
+            self.outcomes.append(Outcome(rev.id, "skipped", path, "irreversible"))
+            self._load_data(conn, rev)
+            return True
+        failed_before = len(self.findings)
+        if autocommit:
+            self._check_downgrade_autocommit(conn, rev, previous)
+        else:
+            savepoint = conn.begin_nested()
+            try:
+                self._check_downgrade(conn, rev, up_keys, previous, rows_before)
+            finally:
+                savepoint.rollback()
+        status = "failed" if len(self.findings) > failed_before else "passed"
+        if status == "passed" and self.outcomes and self.outcomes[-1].revision == rev.id:
+            return True  # NotImplementedError: recorded as skipped
+        self.outcomes.append(Outcome(rev.id, status, path))
+        self._load_data(conn, rev)
+        return True
+
+    def _downgrade(self, rev: Revision) -> bool:
+        try:
+            apply(rev, "downgrade")
+        except RevisionFailed as exc:
+            if isinstance(exc.error, NotImplementedError):
+                self.outcomes.append(Outcome(rev.id, "skipped", note="downgrade raises "
+                                             "NotImplementedError"))
+            else:
+                self._fail(DOWNGRADE_FAILS, rev, f"downgrade of {rev.id} failed: "
+                           f"{error_line(exc.error)}", line=_line(rev, "downgrade"))
+            return False
+        return True
+
+    def _check_downgrade(self, conn: sa.Connection, rev: Revision, up_keys: set[UnitKey] | None,
+                         previous: dict[UnitKey, Unit | None],
+                         rows_before: dict[str, tuple[int, str]]) -> None:
+        if not self._downgrade(rev):
+            return
+        down_keys = self._touched()
+        keys = None if up_keys is None or down_keys is None else up_keys | down_keys
+        after = snapshot.take(conn, keys, self.version_table)
+        self._report(rev, self._expected(previous, keys), after, keys)
+        self._report_rows(rev, rows_before, self._row_digests(conn, rows_before))
+
+    def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
+                                    previous: dict[UnitKey, Unit | None]) -> None:
+        """No savepoint can hold a revision that commits: downgrade, compare, upgrade again."""
+        if not self._downgrade(rev):
+            return
+        after = snapshot.take(conn, None, self.version_table)
+        self._report(rev, self._expected(previous, None), after, None)
+        apply(rev, "upgrade")
+        self.catalog.update(conn, None, self.version_table)
+
+    def _expected(self, previous: dict[UnitKey, Unit | None],
+                  keys: set[UnitKey] | None) -> Snapshot:
+        """The schema before the upgrade, over ``keys`` (all when None)."""
+        wanted = set(self.catalog.units) | set(previous) if keys is None else keys
+        out: Snapshot = {}
+        for key in wanted:
+            unit = previous[key] if key in previous else self.catalog.units.get(key)
+            if unit is not None:
+                out[key] = unit
+        return out
+
+    def _touched(self) -> set[UnitKey] | None:
+        return self.tracker.touched(self.catalog.owners) if self.tracker else None
+
+    def _report(self, rev: Revision, expected: Snapshot, after: Snapshot,
+                keys: set[UnitKey] | None) -> None:
+        for diff in snapshot.compare(expected, after, keys):
+            self._fail(RULE_BY_CHANGE[diff.change], rev, _message(rev, diff),
+                       line=_line(rev, "downgrade"), object=diff.object, detail=_detail(diff))
+
+    def _row_digests(self, conn: sa.Connection,
+                     only: dict[str, tuple[int, str]] | None = None) -> dict[str, tuple[int, str]]:
+        """(row count, digest) of each table holding fixture or migrated rows."""
+        if only is None:
+            rows = run_prepared(conn, "dbci_table_rows", sql("table_rows"),
+                                         self.version_table)
+            self.data_tables |= {name for (name,) in rows}
+        names = self.data_tables if only is None else set(only)
+        digests = {}
+        for name in sorted(names):
+            if conn.exec_driver_sql("SELECT to_regclass(%(n)s)", {"n": name}).scalar() is None:
+                continue
+            count, digest = conn.exec_driver_sql(
+                f"SELECT count(*), md5(coalesce(string_agg(md5(t::text), ',' "
+                f"ORDER BY md5(t::text)), '')) FROM {name} t").one()
+            digests[name] = (count, digest)
+        return digests
+
+    def _report_rows(self, rev: Revision, before: dict[str, tuple[int, str]],
+                     after: dict[str, tuple[int, str]]) -> None:
+        for name, (count, digest) in sorted(before.items()):
+            now = after.get(name)
+            if now == (count, digest):
+                continue
+            what = ("is gone" if now is None else
+                    f"has {now[0]} rows instead of {count}" if now[0] != count else
+                    f"has its {count} rows changed")
+            self._fail(CHANGES_ROWS, rev, f"after upgrade then downgrade of {rev.id}, {name} "
+                       f"{what}", line=_line(rev, "downgrade"), object=name.replace('"', ""))
+
+    def _load_data(self, conn: sa.Connection, rev: Revision) -> None:
+        """Run ``roundtrip_data/<revision>.sql``: rows later steps must keep."""
+        path = self.data_dir / f"{rev.id}.sql"
+        if path.is_file():
+            try:
+                conn.exec_driver_sql(path.read_text().replace("%", "%%"))
+            except sa.exc.DBAPIError as exc:
+                raise BadInput(f"{path}: {error_line(exc)}; fix the data fixture") from exc
+
+    def _fail(self, which: Rule, rev: Revision, message: str, *, line: int | None,
+              object: str | None = None, detail: str | None = None) -> None:
+        finding = which.at(rev, message, line=line, object=object, detail=detail)
+        if not allowed(rev).get(finding.rule):
+            self.findings.append(finding)
+
+
+def _line(rev: Revision, function: str) -> int | None:
+    node = rev.function(function)
+    return node.lineno if node else None
+
+
+def _message(rev: Revision, diff: Difference) -> str:
+    verb = {"added": "leaves", "removed": "drops", "changed": "changes"}[diff.change]
+    tail = {"added": " behind", "removed": "", "changed": ""}[diff.change]
+    return f"downgrade of {rev.id} {verb} {diff.kind} {diff.object}{tail}"
+
+
+def _detail(diff: Difference) -> str:
+    lines = []
+    if diff.before is not None:
+        lines.append(f"before upgrade:         {diff.before}")
+    if diff.after is not None:
+        lines.append(f"after upgrade+downgrade: {diff.after}")
+    return "\n".join(lines)
+
+
+def roundtrip(config: Config, start: str | None = None, end: str | None = None,
+              shard: tuple[int, int] | None = None, printer: Printer | None = None,
+              database_url: str | None = None) -> Result:
+    """Check every revision in range on a scratch database; findings and per-revision outcomes."""
+    history = load_history(config)
+    chain = history.chain()
+    if not chain:
+        raise BadInput("no revisions to check; write one with `dbci new MESSAGE`")
+    before, checked = select(chain, start, end, shard)
+    began = time.monotonic()
+    trip = RoundTrip(config, history, printer)
+    with scratch_database(database_url or config.database_url) as url:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                trip.run(conn, before, checked)
+        finally:
+            engine.dispose()
+    return _result(trip, time.monotonic() - began)
+
+
+def _result(trip: RoundTrip, seconds: float) -> Result:
+    counts: dict[str, list[str]] = {}
+    for outcome in trip.outcomes:
+        counts.setdefault(outcome.status, []).append(outcome.revision)
+    slow = [o for o in trip.outcomes if o.path != "fast"]
+    parts = [f"{len(counts.get('passed', []))} passed"]
+    for status in ("failed", "skipped", "not run"):
+        if counts.get(status):
+            parts.append(f"{len(counts[status])} {status} ({', '.join(counts[status])})")
+    lines = [f"roundtrip: {len(trip.outcomes)} revisions: {', '.join(parts)} in {seconds:.1f}s"]
+    lines += [f"roundtrip: {o.revision} {o.status} ({o.note})" for o in trip.outcomes
+              if o.status == "skipped"]
+    if slow:
+        lines.append(f"roundtrip: {len(slow)} revision(s) took the slower whole-snapshot path "
+                     f"({', '.join(sorted({o.path for o in slow}))})")
+    return Result(findings=trip.findings, lines=lines, data={
+        "revisions": [o.__dict__ for o in trip.outcomes], "seconds": round(seconds, 3)})
+
+
+def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
+    """Print the round trip's findings and summary."""
+    result = roundtrip(config, args.start, args.end, args.shard, printer)
+    printer.result(result)
+    return EXIT_OK if result.ok else EXIT_FINDINGS
+

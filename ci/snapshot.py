@@ -1,0 +1,162 @@
+"""Catalog snapshots: the schema as comparable values, whole or only the units a step touched.
+
+A unit is one schema, extension, type, function, or relation with everything that hangs off it
+(columns, constraints, indexes, triggers, policies, comments). Units are keyed by name, so a
+table dropped and created again compares equal; each also lists the oids of its catalog rows,
+so a dropped index or constraint can be traced back to its table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+
+from ci.database import run_prepared, sql
+
+KINDS = ("schema", "extension", "type", "function", "relation")
+RELKINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view",
+            "S": "sequence", "f": "foreign table"}
+
+UnitKey = tuple[str, str, str]
+"""(kind, schema, name); for a function the name carries its argument types."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit's definition and the oids of the catalog rows it is made of."""
+
+    definition: dict[str, Any]
+    oids: tuple[int, ...]
+
+
+Snapshot = dict[UnitKey, Unit]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One object that is not the same in two snapshots."""
+
+    change: str  # "added", "removed" or "changed", going from the first snapshot to the second
+    kind: str  # "table", "column", "index", "constraint", "type", ...
+    object: str  # "schema.table.column", "schema.index", ...
+    before: str | None
+    after: str | None
+
+    def describe(self) -> str:
+        """``column persistence_schema.t.x added``."""
+        return f"{self.kind} {self.object} {self.change}"
+
+
+@cache
+def _query(everything: bool) -> str:
+    body = "\nUNION ALL\n".join(f"({sql(f'snapshot/{kind}')})" for kind in KINDS)
+    return (f"WITH wanted AS ({sql('snapshot/wanted')})\n{body}"
+            .replace(":everything", "true" if everything else "false"))
+
+
+def take(connection: sa.Connection, keys: Iterable[UnitKey] | None = None,
+         version_table: tuple[str, str] = ("public", "alembic_version")) -> Snapshot:
+    """The units named by ``keys`` that exist (all units when ``keys`` is None)."""
+    wanted = [] if keys is None else [{"kind": k, "schema": s, "name": n} for k, s, n in keys]
+    if keys is not None and not wanted:
+        return {}
+    name = "dbci_snapshot_all" if keys is None else "dbci_snapshot_some"
+    rows = run_prepared(connection, name, _query(keys is None),
+                        (json.dumps(wanted), version_table[0], version_table[1]))
+    return {(kind, schema, name): Unit(definition, tuple(oids))
+            for kind, schema, name, definition, oids in rows}
+
+
+def compare(before: Mapping[UnitKey, Unit], after: Mapping[UnitKey, Unit],
+            keys: Iterable[UnitKey] | None = None) -> list[Difference]:
+    """Every object that differs between two snapshots (over ``keys``, or over both wholly)."""
+    keys = sorted(set(before) | set(after) if keys is None else set(keys))
+    out: list[Difference] = []
+    for key in keys:
+        old, new = before.get(key), after.get(key)
+        if old is None and new is None:
+            continue
+        if old is None or new is None:
+            unit = old or new
+            assert unit is not None
+            out.append(Difference("added" if old is None else "removed", _unit_kind(key, unit),
+                                  _unit_name(key), None if old is None else _render_unit(key, old),
+                                  None if new is None else _render_unit(key, new)))
+        elif old.definition != new.definition:
+            out.extend(_unit_changes(key, old.definition, new.definition))
+    return out
+
+
+def _unit_name(key: UnitKey) -> str:
+    kind, schema, name = key
+    return name if kind in ("schema", "extension") else f"{schema}.{name}"
+
+
+def _unit_kind(key: UnitKey, unit: Unit) -> str:
+    if key[0] == "relation":
+        return RELKINDS.get(unit.definition.get("relkind", "r"), "relation")
+    if key[0] == "type" and unit.definition.get("typtype") == "e":
+        return "enum type"
+    return key[0]
+
+
+def _render_unit(key: UnitKey, unit: Unit) -> str:
+    d = unit.definition
+    if key[0] == "relation":
+        columns = ", ".join(_render_column(c) for c in d.get("columns") or [])
+        return f"{_unit_kind(key, unit)} {_unit_name(key)} ({columns})"
+    if d.get("labels") is not None:
+        return f"enum {_unit_name(key)} ({', '.join(d['labels'])})"
+    return f"{_unit_kind(key, unit)} {_unit_name(key)} {json.dumps(d, sort_keys=True)}"
+
+
+def _render_column(column: Mapping[str, Any]) -> str:
+    text = f"{column['name']} {column['type']}"
+    if column.get("not_null"):
+        text += " NOT NULL"
+    if column.get("default") is not None:
+        text += f" DEFAULT {column['default']}"
+    for extra in ("identity", "generated", "collation", "comment"):
+        if column.get(extra):
+            text += f" {extra.upper()} {column[extra]}"
+    return text
+
+
+def _named(items: Any, field: str | None = None) -> dict[str, str]:
+    if not items:
+        return {}
+    if isinstance(items, list):  # columns
+        return {c["name"]: _render_column(c) for c in items}
+    return {name: (value if isinstance(value, str) else
+                   value.get(field) if field and isinstance(value, dict) and
+                   set(value) <= {field, "comment"} and not value.get("comment")
+                   else json.dumps(value, sort_keys=True))
+            for name, value in items.items()}
+
+
+_PARTS = {"columns": "column", "constraints": "constraint", "indexes": "index",
+          "triggers": "trigger", "policies": "policy"}
+
+
+def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Iterator[Difference]:
+    schema = key[1]
+    table = _unit_name(key)
+    for part, kind in _PARTS.items():
+        before = _named(old.get(part), "definition")
+        after = _named(new.get(part), "definition")
+        for name in sorted(set(before) | set(after)):
+            if before.get(name) == after.get(name):
+                continue
+            obj = f"{schema}.{name}" if kind == "index" else f"{table}.{name}"
+            change = ("added" if name not in before else "removed" if name not in after
+                      else "changed")
+            yield Difference(change, kind, obj, before.get(name), after.get(name))
+    for prop in sorted((set(old) | set(new)) - set(_PARTS)):
+        if old.get(prop) != new.get(prop):
+            yield Difference("changed", f"{_unit_kind(key, Unit(new, ()))} {prop}", table,
+                             json.dumps(old.get(prop)), json.dumps(new.get(prop)))

@@ -1,0 +1,13 @@
+-- Functions and procedures (not aggregates, not an extension's), by name and argument types.
+SELECT 'function' AS kind, n.nspname AS schema,
+       p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS name,
+       jsonb_build_object('definition', pg_get_functiondef(p.oid),
+                          'comment', obj_description(p.oid, 'pg_proc')) AS definition,
+       ARRAY[p.oid] AS oids
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p')
+  AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass
+                  AND e.objid = p.oid AND e.deptype = 'e')
+  AND (:everything OR p.oid = ANY (ARRAY(SELECT w.oid FROM wanted w WHERE w.kind = 'function')))

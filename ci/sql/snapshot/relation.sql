@@ -1,0 +1,73 @@
+-- Tables, views, materialized views, sequences and foreign tables, each with its columns,
+-- constraints, indexes, triggers, policies and comments; `oids` lists every catalog row that
+-- belongs to the unit, so a dropped index or constraint can be traced back to its table.
+SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name,
+       jsonb_build_object(
+         'relkind', c.relkind,
+         'persistence', c.relpersistence,
+         'options', c.reloptions,
+         'rls', c.relrowsecurity,
+         'comment', obj_description(c.oid, 'pg_class'),
+         'columns', (SELECT jsonb_agg(jsonb_build_object(
+                         'name', a.attname,
+                         'type', format_type(a.atttypid, a.atttypmod),
+                         'not_null', a.attnotnull,
+                         'default', pg_get_expr(d.adbin, d.adrelid),
+                         'identity', nullif(a.attidentity, ''),
+                         'generated', nullif(a.attgenerated, ''),
+                         'collation', CASE WHEN a.attcollation <> t.typcollation
+                                           THEN a.attcollation::regcollation::text END,
+                         'comment', col_description(c.oid, a.attnum)) ORDER BY a.attnum)
+                     FROM pg_attribute a
+                     JOIN pg_type t ON t.oid = a.atttypid
+                     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+         'constraints', (SELECT jsonb_object_agg(k.conname, pg_get_constraintdef(k.oid))
+                         FROM pg_constraint k WHERE k.conrelid = c.oid),
+         'indexes', (SELECT jsonb_object_agg(ic.relname, jsonb_build_object(
+                         'definition', pg_get_indexdef(i.indexrelid),
+                         'comment', obj_description(i.indexrelid, 'pg_class')))
+                     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                     WHERE i.indrelid = c.oid),
+         'triggers', (SELECT jsonb_object_agg(g.tgname, pg_get_triggerdef(g.oid))
+                      FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal),
+         'policies', (SELECT jsonb_object_agg(p.polname, jsonb_build_object(
+                          'command', p.polcmd, 'permissive', p.polpermissive,
+                          'using', pg_get_expr(p.polqual, p.polrelid),
+                          'check', pg_get_expr(p.polwithcheck, p.polrelid)))
+                      FROM pg_policy p WHERE p.polrelid = c.oid),
+         'view', CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
+         'sequence', (SELECT jsonb_build_object(
+                          'type', s.seqtypid::regtype::text, 'start', s.seqstart,
+                          'increment', s.seqincrement, 'min', s.seqmin, 'max', s.seqmax,
+                          'cache', s.seqcache, 'cycle', s.seqcycle,
+                          'owned_by', (SELECT oc.relname || '.' || oa.attname
+                                       FROM pg_depend dp
+                                       JOIN pg_class oc ON oc.oid = dp.refobjid
+                                       JOIN pg_attribute oa ON oa.attrelid = dp.refobjid
+                                                           AND oa.attnum = dp.refobjsubid
+                                       WHERE dp.classid = 'pg_class'::regclass
+                                         AND dp.objid = c.oid AND dp.deptype IN ('a', 'i')
+                                         AND dp.refclassid = 'pg_class'::regclass))
+                      FROM pg_sequence s WHERE s.seqrelid = c.oid),
+         'partition_key', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+         'partition_of', CASE WHEN c.relispartition THEN
+                           (SELECT ip.inhparent::regclass::text || ' ' ||
+                                   pg_get_expr(c.relpartbound, c.oid)
+                            FROM pg_inherits ip WHERE ip.inhrelid = c.oid) END
+       ) AS definition,
+       ARRAY[c.oid]
+         || ARRAY(SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = c.oid)
+         || ARRAY(SELECT k.oid FROM pg_constraint k WHERE k.conrelid = c.oid)
+         || ARRAY(SELECT g.oid FROM pg_trigger g WHERE g.tgrelid = c.oid)
+         || ARRAY(SELECT d.oid FROM pg_attrdef d WHERE d.adrelid = c.oid)
+         || ARRAY(SELECT r.oid FROM pg_rewrite r WHERE r.ev_class = c.oid)
+         || ARRAY(SELECT p.oid FROM pg_policy p WHERE p.polrelid = c.oid) AS oids
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+  AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
+  AND NOT (c.relname = $3 AND n.nspname = $2)
+  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass
+                  AND e.objid = c.oid AND e.deptype = 'e')
+  AND (:everything OR c.oid = ANY (ARRAY(SELECT w.oid FROM wanted w WHERE w.kind = 'relation')))

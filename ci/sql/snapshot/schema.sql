@@ -1,0 +1,7 @@
+-- Schemas other than the system's.
+SELECT 'schema' AS kind, n.nspname AS schema, n.nspname AS name,
+       jsonb_build_object('comment', obj_description(n.oid, 'pg_namespace')) AS definition,
+       ARRAY[n.oid] AS oids
+FROM pg_namespace n
+WHERE n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
+  AND (:everything OR n.oid = ANY (ARRAY(SELECT w.oid FROM wanted w WHERE w.kind = 'schema')))

@@ -1,0 +1,3 @@
+DROP EVENT TRIGGER IF EXISTS dbci_ddl_command_end;
+DROP EVENT TRIGGER IF EXISTS dbci_sql_drop;
+DROP SCHEMA IF EXISTS dbci_track CASCADE;

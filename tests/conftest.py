@@ -1,0 +1,208 @@
+"""Fixtures: copies of the reference project, git repositories, and dbci run in-process.
+
+Every database test uses a real PostgreSQL: the embedded server in a cache folder of this test
+session (stopped at the end), or the server named by DATABASE_URL when it is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+from ci import cli
+from ci.database import stop_embedded
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ("alembic.ini", "pyproject.toml", "database", "orm", ".happy")
+DBCI = Path(sys.executable).parent / "dbci"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedded_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """This session's own embedded server folder; the server is stopped when the session ends."""
+    cache = tmp_path_factory.mktemp("dbci-cache")
+    os.environ["DBCI_CACHE_DIR"] = str(cache)
+    yield cache
+    stop_embedded()
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the reference project (no caches) in ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the reference project, as the working directory."""
+    path = copy_project(tmp_path / "project")
+    monkeypatch.chdir(path)
+    return path
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd``; its stdout."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=True)
+    return done.stdout
+
+
+def commit_all(cwd: Path, message: str) -> None:
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-q", "-m", message)
+
+
+@pytest.fixture
+def git_project(project: Path) -> Path:
+    """The reference project as a git repository with one commit on ``main``."""
+    (project / ".gitignore").write_text("__pycache__/\n")
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, "reference project")
+    return project
+
+
+@dataclass
+class Run:
+    """What one dbci run returned and printed."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def rules(self) -> set[str]:
+        """The rule ids of a ``--json`` run's findings."""
+        return {f["rule"] for f in self.json()["findings"]}
+
+
+def dbci(*args: str) -> Run:
+    """Run dbci in this process (fast), output captured."""
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(args), out=out, err=err)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def dbci_process(*args: str, cwd: Path, env: dict[str, str] | None = None,
+                 **kwargs: Any) -> Run:
+    """Run the installed ``dbci`` console script as a user would."""
+    done = subprocess.run([str(DBCI), *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, check=False, **kwargs)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def versions(project: Path) -> list[str]:
+    """The revision file names, sorted."""
+    return sorted(p.name for p in (project / "database" / "versions").glob("*.py"))
+
+
+#: The reference project's head revision.
+HEAD = "14_3a5e33b5fa4a"
+
+
+def revision_path(project: Path, number: str) -> Path:
+    """The one revision file of the reference layout whose name starts with ``NN_``."""
+    found = sorted((project / "database" / "versions").glob(f"{number}_*.py"))
+    assert len(found) == 1, f"expected one revision {number}, found {found}"
+    return found[0]
+
+
+def edit_revision(project: Path, number: str, old: str, new: str, *,
+                  rename: str | None = None) -> Path:
+    """Replace every ``old`` (which must be there) by ``new`` in revision NN; maybe rename it."""
+    path = revision_path(project, number)
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new))
+    if rename is not None:
+        path = path.rename(path.with_name(rename))
+    return path
+
+
+def write_revision(folder: Path, filename: str, revision: str,
+                   down_revision: str | tuple[str, ...] | None, *,
+                   upgrade: str = "pass", downgrade: str | None = "pass",
+                   message: str = "hand written") -> Path:
+    """A revision file as Alembic's template writes it; ``downgrade=None`` leaves it out."""
+    downs = (down_revision,) if isinstance(down_revision, str) else down_revision or ()
+    text = (f'"""{message}\n\nRevision ID: {revision}\nRevises: {", ".join(downs)}\n'
+            f'Create Date: 2025-01-01 00:00:00\n\n"""\nfrom alembic import op\n'
+            f'import sqlalchemy as sa\n\n\nrevision = {revision!r}\n'
+            f'down_revision = {down_revision!r}\nbranch_labels = None\ndepends_on = None\n\n\n'
+            f'def upgrade() -> None:\n{textwrap.indent(upgrade, "    ")}\n')
+    if downgrade is not None:
+        text += f'\n\ndef downgrade() -> None:\n{textwrap.indent(downgrade, "    ")}\n'
+    path = folder / filename
+    path.write_text(text)
+    return path
+
+
+def folder_state(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` and its bytes: equal before and after means nothing written."""
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def set_dbci(project: Path, *lines: str) -> None:
+    """Put settings (TOML lines) into the project's ``[tool.dbci]`` table."""
+    path = project / "pyproject.toml"
+    text = path.read_text()
+    assert "[tool.dbci]\n" in text
+    path.write_text(text.replace("[tool.dbci]\n", "[tool.dbci]\n" + "".join(
+        f"{line}\n" for line in lines), 1))
+
+
+@pytest.fixture
+def alembic_project(tmp_path: Path) -> Path:
+    """A project that is not ours: ``alembic init`` output plus two hand-written revisions."""
+    root = tmp_path / "other"
+    root.mkdir()
+    ini = root / "alembic.ini"
+    with contextlib.redirect_stdout(io.StringIO()):
+        command.init(AlembicConfig(str(ini)), str(root / "migrations"))
+    versions_dir = root / "migrations" / "versions"
+    write_revision(versions_dir, "01_aaaaaaaaaaaa_create_things.py", "01_aaaaaaaaaaaa", None,
+                   upgrade='op.create_table("things", sa.Column("id", sa.Integer, '
+                           'primary_key=True))',
+                   downgrade='op.drop_table("things")', message="create things")
+    write_revision(versions_dir, "02_bbbbbbbbbbbb_add_name.py", "02_bbbbbbbbbbbb",
+                   "01_aaaaaaaaaaaa", upgrade='op.add_column("things", sa.Column("name", sa.Text))',
+                   downgrade='op.drop_column("things", "name")', message="add name")
+    return root
+
+
+@pytest.fixture
+def slug_project(alembic_project: Path) -> Path:
+    """``alembic_project`` renamed to slug revision ids: ``01_create_things``, no hex part."""
+    (alembic_project / "pyproject.toml").write_text(
+        '[tool.dbci]\nrevision_format = "{number}_{slug}"\nfile_format = "{revision}.py"\n')
+    versions_dir = alembic_project / "migrations" / "versions"
+    for old, new in (("01_aaaaaaaaaaaa", "01_create_things"), ("02_bbbbbbbbbbbb", "02_add_name")):
+        (path,) = versions_dir.glob(f"{old}_*.py")
+        text = path.read_text().replace("01_aaaaaaaaaaaa", "01_create_things")
+        (versions_dir / f"{new}.py").write_text(text.replace(old, new))
+        path.unlink()
+    return alembic_project
