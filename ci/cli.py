@@ -25,6 +25,9 @@ COMMANDS = {
     "lint": ("lint", "naming, history and (with --base) lock-safety rules"),
     "renumber": ("renumber", "move this branch's new revisions after the base branch's head"),
     "roundtrip": ("roundtrip", "prove each revision's downgrade restores the schema exactly"),
+    "drift": ("drift", "compare the ORM with the schema the migrations build, both ways"),
+    "diff": ("diff", "the schema SQL this branch's revisions add over the base branch"),
+    "check": ("check", "lint + roundtrip + drift + diff in one run, with a markdown report"),
 }
 
 
@@ -69,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["renumber"].add_argument(
         "--onto", metavar="REF",
         help="the branch to follow (default: [tool.dbci] base_ref, origin/main or main)")
+    for name in ("diff", "check"):
+        parsers[name].add_argument(
+            "--base", metavar="REF",
+            help="the branch to compare with (diff default: origin/main or main)")
     p = parsers["roundtrip"]
     p.add_argument("--from", dest="start", metavar="REV", help="first revision to check")
     p.add_argument("--to", dest="end", metavar="REV", help="last revision to check")

@@ -121,7 +121,8 @@ class Config:
         if connection is not None:
             cfg.attributes["connection"] = connection
             url = getattr(connection, "engine", connection).url
-            cfg.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%"))
+            rendered = url.render_as_string(hide_password=False)
+            cfg.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
         return cfg
 
     def add_import_paths(self) -> None:
@@ -133,9 +134,10 @@ class Config:
         paths = [str((self.project_dir / e).resolve())
                  for e in self.alembic().get_prepend_sys_paths_list() or []]
         stale = [p for p in _ACTIVE_PATHS if p not in paths]
+        keep = (sys.prefix + os.sep, sys.base_prefix + os.sep, str(Path(__file__).parent) + os.sep)
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None) or ""
-            if any(file.startswith(p + os.sep) for p in stale):
+            if any(file.startswith(p + os.sep) for p in stale) and not file.startswith(keep):
                 del sys.modules[name]
         sys.path[:] = [p for p in sys.path if p not in stale]
         _ACTIVE_PATHS[:] = paths

@@ -82,8 +82,12 @@ class Printer:
             if finding.detail:
                 self.out.write(_indent(finding.detail) + "\n")
         if self.github:
-            for finding in result.findings:
-                self.out.write(annotation(finding) + "\n")
+            self.annotations(result.findings)
+
+    def annotations(self, findings: list[Finding]) -> None:
+        """One ``::error`` workflow command per finding."""
+        for finding in findings:
+            self.out.write(annotation(finding) + "\n")
 
     def progress(self, message: str) -> None:
         """A status line for people on a terminal; silent in JSON mode and in CI logs."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import subprocess
 import sys
 import tarfile
@@ -75,6 +76,14 @@ def files_at(ref: str, folder: Path) -> dict[str, bytes]:
     return out
 
 
+def _into_checkout(ini: bytes, project: Path, checkout: Path) -> bytes:
+    """alembic.ini with absolute paths into the project (``alembic init /abs/dir`` writes them)
+    pointed at the same place in the checkout, so the base is not read from the work tree."""
+    for folder in {project, project.resolve()}:
+        ini = ini.replace(f"{folder}{os.sep}".encode(), f"{checkout}{os.sep}".encode())
+    return ini
+
+
 @contextlib.contextmanager
 def project_at(ref: str, config: Config) -> Iterator[Config]:
     """A Config for the project as it is at ``ref``, checked out into a temporary folder."""
@@ -85,6 +94,7 @@ def project_at(ref: str, config: Config) -> Iterator[Config]:
         raise BadInput(f"{ini} does not exist at {ref}; is {ref} the right base?")
     saved_path = list(sys.path)
     with tempfile.TemporaryDirectory(prefix="dbci-base-") as tmp:
+        files[str(ini)] = _into_checkout(files[str(ini)], project, Path(tmp))
         for rel, data in files.items():
             target = Path(tmp) / rel
             target.parent.mkdir(parents=True, exist_ok=True)

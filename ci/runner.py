@@ -15,11 +15,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
 from ci.config import Config
+from ci.database import create_engine, scratch_database
 from ci.errors import BadInput
-from ci.history import History, Revision
+from ci.history import History, Revision, load_history
 
 _MISSING_EXTENSION = re.compile(
-    r'extension "([^"]+)" is not available|could not open extension control file ".*/([^/"]+)\.control"'
+    r'extension "([^"]+)" is not available'
+    r'|could not open extension control file ".*/([^/"]+)\.control"'
 )
 
 
@@ -111,3 +113,32 @@ def capture_statements(connection: sa.Connection) -> Iterator[list[Statement]]:
         yield statements
     finally:
         event.remove(connection, "before_cursor_execute", before)
+
+
+def upgrade(config: Config, history: History, connection: sa.Connection,
+            revisions: list[Revision],
+            then: Callable[[MigrationContext], None] | None = None) -> None:
+    """Apply ``revisions`` in order through env.py (no version stamps); then call ``then``."""
+
+    def body(context: MigrationContext) -> None:
+        for rev in revisions:
+            apply(rev, "upgrade")
+        if then is not None:
+            then(context)
+
+    run_env(config, history, connection, body)
+
+
+@contextlib.contextmanager
+def at_head(config: Config, url: str | None = None) -> Iterator[sa.Connection]:
+    """A connection to a database at the project's head: ``url`` as it is, else a scratch one."""
+    with contextlib.ExitStack() as stack:
+        fresh = url is None
+        url = url or stack.enter_context(scratch_database(config.database_url))
+        engine = create_engine(url)
+        stack.callback(engine.dispose)
+        connection = stack.enter_context(engine.connect())
+        if fresh:
+            history = load_history(config)
+            upgrade(config, history, connection, history.chain())
+        yield connection

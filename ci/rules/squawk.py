@@ -19,8 +19,8 @@ from ci.database import create_engine, scratch_database
 from ci.errors import OutsideFailure
 from ci.findings import Finding
 from ci.history import History, Revision
-from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_env
 from ci.rules import rule
+from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_env
 
 UPGRADE_FAILS = rule(
     "upgrade-fails",

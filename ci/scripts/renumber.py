@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK, DbciError
-from ci.findings import Printer, Result, display_path
 from ci.files import replace_files
+from ci.findings import Printer, Result, display_path
 from ci.gitrefs import default_base
 from ci.history import History, Revision, load_history
 from ci.scripts.lint import history_findings, load_base

@@ -11,6 +11,7 @@ event triggers take a slower path with whole snapshots, reported as such.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -328,8 +329,8 @@ def _detail(diff: Difference) -> str:
 
 def roundtrip(config: Config, start: str | None = None, end: str | None = None,
               shard: tuple[int, int] | None = None, printer: Printer | None = None,
-              database_url: str | None = None) -> Result:
-    """Check every revision in range on a scratch database; findings and per-revision outcomes."""
+              url: str | None = None) -> Result:
+    """Check every revision in range on ``url`` (an empty database), else on a scratch one."""
     history = load_history(config)
     chain = history.chain()
     if not chain:
@@ -337,13 +338,11 @@ def roundtrip(config: Config, start: str | None = None, end: str | None = None,
     before, checked = select(chain, start, end, shard)
     began = time.monotonic()
     trip = RoundTrip(config, history, printer)
-    with scratch_database(database_url or config.database_url) as url:
+    with contextlib.ExitStack() as stack:
+        url = url or stack.enter_context(scratch_database(config.database_url))
         engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                trip.run(conn, before, checked)
-        finally:
-            engine.dispose()
+        stack.callback(engine.dispose)
+        trip.run(stack.enter_context(engine.connect()), before, checked)
     return _result(trip, time.monotonic() - began)
 
 
@@ -362,8 +361,11 @@ def _result(trip: RoundTrip, seconds: float) -> Result:
     if slow:
         lines.append(f"roundtrip: {len(slow)} revision(s) took the slower whole-snapshot path "
                      f"({', '.join(sorted({o.path for o in slow}))})")
+    reached_head = bool(trip.outcomes) and trip.outcomes[-1].status != "not run" and not any(
+        f.rule == UPGRADE_FAILS.id for f in trip.findings)
     return Result(findings=trip.findings, lines=lines, data={
-        "revisions": [o.__dict__ for o in trip.outcomes], "seconds": round(seconds, 3)})
+        "revisions": [o.__dict__ for o in trip.outcomes], "seconds": round(seconds, 3),
+        "reached_head": reached_head})
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
