@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -57,12 +58,21 @@ def _qualified(schema: str | None, *names: str) -> str:
     return ".".join([schema or "public", *names])
 
 
+def _show(value: Any) -> str:
+    """A type as PostgreSQL spells it (``VARCHAR(16)``), anything else as Python would."""
+    if isinstance(value, sa.types.TypeEngine):
+        return str(value.compile(dialect=postgresql.dialect()))
+    if isinstance(value, sa.sql.elements.TextClause | sa.DefaultClause):
+        return repr(str(getattr(value, "arg", value)))
+    return repr(value)
+
+
 def _alembic_drift(diff: Any) -> Drift:
     """One entry of compare_metadata's list, as a Drift."""
     if isinstance(diff, list):  # modify_* entries come grouped per column
         op, schema, table, column = diff[0][0], diff[0][1], diff[0][2], diff[0][3]
-        what = ", ".join(f"{d[0].removeprefix('modify_')} {d[5]!r} in the migrations, "
-                         f"{d[6]!r} in the ORM" for d in diff)
+        what = ", ".join(f"{d[0].removeprefix('modify_')} {_show(d[5])} in the migrations, "
+                         f"{_show(d[6])} in the ORM" for d in diff)
         return Drift("both", _qualified(schema, table, column),
                      f"column {_qualified(schema, table, column)} differs: {what}")
     op = diff[0]
