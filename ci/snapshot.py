@@ -128,15 +128,21 @@ def _render_column(column: Mapping[str, Any]) -> str:
 
 
 def _named(items: Any, field: str | None = None) -> dict[str, str]:
+    """Columns, or a part's ``{name: definition}``, as ``{name: text}`` to compare and show."""
     if not items:
         return {}
     if isinstance(items, list):  # columns
         return {c["name"]: _render_column(c) for c in items}
-    return {name: (value if isinstance(value, str) else
-                   value.get(field) if field and isinstance(value, dict) and
-                   set(value) <= {field, "comment"} and not value.get("comment")
-                   else json.dumps(value, sort_keys=True))
-            for name, value in items.items()}
+    return {name: _render_part(value, field) for name, value in items.items()}
+
+
+def _render_part(value: Any, field: str | None) -> str:
+    if isinstance(value, str):
+        return value
+    if field and isinstance(value, dict) and set(value) <= {field, "comment"} \
+            and not value.get("comment"):
+        return str(value.get(field))
+    return json.dumps(value, sort_keys=True)
 
 
 _PARTS = {"columns": "column", "constraints": "constraint", "indexes": "index",

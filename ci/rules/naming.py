@@ -35,7 +35,8 @@ DUPLICATE_NUMBER = rule(
 )
 DOCSTRING_REVISION_ID = rule(
     "docstring-revision-id",
-    """The docstring's ``Revision ID:`` line must repeat ``revision``; hand renames often miss it.""",
+    """The docstring's ``Revision ID:`` line must repeat ``revision``; hand renames often miss
+    it.""",
     "make the docstring's Revision ID line equal the revision variable",
 )
 DOCSTRING_REVISES = rule(
@@ -49,8 +50,10 @@ def _expected_number(history: History, rev: Revision) -> int | None:
     naming = history.config.naming
     if not rev.down_revisions:
         return None
-    parents = [history.get(d) for d in rev.down_revisions if d in {r.id for r in history.revisions}]
-    numbers = [n.number for p in parents if (n := naming.parse_revision(p.id)) and n.number is not None]
+    known = {r.id for r in history.revisions}
+    parents = [history.get(d) for d in rev.down_revisions if d in known]
+    numbers = [n.number for p in parents
+               if (n := naming.parse_revision(p.id)) and n.number is not None]
     return max(numbers) + 1 if numbers else None
 
 
@@ -99,7 +102,8 @@ def _number_findings(history: History, rev: Revision, name: Name, line: int | No
     assert name.number is not None
     if name.number_text != naming.number_text(name.number):
         yield REVISION_NUMBER.at(
-            rev, f"number {name.number_text!r} should be written {naming.number_text(name.number)!r}",
+            rev, f"number {name.number_text!r} should be written "
+            f"{naming.number_text(name.number)!r}",
             line=line)
         return
     expected = _expected_number(history, rev)

@@ -48,7 +48,7 @@ def capture_sql(config: Config, history: History, chain: list[Revision],
     with scratch_database(config.database_url) as url:
         engine = create_engine(url)
         with engine.connect() as conn:
-            version = ".".join(str(p) for p in conn.dialect.server_version_info[:2])
+            version = ".".join(str(p) for p in (conn.dialect.server_version_info or ())[:2])
 
             def body(context: object) -> None:
                 connection = context.connection  # type: ignore[attr-defined]
@@ -114,9 +114,9 @@ def lint_sql(config: Config, revisions: list[Revision], captured: dict[str, list
                              f"{(done.stderr or done.stdout).strip()[:300]}") from exc
     findings = []
     for item in reports:
-        rev, starts, statements = by_file[item["file"]]
+        rev, starts, texts = by_file[item["file"]]
         index = max((i for i, start in enumerate(starts) if start <= item["line"]), default=0)
-        excerpt = " ".join(statements[index].split())
+        excerpt = " ".join(texts[index].split())
         excerpt = excerpt if len(excerpt) <= 100 else excerpt[:97] + "..."
         hint = item.get("help") or f"see {SQUAWK_DOC.format(rule=item['rule_name'])}"
         findings.append(Finding(

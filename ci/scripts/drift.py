@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.dialects import postgresql
 
 from ci import snapshot
 from ci.config import Config
@@ -61,7 +61,7 @@ def _qualified(schema: str | None, *names: str) -> str:
 def _show(value: Any) -> str:
     """A type as PostgreSQL spells it (``VARCHAR(16)``), anything else as Python would."""
     if isinstance(value, sa.types.TypeEngine):
-        return str(value.compile(dialect=postgresql.dialect()))
+        return str(value.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
     if isinstance(value, sa.sql.elements.TextClause | sa.DefaultClause):
         return repr(str(getattr(value, "arg", value)))
     return repr(value)
@@ -140,7 +140,7 @@ def compare(config: Config, history: History, migrated: sa.Connection,
     engine = create_engine(orm_url)
     try:
         with engine.connect() as orm:
-            _orm_database(state["metadata"], orm, extensions)  # type: ignore[arg-type]
+            _orm_database(state["metadata"], orm, extensions)
             orm.commit()
             seen = {d.object for d in found}
             for diff in snapshot.compare(snapshot.take(migrated), snapshot.take(orm)):

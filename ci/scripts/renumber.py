@@ -92,11 +92,11 @@ def rewrite(move: Move) -> str:
         value = node.value
         if value.lineno != value.end_lineno:
             continue
-        new = {"revision": move.new_id, "down_revision": move.new_down}
-        for name in names & new.keys():
+        values = {"revision": move.new_id, "down_revision": move.new_down}
+        for name in names & values.keys():
             old = lines[value.lineno - 1].encode()[value.col_offset:value.end_col_offset].decode()
             quote = old[0] if old[:1] in ("'", '"') else '"'
-            text = "None" if new[name] is None else f"{quote}{new[name]}{quote}"
+            text = "None" if values[name] is None else f"{quote}{values[name]}{quote}"
             edits.append((value.lineno - 1, value.col_offset, value.end_col_offset or 0, text))
     for name, new in (("Revision ID", move.new_id), ("Revises", move.new_down or "")):
         found = rev.docstring_field(name)
