@@ -6,7 +6,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.script import Script
 from alembic.util import CommandError
 
 from ci.config import Config
@@ -15,6 +18,7 @@ from ci.errors import EXIT_OK, BadInput
 from ci.findings import Printer, Result, display_path
 from ci.history import History, load_history
 from ci.naming import new_id, slugify
+from ci.runner import upgrade
 
 
 def next_name(config: Config, history: History, slug: str) -> tuple[str, str, str | None]:
@@ -43,6 +47,32 @@ def _check_writable(folder: Path) -> None:
                        "nothing was written") from exc
 
 
+def _named_config(config: Config, stem: str,
+                  connection: sa.Connection | None = None) -> AlembicConfig:
+    """An Alembic Config whose file_template is exactly this revision's file name."""
+    cfg = config.alembic(connection)
+    cfg.set_main_option("file_template", stem.replace("%", "%%%%"))  # ini, then %-format
+    return cfg
+
+
+def _autogenerate(config: Config, history: History, stem: str, message: str, revision: str,
+                  head: str | None) -> Script | None:
+    """Alembic's autogenerate against a scratch database brought to head and stamped there."""
+    with scratch_database(config.database_url) as url:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                upgrade(config, history, conn, history.chain())
+                cfg = _named_config(config, stem, conn)
+                command.stamp(cfg, "head")
+                conn.commit()
+                result = command.revision(cfg, message=message, rev_id=revision,
+                                          head=head or "head", autogenerate=True)
+        finally:
+            engine.dispose()
+    return result if not isinstance(result, list) else None
+
+
 def new(config: Config, message: str, autogenerate: bool = False) -> Path:
     """Write the next revision file; with ``autogenerate``, fill it from the ORM's differences."""
     slug = slugify(message)
@@ -53,23 +83,12 @@ def new(config: Config, message: str, autogenerate: bool = False) -> Path:
     revision, filename, head = next_name(config, history, slug)
     _check_writable(history.versions_dir)
     stem = filename.removesuffix(".py")
-    cfg = config.alembic()
-    cfg.set_main_option("file_template", stem.replace("%", "%%%%"))
     try:
         if not autogenerate:
-            script = command.revision(cfg, message=message, rev_id=revision, head=head or "base")
+            script = command.revision(_named_config(config, stem), message=message,
+                                      rev_id=revision, head=head or "head")
         else:
-            with scratch_database(config.database_url) as url:
-                engine = create_engine(url)
-                with engine.connect() as conn:
-                    cfg = config.alembic(conn)
-                    cfg.set_main_option("file_template", stem.replace("%", "%%%%"))
-                    config.add_import_paths()
-                    command.upgrade(cfg, "head")
-                    conn.commit()
-                    script = command.revision(cfg, message=message, rev_id=revision,
-                                              head=head or "base", autogenerate=True)
-                engine.dispose()
+            script = _autogenerate(config, history, stem, message, revision, head)
     except CommandError as exc:
         raise BadInput(f"{display_path(history.versions_dir)}: {exc}") from exc
     assert script is not None and not isinstance(script, list)

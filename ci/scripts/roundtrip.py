@@ -75,6 +75,69 @@ class Outcome:
     note: str = ""
 
 
+Digest = tuple[int, str]
+"""(row count, md5 of the rows as jsonb): equal when a table holds the same rows."""
+
+
+class Rows:
+    """Digests of the tables holding rows; recomputed only where a step wrote or changed DDL."""
+
+    def __init__(self, version_table: tuple[str, str]) -> None:
+        self.version_table = version_table
+        self.digests: dict[str, Digest] = {}  # by table name: the state as it stands
+        self.writes: dict[int, int] = {}  # oid -> write counter when last digested
+        self.names: dict[int, str] = {}
+
+    def _changed(self, conn: sa.Connection, keys: set[UnitKey] | None) -> set[str]:
+        """Tables written since their last digest, or whose DDL the step touched."""
+        rows = run_prepared(conn, "dbci_table_activity", sql("table_activity"),
+                            ("{" + ",".join(map(str, self.names)) + "}", *self.version_table))
+        touched = None if keys is None else {(s, n) for kind, s, n in keys if kind == "relation"}
+        changed = {name for oid, schema, table, name, writes in rows
+                   if self.writes.get(oid) != writes or touched is None
+                   or (schema, table) in touched}
+        for oid, _, _, name, writes in rows:
+            self.names[oid] = name
+            self.writes[oid] = writes
+        gone = set(self.digests) - {row[3] for row in rows}
+        return changed | gone
+
+    def _digest(self, conn: sa.Connection, names: set[str]) -> dict[str, Digest | None]:
+        out: dict[str, Digest | None] = {}
+        for name in sorted(names):
+            if conn.exec_driver_sql("SELECT to_regclass(%(n)s)", {"n": name}).scalar() is None:
+                out[name] = None
+                continue
+            count, digest = conn.exec_driver_sql(  # jsonb: independent of column order
+                f"SELECT count(*), md5(coalesce(string_agg(md5(to_jsonb(t)::text), ',' "
+                f"ORDER BY md5(to_jsonb(t)::text)), '')) FROM {name} t").one()
+            out[name] = (count, digest) if count else None
+        return out
+
+    def update(self, conn: sa.Connection, keys: set[UnitKey] | None) -> dict[str, Digest | None]:
+        """Bring the digests up to date after a step; returns the previous ones it replaced."""
+        fresh = self._digest(conn, self._changed(conn, keys))
+        previous = {name: self.digests.get(name) for name in fresh}
+        for name, digest in fresh.items():
+            if digest is None:
+                self.digests.pop(name, None)
+            else:
+                self.digests[name] = digest
+        return previous
+
+    def compare(self, conn: sa.Connection, keys: set[UnitKey] | None,
+                previous: dict[str, Digest | None]) -> list[tuple[str, Digest, Digest | None]]:
+        """Tables whose rows differ from before the upgrade: (name, before, now)."""
+        names = self._changed(conn, keys) | set(previous)
+        now = self._digest(conn, names)
+        out = []
+        for name in sorted(names):
+            before = previous[name] if name in previous else self.digests.get(name)
+            if before is not None and now.get(name) != before:
+                out.append((name, before, now.get(name)))
+        return out
+
+
 @dataclass
 class Catalog:
     """The schema as it stands, kept current step by step, and the oid -> unit map."""
@@ -135,9 +198,9 @@ class RoundTrip:
         self.findings: list[Finding] = []
         self.outcomes: list[Outcome] = []
         self.catalog = Catalog()
-        self.data_tables: set[str] = set()
         self.tracker: DdlTracker | None = None
         self.version_table = ("public", "alembic_version")
+        self.rows = Rows(self.version_table)
         self.data_dir = config.script_location / "roundtrip_data"
 
     def run(self, connection: sa.Connection, before: list[Revision],
@@ -149,11 +212,13 @@ class RoundTrip:
             assert conn is not None
             self.version_table = (context.version_table_schema or "public",
                                   context.version_table)
+            self.rows = Rows(self.version_table)
             self.tracker = DdlTracker.install(conn)
             for rev in before:
                 apply(rev, "upgrade")
                 self._load_data(conn, rev)
             self.catalog.update(conn, None, self.version_table)
+            self.rows.update(conn, None)
             for index, rev in enumerate(checked, start=1):
                 if self.printer:
                     self.printer.progress(f"roundtrip: revision {index} of {len(checked)} "
@@ -176,7 +241,6 @@ class RoundTrip:
         """Upgrade, then prove the downgrade; False when the upgrade failed (stop the run)."""
         autocommit = bool(AUTOCOMMIT.search(rev.source))
         path = ("autocommit" if autocommit else "fast" if self.tracker else "whole snapshots")
-        rows_before = self._row_digests(conn)
         self._touched()  # forget what came before
         try:
             apply(rev, "upgrade")
@@ -187,13 +251,14 @@ class RoundTrip:
             return False
         up_keys = None if autocommit else self._touched()
         previous = self.catalog.update(conn, up_keys, self.version_table)
+        rows_before = self.rows.update(conn, up_keys)
         if is_irreversible(rev):
             self.outcomes.append(Outcome(rev.id, "skipped", path, "irreversible"))
             self._load_data(conn, rev)
             return True
         failed_before = len(self.findings)
         if autocommit:
-            self._check_downgrade_autocommit(conn, rev, previous)
+            self._check_downgrade_autocommit(conn, rev, previous, rows_before)
         else:
             savepoint = conn.begin_nested()
             try:
@@ -222,24 +287,27 @@ class RoundTrip:
 
     def _check_downgrade(self, conn: sa.Connection, rev: Revision, up_keys: set[UnitKey] | None,
                          previous: dict[UnitKey, Unit | None],
-                         rows_before: dict[str, tuple[int, str]]) -> None:
+                         rows_before: dict[str, Digest | None]) -> None:
         if not self._downgrade(rev):
             return
         down_keys = self._touched()
         keys = None if up_keys is None or down_keys is None else up_keys | down_keys
         after = snapshot.take(conn, keys, self.version_table)
         self._report(rev, self._expected(previous, keys), after, keys)
-        self._report_rows(rev, rows_before, self._row_digests(conn, rows_before))
+        self._report_rows(rev, self.rows.compare(conn, keys, rows_before))
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
-                                    previous: dict[UnitKey, Unit | None]) -> None:
+                                    previous: dict[UnitKey, Unit | None],
+                                    rows_before: dict[str, Digest | None]) -> None:
         """No savepoint can hold a revision that commits: downgrade, compare, upgrade again."""
         if not self._downgrade(rev):
             return
         after = snapshot.take(conn, None, self.version_table)
         self._report(rev, self._expected(previous, None), after, None)
+        self._report_rows(rev, self.rows.compare(conn, None, rows_before))
         apply(rev, "upgrade")
         self.catalog.update(conn, None, self.version_table)
+        self.rows.update(conn, None)
 
     def _expected(self, previous: dict[UnitKey, Unit | None],
                   keys: set[UnitKey] | None) -> Snapshot:
@@ -261,31 +329,10 @@ class RoundTrip:
             self._fail(RULE_BY_CHANGE[diff.change], rev, _message(rev, diff),
                        line=_line(rev, "downgrade"), object=diff.object, detail=_detail(diff))
 
-    def _row_digests(self, conn: sa.Connection,
-                     only: dict[str, tuple[int, str]] | None = None) -> dict[str, tuple[int, str]]:
-        """(row count, digest) of each table holding fixture or migrated rows."""
-        if only is None:
-            rows = run_prepared(conn, "dbci_table_rows", sql("table_rows"),
-                                         self.version_table)
-            self.data_tables |= {name for (name,) in rows}
-        names = self.data_tables if only is None else set(only)
-        digests = {}
-        for name in sorted(names):
-            if conn.exec_driver_sql("SELECT to_regclass(%(n)s)", {"n": name}).scalar() is None:
-                continue
-            count, digest = conn.exec_driver_sql(
-                f"SELECT count(*), md5(coalesce(string_agg(md5(t::text), ',' "
-                f"ORDER BY md5(t::text)), '')) FROM {name} t").one()
-            digests[name] = (count, digest)
-        return digests
-
-    def _report_rows(self, rev: Revision, before: dict[str, tuple[int, str]],
-                     after: dict[str, tuple[int, str]]) -> None:
-        for name, (count, digest) in sorted(before.items()):
-            now = after.get(name)
-            if now == (count, digest):
-                continue
-            what = ("is gone" if now is None else
+    def _report_rows(self, rev: Revision, changed: list[tuple[str, Digest, Digest | None]]
+                     ) -> None:
+        for name, (count, _), now in changed:
+            what = ("is gone or empty" if now is None else
                     f"has {now[0]} rows instead of {count}" if now[0] != count else
                     f"has its {count} rows changed")
             self._fail(CHANGES_ROWS, rev, f"after upgrade then downgrade of {rev.id}, {name} "
@@ -299,6 +346,7 @@ class RoundTrip:
                 conn.exec_driver_sql(path.read_text().replace("%", "%%"))
             except sa.exc.DBAPIError as exc:
                 raise BadInput(f"{path}: {error_line(exc)}; fix the data fixture") from exc
+            self.rows.update(conn, None)
 
     def _fail(self, which: Rule, rev: Revision, message: str, *, line: int | None,
               object: str | None = None, detail: str | None = None) -> None:
