@@ -7,12 +7,14 @@ session (stopped at the end), or the server named by DATABASE_URL when it is set
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from sqlalchemy.engine import make_url
 
 from ci import cli
-from ci.database import stop_embedded
+from ci.database import (
+    create_engine,
+    embedded_url,
+    scratch_database,
+    server_url,
+    stop_embedded,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("alembic.ini", "pyproject.toml", "database", "orm", ".happy")
@@ -32,12 +42,17 @@ DBCI = Path(sys.executable).parent / "dbci"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def embedded_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """This session's own embedded server folder; the server is stopped when the session ends."""
-    cache = tmp_path_factory.mktemp("dbci-cache")
+def embedded_cache() -> Iterator[Path]:
+    """This session's own embedded server folder; the server is stopped when the session ends.
+
+    Not under pytest's basetemp: pytest prunes old basetemps, which would pull the data folder
+    from under a server that another test session still runs.
+    """
+    cache = Path(tempfile.mkdtemp(prefix="dbci-test-cache-"))
     os.environ["DBCI_CACHE_DIR"] = str(cache)
     yield cache
     stop_embedded()
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def copy_project(dest: Path) -> Path:
@@ -133,13 +148,17 @@ def revision_path(project: Path, number: str) -> Path:
 def edit_revision(project: Path, number: str, old: str, new: str, *,
                   rename: str | None = None) -> Path:
     """Replace every ``old`` (which must be there) by ``new`` in revision NN; maybe rename it."""
-    path = revision_path(project, number)
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path.name}"
-    path.write_text(text.replace(old, new))
+    path = edit_file(revision_path(project, number), old, new)
     if rename is not None:
         path = path.rename(path.with_name(rename))
     return path
+
+
+def _python(value: str | tuple[str, ...] | None) -> str:
+    """A literal as the reference project writes them: double quotes."""
+    if isinstance(value, tuple):
+        return f"({', '.join(map(_python, value))})"
+    return "None" if value is None else f'"{value}"'
 
 
 def write_revision(folder: Path, filename: str, revision: str,
@@ -150,8 +169,9 @@ def write_revision(folder: Path, filename: str, revision: str,
     downs = (down_revision,) if isinstance(down_revision, str) else down_revision or ()
     text = (f'"""{message}\n\nRevision ID: {revision}\nRevises: {", ".join(downs)}\n'
             f'Create Date: 2025-01-01 00:00:00\n\n"""\nfrom alembic import op\n'
-            f'import sqlalchemy as sa\n\n\nrevision = {revision!r}\n'
-            f'down_revision = {down_revision!r}\nbranch_labels = None\ndepends_on = None\n\n\n'
+            f'import sqlalchemy as sa\n\n\nrevision = "{revision}"\n'
+            f'down_revision = {_python(down_revision)}\n'
+            f'branch_labels = None\ndepends_on = None\n\n\n'
             f'def upgrade() -> None:\n{textwrap.indent(upgrade, "    ")}\n')
     if downgrade is not None:
         text += f'\n\ndef downgrade() -> None:\n{textwrap.indent(downgrade, "    ")}\n'
@@ -180,9 +200,8 @@ def alembic_project(tmp_path: Path) -> Path:
     """A project that is not ours: ``alembic init`` output plus two hand-written revisions."""
     root = tmp_path / "other"
     root.mkdir()
-    ini = root / "alembic.ini"
-    with contextlib.redirect_stdout(io.StringIO()):
-        command.init(AlembicConfig(str(ini)), str(root / "migrations"))
+    with contextlib.chdir(root), contextlib.redirect_stdout(io.StringIO()):
+        command.init(AlembicConfig("alembic.ini"), "migrations")  # as `alembic init migrations`
     versions_dir = root / "migrations" / "versions"
     write_revision(versions_dir, "01_aaaaaaaaaaaa_create_things.py", "01_aaaaaaaaaaaa", None,
                    upgrade='op.create_table("things", sa.Column("id", sa.Integer, '
@@ -206,3 +225,80 @@ def slug_project(alembic_project: Path) -> Path:
         (versions_dir / f"{new}.py").write_text(text.replace(old, new))
         path.unlink()
     return alembic_project
+
+
+# -- scenario projects and real databases (roundtrip, drift, diff, check, snapshot, database) --
+
+
+def edit_file(path: Path, old: str, new: str) -> Path:
+    """Replace every ``old`` (which must be there) by ``new`` in ``path``."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def edit_orm(project: Path, old: str, new: str, module: str = "models") -> Path:
+    """Edit the reference project's ORM (``orm/<module>.py``)."""
+    return edit_file(project / "orm" / f"{module}.py", old, new)
+
+
+def add_revision(project: Path, slug: str, upgrade: str, downgrade: str | None = "pass") -> str:
+    """A revision on the current head of the reference layout, numbered next; its id."""
+    folder = project / "database" / "versions"
+    last = sorted(folder.glob("[0-9][0-9]_*.py"))[-1].name
+    number, down = int(last[:2]) + 1, "_".join(last.split("_")[:2])
+    revision = f"{number:02d}_{hashlib.sha1(slug.encode()).hexdigest()[:12]}"
+    write_revision(folder, f"{revision}_{slug}.py", revision, down, upgrade=upgrade,
+                   downgrade=downgrade, message=slug.replace("_", " "))
+    return revision
+
+
+def server() -> str:
+    """The URL of the server the tests use: DATABASE_URL's, else the embedded one."""
+    return server_url(os.environ.get("DATABASE_URL"))
+
+
+@pytest.fixture
+def scratch() -> Iterator[sa.Connection]:
+    """A connection to a fresh empty database (dropped afterwards), in one open transaction."""
+    with scratch_database(os.environ.get("DATABASE_URL")) as url:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                yield connection
+        finally:
+            engine.dispose()
+
+
+def superuser(sql_text: str, database: str = "postgres") -> list[tuple[Any, ...]]:
+    """Run SQL as ``postgres`` on the embedded server (in autocommit); the rows it returns."""
+    url = make_url(embedded_url()).set(database=database).render_as_string(hide_password=False)
+    engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            result = connection.exec_driver_sql(sql_text)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def make_role() -> Iterator[Any]:
+    """``make_role(*options)``: a new login role on the embedded server (not a superuser); its
+    URL to ``postgres``. The role and the databases it owns are dropped at teardown."""
+    made: list[str] = []
+
+    def make(*options: str) -> str:
+        name = f"dbci_test_{len(made)}_{os.getpid()}"
+        superuser(f'CREATE ROLE "{name}" LOGIN PASSWORD \'pw\' {" ".join(options)}')
+        made.append(name)
+        return make_url(embedded_url()).set(username=name, password="pw").render_as_string(
+            hide_password=False)
+
+    yield make
+    for name in made:
+        for (database,) in superuser("SELECT datname FROM pg_database d JOIN pg_roles r "
+                                     f"ON r.oid = d.datdba WHERE r.rolname = '{name}'"):
+            superuser(f'DROP DATABASE "{database}" WITH (FORCE)')
+        superuser(f'DROP ROLE "{name}"')

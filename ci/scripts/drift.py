@@ -143,13 +143,33 @@ def compare(config: Config, history: History, migrated: sa.Connection,
             _orm_database(state["metadata"], orm, extensions)
             orm.commit()
             seen = {d.object for d in found}
-            for diff in snapshot.compare(snapshot.take(migrated), snapshot.take(orm)):
-                if diff.object not in seen and not _inside(diff.object, seen):
+            before, after = snapshot.take(migrated), snapshot.take(orm)
+            owners = _sequence_owners(before) | _sequence_owners(after)
+            for diff in snapshot.compare(before, after):
+                subject = _subject(diff, owners)
+                if subject not in seen and not _inside(subject, seen):
                     found.append(_snapshot_drift(diff))
             statements = migra_sql(migrated, orm)
     finally:
         engine.dispose()
     return found, statements
+
+
+def _sequence_owners(units: snapshot.Snapshot) -> dict[str, str]:
+    """``schema.sequence`` -> ``schema.table.column`` of each sequence a column owns (serial)."""
+    return {f"{schema}.{name}": f"{schema}.{unit.definition['sequence']['owned_by']}"
+            for (kind, schema, name), unit in units.items()
+            if kind == "relation" and (unit.definition.get("sequence") or {}).get("owned_by")}
+
+
+def _subject(diff: snapshot.Difference, owners: dict[str, str]) -> str:
+    """The object a difference is about: a column for its NOT NULL constraint (PostgreSQL 18
+    names them) or its serial sequence, else the object itself."""
+    definition = diff.before or diff.after or ""
+    if diff.kind == "constraint" and definition.startswith("NOT NULL "):
+        column = definition.removeprefix("NOT NULL ").strip('"')
+        return f"{diff.object.rsplit('.', 1)[0]}.{column}"
+    return owners.get(diff.object, diff.object)
 
 
 def _inside(obj: str, seen: set[str]) -> bool:

@@ -219,6 +219,7 @@ class RoundTrip:
                 self._load_data(conn, rev)
             self.catalog.update(conn, None, self.version_table)
             self.rows.update(conn, None)
+            aborted = False  # an upgrade failed: the transaction is lost, the triggers with it
             for index, rev in enumerate(checked, start=1):
                 if self.printer:
                     self.printer.progress(f"roundtrip: revision {index} of {len(checked)} "
@@ -226,13 +227,14 @@ class RoundTrip:
                 if not self._check(context, conn, rev):
                     self.outcomes += [Outcome(r.id, "not run", note=f"after {rev.id} failed")
                                       for r in checked[index:]]
+                    aborted = True
                     break
                 if index % COMMIT_EVERY == 0:
                     with context.autocommit_block():
                         pass  # commits the work so far; Alembic begins a new transaction
             if self.printer:
                 self.printer.progress_done()
-            if self.tracker:
+            if self.tracker and not aborted:
                 self.tracker.uninstall()
 
         run_env(self.config, self.history, connection, body)
@@ -293,8 +295,8 @@ class RoundTrip:
         down_keys = self._touched()
         keys = None if up_keys is None or down_keys is None else up_keys | down_keys
         after = snapshot.take(conn, keys, self.version_table)
-        self._report(rev, self._expected(previous, keys), after, keys)
-        self._report_rows(rev, self.rows.compare(conn, keys, rows_before))
+        reported = self._report(rev, self._expected(previous, keys), after, keys)
+        self._report_rows(rev, self.rows.compare(conn, keys, rows_before), reported)
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
                                     previous: dict[UnitKey, Unit | None],
@@ -303,8 +305,8 @@ class RoundTrip:
         if not self._downgrade(rev):
             return
         after = snapshot.take(conn, None, self.version_table)
-        self._report(rev, self._expected(previous, None), after, None)
-        self._report_rows(rev, self.rows.compare(conn, None, rows_before))
+        reported = self._report(rev, self._expected(previous, None), after, None)
+        self._report_rows(rev, self.rows.compare(conn, None, rows_before), reported)
         apply(rev, "upgrade")
         self.catalog.update(conn, None, self.version_table)
         self.rows.update(conn, None)
@@ -324,14 +326,21 @@ class RoundTrip:
         return self.tracker.touched(self.catalog.owners) if self.tracker else None
 
     def _report(self, rev: Revision, expected: Snapshot, after: Snapshot,
-                keys: set[UnitKey] | None) -> None:
+                keys: set[UnitKey] | None) -> set[str]:
+        """Report schema differences; the ``schema.table`` names whose shape changed."""
+        tables = set()
         for diff in snapshot.compare(expected, after, keys):
             self._fail(RULE_BY_CHANGE[diff.change], rev, _message(rev, diff),
                        line=_line(rev, "downgrade"), object=diff.object, detail=_detail(diff))
+            tables.add(".".join(diff.object.split(".")[:2]))
+        return tables
 
-    def _report_rows(self, rev: Revision, changed: list[tuple[str, Digest, Digest | None]]
-                     ) -> None:
+    def _report_rows(self, rev: Revision, changed: list[tuple[str, Digest, Digest | None]],
+                     reshaped: set[str]) -> None:
+        """Rows that changed, except in tables whose changed shape is reported already."""
         for name, (count, _), now in changed:
+            if name.replace('"', "") in reshaped:
+                continue
             what = ("is gone or empty" if now is None else
                     f"has {now[0]} rows instead of {count}" if now[0] != count else
                     f"has its {count} rows changed")
