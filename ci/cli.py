@@ -16,7 +16,7 @@ from typing import TextIO
 from ci.config import Config
 from ci.database import password
 from ci.errors import DbciError
-from ci.findings import Printer
+from ci.findings import Finding, Printer, annotation
 from ci.scripts.roundtrip import parse_shard
 
 #: subcommand -> (module under ci.scripts, one-line help)
@@ -110,6 +110,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
         if args.json:
             out.write(json.dumps({"ok": False, "error": exc.message, "exit_code": exc.exit_code,
                                   "findings": []}) + "\n")
+        if args.github:
+            out.write(annotation(Finding(args.command, "error", exc.message)) + "\n")
         err.write(f"dbci {args.command}: {exc.message}\n")
         return exc.exit_code
     except KeyboardInterrupt:

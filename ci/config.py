@@ -7,9 +7,9 @@ import configparser
 import os
 import sys
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 import sqlalchemy as sa
 from alembic.config import Config as AlembicConfig
@@ -57,16 +57,36 @@ class Settings:
             raw = tomllib.loads(path.read_text()).get("tool", {}).get("dbci", {})
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise BadInput(f"{path}: not valid TOML ({exc}); fix the file") from exc
-        known = {f.name: f for f in fields(cls)}
+        hints = get_type_hints(cls)
         values: dict[str, Any] = {}
         for key, value in raw.items():
             name = key.replace("-", "_")
-            if name not in known:
+            if name not in hints:
                 raise BadInput(
-                    f"{path}: unknown setting {key!r} in [tool.dbci]; known: {', '.join(known)}"
+                    f"{path}: unknown setting {key!r} in [tool.dbci]; known: {', '.join(hints)}"
                 )
+            if not _fits(value, hints[name]):
+                raise BadInput(f"{path}: [tool.dbci] {key} = {value!r} is not a "
+                               f"{_describe(hints[name])}")
             values[name] = tuple(value) if isinstance(value, list) else value
         return cls(**values)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a TOML value fits a setting's type (str, int, tuple[str, ...], X | None)."""
+    if hint is str or hint is int:
+        return isinstance(value, hint) and not isinstance(value, bool)
+    if get_origin(hint) is tuple:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return any(_fits(value, arg) for arg in get_args(hint) if arg is not type(None))
+
+
+def _describe(hint: Any) -> str:
+    if get_origin(hint) is tuple:
+        return "list of strings"
+    names: list[str] = [a.__name__ for a in get_args(hint) if a is not type(None)]
+    name = names[0] if names else str(hint.__name__)
+    return {"str": "string", "int": "whole number"}.get(name, name)
 
 
 @dataclass
@@ -80,7 +100,7 @@ class Config:
     @classmethod
     def load(cls, ini_path: str | os.PathLike[str], database_url: str | None = None) -> Config:
         """Read alembic.ini and ``[tool.dbci]``; the URL falls back to ``DATABASE_URL``."""
-        path = Path(ini_path).absolute()
+        path = Path(os.path.normpath(Path(ini_path).absolute()))
         if not path.is_file():
             raise BadInput(f"{path}: no such alembic.ini; pass --config PATH")
         parser = configparser.ConfigParser()

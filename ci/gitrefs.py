@@ -34,8 +34,9 @@ def repo_root(path: Path) -> Path:
     """The top of the git work tree holding ``path``."""
     try:
         return Path(_git(["rev-parse", "--show-toplevel"], path).decode().strip())
-    except _GitError as exc:
-        raise BadInput(f"{path}: not in a git repository; --base and --onto need one") from exc
+    except _GitError as exc:  # not a repository, or one git refuses (dubious ownership)
+        reason = (str(exc).splitlines() or ["git failed"])[0].removeprefix("fatal: ")
+        raise BadInput(f"{path}: {reason}; --base and --onto need a git repository") from exc
 
 
 def resolve(ref: str, cwd: Path) -> str:
@@ -51,6 +52,7 @@ def default_base(config: Config) -> str:
     """``[tool.dbci] base_ref``, else the first of origin/main, main, origin/master, master."""
     if config.settings.base_ref:
         return config.settings.base_ref
+    repo_root(config.project_dir)  # outside git, say so rather than "no base branch"
     for ref in ("origin/main", "main", "origin/master", "master"):
         with contextlib.suppress(BadInput):
             resolve(ref, config.project_dir)

@@ -169,6 +169,11 @@ def _load_script(script_dir: ScriptDirectory, path: Path) -> Script | None:
         raise BadInput(f"{shown}:{exc.lineno}: syntax error ({exc.msg}); fix the file") from exc
     except CommandError as exc:
         raise BadInput(f"{shown}: no `revision = \"...\"` in the file; add it") from exc
+    except AttributeError as exc:
+        if "down_revision" not in str(exc):
+            raise BadInput(f"{shown}: cannot be imported ({exc}); fix the file") from exc
+        raise BadInput(f"{shown}: no `down_revision = ...` in the file; add it "
+                       "(None for the first revision)") from exc
     except Exception as exc:  # a revision module runs arbitrary code on import
         raise BadInput(f"{shown}: cannot be imported ({type(exc).__name__}: {exc}); "
                        "fix the file") from exc

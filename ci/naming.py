@@ -59,6 +59,8 @@ class NamingScheme:
     file_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.number_width < 1:
+            raise ValueError(f"number_width must be 1 or more, not {self.number_width!r}")
         file_fmt = self.file_format.replace("{revision}", self.revision_format)
         object.__setattr__(self, "revision_re", _compile(self.revision_format))
         object.__setattr__(self, "file_re", _compile(file_fmt))

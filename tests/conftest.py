@@ -302,3 +302,21 @@ def make_role() -> Iterator[Any]:
                                      f"ON r.oid = d.datdba WHERE r.rolname = '{name}'"):
             superuser(f'DROP DATABASE "{database}" WITH (FORCE)')
         superuser(f'DROP ROLE "{name}"')
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A folder every user can read (pytest's own tmp folder is private to its user)."""
+    path = Path(tempfile.mkdtemp(prefix="dbci-test-"))
+    path.chmod(0o755)
+    yield path
+    for folder in path.rglob("*"):
+        if folder.is_dir() and not folder.is_symlink():
+            folder.chmod(0o755)
+    shutil.rmtree(path)
+
+
+def unprivileged() -> dict[str, Any]:
+    """``subprocess`` options that run as ``nobody`` when the tests run as root (root ignores
+    folder modes); none otherwise. Give it a project below ``shared_tmp``."""
+    return {"user": "nobody"} if os.geteuid() == 0 else {}

@@ -118,7 +118,8 @@ def renumber(config: Config, onto: str | None = None) -> Result:
     base = load_base(config, ref)
     moves = plan(config, history, base, ref)
     if not moves:
-        result = Result(lines=[f"renumber: nothing to move, this branch already follows {ref}"])
+        result = Result(lines=[f"renumber: nothing to move, this branch already follows {ref}"],
+                        data={"renamed": []})
     else:
         replace_files({m.new_path: rewrite(m) for m in moves},
                       removes=[m.revision.path for m in moves])

@@ -1,0 +1,112 @@
+"""The ``dbci`` console script as a user runs it: flags, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import (
+    dbci,
+    dbci_process,
+    edit_revision,
+    folder_state,
+    git,
+)
+
+
+def test_help_lists_the_subcommands(tmp_path: Path) -> None:
+    run = dbci_process("--help", cwd=tmp_path)
+    assert run.code == 0
+    for command in ("new", "lint", "renumber"):
+        assert f"    {command} " in run.out
+
+
+def test_python_dash_m_ci_is_dbci(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["python -m ci", "lint"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("ci", run_name="__main__")
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.endswith("lint: ok\n")
+
+
+def test_a_missing_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        dbci()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith("usage: dbci")
+
+
+def test_lint_a_project_that_is_not_ours_from_another_folder(alembic_project: Path,
+                                                             tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ini = str(alembic_project / "alembic.ini")
+    run = dbci_process("--config", ini, "lint", cwd=elsewhere)
+    assert (run.code, run.err) == (0, "")
+    assert run.out.endswith("lint: ok\n")
+
+    path = alembic_project / "migrations" / "versions" / "02_bbbbbbbbbbbb_add_name.py"
+    path.write_text(path.read_text().replace("Revises: 01_aaaaaaaaaaaa", "Revises: 01"))
+    run = dbci_process("lint", "--config", ini, "--json", cwd=elsewhere)  # flags after it too
+    assert run.code == 1
+    (finding,) = run.json()["findings"]
+    assert (finding["rule"], finding["file"]) == ("docstring-revises", str(path))
+
+
+def break_ini(project: Path) -> None:
+    (project / "alembic.ini").write_text("not ini\n")
+
+
+def break_revision(project: Path) -> None:
+    edit_revision(project, "03", "def upgrade() -> None:", "def upgrade() -> None")
+
+
+def on_a_branch(project: Path) -> None:
+    git(project, "checkout", "-q", "-b", "feature")
+
+
+@pytest.mark.parametrize(("prepare", "args", "code", "says"), [
+    (None, ["lint", "--config", "missing/alembic.ini"], 2, "no such alembic.ini"),
+    (break_ini, ["lint"], 2, "malformed alembic.ini"),
+    (break_revision, ["lint"], 2, "syntax error"),
+    (None, ["new", "!!!"], 2, "has no letters or digits"),
+    (on_a_branch, ["lint", "--base", "nope"], 2, "unknown git ref 'nope'"),
+], ids=["no-ini", "bad-ini", "bad-revision", "new-bad-message", "lint-bad-ref"])
+def test_expected_failures_print_one_line_and_no_traceback(
+        git_project: Path, prepare: Callable[[Path], None] | None, args: list[str], code: int,
+        says: str) -> None:
+    if prepare:
+        prepare(git_project)
+    before = folder_state(git_project)
+    run = dbci_process(*args, cwd=git_project)
+    assert run.code == code
+    assert "Traceback" not in run.err
+    assert run.err.count("\n") == 1 and says in run.err
+    assert run.err.startswith(f"dbci {args[0]}: ")
+    assert folder_state(git_project) == before
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    run = dbci("--debug", "--config", str(tmp_path / "alembic.ini"), "lint")
+    assert run.code == 2
+    assert "Traceback (most recent call last)" in run.err
+    assert run.err.endswith("no such alembic.ini; pass --config PATH\n")
+
+
+def test_github_masks_the_database_password(project: Path) -> None:
+    run = dbci("--github", "--database-url", "postgresql://u:s3cret@db.example/app", "lint")
+    assert run.code == 0
+    assert run.out.startswith("::add-mask::s3cret\n")
+    assert "s3cret" not in run.out.split("\n", 1)[1]
+
+
+def test_json_errors_are_one_document(project: Path) -> None:
+    run = dbci("--json", "new", "!!!")
+    assert run.code == 2
+    doc = run.json()
+    assert doc["ok"] is False and doc["exit_code"] == 2 and doc["findings"] == []
+    assert "has no letters or digits" in doc["error"]

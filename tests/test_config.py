@@ -1,0 +1,135 @@
+"""Config: alembic.ini, ``[tool.dbci]`` and the environment, with their defaults and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import set_dbci
+
+from ci.config import DEFAULT_SQUAWK_EXCLUDE, Config, Settings
+from ci.errors import EXIT_BAD_INPUT, BadInput
+from ci.naming import NamingScheme
+
+
+def test_the_reference_project_loads_with_every_default(project: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    config = Config.load("alembic.ini")
+    assert config.ini_path == project / "alembic.ini"
+    assert config.project_dir == project
+    assert config.script_location == project / "database"
+    assert config.settings == Settings()
+    assert config.naming == NamingScheme()
+    assert config.database_url is None
+
+
+def test_database_url_comes_from_the_flag_else_the_environment(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://env/db")
+    assert Config.load("alembic.ini").database_url == "postgresql://env/db"
+    assert Config.load("alembic.ini", "postgresql://flag/db").database_url == "postgresql://flag/db"
+
+
+def test_a_relative_script_location_means_beside_alembic_ini(project: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    ini = project / "alembic.ini"
+    ini.write_text(ini.read_text().replace("%(here)s/database", "database"))
+    monkeypatch.chdir(tmp_path)
+    config = Config.load(ini)
+    assert config.script_location == project / "database"
+    assert Path(config.alembic().get_main_option("script_location") or "") == project / "database"
+
+
+def test_settings_are_read_from_tool_dbci(project: Path) -> None:
+    set_dbci(project, 'revision_format = "{number}_{slug}"', 'file-format = "{revision}.py"',
+             "number_width = 3", 'squawk_exclude = ["require-timeout-settings"]')
+    settings = Config.load("alembic.ini").settings
+    assert settings.revision_format == "{number}_{slug}"
+    assert settings.file_format == "{revision}.py"
+    assert settings.number_width == 3
+    assert settings.squawk_exclude == ("require-timeout-settings",)
+    assert settings.first_revision is None
+
+
+def test_no_pyproject_means_defaults(project: Path) -> None:
+    (project / "pyproject.toml").unlink()
+    settings = Config.load("alembic.ini").settings
+    assert settings == Settings() and settings.squawk_exclude == DEFAULT_SQUAWK_EXCLUDE
+
+
+def test_a_missing_alembic_ini(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="alembic.ini: no such alembic.ini; pass --config") as info:
+        Config.load(tmp_path / "alembic.ini")
+    assert info.value.exit_code == EXIT_BAD_INPUT
+
+
+def test_a_folder_is_not_an_alembic_ini(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="no such alembic.ini"):
+        Config.load(tmp_path)
+
+
+@pytest.mark.parametrize("text", [
+    "script_location = database\n",                  # no section
+    "[alembic]\nscript_location = a\n[alembic]\n",   # a section twice
+    "[alembic\nscript_location = a\n",
+])
+def test_a_malformed_alembic_ini(project: Path, text: str) -> None:
+    (project / "alembic.ini").write_text(text)
+    with pytest.raises(BadInput, match="alembic.ini: malformed alembic.ini"):
+        Config.load("alembic.ini")
+
+
+def test_alembic_ini_without_script_location(project: Path) -> None:
+    (project / "alembic.ini").write_text("[alembic]\nprepend_sys_path = .\n")
+    with pytest.raises(BadInput, match=r"alembic.ini: no script_location in its \[alembic\]"):
+        Config.load("alembic.ini")
+
+
+def test_script_location_that_is_not_a_folder(project: Path) -> None:
+    ini = project / "alembic.ini"
+    ini.write_text(ini.read_text().replace("%(here)s/database", "%(here)s/missing"))
+    with pytest.raises(BadInput, match="script_location .*missing is not a folder"):
+        Config.load(ini)
+
+
+def test_invalid_toml(project: Path) -> None:
+    (project / "pyproject.toml").write_text("[tool.dbci\n")
+    with pytest.raises(BadInput, match="pyproject.toml: not valid TOML"):
+        Config.load("alembic.ini")
+
+
+def test_an_unknown_setting(project: Path) -> None:
+    set_dbci(project, "colour = 1")
+    with pytest.raises(BadInput, match=r"unknown setting 'colour' in \[tool.dbci\]; known: "):
+        Config.load("alembic.ini")
+
+
+def test_an_unknown_placeholder_in_the_naming_format(project: Path) -> None:
+    set_dbci(project, 'revision_format = "{number}_{hash}"')
+    config = Config.load("alembic.ini")
+    with pytest.raises(BadInput, match=r"pyproject.toml: unknown placeholder \{hash\}"):
+        config.naming  # noqa: B018
+
+
+def test_a_width_below_one_is_refused(project: Path) -> None:
+    set_dbci(project, "number_width = 0")
+    config = Config.load("alembic.ini")
+    with pytest.raises(BadInput, match="pyproject.toml: number_width must be 1 or more"):
+        config.naming  # noqa: B018
+
+
+@pytest.mark.parametrize(("line", "kind"), [
+    ("revision_format = 5", "string"),
+    ('file_format = ["{revision}.py"]', "string"),
+    ("number_width = true", "whole number"),
+    ('number_width = "2"', "whole number"),
+    ('squawk_exclude = "require-timeout"', "list of strings"),
+    ("first_revision = 3", "string"),
+])
+def test_a_setting_of_the_wrong_kind_is_refused(project: Path, line: str, kind: str) -> None:
+    set_dbci(project, line)
+    with pytest.raises(BadInput, match=f"pyproject.toml: \\[tool.dbci\\] {line.split()[0]} = "
+                                       f".* is not a {kind}"):
+        Config.load("alembic.ini")
