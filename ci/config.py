@@ -171,4 +171,4 @@ class Config:
         """The migration folder (Alembic's ``script_location``)."""
         cfg = AlembicConfig(str(self.ini_path))
         path = Path(cfg.get_alembic_option("script_location") or "")
-        return path if path.is_absolute() else self.project_dir / path
+        return Path(os.path.normpath(path if path.is_absolute() else self.project_dir / path))

@@ -78,25 +78,29 @@ def files_at(ref: str, folder: Path) -> dict[str, bytes]:
     return out
 
 
-def _into_checkout(ini: bytes, project: Path, checkout: Path) -> bytes:
+def _into_checkout(ini: bytes, top: Path, checkout: Path) -> bytes:
     """alembic.ini with absolute paths into the project (``alembic init /abs/dir`` writes them)
     pointed at the same place in the checkout, so the base is not read from the work tree."""
-    for folder in {project, project.resolve()}:
+    for folder in sorted({top, top.resolve()}, key=lambda p: -len(str(p))):
         ini = ini.replace(f"{folder}{os.sep}".encode(), f"{checkout}{os.sep}".encode())
     return ini
 
 
 @contextlib.contextmanager
 def project_at(ref: str, config: Config) -> Iterator[Config]:
-    """A Config for the project as it is at ``ref``, checked out into a temporary folder."""
-    project = config.project_dir
-    files = files_at(ref, project)
-    ini = config.ini_path.relative_to(project)
+    """A Config for the project as it is at ``ref``, checked out into a temporary folder.
+
+    The checkout holds alembic.ini's folder and the migration folder, wherever it lives.
+    """
+    top = Path(os.path.commonpath([config.project_dir.resolve(),
+                                   config.script_location.resolve()]))
+    files = files_at(ref, top)
+    ini = config.ini_path.resolve().relative_to(top)
     if str(ini) not in files:
         raise BadInput(f"{ini} does not exist at {ref}; is {ref} the right base?")
     saved_path = list(sys.path)
     with tempfile.TemporaryDirectory(prefix="dbci-base-") as tmp:
-        files[str(ini)] = _into_checkout(files[str(ini)], project, Path(tmp))
+        files[str(ini)] = _into_checkout(files[str(ini)], top, Path(tmp))
         for rel, data in files.items():
             target = Path(tmp) / rel
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 
 #: Objects dbci adds or Alembic owns: never part of the application's schema.
 _IGNORED = ("alembic_version", "dbci_track")
+#: What every new database has: not part of the SQL from no database at all.
+_BUILTIN = ('create schema if not exists "public";', 'create extension if not exists "plpgsql"')
 
 
 def migra_sql(source: sa.Connection | None, target: sa.Connection) -> list[str]:
@@ -24,4 +26,5 @@ def migra_sql(source: sa.Connection | None, target: sa.Connection) -> list[str]:
         migration.set_safety(False)
         migration.add_all_changes()
     return [s.strip() for s in migration.statements
-            if s.strip() and not any(name in s for name in _IGNORED)]
+            if s.strip() and not any(name in s for name in _IGNORED)
+            and not (source is None and s.strip().startswith(_BUILTIN))]

@@ -147,6 +147,8 @@ def _render_part(value: Any, field: str | None) -> str:
 
 _PARTS = {"columns": "column", "constraints": "constraint", "indexes": "index",
           "triggers": "trigger", "policies": "policy"}
+#: How a changed property reads after its unit's kind: "view definition", not "view view".
+_PROPS = {"view": "definition", "sequence": "options"}
 
 
 def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Iterator[Difference]:
@@ -164,5 +166,6 @@ def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Ite
             yield Difference(change, kind, obj, before.get(name), after.get(name))
     for prop in sorted((set(old) | set(new)) - set(_PARTS)):
         if old.get(prop) != new.get(prop):
-            yield Difference("changed", f"{_unit_kind(key, Unit(new, ()))} {prop}", table,
+            kind = f"{_unit_kind(key, Unit(new, ()))} {_PROPS.get(prop, prop)}"
+            yield Difference("changed", kind, table,
                              json.dumps(old.get(prop)), json.dumps(new.get(prop)))

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 
 from ci.config import Config
-from ci.database import create_engine, scratch_database
 from ci.errors import EXIT_OK, BadInput
 from ci.findings import Printer, Result
 from ci.gitrefs import default_base, project_at
@@ -27,15 +26,10 @@ def diff(config: Config, base: str | None = None, head_url: str | None = None) -
     """migra's SQL from the base head's schema (an empty one without a base) to this head's."""
     ref = resolve_base(config, base)
     with contextlib.ExitStack() as stack:
-        before = None
+        before = None  # migra's empty database: no scratch one, so a lent database suffices
         if ref is not None:
             base_config = stack.enter_context(project_at(ref, config))
             before = stack.enter_context(at_head(base_config))
-        else:
-            empty = stack.enter_context(scratch_database(config.database_url))
-            engine = create_engine(empty)
-            stack.callback(engine.dispose)
-            before = stack.enter_context(engine.connect())
         after = stack.enter_context(at_head(config, head_url))
         statements = migra_sql(before, after)
     over = f"over {ref}" if ref else "over an empty database"

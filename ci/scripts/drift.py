@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 
 from ci import snapshot
 from ci.config import Config
-from ci.database import create_engine, scratch_database
+from ci.database import create_engine, run_script, scratch_database
 from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
 from ci.findings import Finding, Printer, Result, display_path
 from ci.history import History, load_history
@@ -138,18 +138,25 @@ def compare(config: Config, history: History, migrated: sa.Connection,
         "SELECT x.extname, n.nspname FROM pg_extension x "
         "JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'")]
     engine = create_engine(orm_url)
+    # A role that may not create databases lends dbci one database for both sides: take the
+    # migrations' snapshot, then build the ORM's schema in its place (migra needs both at once).
+    lent = engine.url == migrated.engine.url
     try:
         with engine.connect() as orm:
+            before = snapshot.take(migrated)
+            if lent:
+                migrated.rollback()
+                run_script(orm, "empty_database")
             _orm_database(state["metadata"], orm, extensions)
             orm.commit()
             seen = {d.object for d in found}
-            before, after = snapshot.take(migrated), snapshot.take(orm)
+            after = snapshot.take(orm)
             owners = _sequence_owners(before) | _sequence_owners(after)
             for diff in snapshot.compare(before, after):
                 subject = _subject(diff, owners)
                 if subject not in seen and not _inside(subject, seen):
                     found.append(_snapshot_drift(diff))
-            statements = migra_sql(migrated, orm)
+            statements = [] if lent else migra_sql(migrated, orm)
     finally:
         engine.dispose()
     return found, statements

@@ -577,3 +577,21 @@ def test_an_allow_comment_without_a_reason_does_not(feature: Path) -> None:
     assert run.code == 1
     assert files_with(run, "marker-without-reason") == {path.name}
     assert files_with(run, SQUAWK_RULE) == {path.name}
+
+
+def test_migrations_beside_the_ini_folder_come_from_the_base_checkout(
+        git_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """alembic.ini in config/, the migrations in database/: both are read at the base ref."""
+    (git_project / "config").mkdir()
+    ini = (git_project / "alembic.ini").read_text()
+    (git_project / "config" / "alembic.ini").write_text(
+        ini.replace("%(here)s/database", "%(here)s/../database")
+           .replace("prepend_sys_path = %(here)s", "prepend_sys_path = %(here)s/.."))
+    (git_project / "alembic.ini").unlink()
+    commit_all(git_project, "alembic.ini in config/")
+    git(git_project, "checkout", "-q", "-b", "feature")
+    path = edit_revision(git_project, "05", "def downgrade() -> None:\n",
+                         "def downgrade() -> None:\n    # tidier\n")
+    run = dbci("--json", "--config", "config/alembic.ini", "lint", "--base", "main")
+    assert run.code == 1
+    assert {f["file"] for f in run.json()["findings"]} == {f"database/versions/{path.name}"}
