@@ -151,14 +151,27 @@ _PARTS = {"columns": "column", "constraints": "constraint", "indexes": "index",
 _PROPS = {"view": "definition", "sequence": "options"}
 
 
+def _not_null_column(definition: str | None) -> str | None:
+    """The column a ``NOT NULL col`` constraint (named since PostgreSQL 18) stands for."""
+    if definition and definition.startswith("NOT NULL "):
+        return definition.removeprefix("NOT NULL ").strip('"')
+    return None
+
+
 def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Iterator[Difference]:
     schema = key[1]
     table = _unit_name(key)
+    columns: set[str] = set()  # changed ones: their NOT NULL constraints say nothing more
     for part, kind in _PARTS.items():
         before = _named(old.get(part), "definition")
         after = _named(new.get(part), "definition")
         for name in sorted(set(before) | set(after)):
             if before.get(name) == after.get(name):
+                continue
+            if kind == "column":
+                columns.add(name)
+            elif kind == "constraint" and _not_null_column(
+                    before.get(name) or after.get(name)) in columns:
                 continue
             obj = f"{schema}.{name}" if kind == "index" else f"{table}.{name}"
             change = ("added" if name not in before else "removed" if name not in after

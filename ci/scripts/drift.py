@@ -153,7 +153,7 @@ def compare(config: Config, history: History, migrated: sa.Connection,
             after = snapshot.take(orm)
             owners = _sequence_owners(before) | _sequence_owners(after)
             for diff in snapshot.compare(before, after):
-                subject = _subject(diff, owners)
+                subject = owners.get(diff.object, diff.object)  # a serial's sequence: its column
                 if subject not in seen and not _inside(subject, seen):
                     found.append(_snapshot_drift(diff))
             statements = [] if lent else migra_sql(migrated, orm)
@@ -167,16 +167,6 @@ def _sequence_owners(units: snapshot.Snapshot) -> dict[str, str]:
     return {f"{schema}.{name}": f"{schema}.{unit.definition['sequence']['owned_by']}"
             for (kind, schema, name), unit in units.items()
             if kind == "relation" and (unit.definition.get("sequence") or {}).get("owned_by")}
-
-
-def _subject(diff: snapshot.Difference, owners: dict[str, str]) -> str:
-    """The object a difference is about: a column for its NOT NULL constraint (PostgreSQL 18
-    names them) or its serial sequence, else the object itself."""
-    definition = diff.before or diff.after or ""
-    if diff.kind == "constraint" and definition.startswith("NOT NULL "):
-        column = definition.removeprefix("NOT NULL ").strip('"')
-        return f"{diff.object.rsplit('.', 1)[0]}.{column}"
-    return owners.get(diff.object, diff.object)
 
 
 def _inside(obj: str, seen: set[str]) -> bool:

@@ -1,0 +1,123 @@
+"""``dbci check``: every check in one run, one markdown report, also in $GITHUB_STEP_SUMMARY."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import (
+    HEAD,
+    add_revision,
+    commit_all,
+    dbci,
+    edit_orm,
+    edit_revision,
+    git,
+    revision_path,
+    write_revision,
+)
+
+pytestmark = pytest.mark.db
+
+CHECKS = ["lint", "roundtrip", "drift", "diff"]
+
+
+def rows(markdown: str) -> dict[str, str]:
+    """check -> its result cell, from the report's table."""
+    cells = [line.split(" | ") for line in markdown.splitlines() if line.startswith("| ")]
+    return {c[0].removeprefix("| "): c[1] for c in cells[1:]}
+
+
+def test_the_reference_project_passes_every_check(project: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run = dbci("check")
+    assert (run.code, run.err) == (0, "")
+    assert run.out.startswith("## dbci check: ✅ all checks pass\n")
+    assert rows(run.out) == dict.fromkeys(CHECKS, "✅ pass")
+    assert "14 revisions: 14 passed" in run.out
+    assert "over an empty database" in run.out and "```sql" in run.out
+    assert summary.read_text() == "earlier step\n" + run.out
+
+
+def test_json_lists_the_checks(project: Path, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run = dbci("--json", "check")
+    assert run.code == 0
+    doc = run.json()
+    assert doc["ok"] is True and doc["findings"] == []
+    assert [(c["check"], c["ok"]) for c in doc["checks"]] == [(c, True) for c in CHECKS]
+    assert doc["base"] is None and doc["sql"]
+    assert summary.read_text().startswith("## dbci check: ✅ all checks pass\n")
+
+
+def test_a_broken_downgrade_fails_the_report_and_names_the_revision(project: Path) -> None:
+    edit_revision(project, "07", '    op.drop_column("CollectionVersion", "published_at", '
+                  'schema="persistence_schema")\n', "")
+    path = revision_path(project, "07").relative_to(project)
+    run = dbci("--github", "check")
+    assert run.code == 1
+    assert run.out.startswith("## dbci check: ❌ 1 problem(s)\n")
+    assert rows(run.out) == {"lint": "✅ pass", "roundtrip": "❌ fail", "drift": "✅ pass",
+                             "diff": "✅ pass"}
+    assert "1 failed (07_2e805208407e)" in run.out
+    assert f"- **roundtrip/downgrade-leaves-objects** `{path}:" in run.out
+    assert "persistence_schema.CollectionVersion.published_at" in run.out
+    assert f"::error file={path},line=" in run.out
+    doc = dbci("--json", "check").json()
+    assert doc["ok"] is False
+    assert [(f["check"], f["revision"]) for f in doc["findings"]] == [
+        ("roundtrip", "07_2e805208407e")]
+
+
+def test_drift_fails_the_report(project: Path) -> None:
+    edit_orm(project, "    schema_version: Mapped[str | None] = mapped_column(sa.String(16))\n", "")
+    run = dbci("check")
+    assert run.code == 1
+    assert rows(run.out)["drift"] == "❌ fail"
+    assert "persistence_schema.CollectionVersion.schema_version" in run.out
+
+
+def test_a_failed_upgrade_skips_drift_and_diff(project: Path) -> None:
+    add_revision(project, "broken", 'op.execute("ALTER TABLE nowhere ADD COLUMN x int")',
+                 'op.execute("SELECT 1")')
+    run = dbci("--json", "check")
+    assert run.code == 1
+    checks = {c["check"]: (c["ok"], c["summary"]) for c in run.json()["checks"]}
+    assert checks["roundtrip"][0] is False
+    assert checks["drift"] == checks["diff"] == (None, "not run: the upgrade to head failed")
+    assert {f["rule"] for f in run.json()["findings"]} == {"upgrade-fails"}
+
+
+def test_a_broken_history_runs_lint_only(project: Path) -> None:
+    folder = project / "database" / "versions"
+    write_revision(folder, "15_0123456789ab_second_head.py", "15_0123456789ab",
+                   "13_77685f96deb5", message="second head")
+    run = dbci("check")
+    assert run.code == 1
+    assert rows(run.out) == {"lint": "❌ fail", "roundtrip": "⏭️ skipped",
+                             "drift": "⏭️ skipped", "diff": "⏭️ skipped"}
+    assert "several heads" in run.out and HEAD in run.out
+
+
+def test_a_branch_report_diffs_over_its_base_and_graphs_its_revisions(git_project: Path) -> None:
+    git(git_project, "checkout", "-q", "-b", "feature")
+    revision = add_revision(git_project, "create_dataset_link", 'op.create_table("DatasetLink", '
+                            'sa.Column("id", sa.Integer, primary_key=True), '
+                            'schema="persistence_schema")',
+                            'op.drop_table("DatasetLink", schema="persistence_schema")')
+    commit_all(git_project, "add DatasetLink")
+    # The ORM does not declare the table: drift fails; everything else passes.
+    run = dbci("check")
+    assert run.code == 1
+    assert rows(run.out) == {"lint": "✅ pass", "roundtrip": "✅ pass", "drift": "❌ fail",
+                             "diff": "✅ pass"}
+    assert "over `main`" in run.out
+    assert 'create table "persistence_schema"."DatasetLink"' in run.out
+    assert "```mermaid" in run.out
+    assert f'base["{HEAD} (main head)"]' in run.out
+    assert f'base --> r0["{revision}<br/>create dataset link"]' in run.out

@@ -1,0 +1,419 @@
+"""``dbci roundtrip``: the reference project, copies broken one way each, generated histories."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from conftest import (
+    REPO,
+    Run,
+    add_revision,
+    dbci,
+    edit_revision,
+    revision_path,
+    write_revision,
+)
+
+from ci.scripts.roundtrip import select
+
+pytestmark = pytest.mark.db
+
+#: The reference project's revision ids, base first.
+IDS = ["_".join(p.name.split("_")[:2])
+       for p in sorted((REPO / "database" / "versions").glob("[0-9][0-9]_*.py"))]
+
+
+def rev(number: str) -> str:
+    """The reference revision id numbered ``number`` ("07" -> "07_2e805208407e")."""
+    return IDS[int(number) - 1]
+
+
+def roundtrip(*args: str) -> Run:
+    """``dbci --json roundtrip ARGS``."""
+    return dbci("--json", "roundtrip", *args)
+
+
+def statuses(run: Run) -> dict[str, str]:
+    """Revision -> status from a ``--json`` run, in run order."""
+    return {r["revision"]: r["status"] for r in run.json()["revisions"]}
+
+
+def found(run: Run) -> set[tuple[str, str, str | None]]:
+    """(rule, revision, object) of every finding of a ``--json`` run."""
+    return {(f["rule"], f["revision"], f.get("object")) for f in run.json()["findings"]}
+
+
+def test_the_reference_project_round_trips(project: Path) -> None:
+    run = roundtrip()
+    assert run.code == 0, run.out
+    doc = run.json()
+    assert doc["ok"] is True and doc["findings"] == [] and doc["reached_head"] is True
+    assert statuses(run) == dict.fromkeys(IDS, "passed")
+    assert {r["path"] for r in doc["revisions"]} == {"fast"}
+    text = dbci("roundtrip")
+    assert text.code == 0
+    assert text.out.startswith("roundtrip: 14 revisions: 14 passed in ")
+
+
+# -- one downgrade broken each way: (break the project, rule, revision number, object) ----------
+
+
+def leave_column(project: Path) -> None:
+    edit_revision(project, "07", '    op.drop_column("CollectionVersion", "published_at", '
+                  'schema="persistence_schema")\n', "")
+
+
+def leave_index(project: Path) -> None:  # on the column "metadata", which stays
+    edit_revision(project, "08", "def downgrade() -> None:\n",
+                  "def downgrade() -> None:\n    return\n")
+
+
+def leave_enum_type(project: Path) -> None:
+    edit_revision(project, "06",
+                  "    collection_visibility.drop(op.get_bind(), checkfirst=False)\n", "")
+
+
+def leave_constraint(project: Path) -> None:
+    add_revision(project, "check_artifact_uri",
+                 'op.create_check_constraint(op.f("ck_DatasetArtifact_uri_s3"), "DatasetArtifact", '
+                 "\"uri <> 'local'\", schema=\"persistence_schema\")")
+
+
+def drop_earlier_index(project: Path) -> None:
+    edit_revision(project, "07", '    op.drop_column("CollectionVersion", "published_at", ',
+                  '    op.drop_index("ix_CollectionVersion_collection_id", '
+                  'table_name="CollectionVersion", schema="persistence_schema")\n'
+                  '    op.drop_column("CollectionVersion", "published_at", ')
+
+
+def drop_earlier_column(project: Path) -> None:
+    edit_revision(project, "12", '    op.drop_column("CollectionVersion", "name", '
+                  'schema="persistence_schema")\n',
+                  '    op.drop_column("CollectionVersion", "name", schema="persistence_schema")\n'
+                  '    op.drop_column("CollectionVersion", "curator_name", '
+                  'schema="persistence_schema")\n')
+
+
+def relax_not_null(project: Path) -> None:
+    edit_revision(project, "12", '    op.drop_column("CollectionVersion", "name", '
+                  'schema="persistence_schema")\n',
+                  '    op.drop_column("CollectionVersion", "name", schema="persistence_schema")\n'
+                  '    op.alter_column("CollectionVersion", "owner", nullable=True, '
+                  'schema="persistence_schema")\n')
+
+
+def narrow_column(project: Path) -> None:
+    edit_revision(project, "09", "type_=sa.String(length=256)", "type_=sa.String(length=512)")
+
+
+def rewrite_rows(project: Path) -> None:
+    edit_revision(project, "14", " WHERE processing_status = 'CANCELED'", "")
+
+
+def delete_rows(project: Path) -> None:
+    edit_revision(project, "11", "def downgrade() -> None:\n",
+                  "def downgrade() -> None:\n    op.execute('DELETE FROM persistence_schema."
+                  "\"CollectionVersion\" WHERE published_at IS NULL')\n")
+
+
+LEAVES, DROPS = "downgrade-leaves-objects", "downgrade-drops-objects"
+CHANGES, ROWS = "downgrade-changes-objects", "downgrade-changes-rows"
+PS = "persistence_schema"
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A project broken one way, and the one finding that must name it."""
+
+    apply: Callable[[Path], None]
+    rule: str
+    number: str
+    object: str
+
+
+BROKEN = {
+    "leaves a column": Broken(leave_column, LEAVES, "07", f"{PS}.CollectionVersion.published_at"),
+    "leaves an index": Broken(leave_index, LEAVES, "08", f"{PS}.ix_DatasetVersion_metadata"),
+    "leaves an enum type": Broken(leave_enum_type, LEAVES, "06", f"{PS}.collectionvisibility"),
+    "leaves a constraint": Broken(leave_constraint, LEAVES, "15",
+                                  f"{PS}.DatasetArtifact.ck_DatasetArtifact_uri_s3"),
+    "drops an earlier index": Broken(drop_earlier_index, DROPS, "07",
+                                     f"{PS}.ix_CollectionVersion_collection_id"),
+    "drops an earlier column": Broken(drop_earlier_column, DROPS, "12",
+                                      f"{PS}.CollectionVersion.curator_name"),
+    "drops a NOT NULL": Broken(relax_not_null, CHANGES, "12", f"{PS}.CollectionVersion.owner"),
+    "changes a column's type": Broken(narrow_column, CHANGES, "09", f"{PS}.DatasetArtifact.uri"),
+    "rewrites rows": Broken(rewrite_rows, ROWS, "14", f"{PS}.DatasetVersion"),
+    "deletes rows": Broken(delete_rows, ROWS, "11", f"{PS}.CollectionVersion"),
+}
+
+
+def revision_id(project: Path, number: str) -> str:
+    return "_".join(revision_path(project, number).name.split("_")[:2])
+
+
+@pytest.mark.parametrize("case", BROKEN.values(), ids=BROKEN.keys())
+def test_a_broken_downgrade_is_named_and_the_rest_pass(project: Path, case: Broken) -> None:
+    case.apply(project)
+    broken = revision_id(project, case.number)
+    run = roundtrip()
+    assert run.code == 1
+    assert found(run) == {(case.rule, broken, case.object)}
+    (finding,) = run.json()["findings"]
+    assert finding["check"] == "roundtrip"
+    assert finding["file"] == f"database/versions/{revision_path(project, case.number).name}"
+    assert finding["line"] and finding["message"]
+    assert {r: s for r, s in statuses(run).items() if s != "passed"} == {broken: "failed"}
+    text = dbci("roundtrip")
+    assert text.code == 1
+    assert f"{finding['file']}:{finding['line']}: [roundtrip/{case.rule}] {finding['message']}\n" \
+        in text.out
+
+
+def test_after_the_fix_the_round_trip_passes_again(project: Path) -> None:
+    original = revision_path(project, "07").read_text()
+    leave_column(project)
+    assert roundtrip().code == 1
+    revision_path(project, "07").write_text(original)
+    run = roundtrip()
+    assert run.code == 0 and statuses(run) == dict.fromkeys(IDS, "passed")
+
+
+def test_the_text_report_shows_what_the_downgrade_left(project: Path) -> None:
+    leave_column(project)
+    run = dbci("roundtrip")
+    assert run.code == 1
+    summary, headline, fix, detail = run.out.splitlines()
+    assert summary.startswith(f"roundtrip: 14 revisions: 13 passed, 1 failed ({rev('07')}) in ")
+    assert headline.startswith(f"{revision_path(project, '07').relative_to(project)}:")
+    assert headline.endswith(f": [roundtrip/{LEAVES}] downgrade of {rev('07')} leaves column "
+                             f"{PS}.CollectionVersion.published_at behind")
+    assert fix == "    fix: drop the object in downgrade()"
+    assert detail == "    after upgrade+downgrade: published_at timestamp with time zone"
+
+
+def test_an_upgrade_that_raises_stops_the_run(project: Path) -> None:
+    edit_revision(project, "10", '_rename("dataset_id", "canonical_dataset_id")',
+                  '_rename("no_such_column", "canonical_dataset_id")')
+    run = roundtrip()
+    assert run.code == 1
+    (finding,) = run.json()["findings"]
+    assert (finding["rule"], finding["revision"]) == ("upgrade-fails", rev("10"))
+    assert "no_such_column" in finding["message"]
+    assert list(statuses(run).items()) == (
+        [(r, "passed") for r in IDS[:9]] + [(rev("10"), "failed")]
+        + [(r, "not run") for r in IDS[10:]])
+    assert run.json()["reached_head"] is False
+
+
+def test_a_downgrade_that_raises_fails_and_the_run_carries_on(project: Path) -> None:
+    edit_revision(project, "11", 'op.f("uq_CollectionVersion_collection_id_draft"),\n'
+                  "        table_name=", 'op.f("uq_CollectionVersion_draft"),\n        table_name=')
+    run = roundtrip()
+    assert run.code == 1
+    (finding,) = run.json()["findings"]
+    assert (finding["rule"], finding["revision"]) == ("downgrade-fails", rev("11"))
+    assert "uq_CollectionVersion_draft" in finding["message"]
+    assert statuses(run) == {**dict.fromkeys(IDS, "passed"), rev("11"): "failed"}
+
+
+def test_irreversible_revisions_are_skipped_with_a_note(project: Path) -> None:
+    edit_revision(project, "12", "def downgrade() -> None:\n",
+                  "# dbci: irreversible -- names typed in by curators cannot be told apart\n"
+                  "def downgrade() -> None:\n    return\n")
+    edit_revision(project, "09", "def downgrade() -> None:\n",
+                  "def downgrade() -> None:\n    raise NotImplementedError('uris may be long')\n")
+    run = roundtrip()
+    assert run.code == 0, run.out
+    skipped = {r["revision"]: r["note"] for r in run.json()["revisions"]
+               if r["status"] == "skipped"}
+    assert set(skipped) == {rev("09"), rev("12")} and all(skipped.values())
+    assert statuses(run) == {**dict.fromkeys(IDS, "passed"), **dict.fromkeys(skipped, "skipped")}
+    text = dbci("roundtrip").out
+    assert "12 passed, 2 skipped (09_381a4539002a, 12_7cd45af4a41d)" in text
+    assert f"roundtrip: {rev('12')} skipped (" in text
+
+
+def test_a_not_implemented_error_raised_at_run_time_is_a_skip(project: Path) -> None:
+    revision = add_revision(project, "add_note", 'op.add_column("DatasetCanonical", '
+                            'sa.Column("note", sa.Text), schema="persistence_schema")',
+                            "no_way_back = NotImplementedError\nraise no_way_back('data is gone')")
+    run = roundtrip("--from", revision)
+    assert run.code == 0, run.out
+    (outcome,) = run.json()["revisions"]
+    assert outcome["status"] == "skipped" and "NotImplementedError" in outcome["note"]
+
+
+def test_a_skipped_revision_still_loads_its_rows(project: Path) -> None:
+    table = 'persistence_schema."Note"'
+    skipped = add_revision(project, "create_note", f'op.execute(\'CREATE TABLE {table} (t text)\')',
+                           "no_way_back = NotImplementedError\nraise no_way_back('kept')")
+    (project / "database" / "roundtrip_data" / f"{skipped}.sql").write_text(
+        f"INSERT INTO {table} VALUES ('keep me');\n")
+    loses = add_revision(project, "clear_notes", "pass", f'op.execute(\'DELETE FROM {table}\')')
+    run = roundtrip("--from", skipped)
+    assert statuses(run) == {skipped: "skipped", loses: "failed"}
+    assert found(run) == {(ROWS, loses, f"{PS}.Note")}
+
+
+def test_an_allowed_rule_is_not_reported(project: Path) -> None:
+    rewrite_rows(project)
+    edit_revision(project, "14", "def downgrade() -> None:\n",
+                  "def downgrade() -> None:\n    # dbci: allow downgrade-changes-rows -- "
+                  "every dataset is reprocessed after a rollback\n")
+    run = roundtrip()
+    assert run.code == 0, run.out
+    assert statuses(run) == dict.fromkeys(IDS, "passed")
+
+
+def test_a_concurrent_index_takes_the_autocommit_path(project: Path) -> None:
+    index = ('"ix_DatasetCanonical_published_at", "DatasetCanonical", ["published_at"], '
+             'schema="persistence_schema", postgresql_concurrently=True')
+    concurrent = add_revision(
+        project, "index_published_at",
+        f"with op.get_context().autocommit_block():\n    op.create_index({index})",
+        "with op.get_context().autocommit_block():\n    op.drop_index("
+        '"ix_DatasetCanonical_published_at", table_name="DatasetCanonical", '
+        'schema="persistence_schema", postgresql_concurrently=True)')
+    after = add_revision(project, "add_note", 'op.add_column("DatasetCanonical", '
+                         'sa.Column("note", sa.Text), schema="persistence_schema")')
+    run = roundtrip()
+    assert run.code == 1
+    assert found(run) == {(LEAVES, after, f"{PS}.DatasetCanonical.note")}
+    paths = {r["revision"]: (r["status"], r["path"]) for r in run.json()["revisions"]}
+    assert paths[concurrent] == ("passed", "autocommit")
+    assert paths[after] == ("failed", "fast")
+    text = dbci("roundtrip").out
+    assert "1 revision(s) took the slower whole-snapshot path (autocommit)" in text
+
+
+def test_a_role_without_event_triggers_finds_the_same_problems(
+        project: Path, make_role: Callable[..., str]) -> None:
+    for case in reversed(BROKEN.values()):  # drop_earlier_index before leave_column
+        case.apply(project)
+    fast = roundtrip()
+    expected = {(c.rule, revision_id(project, c.number), c.object) for c in BROKEN.values()}
+    assert found(fast) == expected
+    url = make_role("CREATEDB")
+    slow = dbci("--json", "--database-url", url, "roundtrip")
+    assert slow.code == 1
+    assert found(slow) == expected
+    assert statuses(slow) == statuses(fast)
+    assert {r["path"] for r in slow.json()["revisions"]} == {"whole snapshots"}
+    text = dbci("--database-url", url, "roundtrip").out
+    assert "took the slower whole-snapshot path (whole snapshots)" in text
+
+
+# -- ranges and shards ------------------------------------------------------------------------
+
+
+def test_from_and_to_check_only_that_range(project: Path) -> None:
+    run = roundtrip("--from", rev("05"), "--to", rev("07"))
+    assert run.code == 0
+    assert statuses(run) == dict.fromkeys(IDS[4:7], "passed")
+
+
+def test_a_broken_revision_outside_the_range_is_not_checked(project: Path) -> None:
+    leave_column(project)
+    assert roundtrip("--from", rev("08")).code == 0
+    assert roundtrip("--to", rev("06")).code == 0
+    assert roundtrip("--from", rev("07"), "--to", rev("07")).code == 1
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (("--from", "99_000000000000"), "99_000000000000"),
+    (("--to", "nope"), "nope"),
+    (("--from", IDS[7], "--to", IDS[3]), IDS[7]),
+])
+def test_a_bad_range_is_bad_input(project: Path, args: tuple[str, ...], named: str) -> None:
+    run = dbci("roundtrip", *args)
+    assert run.code == 2 and run.out == ""
+    assert named in run.err and len(run.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("shard", ["0/3", "4/3", "2", "a/b"])
+def test_a_bad_shard_is_a_usage_error(project: Path, shard: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        dbci("roundtrip", "--shard", shard)
+    assert exit_.value.code == 2
+    assert "--shard" in capsys.readouterr().err
+
+
+def test_shards_cover_every_revision_of_a_range_once(project: Path) -> None:
+    seen: list[str] = []
+    for k in (1, 2, 3):
+        run = roundtrip("--from", rev("03"), "--to", rev("13"), "--shard", f"{k}/3")
+        assert run.code == 0
+        part = list(statuses(run))
+        assert part and set(statuses(run).values()) == {"passed"}
+        assert part == IDS[IDS.index(part[0]):IDS.index(part[0]) + len(part)]  # one slice
+        seen += part
+    assert seen == IDS[2:13]
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 14])
+def test_shard_slices_partition_the_range(size: int) -> None:
+    chain: list[Any] = [SimpleNamespace(id=f"{n:02d}") for n in range(20)]
+    for n in range(1, 9):
+        slices = [select(chain, "03", f"{3 + size - 1:02d}", (k, n)) for k in range(1, n + 1)]
+        assert [x for _, checked in slices for x in checked] == chain[3:3 + size]
+        assert all(before == chain[:chain.index(c[0])] for before, c in slices if c)
+        lengths = [len(c) for _, c in slices]
+        assert max(lengths) - min(lengths) <= 1
+
+
+# -- histories dbci has never seen: generated, with one downgrade that forgets its last step ---
+
+
+def generated_history(root: Path, seed: int, count: int = 8) -> tuple[list[str], str]:
+    """``count`` random schema changes after the project's two revisions; one downgrade forgets
+    its last step. Returns every revision id and the broken one."""
+    rnd = random.Random(seed)
+    tables, ids, down = ["things"], ["01_aaaaaaaaaaaa", "02_bbbbbbbbbbbb"], "02_bbbbbbbbbbbb"
+    broken = rnd.randrange(count)
+    for index in range(count):
+        n, table = index + 3, rnd.choice(tables)
+        kind = rnd.choice(["table", "column", "index", "enum", "check"])
+        up, undo = {
+            "table": ([f"CREATE TABLE t{n} (id int PRIMARY KEY, v text)"], [f"DROP TABLE t{n}"]),
+            "column": ([f"ALTER TABLE {table} ADD COLUMN c{n} text DEFAULT 'x'"],
+                       [f"ALTER TABLE {table} DROP COLUMN c{n}"]),
+            "index": ([f"ALTER TABLE {table} ADD COLUMN c{n} int", f"CREATE INDEX i{n} ON "
+                       f"{table} (c{n})"], [f"DROP INDEX i{n}", f"ALTER TABLE {table} DROP "
+                                            f"COLUMN c{n}"]),
+            "enum": ([f"CREATE TYPE e{n} AS ENUM ('a', 'b')", f"ALTER TABLE {table} ADD COLUMN "
+                      f"c{n} e{n}"], [f"ALTER TABLE {table} DROP COLUMN c{n}", f"DROP TYPE e{n}"]),
+            "check": ([f"ALTER TABLE {table} ADD CONSTRAINT k{n} CHECK (id > 0)"],
+                      [f"ALTER TABLE {table} DROP CONSTRAINT k{n}"]),
+        }[kind]
+        if kind == "table":
+            tables.append(f"t{n}")
+        if index == broken:
+            undo = undo[:-1] or ["pass"]
+        revision = f"{n:02d}_{rnd.getrandbits(48):012x}"
+        write_revision(root / "migrations" / "versions", f"{revision}_{kind}_{n}.py", revision,
+                       down, upgrade="\n".join(f"op.execute({s!r})" for s in up),
+                       downgrade="\n".join(s if s == "pass" else f"op.execute({s!r})"
+                                           for s in undo))
+        ids.append(revision)
+        down = revision
+    return ids, ids[broken + 2]
+
+
+@pytest.mark.parametrize("seed", [1, 3, 6, 8, 9])  # broken: table, column, check, enum, index
+def test_a_generated_history_names_only_its_broken_revision(
+        alembic_project: Path, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(alembic_project)
+    ids, broken = generated_history(alembic_project, seed)
+    run = roundtrip()
+    assert run.code == 1
+    assert {f["revision"] for f in run.json()["findings"]} == {broken}
+    assert {f["rule"] for f in run.json()["findings"]} == {LEAVES}
+    assert statuses(run) == {**dict.fromkeys(ids, "passed"), broken: "failed"}
