@@ -198,7 +198,8 @@ def scratch_database(database_url: str | None) -> Iterator[str]:
     """A fresh empty database for one run, dropped afterwards, also on errors and interrupts.
 
     On the embedded server, or on the server of a given URL. Where the given role may not create
-    databases, the given database itself is lent: it must be empty, and is emptied afterwards.
+    databases, the given database itself is lent: it must be empty, and is emptied afterwards
+    (see ``_lent_database`` for nested use).
     """
     base = server_url(database_url)
     admin = create_engine(base).execution_options(isolation_level="AUTOCOMMIT")
@@ -236,20 +237,34 @@ def _create_database(conn: sa.Connection, name: str) -> None:
             time.sleep(0.1 * (attempt + 1))
 
 
+#: Databases this process was lent (URL -> how many scratch databases use it now).
+_LENT: dict[str, int] = {}
+
+
 @contextlib.contextmanager
 def _lent_database(url: str) -> Iterator[str]:
+    """The given database as the scratch one. The first time it must be empty, and it is emptied
+    when the outermost use ends; a nested use empties it on entry, so callers capture what they
+    need from one scratch database before they ask for the next."""
     engine = create_engine(url)
-    with engine.connect() as conn:
-        if run_script(conn, "user_objects")[0][0]:
-            raise BadInput(
-                f"{mask_url(url)}: the role may not create databases, so dbci works in this "
-                "database, which must then be empty; it is not. Give an empty database "
-                "or a role with CREATEDB"
-            )
     try:
-        yield url
-    finally:
         with engine.begin() as conn:
-            run_script(conn, "empty_database")
+            if url in _LENT:
+                run_script(conn, "empty_database")
+            elif run_script(conn, "user_objects")[0][0]:
+                raise BadInput(
+                    f"{mask_url(url)}: the role may not create databases, so dbci works in this "
+                    "database, which must then be empty; it is not. Give an empty database "
+                    "or a role with CREATEDB"
+                )
+        _LENT[url] = _LENT.get(url, 0) + 1
+        try:
+            yield url
+        finally:
+            _LENT[url] -= 1
+            if not _LENT[url]:
+                del _LENT[url]
+                with engine.begin() as conn:
+                    run_script(conn, "empty_database")
+    finally:
         engine.dispose()
-

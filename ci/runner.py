@@ -130,15 +130,14 @@ def upgrade(config: Config, history: History, connection: sa.Connection,
 
 
 @contextlib.contextmanager
-def at_head(config: Config, url: str | None = None) -> Iterator[sa.Connection]:
-    """A connection to a database at the project's head: ``url`` as it is, else a scratch one."""
-    with contextlib.ExitStack() as stack:
-        fresh = url is None
-        url = url or stack.enter_context(scratch_database(config.database_url))
+def at_head(config: Config) -> Iterator[sa.Connection]:
+    """A connection to a scratch database brought to the project's head."""
+    with scratch_database(config.database_url) as url:
         engine = create_engine(url)
-        stack.callback(engine.dispose)
-        connection = stack.enter_context(engine.connect())
-        if fresh:
-            history = load_history(config)
-            upgrade(config, history, connection, history.chain())
-        yield connection
+        try:
+            with engine.connect() as connection:
+                history = load_history(config)
+                upgrade(config, history, connection, history.chain())
+                yield connection
+        finally:
+            engine.dispose()

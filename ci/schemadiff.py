@@ -1,10 +1,18 @@
-"""migra's SQL between two databases: what turns one schema into the other, for people to read."""
+"""A database's schema held in memory, and migra's SQL between two of them.
+
+Capturing first and comparing afterwards needs only one database at a time, so a role that may
+not create databases (dbci then works in the one database it is lent) gets the same results.
+"""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+
+from ci import snapshot
 
 #: Objects dbci adds or Alembic owns: never part of the application's schema.
 _IGNORED = ("alembic_version", "dbci_track")
@@ -12,17 +20,37 @@ _IGNORED = ("alembic_version", "dbci_track")
 _BUILTIN = ('create schema if not exists "public";', 'create extension if not exists "plpgsql"')
 
 
-def migra_sql(source: sa.Connection | None, target: sa.Connection) -> list[str]:
+@dataclass(frozen=True)
+class Captured:
+    """One database's schema: dbci's catalog snapshot and migra's (schemainspect's) inspection."""
+
+    snapshot: snapshot.Snapshot
+    inspector: Any
+
+
+def capture(connection: sa.Connection) -> Captured:
+    """Read the whole schema of the database behind ``connection`` into memory."""
+    from schemainspect import get_inspector
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # schemainspect and sqlbag warn under SQLAlchemy 2
+        inspector = get_inspector(connection)
+    return Captured(snapshot.take(connection), inspector)
+
+
+def migra_sql(source: Captured | None, target: Captured) -> list[str]:
     """The statements migra writes to turn ``source`` (None: an empty database) into ``target``.
 
     migra's SQL leaves some types and foreign-key targets unqualified; it is shown to reviewers,
     never run by dbci.
     """
     from migra import Migration
+    from schemainspect import get_inspector
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # schemainspect and sqlbag warn under SQLAlchemy 2
-        migration = Migration(source, target)
+        warnings.simplefilter("ignore")
+        migration = Migration(source.inspector if source else get_inspector(None),
+                              target.inspector)
         migration.set_safety(False)
         migration.add_all_changes()
     return [s.strip() for s in migration.statements

@@ -7,11 +7,12 @@ import contextlib
 import os
 
 from ci.config import Config
-from ci.database import scratch_database
+from ci.database import create_engine, scratch_database
 from ci.errors import EXIT_FINDINGS, EXIT_OK, DbciError
 from ci.findings import Finding, Printer, Result
 from ci.history import load_history
 from ci.report import Report, Step, markdown
+from ci.schemadiff import capture
 from ci.scripts.diff import diff, resolve_base
 from ci.scripts.drift import drift
 from ci.scripts.lint import lint, load_base
@@ -41,10 +42,16 @@ def check(config: Config, base: str | None = None, printer: Printer | None = Non
             steps += [Step(name, None, "not run: the upgrade to head failed")
                       for name in ("drift", "diff")]
             return report
-        drifted = drift(config, migrated_url=url)
+        engine = create_engine(url)
+        try:
+            with engine.connect() as migrated:  # the round trip left it at head
+                head = capture(migrated)
+                drifted = drift(config, migrated, head)
+        finally:
+            engine.dispose()
         findings += drifted.findings
         steps.append(Step("drift", drifted.ok, drifted.lines[0].removeprefix("drift: ")))
-        changes = diff(config, base=ref, head_url=url)
+        changes = diff(config, base=ref, head=head)
     report.diff_sql = changes.data["sql"]
     steps.append(Step("diff", True, f"{len(report.diff_sql)} statement(s) "
                       + (f"over {ref}" if ref else "over an empty database")))

@@ -10,7 +10,7 @@ from ci.errors import EXIT_OK, BadInput
 from ci.findings import Printer, Result
 from ci.gitrefs import default_base, project_at
 from ci.runner import at_head
-from ci.schemadiff import migra_sql
+from ci.schemadiff import Captured, capture, migra_sql
 
 
 def resolve_base(config: Config, base: str | None) -> str | None:
@@ -22,16 +22,20 @@ def resolve_base(config: Config, base: str | None) -> str | None:
     return None
 
 
-def diff(config: Config, base: str | None = None, head_url: str | None = None) -> Result:
-    """migra's SQL from the base head's schema (an empty one without a base) to this head's."""
+def diff(config: Config, base: str | None = None, head: Captured | None = None) -> Result:
+    """migra's SQL from the base head's schema (an empty one without a base) to this head's.
+
+    ``head`` is this head's schema when the caller captured it already.
+    """
     ref = resolve_base(config, base)
-    with contextlib.ExitStack() as stack:
-        before = None  # migra's empty database: no scratch one, so a lent database suffices
-        if ref is not None:
-            base_config = stack.enter_context(project_at(ref, config))
-            before = stack.enter_context(at_head(base_config))
-        after = stack.enter_context(at_head(config, head_url))
-        statements = migra_sql(before, after)
+    before = None
+    if ref is not None:
+        with project_at(ref, config) as base_config, at_head(base_config) as connection:
+            before = capture(connection)
+    if head is None:
+        with at_head(config) as connection:
+            head = capture(connection)
+    statements = migra_sql(before, head)
     over = f"over {ref}" if ref else "over an empty database"
     lines = [f"-- dbci diff: {len(statements)} statement(s) {over}"] + statements
     return Result(lines=lines, data={"base": ref, "sql": statements})

@@ -10,6 +10,7 @@ migra's SQL from the migrated schema to the ORM's comes along for reviewers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +22,13 @@ from sqlalchemy.dialects import postgresql
 
 from ci import snapshot
 from ci.config import Config
-from ci.database import create_engine, run_script, scratch_database
+from ci.database import create_engine, scratch_database
 from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
 from ci.findings import Finding, Printer, Result, display_path
 from ci.history import History, load_history
 from ci.rules import Rule, rule
 from ci.runner import at_head, run_env
-from ci.schemadiff import migra_sql
+from ci.schemadiff import Captured, capture, migra_sql
 
 ORM_ONLY = rule(
     "drift-orm-only", """The ORM declares an object that the migrations do not create: code will
@@ -119,8 +120,11 @@ def _orm_database(metadata: sa.MetaData, connection: sa.Connection,
 
 
 def compare(config: Config, history: History, migrated: sa.Connection,
-            orm_url: str) -> tuple[list[Drift], list[str]]:
-    """Drifts between the migrated database and the ORM, and migra's SQL from one to the other."""
+            head: Captured | None = None) -> tuple[list[Drift], list[str]]:
+    """Drifts between the migrated database (at head) and the ORM; migra's SQL between them.
+
+    ``head`` is the migrated schema when the caller captured it already.
+    """
     found: list[Drift] = []
     state: dict[str, Any] = {}
 
@@ -137,29 +141,24 @@ def compare(config: Config, history: History, migrated: sa.Connection,
     extensions = [tuple(row) for row in migrated.exec_driver_sql(
         "SELECT x.extname, n.nspname FROM pg_extension x "
         "JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'")]
-    engine = create_engine(orm_url)
-    # A role that may not create databases lends dbci one database for both sides: take the
-    # migrations' snapshot, then build the ORM's schema in its place (migra needs both at once).
-    lent = engine.url == migrated.engine.url
-    try:
-        with engine.connect() as orm:
-            before = snapshot.take(migrated)
-            if lent:
-                migrated.rollback()
-                run_script(orm, "empty_database")
-            _orm_database(state["metadata"], orm, extensions)
-            orm.commit()
-            seen = {d.object for d in found}
-            after = snapshot.take(orm)
-            owners = _sequence_owners(before) | _sequence_owners(after)
-            for diff in snapshot.compare(before, after):
-                subject = owners.get(diff.object, diff.object)  # a serial's sequence: its column
-                if subject not in seen and not _inside(subject, seen):
-                    found.append(_snapshot_drift(diff))
-            statements = [] if lent else migra_sql(migrated, orm)
-    finally:
-        engine.dispose()
-    return found, statements
+    head = head or capture(migrated)
+    migrated.rollback()  # hold no locks: a lent database is emptied for the ORM's schema
+    with scratch_database(config.database_url) as orm_url:
+        engine = create_engine(orm_url)
+        try:
+            with engine.connect() as orm:
+                _orm_database(state["metadata"], orm, extensions)
+                orm.commit()
+                built = capture(orm)
+        finally:
+            engine.dispose()
+    seen = {d.object for d in found}
+    owners = _sequence_owners(head.snapshot) | _sequence_owners(built.snapshot)
+    for diff in snapshot.compare(head.snapshot, built.snapshot):
+        subject = owners.get(diff.object, diff.object)  # a serial's sequence: its column
+        if subject not in seen and not _inside(subject, seen):
+            found.append(_snapshot_drift(diff))
+    return found, migra_sql(head, built)
 
 
 def _sequence_owners(units: snapshot.Snapshot) -> dict[str, str]:
@@ -185,14 +184,16 @@ def findings(history: History, drifts: list[Drift], statements: list[str]) -> It
                       if index == 0 and statements else None)
 
 
-def drift(config: Config, migrated_url: str | None = None) -> Result:
-    """Build the schema at head (unless ``migrated_url`` is at head) and the ORM's; compare."""
+def drift(config: Config, migrated: sa.Connection | None = None,
+          head: Captured | None = None) -> Result:
+    """Compare the ORM with the migrations at head (``migrated``, else a scratch database)."""
     history = load_history(config)
-    head = history.chain()[-1:]
-    with scratch_database(config.database_url) as orm_url, \
-            at_head(config, migrated_url) as migrated:
-        drifts, statements = compare(config, history, migrated, orm_url)
-    lines = [f"drift: the ORM and the migrations at {head[0].id if head else 'base'} "
+    chain = history.chain()
+    with contextlib.ExitStack() as stack:
+        if migrated is None:
+            migrated = stack.enter_context(at_head(config))
+        drifts, statements = compare(config, history, migrated, head)
+    lines = [f"drift: the ORM and the migrations at {chain[-1].id if chain else 'base'} "
              + ("agree" if not drifts else f"differ in {len(drifts)} place(s)")]
     return Result(findings=list(findings(history, drifts, statements)), lines=lines,
                   data={"migra": statements})

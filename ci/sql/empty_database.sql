@@ -1,5 +1,6 @@
 -- Drop every object a scratch run left in a database dbci was lent (a role that may not create
 -- databases): the non-system schemas other than public, extensions, and public's own objects.
+SET LOCAL lock_timeout = '10s';  -- a connection still holding locks fails, not hangs
 DO $$
 DECLARE
     item record;
