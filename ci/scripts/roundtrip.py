@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from ci.history import History, Revision, load_history
 from ci.rules import Rule, allowed, rule
 from ci.rules.downgrade import is_irreversible
 from ci.runner import RevisionFailed, apply, error_line, run_env
+from ci.schemadiff import Captured, capture, migra_sql
 from ci.snapshot import Difference, Snapshot, Unit, UnitKey
 from ci.tracker import DdlTracker
 
@@ -244,9 +246,12 @@ class RoundTrip:
         autocommit = bool(AUTOCOMMIT.search(rev.source))
         path = ("autocommit" if autocommit else "fast" if self.tracker else "whole snapshots")
         self._touched()  # forget what came before
+        before_upgrade = None if autocommit else conn.begin_nested()
         try:
             apply(rev, "upgrade")
         except RevisionFailed as exc:
+            if before_upgrade is not None:
+                before_upgrade.rollback()
             self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} failed: {error_line(exc.error)}",
                        line=_line(rev, "upgrade"))
             self.outcomes.append(Outcome(rev.id, "failed", path))
@@ -254,24 +259,45 @@ class RoundTrip:
         up_keys = None if autocommit else self._touched()
         previous = self.catalog.update(conn, up_keys, self.version_table)
         rows_before = self.rows.update(conn, up_keys)
+        failed_before = len(self.findings)
         if is_irreversible(rev):
             self.outcomes.append(Outcome(rev.id, "skipped", path, "irreversible"))
-            self._load_data(conn, rev)
-            return True
-        failed_before = len(self.findings)
-        if autocommit:
+        elif before_upgrade is None:
             self._check_downgrade_autocommit(conn, rev, previous, rows_before)
         else:
             savepoint = conn.begin_nested()
             try:
-                self._check_downgrade(conn, rev, up_keys, previous, rows_before)
+                differs = self._check_downgrade(conn, rev, up_keys, previous, rows_before)
+                left = capture(conn) if differs else None
             finally:
                 savepoint.rollback()
-        status = "failed" if len(self.findings) > failed_before else "passed"
+            if left is not None:
+                self._explain(conn, rev, before_upgrade, left, up_keys, failed_before)
+                before_upgrade = None
+        if before_upgrade is not None:
+            before_upgrade.commit()  # RELEASE SAVEPOINT: the upgrade stays
         if not (self.outcomes and self.outcomes[-1].revision == rev.id):
+            status = "failed" if len(self.findings) > failed_before else "passed"
             self.outcomes.append(Outcome(rev.id, status, path))  # else: skipped, recorded
         self._load_data(conn, rev)
         return True
+
+    def _explain(self, conn: sa.Connection, rev: Revision, before_upgrade: sa.NestedTransaction,
+                 left: Captured, up_keys: set[UnitKey] | None, first: int) -> None:
+        """Attach migra's SQL from what the downgrade left to the schema before the upgrade:
+        roll back to before the upgrade, capture it, then upgrade again to carry on."""
+        before_upgrade.rollback()
+        statements = migra_sql(left, capture(conn))
+        apply(rev, "upgrade")
+        self._touched()
+        self.catalog.update(conn, up_keys, self.version_table)  # same units, new oids
+        for index in range(first, len(self.findings)):
+            finding = self.findings[index]
+            if finding.rule in {LEAVES.id, DROPS.id, CHANGES.id} and statements:
+                sql = "\n".join(statements)
+                self.findings[index] = dataclasses.replace(finding, detail=(
+                    f"{finding.detail}\nmigra, what the downgrade should also do:\n{sql}"))
+                break
 
     def _downgrade(self, rev: Revision) -> bool:
         try:
@@ -288,14 +314,16 @@ class RoundTrip:
 
     def _check_downgrade(self, conn: sa.Connection, rev: Revision, up_keys: set[UnitKey] | None,
                          previous: dict[UnitKey, Unit | None],
-                         rows_before: dict[str, Digest | None]) -> None:
+                         rows_before: dict[str, Digest | None]) -> bool:
+        """Downgrade, compare with before the upgrade; True when the schema differs."""
         if not self._downgrade(rev):
-            return
+            return False
         down_keys = self._touched()
         keys = None if up_keys is None or down_keys is None else up_keys | down_keys
         after = snapshot.take(conn, keys, self.version_table)
         reported = self._report(rev, self._expected(previous, keys), after, keys)
         self._report_rows(rev, self.rows.compare(conn, keys, rows_before), reported)
+        return bool(reported)
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
                                     previous: dict[UnitKey, Unit | None],
