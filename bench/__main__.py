@@ -1,0 +1,116 @@
+"""``python -m bench`` (``make bench``): time dbci roundtrip against its alternatives.
+
+For each size N, one generated history is checked with ``dbci lint``, then timed with
+``dbci roundtrip``, plain ``alembic upgrade head`` + ``downgrade base``, the naive loop and
+pytest-alembic's ``test_up_down_consistency``, all on dbci's embedded PostgreSQL. The table
+goes to stdout and to ``--out``; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import sqlalchemy as sa
+
+from bench import measure, report
+from bench.generate import generate
+from ci.database import create_engine, embedded_url
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--sizes takes numbers like 50,200,1000: {text}") from exc
+    if any(size < 3 for size in sizes):
+        raise argparse.ArgumentTypeError("each size must be at least 3")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The runner's options."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=_sizes, default=[50, 200, 1000], metavar="N,N,...",
+                        help="history sizes (default: 50,200,1000)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="R",
+                        help="runs of each measurement; the table shows the median (default: 1)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results.md"),
+                        help="markdown file to write (default: bench/results.md)")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed (default: 1)")
+    parser.add_argument("--naive-cap", type=float, default=120.0, metavar="SECONDS",
+                        help="stop the naive loop after this long and scale its time up to "
+                             "the whole history (default: 120)")
+    return parser
+
+
+def server_version() -> str:
+    """The embedded server's version, as it reports it."""
+    engine = create_engine(embedded_url())
+    try:
+        with engine.connect() as conn:
+            return str(conn.exec_driver_sql("SHOW server_version").scalar())
+    finally:
+        engine.dispose()
+
+
+def measure_size(folder: Path, size: int, args: argparse.Namespace, python: Path,
+                 log: Callable[[str], None]) -> report.Row:
+    """Generate one history and time each tool on it ``args.repeat`` times."""
+    project = generate(folder / f"history-{size}", size, args.seed)
+    measure.lint(project.ini)
+    tools: dict[str, Callable[[], measure.Timing]] = {
+        "plain": lambda: measure.plain_alembic(project.ini),
+        "roundtrip": lambda: measure.roundtrip(project.ini),
+        "naive": lambda: measure.naive(project.ini, args.naive_cap),
+        "pytest_alembic": lambda: measure.pytest_alembic(project.ini, python),
+    }
+    runs: dict[str, list[measure.Timing]] = {key: [] for key in tools}
+    for _ in range(args.repeat):
+        for key, tool in tools.items():
+            timing = tool()
+            log(f"bench: N={size} {report.SHORT[key]}: {timing.text()} s {timing.note}".rstrip())
+            runs[key].append(timing)
+    return report.Row(size, {key: measure.median(timings) for key, timings in runs.items()})
+
+
+def run(args: argparse.Namespace, command: str, out: TextIO, err: TextIO) -> int:
+    """Measure every size, print the table and write it to ``args.out``."""
+
+    def log(line: str) -> None:
+        err.write(line + "\n")
+        err.flush()
+
+    python = measure.pytest_alembic_python(log)
+    version = server_version()
+    with tempfile.TemporaryDirectory(prefix="bench-histories-") as tmp:
+        rows = [measure_size(Path(tmp), size, args, python, log) for size in args.sizes]
+    text = report.markdown(rows, report.machine(version), command, args.seed, args.repeat)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    out.write(text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    """Parse the options and run; a step that cannot run at all exits 3."""
+    args = build_parser().parse_args(argv)
+    command = shlex.join(["python", "-m", "bench", "--sizes", ",".join(map(str, args.sizes)),
+                          "--repeat", str(args.repeat), "--out", str(args.out),
+                          "--seed", str(args.seed), "--naive-cap", f"{args.naive_cap:g}"])
+    try:
+        return run(args, command, out or sys.stdout, err or sys.stderr)
+    except (measure.BenchError, sa.exc.OperationalError) as exc:
+        (err or sys.stderr).write(f"bench: {exc}\n")
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
