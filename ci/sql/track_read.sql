@@ -8,6 +8,14 @@ WITH taken AS (
     WHERE NOT t.dropped
       AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = t.classid
                       AND e.objid = t.objid AND e.deptype = 'e')
+), dependents AS (
+    -- What names a touched object in its own definition (a foreign key to a renamed table,
+    -- a column of a renamed type, a view) reads differently now, so its unit counts as touched.
+    SELECT l.classid, l.objid FROM live l
+    UNION
+    SELECT d.classid, d.objid FROM live l
+    JOIN pg_depend d ON d.refclassid = l.classid AND d.refobjid = l.objid
+    WHERE d.deptype IN ('n', 'a')
 ), owner AS (
     SELECT l.objid,
            CASE l.classid
@@ -40,7 +48,7 @@ WITH taken AS (
                (SELECT c.reltype FROM pg_class c WHERE c.oid = l.objid AND c.relkind = 'c')
            END AS typid,
            l.classid
-    FROM live l
+    FROM dependents l
 )
 SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name, o.objid
 FROM owner o JOIN pg_class c ON c.oid = o.relid JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -419,3 +419,23 @@ def test_a_generated_history_names_only_its_broken_revision(
     assert {f["revision"] for f in run.json()["findings"]} == {broken}
     assert {f["rule"] for f in run.json()["findings"]} == {LEAVES}
     assert statuses(run) == {**dict.fromkeys(ids, "passed"), broken: "failed"}
+
+
+@pytest.mark.parametrize(("rename", "back"), [
+    ('op.rename_table("CollectionCanonical", "Collection", schema="persistence_schema")',
+     'op.rename_table("Collection", "CollectionCanonical", schema="persistence_schema")'),
+    ('op.execute("ALTER TYPE persistence_schema.collectionvisibility RENAME TO visibility")',
+     'op.execute("ALTER TYPE persistence_schema.visibility RENAME TO collectionvisibility")'),
+], ids=["a table foreign keys point at", "an enum type columns use"])
+def test_renaming_what_others_name_is_followed_to_them(project: Path, rename: str,
+                                                       back: str) -> None:
+    """A rename changes how other tables read (their foreign keys, their column types); the
+    round trip re-reads them, so a later revision touching one of them is not a false alarm."""
+    add_revision(project, "rename_a_shared_object", rename, back)
+    add_revision(project, "touch_collection_version",
+                 'op.add_column("CollectionVersion", sa.Column("note", sa.Text()), '
+                 'schema="persistence_schema")',
+                 'op.drop_column("CollectionVersion", "note", schema="persistence_schema")')
+    run = roundtrip()
+    assert run.code == 0, run.out
+    assert [r["status"] for r in run.json()["revisions"]] == ["passed"] * 16
