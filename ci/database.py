@@ -23,6 +23,7 @@ SCRATCH_PREFIX = "dbci_"
 EMBEDDED_DIR = "pg18"
 
 
+@cache
 def sql(name: str) -> str:
     """The text of ``ci/sql/<name>.sql``."""
     return resources.files("ci").joinpath("sql", f"{name}.sql").read_text()

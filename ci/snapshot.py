@@ -53,10 +53,11 @@ class Difference:
 
 
 @cache
-def _query(everything: bool) -> str:
-    body = "\nUNION ALL\n".join(f"({sql(f'snapshot/{kind}')})" for kind in KINDS)
+def _query(kinds: tuple[str, ...] | None) -> str:
+    """One statement for the units of ``kinds`` named in ``$1`` (None: every unit of every kind)."""
+    body = "\nUNION ALL\n".join(f"({sql(f'snapshot/{kind}')})" for kind in kinds or KINDS)
     return (f"WITH wanted AS ({sql('snapshot/wanted')})\n{body}"
-            .replace(":everything", "true" if everything else "false"))
+            .replace(":everything", "true" if kinds is None else "false"))
 
 
 def take(connection: sa.Connection, keys: Iterable[UnitKey] | None = None,
@@ -65,8 +66,10 @@ def take(connection: sa.Connection, keys: Iterable[UnitKey] | None = None,
     wanted = [] if keys is None else [{"kind": k, "schema": s, "name": n} for k, s, n in keys]
     if keys is not None and not wanted:
         return {}
-    name = "dbci_snapshot_all" if keys is None else "dbci_snapshot_some"
-    rows = run_prepared(connection, name, _query(keys is None),
+    kinds = None if keys is None else tuple(k for k in KINDS if any(w["kind"] == k
+                                                                     for w in wanted))
+    statement = "dbci_snapshot_" + ("all" if kinds is None else "_".join(kinds))
+    rows = run_prepared(connection, statement, _query(kinds),
                         (json.dumps(wanted), version_table[0], version_table[1]))
     return {(kind, schema, name): Unit(definition, tuple(oids))
             for kind, schema, name, definition, oids in rows}

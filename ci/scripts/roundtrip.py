@@ -16,9 +16,11 @@ import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event
 
 from ci import snapshot
 from ci.config import Config
@@ -77,6 +79,16 @@ class Outcome:
     note: str = ""
 
 
+#: Statements that cannot change rows (SELECT may call a writing function: that is not caught).
+_SCHEMA_ONLY = {"CREATE", "ALTER", "DROP", "COMMENT", "GRANT", "REVOKE", "SELECT", "SAVEPOINT",
+                "RELEASE", "ROLLBACK", "BEGIN", "COMMIT", "SET", "RESET", "SHOW"}
+
+
+def _first_word(statement: str) -> str:
+    match = re.match(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(\w+)", statement, re.DOTALL)
+    return match.group(1).upper() if match else ""
+
+
 Digest = tuple[int, str]
 """(row count, md5 of the rows as jsonb): equal when a table holds the same rows."""
 
@@ -88,18 +100,41 @@ class Rows:
         self.version_table = version_table
         self.digests: dict[str, Digest] = {}  # by table name: the state as it stands
         self.writes: dict[int, int] = {}  # oid -> write counter when last digested
-        self.names: dict[int, str] = {}
+        self.names: dict[int, str] = {}  # oid -> quoted name, as last seen
+        self.tables: dict[int, tuple[str, str]] = {}  # oid -> (schema, table), as last seen
+        self.wrote = True  # a statement that may write rows ran since the last look
 
-    def _changed(self, conn: sa.Connection, keys: set[UnitKey] | None) -> set[str]:
-        """Tables written since their last digest, or whose DDL the step touched."""
-        rows = run_prepared(conn, "dbci_table_activity", sql("table_activity"),
-                            ("{" + ",".join(map(str, self.names)) + "}", *self.version_table))
+    def watch(self, connection: sa.Connection) -> None:
+        """Note statements that may write rows, so quiet steps skip looking for new tables."""
+
+        def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if not self.wrote and _first_word(statement) not in _SCHEMA_ONLY:
+                self.wrote = True
+
+        event.listen(connection, "before_cursor_execute", before)
+
+    def _changed(self, conn: sa.Connection, keys: set[UnitKey] | None,
+                 remember: bool = True) -> set[str]:
+        """Tables written since their last digest, or whose DDL the step touched.
+
+        Inside a savepoint that will be rolled back, ``remember`` is False: names and counters
+        seen there (a table renamed back by the downgrade) must not outlive it.
+        """
+        discover = self.wrote or keys is None
+        self.wrote = False
         touched = None if keys is None else {(s, n) for kind, s, n in keys if kind == "relation"}
+        if not discover and not (touched and touched & set(self.tables.values())):
+            return set()  # nothing wrote rows, and no table holding rows changed shape
+        name = "dbci_table_activity" + ("_discover" if discover else "")
+        text = sql("table_activity").replace(":discover", "true" if discover else "false")
+        rows = run_prepared(conn, name, text,
+                            ("{" + ",".join(map(str, self.names)) + "}", *self.version_table))
         changed = {name for oid, schema, table, name, writes in rows
                    if self.writes.get(oid) != writes or touched is None
                    or (schema, table) in touched}
-        for oid, _, _, name, writes in rows:
+        for oid, schema, table, name, writes in rows if remember else ():
             self.names[oid] = name
+            self.tables[oid] = (schema, table)
             self.writes[oid] = writes
         gone = set(self.digests) - {row[3] for row in rows}
         return changed | gone
@@ -130,7 +165,7 @@ class Rows:
     def compare(self, conn: sa.Connection, keys: set[UnitKey] | None,
                 previous: dict[str, Digest | None]) -> list[tuple[str, Digest, Digest | None]]:
         """Tables whose rows differ from before the upgrade: (name, before, now)."""
-        names = self._changed(conn, keys) | set(previous)
+        names = self._changed(conn, keys, remember=False) | set(previous)
         now = self._digest(conn, names)
         out = []
         for name in sorted(names):
@@ -216,9 +251,11 @@ class RoundTrip:
                                   context.version_table)
             self.rows = Rows(self.version_table)
             self.tracker = DdlTracker.install(conn)
+            self.rows.watch(conn)
             for rev in before:
                 apply(rev, "upgrade")
                 self._load_data(conn, rev)
+            self._touched()  # forget what bringing up `before` touched
             self.catalog.update(conn, None, self.version_table)
             self.rows.update(conn, None)
             aborted = False  # an upgrade failed: the transaction is lost, the triggers with it
@@ -245,7 +282,6 @@ class RoundTrip:
         """Upgrade, then prove the downgrade; False when the upgrade failed (stop the run)."""
         autocommit = bool(AUTOCOMMIT.search(rev.source))
         path = ("autocommit" if autocommit else "fast" if self.tracker else "whole snapshots")
-        self._touched()  # forget what came before
         before_upgrade = None if autocommit else conn.begin_nested()
         try:
             apply(rev, "upgrade")
@@ -335,6 +371,7 @@ class RoundTrip:
         reported = self._report(rev, self._expected(previous, None), after, None)
         self._report_rows(rev, self.rows.compare(conn, None, rows_before), reported)
         apply(rev, "upgrade")
+        self._touched()
         self.catalog.update(conn, None, self.version_table)
         self.rows.update(conn, None)
 
@@ -382,6 +419,7 @@ class RoundTrip:
                 conn.exec_driver_sql(path.read_text().replace("%", "%%"))
             except sa.exc.DBAPIError as exc:
                 raise BadInput(f"{path}: {error_line(exc)}; fix the data fixture") from exc
+            self.catalog.update(conn, self._touched(), self.version_table)  # in case of DDL
             self.rows.update(conn, None)
 
     def _fail(self, which: Rule, rev: Revision, message: str, *, line: int | None,

@@ -6,8 +6,9 @@ WITH taken AS (
 ), live AS (
     SELECT DISTINCT classid, objid FROM taken t
     WHERE NOT t.dropped
-      AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = t.classid
-                      AND e.objid = t.objid AND e.deptype = 'e')
+      -- a scalar subquery, so each row looks pg_depend up by index (an anti join scans it)
+      AND (SELECT count(*) FROM pg_depend e WHERE e.classid = t.classid
+           AND e.objid = t.objid AND e.deptype = 'e') = 0
 ), dependents AS (
     -- What names a touched object in its own definition (a foreign key to a renamed table,
     -- a column of a renamed type, a view) reads differently now, so its unit counts as touched.

@@ -439,3 +439,28 @@ def test_renaming_what_others_name_is_followed_to_them(project: Path, rename: st
     run = roundtrip()
     assert run.code == 0, run.out
     assert [r["status"] for r in run.json()["revisions"]] == ["passed"] * 16
+
+
+def test_rows_are_followed_through_a_table_rename(project: Path) -> None:
+    """The fixture's link rows are renamed with their table (and written to on the way), grow
+    a column, then get an index while another table's rows change: no revision is blamed for
+    rows it did not touch, although each downgrade renamed the table back in its savepoint."""
+    schema = 'schema="persistence_schema"'
+    touch = """op.execute('UPDATE persistence_schema."{}" SET artifact_id = artifact_id')"""
+    add_revision(project, "rename_links",
+                 f'op.rename_table("DatasetVersionToArtifact", "Link", {schema})\n'
+                 + touch.format("Link"),
+                 touch.format("Link") + "\n"
+                 f'op.rename_table("Link", "DatasetVersionToArtifact", {schema})')
+    add_revision(project, "add_link_note",
+                 f'op.add_column("Link", sa.Column("note", sa.Text()), {schema})',
+                 f'op.drop_column("Link", "note", {schema})')
+    owners = r"""op.execute("UPDATE persistence_schema.\"CollectionVersion\" SET owner = {}")"""
+    add_revision(project, "index_link_note",
+                 f'op.create_index("ix_note", "Link", ["note"], {schema})\n'
+                 + owners.format("owner || '!'"),
+                 owners.format("rtrim(owner, '!')") + "\n"
+                 f'op.drop_index("ix_note", table_name="Link", {schema})')
+    run = roundtrip()
+    assert run.code == 0, run.out
+    assert [r["status"] for r in run.json()["revisions"]] == ["passed"] * 17

@@ -8,6 +8,6 @@ FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prokind IN ('f', 'p')
   AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
-  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass
-                  AND e.objid = p.oid AND e.deptype = 'e')
+  AND (SELECT count(*) FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass
+       AND e.objid = p.oid AND e.deptype = 'e') = 0  -- by index, not an anti join
   AND (:everything OR p.oid = ANY (ARRAY(SELECT w.oid FROM wanted w WHERE w.kind = 'function')))

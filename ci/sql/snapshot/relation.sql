@@ -68,6 +68,6 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
   AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
   AND NOT (c.relname = $3 AND n.nspname = $2)
-  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass
-                  AND e.objid = c.oid AND e.deptype = 'e')
+  AND (SELECT count(*) FROM pg_depend e WHERE e.classid = 'pg_class'::regclass
+       AND e.objid = c.oid AND e.deptype = 'e') = 0  -- by index, not an anti join
   AND (:everything OR c.oid = ANY (ARRAY(SELECT w.oid FROM wanted w WHERE w.kind = 'relation')))
