@@ -25,7 +25,8 @@ def check(config: Config, base: str | None = None, printer: Printer | None = Non
     steps: list[Step] = []
     linted = lint(config, base=base)
     findings += linted.findings
-    steps.append(Step("lint", linted.ok, "; ".join(linted.lines)))
+    summary = "; ".join(line.removeprefix("lint: ") for line in linted.lines)
+    steps.append(Step("lint", linted.ok, summary))
     ref = resolve_base(config, base)
     report = Report(steps, findings, base=ref)
     try:
