@@ -46,11 +46,13 @@ def display_path(path: str | os.PathLike[str]) -> str:
 
 @dataclass
 class Result:
-    """What a command returns: findings, plus lines or data to show when nothing went wrong."""
+    """What a command returns: lines to show first, the findings, a closing summary, and data
+    for the JSON document."""
 
     findings: list[Finding] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +83,8 @@ class Printer:
                 self.out.write(f"    fix: {finding.hint}\n")
             if finding.detail:
                 self.out.write(_indent(finding.detail) + "\n")
+        for line in result.summary:
+            self.out.write(line + "\n")
         if self.github:
             self.annotations(result.findings)
 

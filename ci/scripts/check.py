@@ -38,7 +38,7 @@ def check(config: Config, base: str | None = None, printer: Printer | None = Non
     with scratch_database(config.database_url) as url:
         trip = roundtrip(config, printer=printer, url=url)
         findings += trip.findings
-        steps.append(Step("roundtrip", trip.ok, trip.lines[0].removeprefix("roundtrip: ")))
+        steps.append(Step("roundtrip", trip.ok, trip.summary[0].removeprefix("roundtrip: ")))
         if not trip.data["reached_head"]:
             steps += [Step(name, None, "not run: the upgrade to head failed")
                       for name in ("drift", "diff")]
@@ -51,7 +51,7 @@ def check(config: Config, base: str | None = None, printer: Printer | None = Non
         finally:
             engine.dispose()
         findings += drifted.findings
-        steps.append(Step("drift", drifted.ok, drifted.lines[0].removeprefix("drift: ")))
+        steps.append(Step("drift", drifted.ok, drifted.summary[0].removeprefix("drift: ")))
         changes = diff(config, base=ref, head=head)
     report.diff_sql = changes.data["sql"]
     steps.append(Step("diff", True, f"{len(report.diff_sql)} statement(s) "

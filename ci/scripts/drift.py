@@ -195,7 +195,7 @@ def drift(config: Config, migrated: sa.Connection | None = None,
         drifts, statements = compare(config, history, migrated, head)
     lines = [f"drift: the ORM and the migrations at {chain[-1].id if chain else 'base'} "
              + ("agree" if not drifts else f"differ in {len(drifts)} place(s)")]
-    return Result(findings=list(findings(history, drifts, statements)), lines=lines,
+    return Result(findings=list(findings(history, drifts, statements)), summary=lines,
                   data={"migra": statements})
 
 

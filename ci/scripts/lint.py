@@ -82,7 +82,8 @@ def _without_allowed(history: History, findings: list[Finding]) -> list[Finding]
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the lint findings; exit 1 when there are any."""
     result = lint(config, base=args.base)
-    if result.ok:
-        result.lines.append("lint: ok")
+    files = len({f.file for f in result.findings})
+    result.summary.append("lint: ok" if result.ok else
+                          f"lint: {len(result.findings)} problem(s) in {files} file(s)")
     printer.result(result)
     return EXIT_OK if result.ok else EXIT_FINDINGS

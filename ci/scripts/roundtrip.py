@@ -485,7 +485,7 @@ def _result(trip: RoundTrip, seconds: float) -> Result:
                      f"({', '.join(sorted({o.path for o in slow}))})")
     reached_head = bool(trip.outcomes) and trip.outcomes[-1].status != "not run" and not any(
         f.rule == UPGRADE_FAILS.id for f in trip.findings)
-    return Result(findings=trip.findings, lines=lines, data={
+    return Result(findings=trip.findings, summary=lines, data={
         "revisions": [o.__dict__ for o in trip.outcomes], "seconds": round(seconds, 3),
         "reached_head": reached_head})
 

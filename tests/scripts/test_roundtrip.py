@@ -189,7 +189,7 @@ def test_the_text_report_shows_what_the_downgrade_left(project: Path) -> None:
     leave_column(project)
     run = dbci("roundtrip")
     assert run.code == 1
-    summary, headline, fix, detail, migra, sql = run.out.splitlines()
+    headline, fix, detail, migra, sql, summary = run.out.splitlines()
     assert summary.startswith(f"roundtrip: 14 revisions: 13 passed, 1 failed ({rev('07')}) in ")
     assert headline.startswith(f"{revision_path(project, '07').relative_to(project)}:")
     assert headline.endswith(f": [roundtrip/{LEAVES}] downgrade of {rev('07')} leaves column "
