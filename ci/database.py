@@ -102,11 +102,6 @@ def create_engine(url: str) -> Engine:
     return sa.create_engine(url, poolclass=sa.pool.NullPool)
 
 
-def database_name(url: str) -> str:
-    """The database a URL names."""
-    return make_url(url).database or ""
-
-
 def _server_dir() -> Path:
     return cache_dir() / EMBEDDED_DIR
 
@@ -157,15 +152,6 @@ def stop_embedded() -> bool:
 def server_url(database_url: str | None) -> str:
     """The given URL (normalised), or the embedded server's."""
     return normalize_url(database_url) if database_url else embedded_url()
-
-
-def connect_check(engine: Engine) -> None:
-    """Open and close one connection; an unreachable server becomes one clear line (exit 3)."""
-    try:
-        with engine.connect():
-            pass
-    except OperationalError as exc:
-        raise OutsideFailure(f"cannot reach {mask_url(engine.url)}: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -47,10 +47,6 @@ class Difference:
     before: str | None
     after: str | None
 
-    def describe(self) -> str:
-        """``column persistence_schema.t.x added``."""
-        return f"{self.kind} {self.object} {self.change}"
-
 
 @cache
 def _query(kinds: tuple[str, ...] | None) -> str:

@@ -102,7 +102,6 @@ def test_a_changed_column_shows_both_definitions(scratch: sa.Connection) -> None
     (diff,) = compare(before, take(scratch))  # not also PostgreSQL 18's NOT NULL constraint
     assert diff == Difference("changed", "column", "s.t.x", "x text",
                               "x character varying(10) NOT NULL")
-    assert diff.describe() == "column s.t.x changed"
 
 
 def test_a_table_dropped_and_created_again_compares_equal(scratch: sa.Connection) -> None:
