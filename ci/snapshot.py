@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -181,3 +181,26 @@ def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Ite
             kind = f"{_unit_kind(key, Unit(new, ()))} {_PROPS.get(prop, prop)}"
             yield Difference("changed", kind, table,
                              json.dumps(old.get(prop)), json.dumps(new.get(prop)))
+
+
+@dataclass
+class Catalog:
+    """The schema as it stands, kept current step by step, and the oid -> unit map."""
+
+    units: Snapshot = field(default_factory=dict)
+    owners: dict[int, UnitKey] = field(default_factory=dict)
+
+    def update(self, connection: sa.Connection, keys: set[UnitKey] | None,
+               version_table: tuple[str, str]) -> dict[UnitKey, Unit | None]:
+        """Re-read ``keys`` (everything when None); returns their previous values."""
+        fresh = take(connection, keys, version_table)
+        changed = set(self.units) | set(fresh) if keys is None else keys
+        previous = {k: self.units.get(k) for k in changed}
+        for key in changed:
+            unit = fresh.get(key)
+            if unit is None:
+                self.units.pop(key, None)
+            else:
+                self.units[key] = unit
+                self.owners.update(dict.fromkeys(unit.oids, key))
+        return previous
