@@ -44,6 +44,8 @@ DIFFERS = rule(
     "make the ORM and the migrations agree; a new revision changes the schema",
     check="drift")
 BY_SIDE = {"orm": ORM_ONLY, "migrations": MIGRATIONS_ONLY, "both": DIFFERS}
+ONE_SIDE = {"orm": "the ORM declares it, the migrations do not create it",
+            "migrations": "the migrations create it, the ORM does not declare it"}
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,13 @@ def _show(value: Any) -> str:
 def _alembic_drift(diff: Any) -> Drift:
     """One entry of compare_metadata's list, as a Drift."""
     if isinstance(diff, list):  # modify_* entries come grouped per column
-        op, schema, table, column = diff[0][0], diff[0][1], diff[0][2], diff[0][3]
+        schema, table, column = diff[0][1], diff[0][2], diff[0][3]
         what = ", ".join(f"{d[0].removeprefix('modify_')} {_show(d[5])} in the migrations, "
                          f"{_show(d[6])} in the ORM" for d in diff)
         return Drift("both", _qualified(schema, table, column),
                      f"column {_qualified(schema, table, column)} differs: {what}")
     op = diff[0]
     side = "orm" if op.startswith("add") else "migrations"
-    where = "the ORM declares it, the migrations do not create it" if side == "orm" else \
-        "the migrations create it, the ORM does not declare it"
     if op in ("add_table", "remove_table"):
         obj, kind = _qualified(diff[1].schema, diff[1].name), "table"
     elif op in ("add_column", "remove_column"):
@@ -92,7 +92,7 @@ def _alembic_drift(diff: Any) -> Drift:
         kind = "foreign key" if op.endswith("fk") else "constraint"
     else:
         return Drift("both", "", f"{op}: {diff[1:]}")
-    return Drift(side, obj, f"{kind} {obj}: {where}")
+    return Drift(side, obj, f"{kind} {obj}: {ONE_SIDE[side]}")
 
 
 def _snapshot_drift(diff: snapshot.Difference) -> Drift:
@@ -100,9 +100,7 @@ def _snapshot_drift(diff: snapshot.Difference) -> Drift:
     if side == "both":
         return Drift(side, diff.object, f"{diff.kind} {diff.object} differs: "
                      f"{diff.before} in the migrations, {diff.after} in the ORM")
-    where = ("the ORM declares it, the migrations do not create it" if side == "orm" else
-             "the migrations create it, the ORM does not declare it")
-    return Drift(side, diff.object, f"{diff.kind} {diff.object}: {where}")
+    return Drift(side, diff.object, f"{diff.kind} {diff.object}: {ONE_SIDE[side]}")
 
 
 def _orm_database(metadata: sa.MetaData, connection: sa.Connection,
