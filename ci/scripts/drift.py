@@ -27,7 +27,7 @@ from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
 from ci.findings import Finding, Printer, Result, display_path
 from ci.history import History, load_history
 from ci.rules import Rule, rule
-from ci.runner import at_head, run_env
+from ci.runner import at_head, error_line, run_env
 from ci.schemadiff import Captured, capture, migra_sql
 
 ORM_ONLY = rule(
@@ -145,7 +145,14 @@ def compare(config: Config, history: History, migrated: sa.Connection,
         engine = create_engine(orm_url)
         try:
             with engine.connect() as orm:
-                _orm_database(state["metadata"], orm, extensions)
+                try:
+                    _orm_database(state["metadata"], orm, extensions)
+                except sa.exc.DBAPIError as exc:
+                    raise BadInput(
+                        f"{display_path(history.script_dir.env_py_location)}: the ORM's "
+                        f"create_all fails ({error_line(exc)}); drift builds a database from "
+                        "target_metadata, so it must create every table and type it uses"
+                    ) from exc
                 orm.commit()
                 built = capture(orm)
         finally:

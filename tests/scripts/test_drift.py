@@ -103,3 +103,13 @@ def test_a_project_without_target_metadata_is_bad_input(alembic_project: Path,
     assert run.code == 2
     assert "migrations/env.py" in run.err and "target_metadata" in run.err
     assert len(run.err.splitlines()) == 1
+
+
+def test_an_orm_that_create_all_cannot_build_is_one_line(project: Path) -> None:
+    edit_orm(project, "values_callable=enum_values)",
+             "values_callable=enum_values, create_type=False)")
+    run = dbci("drift")
+    assert run.code == 2
+    assert run.out == ""
+    assert run.err.startswith("dbci drift: database/env.py: the ORM's create_all fails (")
+    assert run.err.count("\n") == 1 and "Traceback" not in run.err
