@@ -113,3 +113,17 @@ def test_an_orm_that_create_all_cannot_build_is_one_line(project: Path) -> None:
     assert run.out == ""
     assert run.err.startswith("dbci drift: database/env.py: the ORM's create_all fails (")
     assert run.err.count("\n") == 1 and "Traceback" not in run.err
+
+
+def test_a_renamed_columns_not_null_constraint_name_is_not_drift(project: Path) -> None:
+    """PostgreSQL 18 names NOT NULL constraints and a column rename keeps the old name; an ORM
+    cannot name them, so only the column's nullability counts."""
+    add_revision(project, "rename_owner",
+                 'op.alter_column("CollectionVersion", "owner", new_column_name="owned_by", '
+                 'schema="persistence_schema")',
+                 'op.alter_column("CollectionVersion", "owned_by", new_column_name="owner", '
+                 'schema="persistence_schema")')
+    edit_orm(project, "    owner: Mapped[str] = mapped_column(sa.String(128))",
+             '    owned_by: Mapped[str] = mapped_column(sa.String(128))')
+    run = dbci("--json", "drift")
+    assert (run.code, run.json()["findings"]) == (0, [])
