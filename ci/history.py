@@ -189,12 +189,35 @@ def _scripts(script_dir: ScriptDirectory) -> Iterable[Script]:
                 yield script
 
 
+#: Histories loaded in this process, by what they were loaded from (``dbci check`` asks for
+#: the same history in each of its steps; a changed file changes the key).
+_LOADED: dict[tuple[object, ...], History] = {}
+
+
+def _fingerprint(config: Config, script_dir: ScriptDirectory) -> tuple[object, ...]:
+    files = []
+    for folder in script_dir._version_locations:
+        for path in Script._list_py_dir(script_dir, Path(folder)) if Path(folder).is_dir() else ():
+            stat = Path(path).stat()
+            files.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return (config.ini_path, config.ini_path.stat().st_mtime_ns, config.settings, tuple(files))
+
+
 def load_history(config: Config) -> History:
     """Load every revision file; report what keeps Alembic from building the graph."""
     try:
         script_dir = ScriptDirectory.from_config(config.alembic())
     except CommandError as exc:
         raise BadInput(f"{display_path(config.ini_path)}: {exc}") from exc
+    key = _fingerprint(config, script_dir)
+    if key not in _LOADED:
+        if len(_LOADED) >= 4:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = _load(config, script_dir)
+    return _LOADED[key]
+
+
+def _load(config: Config, script_dir: ScriptDirectory) -> History:
     revisions = sorted((Revision(s) for s in _scripts(script_dir)), key=lambda r: r.path.name)
     history = History(config, script_dir, revisions)
     by_id: dict[str, list[Revision]] = {}

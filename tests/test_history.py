@@ -142,3 +142,13 @@ def test_a_file_failing_on_import_is_bad_input(project: Path) -> None:
                          "from alembic import op\nimport no_such_module")
     with pytest.raises(BadInput, match=rf"{path.name}: cannot be imported \(ModuleNotFoundError"):
         history_of(project)
+
+
+def test_a_history_is_loaded_once_until_a_file_changes(project: Path) -> None:
+    config = Config.load("alembic.ini")
+    first = load_history(config)
+    assert load_history(config) is first  # dbci check asks in each of its steps
+    edit_revision(project, "14", "CANCELED did not exist", "CANCELED was not there")
+    second = load_history(config)
+    assert second is not first
+    assert "CANCELED was not there" in second.get(HEAD).source
