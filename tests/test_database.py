@@ -4,7 +4,9 @@ servers named without their password, and processes sharing one embedded server.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -209,3 +211,24 @@ def test_three_processes_share_a_fresh_embedded_server(project: Path, tmp_path: 
                 process.kill()
         monkeypatch.setenv("DBCI_CACHE_DIR", str(cache))
         stop_embedded()
+
+
+# -- an interrupted command drops its scratch database too ------------------------------------
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_an_interrupted_command_drops_its_scratch_database(project: Path,
+                                                           signal_name: str) -> None:
+    add_revision(project, "slow_backfill", 'op.execute("SELECT pg_sleep(2)")')
+    process = subprocess.Popen([str(DBCI), "roundtrip"], cwd=project, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    mine = f"dbci_{process.pid}_"
+    deadline = time.monotonic() + 30
+    while not scratch_databases(prefix=mine) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert scratch_databases(prefix=mine), "the run never created its scratch database"
+    process.send_signal(getattr(signal, signal_name))
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err == "dbci roundtrip: interrupted; scratch databases were dropped\n"
+    assert scratch_databases(prefix=mine) == set()
