@@ -232,3 +232,17 @@ def test_an_interrupted_command_drops_its_scratch_database(project: Path,
     assert process.returncode == 130
     assert err == "dbci roundtrip: interrupted; scratch databases were dropped\n"
     assert scratch_databases(prefix=mine) == set()
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
+                    reason="the embedded build lacks pgcrypto; a full server has it")
+@pytest.mark.parametrize("command", [["roundtrip"], ["drift"], ["new", "--autogenerate", "x"]])
+def test_an_extension_the_embedded_build_lacks_is_one_line(project: Path,
+                                                           command: list[str]) -> None:
+    path = add_revision(project, "enable_pgcrypto", 'op.execute("CREATE EXTENSION pgcrypto")',
+                        'op.execute("DROP EXTENSION pgcrypto")')
+    run = dbci(*command)
+    assert run.code == 2
+    assert run.err.count("\n") == 1
+    assert f"{path}_enable_pgcrypto.py: {path} needs the extension pgcrypto" in run.err
+    assert "set DATABASE_URL to a full PostgreSQL server" in run.err
