@@ -59,11 +59,11 @@ def lint(config: Config, base: str | None = None) -> Result:
 
 def _lock_safety(config: Config, history: History, base_ids: set[str], lines: list[str],
                  base: str) -> list[Finding]:
-    if any(f.rule in {"multiple-heads", "branch-point", "merge-revision", "unknown-down-revision",
-                      "duplicate-revision-id", "revision-cycle"} for f in check_graph(history)):
+    try:
+        chain = history.chain()
+    except BadInput:  # the graph rules have said why
         lines.append("squawk: skipped, the history is not one line (see the findings)")
         return []
-    chain = history.chain()
     new = [r for r in chain if r.id not in base_ids and r.id not in history.exempt]
     if not new:
         lines.append(f"squawk: no revisions added since {base}")

@@ -112,6 +112,7 @@ class RoundTrip:
         self.config = config
         self.history = history
         self.printer = printer
+        self.stopped = False  # an upgrade failed: the revisions after it were not run
         self.findings: list[Finding] = []
         self.outcomes: list[Outcome] = []
         self.catalog = Catalog()
@@ -138,7 +139,6 @@ class RoundTrip:
             self._touched()  # forget what bringing up `before` touched
             self.catalog.update(conn, None, self.version_table)
             self.rows.update(conn, None)
-            aborted = False  # an upgrade failed: the transaction is lost, the triggers with it
             for index, rev in enumerate(checked, start=1):
                 if self.printer:
                     self.printer.progress(f"roundtrip: revision {index} of {len(checked)} "
@@ -146,15 +146,15 @@ class RoundTrip:
                 if not self._check(context, conn, rev):
                     self.outcomes += [Outcome(r.id, "not run", note=f"after {rev.id} failed")
                                       for r in checked[index:]]
-                    aborted = True
+                    self.stopped = True
                     break
                 if index % COMMIT_EVERY == 0:
                     with context.autocommit_block():
                         pass  # commits the work so far; Alembic begins a new transaction
             if self.printer:
                 self.printer.progress_done()
-            if self.tracker and not aborted:
-                self.tracker.uninstall()
+            if self.tracker and not self.stopped:  # an autocommit revision's failure
+                self.tracker.uninstall()               # leaves no transaction to do it in
 
         run_env(self.config, self.history, connection, body)
 
@@ -363,11 +363,9 @@ def _result(trip: RoundTrip, seconds: float) -> Result:
     if slow:
         lines.append(f"roundtrip: {len(slow)} revision(s) took the slower whole-snapshot path "
                      f"({', '.join(sorted({o.path for o in slow}))})")
-    reached_head = bool(trip.outcomes) and trip.outcomes[-1].status != "not run" and not any(
-        f.rule == UPGRADE_FAILS.id for f in trip.findings)
     return Result(findings=trip.findings, summary=lines, data={
         "revisions": [o.__dict__ for o in trip.outcomes], "seconds": round(seconds, 3),
-        "reached_head": reached_head})
+        "reached_head": not trip.stopped})
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
