@@ -1,0 +1,57 @@
+"""dbci installed the way users install it: a wheel, in a fresh virtual environment.
+
+An editable install reads ``ci/sql/`` from the source tree and so hides package data the wheel
+forgot; this test runs the wheel's own files.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from conftest import REPO, copy_project
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv holding the wheel built from this checkout; its ``dbci``."""
+    root = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w",
+                    str(root / "dist"), str(REPO)], check=True, capture_output=True)
+    (wheel,) = (root / "dist").glob("dbci-*.whl")
+    venv.create(root / "venv", with_pip=True)
+    subprocess.run([str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                    str(wheel)], check=True, capture_output=True)
+    return root / "venv" / "bin" / "dbci"
+
+
+def test_the_wheel_carries_every_sql_file(installed: Path, tmp_path: Path) -> None:
+    found = subprocess.run(
+        [str(installed.with_name("python")), "-c",
+         "import ci, pathlib; print(pathlib.Path(ci.__file__).parent)"],
+        cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+    package = Path(found)
+    assert package.parent.name == "site-packages"
+    shipped = {p.relative_to(package) for p in (package / "sql").rglob("*.sql")}
+    source = {p.relative_to(REPO / "ci") for p in (REPO / "ci" / "sql").rglob("*.sql")}
+    assert shipped == source
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    ("roundtrip", "roundtrip: 14 revisions: 14 passed in "),
+    ("check", "## dbci check: ✅ all checks pass"),
+])
+def test_the_wheel_checks_the_reference_project(installed: Path, tmp_path: Path,
+                                               command: str, says: str) -> None:
+    project = copy_project(tmp_path / "project")
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    done = subprocess.run([str(installed), command], cwd=project, env=env,
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, ""), done.stdout + done.stderr
+    assert says in done.stdout
