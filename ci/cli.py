@@ -1,11 +1,15 @@
-"""The ``dbci`` command: parse arguments, build the Config, run one subcommand, map errors."""
+"""The ``dbci`` command: find the commands, parse arguments, run one, map errors to exit codes.
+
+Commands declare themselves (``COMMAND`` in each module of ``ci.scripts``); this module names
+none of them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
+import pkgutil
 import signal
 import sys
 import traceback
@@ -13,22 +17,24 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TextIO
 
+import ci.scripts
+from ci import github, masking
+from ci.command import Command, Group
 from ci.config import Config
-from ci.database import password
 from ci.errors import DbciError
-from ci.findings import Finding, Printer, annotation
-from ci.scripts.roundtrip import parse_shard
+from ci.findings import Finding
+from ci.output import Printer
 
-#: subcommand -> (module under ci.scripts, one-line help)
-COMMANDS = {
-    "new": ("new", "write the next numbered revision on the current head"),
-    "lint": ("lint", "naming, history and (with --base) lock-safety rules"),
-    "renumber": ("renumber", "move this branch's new revisions after the base branch's head"),
-    "roundtrip": ("roundtrip", "prove each revision's downgrade restores the schema exactly"),
-    "drift": ("drift", "compare the ORM with the schema the migrations build, both ways"),
-    "diff": ("diff", "the schema SQL this branch's revisions add over the base branch"),
-    "check": ("check", "lint + roundtrip + drift + diff in one run, with a markdown report"),
-}
+
+def discover() -> list[Command | Group]:
+    """Every ``COMMAND`` declared by a module of ``ci.scripts``, by name."""
+    found: list[Command | Group] = []
+    for info in pkgutil.iter_modules(ci.scripts.__path__):
+        module = importlib.import_module(f"{ci.scripts.__name__}.{info.name}")
+        declared = getattr(module, "COMMAND", None)
+        if isinstance(declared, Command | Group):
+            found.append(declared)
+    return sorted(found, key=lambda c: c.name)
 
 
 def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -39,48 +45,37 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
                        metavar="PATH", help="the project's alembic.ini (default: ./alembic.ini)")
     group.add_argument("--database-url", default=default, metavar="URL",
                        help="PostgreSQL to use instead of the embedded one (env DATABASE_URL)")
-    group.add_argument("--json", action="store_true", default=False if top else argparse.SUPPRESS,
-                       help="print one JSON document")
-    group.add_argument("--github", action="store_true",
-                       default=False if top else argparse.SUPPRESS,
-                       help="also print GitHub workflow annotations")
-    group.add_argument("--debug", action="store_true",
-                       default=False if top else argparse.SUPPRESS,
-                       help="show tracebacks of expected failures")
+    for flag, text in (("--json", "print one JSON document"),
+                       ("--github", "also print GitHub workflow annotations"),
+                       ("--debug", "show tracebacks of expected failures")):
+        group.add_argument(flag, action="store_true", default=False if top else argparse.SUPPRESS,
+                           help=text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+def _add(sub: argparse._SubParsersAction[argparse.ArgumentParser], command: Command | Group,
+         prefix: str) -> None:
+    parser = sub.add_parser(command.name, help=command.help, description=command.help)
+    name = f"{prefix} {command.name}".strip()
+    if isinstance(command, Group):
+        inner = parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+        for member in command.commands:
+            _add(inner, member, name)
+        return
+    _common(parser, top=False)
+    command.arguments(parser)
+    parser.set_defaults(command=command, command_name=name)
+
+
+def build_parser(commands: Sequence[Command | Group] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every command (``discover()``'s, unless given)."""
     parser = argparse.ArgumentParser(
         prog="dbci", description="Checks and migrations for Alembic + PostgreSQL projects.",
         epilog="exit codes: 0 ok, 1 a check found problems, 2 bad input or configuration, "
                "3 an outside system failed")
     _common(parser, top=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    parsers = {name: sub.add_parser(name, help=text, description=text)
-               for name, (_, text) in COMMANDS.items()}
-    for p in parsers.values():
-        _common(p, top=False)
-
-    p = parsers["new"]
-    p.add_argument("message", nargs="+", help="what the revision does, e.g. 'add links'")
-    p.add_argument("--autogenerate", action="store_true",
-                   help="fill it from the ORM's differences with a scratch database at head")
-    parsers["lint"].add_argument(
-        "--base", metavar="REF",
-        help="also check that revisions at REF are unchanged, and lint new revisions' SQL")
-    parsers["renumber"].add_argument(
-        "--onto", metavar="REF",
-        help="the branch to follow (default: [tool.dbci] base_ref, origin/main or main)")
-    for name in ("diff", "check"):
-        parsers[name].add_argument(
-            "--base", metavar="REF",
-            help="the branch to compare with (diff default: origin/main or main)")
-    p = parsers["roundtrip"]
-    p.add_argument("--from", dest="start", metavar="REV", help="first revision to check")
-    p.add_argument("--to", dest="end", metavar="REV", help="last revision to check")
-    p.add_argument("--shard", type=parse_shard, metavar="K/N",
-                   help="check only the K-th of N equal slices of the range")
+    sub = parser.add_subparsers(dest="command_group", metavar="COMMAND", required=True)
+    for command in discover() if commands is None else commands:
+        _add(sub, command, "")
     return parser
 
 
@@ -89,34 +84,37 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
-         err: TextIO | None = None) -> int:
+         err: TextIO | None = None, commands: Sequence[Command | Group] | None = None) -> int:
     """Run ``dbci``; returns the exit code."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    with masking.scope():
+        return _main(build_parser(commands).parse_args(argv), out or sys.stdout,
+                     err or sys.stderr)
+
+
+def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     printer = Printer(out=out, err=err, json=args.json, github=args.github)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_interrupt)  # so scratch databases get dropped
     try:
         config = Config.load(args.config, args.database_url)
-        secret = password(config.database_url) if config.database_url else None
-        if args.github and secret:
-            out.write(f"::add-mask::{secret}\n")
-        module = importlib.import_module(f"ci.scripts.{COMMANDS[args.command][0]}")
-        return int(module.run(config, args, printer))
+        return int(args.command.run(config, args, printer))
     except DbciError as exc:
         if args.debug:
-            traceback.print_exc(file=err)
+            traceback.print_exc(file=printer.err)
         if args.json:
-            out.write(json.dumps({"ok": False, "error": exc.message, "exit_code": exc.exit_code,
-                                  "findings": []}) + "\n")
+            printer.document({"ok": False, "error": exc.message, "exit_code": exc.exit_code,
+                              "findings": []})
         if args.github:
-            out.write(annotation(Finding(args.command, "error", exc.message)) + "\n")
-        err.write(f"dbci {args.command}: {exc.message}\n")
+            printer.out.write(github.annotation(Finding(args.command_name, "error",
+                                                        exc.message)) + "\n")
+        printer.err.write(f"dbci {args.command_name}: {exc.message}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        err.write(f"dbci {args.command}: interrupted; scratch databases were dropped\n")
+        printer.err.write(f"dbci {args.command_name}: interrupted; scratch databases were "
+                          "dropped\n")
         return 130
+    finally:
+        printer.close()
 
 
 def entry() -> None:

@@ -6,87 +6,19 @@ import argparse
 import configparser
 import os
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
 
 import sqlalchemy as sa
 from alembic.config import Config as AlembicConfig
 
+from ci import masking
 from ci.errors import BadInput
 from ci.naming import NamingScheme
-
-#: Squawk rules that do not speak to lock safety, or that dbci's own migrate settles
-#: (it sets lock_timeout and statement_timeout, and Alembic runs each revision in a transaction).
-DEFAULT_SQUAWK_EXCLUDE = (
-    "prefer-robust-stmts",
-    "prefer-bigint-over-int",
-    "prefer-bigint-over-smallint",
-    "prefer-identity",
-    "prefer-text-field",
-    "prefer-timestamptz",
-    "require-lock-timeout",
-    "require-statement-timeout",
-    "transaction-nesting",
-)
-
+from ci.settings import Settings
 
 #: The project folders dbci put on sys.path for the env.py it ran last.
 _ACTIVE_PATHS: list[str] = []
-
-
-@dataclass(frozen=True)
-class Settings:
-    """``[tool.dbci]`` in the pyproject.toml beside alembic.ini; every key has its default here."""
-
-    revision_format: str = "{number}_{id}"
-    file_format: str = "{revision}_{slug}.py"
-    number_width: int = 2
-    first_revision: str | None = None
-    base_ref: str | None = None
-    squawk_exclude: tuple[str, ...] = DEFAULT_SQUAWK_EXCLUDE
-    squawk_pg_version: str | None = None
-
-    @classmethod
-    def from_pyproject(cls, path: Path) -> Settings:
-        """Read ``[tool.dbci]``; a missing file or table means all defaults."""
-        if not path.is_file():
-            return cls()
-        try:
-            raw = tomllib.loads(path.read_text()).get("tool", {}).get("dbci", {})
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{path}: not valid TOML ({exc}); fix the file") from exc
-        hints = get_type_hints(cls)
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            name = key.replace("-", "_")
-            if name not in hints:
-                raise BadInput(
-                    f"{path}: unknown setting {key!r} in [tool.dbci]; known: {', '.join(hints)}"
-                )
-            if not _fits(value, hints[name]):
-                raise BadInput(f"{path}: [tool.dbci] {key} = {value!r} is not a "
-                               f"{_describe(hints[name])}")
-            values[name] = tuple(value) if isinstance(value, list) else value
-        return cls(**values)
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a TOML value fits a setting's type (str, int, tuple[str, ...], X | None)."""
-    if hint is str or hint is int:
-        return isinstance(value, hint) and not isinstance(value, bool)
-    if get_origin(hint) is tuple:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    return any(_fits(value, arg) for arg in get_args(hint) if arg is not type(None))
-
-
-def _describe(hint: Any) -> str:
-    if get_origin(hint) is tuple:
-        return "list of strings"
-    names: list[str] = [a.__name__ for a in get_args(hint) if a is not type(None)]
-    name = names[0] if names else str(hint.__name__)
-    return {"str": "string", "int": "whole number"}.get(name, name)
 
 
 @dataclass
@@ -111,10 +43,12 @@ class Config:
             raise BadInput(f"{path}: malformed alembic.ini ({first}); fix the file") from exc
         if not parser.has_option("alembic", "script_location"):
             raise BadInput(f"{path}: no script_location in its [alembic] section; add it")
+        database_url = database_url or os.environ.get("DATABASE_URL") or None
+        masking.register_url(database_url)
         config = cls(
             ini_path=path,
             settings=Settings.from_pyproject(path.parent / "pyproject.toml"),
-            database_url=database_url or os.environ.get("DATABASE_URL") or None,
+            database_url=database_url,
         )
         if not config.script_location.is_dir():
             raise BadInput(f"{path}: script_location {config.script_location} is not a folder")

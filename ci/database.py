@@ -97,9 +97,9 @@ def password(url: str) -> str | None:
         return None
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str, **options: Any) -> Engine:
     """An engine without a pool: dbci opens few connections and must leave none behind."""
-    return sa.create_engine(url, poolclass=sa.pool.NullPool)
+    return sa.create_engine(url, poolclass=sa.pool.NullPool, **options)
 
 
 def _server_dir() -> Path:

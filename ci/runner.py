@@ -14,8 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
+from ci import targets
 from ci.config import Config
-from ci.database import create_engine, scratch_database
 from ci.errors import BadInput
 from ci.history import History, Revision, load_history
 
@@ -132,12 +132,7 @@ def upgrade(config: Config, history: History, connection: sa.Connection,
 @contextlib.contextmanager
 def at_head(config: Config) -> Iterator[sa.Connection]:
     """A connection to a scratch database brought to the project's head."""
-    with scratch_database(config.database_url) as url:
-        engine = create_engine(url)
-        try:
-            with engine.connect() as connection:
-                history = load_history(config)
-                upgrade(config, history, connection, history.chain())
-                yield connection
-        finally:
-            engine.dispose()
+    with targets.scratch(config) as target, targets.connect(target) as connection:
+        history = load_history(config)
+        upgrade(config, history, connection, history.chain())
+        yield connection

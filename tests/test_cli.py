@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import ast
+import io
+import json
 import runpy
 import sys
 from collections.abc import Callable
@@ -9,12 +13,21 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    REPO,
+    Run,
     dbci,
     dbci_process,
     edit_revision,
     folder_state,
     git,
 )
+
+from ci import cli
+from ci.command import Command, Group
+from ci.config import Config
+from ci.errors import OutsideFailure
+from ci.output import Printer
+from ci.targets import Kind, Target
 
 
 def test_help_lists_the_subcommands(tmp_path: Path) -> None:
@@ -110,3 +123,85 @@ def test_json_errors_are_one_document(project: Path) -> None:
     doc = run.json()
     assert doc["ok"] is False and doc["exit_code"] == 2 and doc["findings"] == []
     assert "has no letters or digits" in doc["error"]
+
+
+# -- commands declare themselves; groups; a URL learned after start-up is masked ---------------
+
+
+def _grp_show(config: Config, args: argparse.Namespace, printer: Printer) -> int:
+    """Reads a stage's URL only now (as a secret from AWS would arrive), prints and fails."""
+    target = Target(Kind.STAGE, Path(args.url_file).read_text().strip(), stage="dev")
+    printer.out.write(f"connecting to {target.url}\n")
+    raise OutsideFailure(f"cannot reach {target.url}; the stage is {target.display}")
+
+
+def _grp_ok(config: Config, args: argparse.Namespace, printer: Printer) -> int:
+    printer.out.write(f"ok {args.name}\n")
+    return 0
+
+
+GROUP = Group("grp", "a group made for this test", (
+    Command("show", "read a URL late", _grp_show,
+            lambda p: p.add_argument("url_file")),
+    Command("ok", "succeed", _grp_ok, lambda p: p.add_argument("--name", default="x")),
+))
+
+
+def grp(*args: str) -> Run:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(args), out=out, err=err, commands=[*cli.discover(), GROUP])
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def test_every_module_of_ci_scripts_declares_one_command() -> None:
+    modules = {p.stem for p in (REPO / "ci" / "scripts").glob("*.py") if p.stem != "__init__"}
+    assert {c.name for c in cli.discover()} >= modules - {"__init__"}
+    assert len(cli.discover()) == len(modules)
+
+
+def test_a_group_runs_its_commands_with_global_flags_anywhere(project: Path) -> None:
+    assert grp("grp", "ok", "--name", "y") == Run(0, "ok y\n", "")
+    assert grp("--json", "grp", "ok").code == 0
+    assert grp("grp", "ok", "--config", "alembic.ini").out == "ok x\n"
+
+
+def test_a_url_learned_after_start_up_is_masked_everywhere(project: Path) -> None:
+    url_file = project / "url.txt"
+    url_file.write_text("postgresql://app:L8te-Secret@db.internal:5432/portal\n")
+    run = grp("--github", "grp", "show", str(url_file))
+    assert run.code == 3
+    assert run.out.splitlines()[0] == "::add-mask::L8te-Secret"
+    rest = run.out.split("\n", 1)[1] + run.err
+    assert "L8te-Secret" not in rest
+    assert "connecting to postgresql://app:***@db.internal:5432/portal" in rest
+    assert run.err == ("dbci grp show: cannot reach postgresql://app:***@db.internal:5432/portal;"
+                       " the stage is stage dev (db.internal:5432/portal)\n")
+    doc = grp("--json", "grp", "show", str(url_file))
+    assert "L8te-Secret" not in doc.out + doc.err
+    assert "app:***@db.internal" in json.loads(doc.out.split("\n", 1)[1])["error"]
+    debug = grp("--debug", "grp", "show", str(url_file))
+    assert "Traceback" in debug.err and "L8te-Secret" not in debug.out + debug.err
+
+
+def _names(tree: ast.AST) -> set[str]:
+    """Every identifier, attribute and string constant in a module."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
+    return found
+
+
+def test_cli_names_no_command_and_no_command_imports_another() -> None:
+    names = {c.name for c in cli.discover()}
+    assert not names & _names(ast.parse((REPO / "ci" / "cli.py").read_text()))
+    for path in (REPO / "ci" / "scripts").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("ci.scripts"), path
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("ci.scripts") for a in node.names), path

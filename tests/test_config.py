@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from conftest import set_dbci
 
-from ci.config import DEFAULT_SQUAWK_EXCLUDE, Config, Settings
+from ci.config import Config
 from ci.errors import EXIT_BAD_INPUT, BadInput
 from ci.naming import NamingScheme
+from ci.settings import DEFAULT_SQUAWK_EXCLUDE, Settings
 
 
 def test_the_reference_project_loads_with_every_default(project: Path,

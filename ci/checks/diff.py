@@ -1,13 +1,12 @@
-"""``dbci diff``: the schema SQL this branch's revisions add over the base branch's head."""
+"""Diff: the schema SQL this branch's revisions add over the base branch's head."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+from dataclasses import dataclass
 
 from ci.config import Config
-from ci.errors import EXIT_OK, BadInput
-from ci.findings import Printer, Result
+from ci.errors import BadInput
 from ci.gitrefs import default_base, project_at
 from ci.runner import at_head
 from ci.schemadiff import Captured, capture, migra_sql
@@ -22,7 +21,21 @@ def resolve_base(config: Config, base: str | None) -> str | None:
     return None
 
 
-def diff(config: Config, base: str | None = None, head: Captured | None = None) -> Result:
+@dataclass(frozen=True)
+class DiffResult:
+    """migra's statements from the base head's schema to this head's."""
+
+    base: str | None
+    sql: list[str]
+
+    @property
+    def summary(self) -> str:
+        """``3 statement(s) over main``."""
+        over = f"over {self.base}" if self.base else "over an empty database"
+        return f"{len(self.sql)} statement(s) {over}"
+
+
+def diff(config: Config, base: str | None = None, head: Captured | None = None) -> DiffResult:
     """migra's SQL from the base head's schema (an empty one without a base) to this head's.
 
     ``head`` is this head's schema when the caller captured it already.
@@ -35,13 +48,4 @@ def diff(config: Config, base: str | None = None, head: Captured | None = None) 
     if head is None:
         with at_head(config) as connection:
             head = capture(connection)
-    statements = migra_sql(before, head)
-    over = f"over {ref}" if ref else "over an empty database"
-    lines = [f"-- dbci diff: {len(statements)} statement(s) {over}"] + statements
-    return Result(lines=lines, data={"base": ref, "sql": statements})
-
-
-def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
-    """Print the SQL; always exit 0: the diff is for reading."""
-    printer.result(diff(config, base=args.base))
-    return EXIT_OK
+    return DiffResult(ref, migra_sql(before, head))

@@ -1,12 +1,14 @@
-"""``dbci lint``: naming and history rules; with ``--base``, deployed history and lock safety."""
+"""Lint: naming and history rules over the files; with a base ref, the deployed-history rule
+and squawk's lock-safety rules on the SQL each new revision runs."""
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass, field
 
+from ci.checks.squawk import capture_sql, lint_sql
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
-from ci.findings import Finding, Printer, Result, display_path
+from ci.errors import BadInput
+from ci.findings import Finding, display_path
 from ci.gitrefs import project_at
 from ci.history import History, load_history
 from ci.rules import allowed
@@ -14,7 +16,26 @@ from ci.rules.deployed import check_deployed
 from ci.rules.downgrade import check_downgrade, check_markers
 from ci.rules.graph import check_graph
 from ci.rules.naming import check_duplicate_numbers, check_revision
-from ci.rules.squawk import capture_sql, lint_sql
+
+
+@dataclass
+class LintResult:
+    """What lint found, and what it looked at."""
+
+    findings: list[Finding]
+    revisions: int
+    versions_dir: str
+    base: str | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. what squawk was given
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def summary(self) -> str:
+        """One line: what was linted (and, with a base, what squawk saw)."""
+        return "; ".join([f"{self.revisions} revisions in {self.versions_dir}", *self.notes])
 
 
 def history_findings(history: History) -> list[Finding]:
@@ -41,35 +62,37 @@ def load_base(config: Config, ref: str) -> History:
         return history
 
 
-def lint(config: Config, base: str | None = None) -> Result:
+def lint(config: Config, base: str | None = None) -> LintResult:
     """Every lint rule over the project; ``base`` adds the rules that compare with a git ref."""
     history = load_history(config)
     if not history.revisions:
         raise BadInput(f"{display_path(history.versions_dir)}: no revisions; "
                        "write the first with `dbci new MESSAGE`")
     findings = history_findings(history)
-    lines = [f"lint: {len(history.revisions)} revisions in {display_path(history.versions_dir)}"]
+    result = LintResult(findings, len(history.revisions), display_path(history.versions_dir),
+                        base)
     if base is not None:
         base_history = load_base(config, base)
         findings += check_deployed(history, base_history, base)
-        findings += _lock_safety(config, history, {r.id for r in base_history.revisions}, lines,
-                                 base)
-    return Result(findings=_without_allowed(history, findings), lines=lines)
+        findings += _lock_safety(config, history, {r.id for r in base_history.revisions},
+                                 result.notes, base)
+    result.findings = _without_allowed(history, findings)
+    return result
 
 
-def _lock_safety(config: Config, history: History, base_ids: set[str], lines: list[str],
+def _lock_safety(config: Config, history: History, base_ids: set[str], notes: list[str],
                  base: str) -> list[Finding]:
     try:
         chain = history.chain()
     except BadInput:  # the graph rules have said why
-        lines.append("squawk: skipped, the history is not one line (see the findings)")
+        notes.append("squawk: skipped, the history is not one line (see the findings)")
         return []
     new = [r for r in chain if r.id not in base_ids and r.id not in history.exempt]
     if not new:
-        lines.append(f"squawk: no revisions added since {base}")
+        notes.append(f"squawk: no revisions added since {base}")
         return []
     captured, failures, version = capture_sql(config, history, chain, {r.id for r in new})
-    lines.append(f"squawk: {len(new)} revision(s) added since {base}, each linted on its own")
+    notes.append(f"squawk: {len(new)} revision(s) added since {base}, each linted on its own")
     return failures + lint_sql(config, new, captured, version)
 
 
@@ -77,13 +100,3 @@ def _without_allowed(history: History, findings: list[Finding]) -> list[Finding]
     allows = {r.id: allowed(r) for r in history.revisions}
     kept = [f for f in findings if not (f.revision and allows.get(f.revision, {}).get(f.rule))]
     return sorted(kept, key=lambda f: (f.file or "", f.line or 0, f.rule))
-
-
-def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
-    """Print the lint findings; exit 1 when there are any."""
-    result = lint(config, base=args.base)
-    files = len({f.file for f in result.findings})
-    result.summary.append("lint: ok" if result.ok else
-                          f"lint: {len(result.findings)} problem(s) in {files} file(s)")
-    printer.result(result)
-    return EXIT_OK if result.ok else EXIT_FINDINGS

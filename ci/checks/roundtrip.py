@@ -1,4 +1,4 @@
-"""``dbci roundtrip``: every revision's downgrade restores exactly the schema before its upgrade.
+"""The round trip: every revision's downgrade restores exactly the schema before its upgrade.
 
 One database, one connection, Alembic's own env.py. Each revision is upgraded once; its downgrade
 runs inside a savepoint, is compared with the schema before the upgrade, and is rolled back, so
@@ -10,59 +10,38 @@ event triggers take a slower path with whole snapshots, reported as such.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 
-from ci import snapshot
+from ci import snapshot, targets
 from ci.config import Config
-from ci.database import create_engine, scratch_database
-from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
-from ci.findings import Finding, Printer, Result
+from ci.errors import BadInput
+from ci.findings import Finding
 from ci.history import History, Revision, load_history
 from ci.rows import Digest, Rows
-from ci.rules import Rule, allowed, rule
+from ci.rules import Rule, allowed
 from ci.rules.downgrade import is_irreversible
+from ci.rules.roundtrip import (
+    BY_CHANGE,
+    CHANGES,
+    CHANGES_ROWS,
+    DOWNGRADE_FAILS,
+    DROPS,
+    LEAVES,
+    UPGRADE_FAILS,
+)
 from ci.runner import RevisionFailed, apply, error_line, run_env
 from ci.schemadiff import Captured, capture, migra_sql
 from ci.snapshot import Catalog, Difference, Snapshot, Unit, UnitKey
 from ci.tracker import DdlTracker
 
-UPGRADE_FAILS = rule(
-    "upgrade-fails", """The revision's upgrade raised on a database at the previous revision.
-    The revisions after it were not checked.""",
-    "run `alembic upgrade` to this revision locally and fix the error shown", check="roundtrip")
-DOWNGRADE_FAILS = rule(
-    "downgrade-fails", """The revision's downgrade raised right after its upgrade. A downgrade
-    that cannot work must say so: raise NotImplementedError or mark it
-    `# dbci: irreversible -- <reason>`.""",
-    "fix downgrade() so it undoes upgrade()", check="roundtrip")
-LEAVES = rule(
-    "downgrade-leaves-objects", """After upgrade then downgrade, an object exists that did not
-    exist before: the downgrade forgot to drop it (a column, index, constraint, enum type...).""",
-    "drop the object in downgrade()", check="roundtrip")
-DROPS = rule(
-    "downgrade-drops-objects", """After upgrade then downgrade, an object that existed before is
-    gone: the downgrade drops too much.""",
-    "drop only what upgrade() created", check="roundtrip")
-CHANGES = rule(
-    "downgrade-changes-objects", """After upgrade then downgrade, an object exists but differs
-    from before (a type, default, nullability, definition or enum label).""",
-    "restore the object's previous definition in downgrade()", check="roundtrip")
-CHANGES_ROWS = rule(
-    "downgrade-changes-rows", """Rows that were in a table before the upgrade are not the same
-    after upgrade then downgrade: the revision loses or rewrites data on the way back. Rows come
-    from the data fixtures (`<script_location>/roundtrip_data/<revision>.sql`) and from data
-    migrations. Allow it with `# dbci: allow downgrade-changes-rows -- <reason>` where losing
-    data on downgrade is intended.""",
-    "make downgrade() keep the rows, or allow the rule with a reason", check="roundtrip")
-RULE_BY_CHANGE = {"added": LEAVES, "removed": DROPS, "changed": CHANGES}
 AUTOCOMMIT = re.compile(r"\bautocommit_block\b")
 #: Commit progress every so many revisions, so one run never holds too many locks.
 COMMIT_EVERY = 100
@@ -97,21 +76,14 @@ def select(chain: list[Revision], start: str | None, end: str | None,
     return chain[:lo], chain[lo:hi]
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/4"`` -> (2, 4)."""
-    match = re.fullmatch(r"(\d+)/(\d+)", text)
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise argparse.ArgumentTypeError(f"--shard takes K/N with 1 <= K <= N, not {text!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
 class RoundTrip:
     """One run over a range of revisions on one connection; collects findings and outcomes."""
 
-    def __init__(self, config: Config, history: History, printer: Printer | None = None) -> None:
+    def __init__(self, config: Config, history: History,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.history = history
-        self.printer = printer
+        self.progress = progress
         self.stopped = False  # an upgrade failed: the revisions after it were not run
         self.findings: list[Finding] = []
         self.outcomes: list[Outcome] = []
@@ -140,9 +112,8 @@ class RoundTrip:
             self.catalog.update(conn, None, self.version_table)
             self.rows.update(conn, None)
             for index, rev in enumerate(checked, start=1):
-                if self.printer:
-                    self.printer.progress(f"roundtrip: revision {index} of {len(checked)} "
-                                          f"({rev.id})")
+                if self.progress:
+                    self.progress(f"roundtrip: revision {index} of {len(checked)} ({rev.id})")
                 if not self._check(context, conn, rev):
                     self.outcomes += [Outcome(r.id, "not run", note=f"after {rev.id} failed")
                                       for r in checked[index:]]
@@ -151,8 +122,6 @@ class RoundTrip:
                 if index % COMMIT_EVERY == 0:
                     with context.autocommit_block():
                         pass  # commits the work so far; Alembic begins a new transaction
-            if self.printer:
-                self.printer.progress_done()
             if self.tracker and not self.stopped:  # an autocommit revision's failure
                 self.tracker.uninstall()               # leaves no transaction to do it in
 
@@ -274,7 +243,7 @@ class RoundTrip:
         """Report schema differences; the ``schema.table`` names whose shape changed."""
         tables = set()
         for diff in snapshot.compare(expected, after, keys):
-            self._fail(RULE_BY_CHANGE[diff.change], rev, _message(rev, diff),
+            self._fail(BY_CHANGE[diff.change], rev, _message(rev, diff),
                        line=_line(rev, "downgrade"), object=diff.object, detail=_detail(diff))
             tables.add(".".join(diff.object.split(".")[:2]))
         return tables
@@ -329,48 +298,59 @@ def _detail(diff: Difference) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class RoundTripResult:
+    """What the round trip found, how each revision fared, and whether head was reached."""
+
+    findings: list[Finding]
+    outcomes: list[Outcome]
+    seconds: float
+    reached_head: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def with_status(self, status: str) -> list[str]:
+        """The revisions that ended with ``status``, in run order."""
+        return [o.revision for o in self.outcomes if o.status == status]
+
+    @property
+    def summary(self) -> str:
+        """``14 revisions: 13 passed, 1 failed (04_af7d7e1617c9) in 0.6s``."""
+        parts = [f"{len(self.with_status('passed'))} passed"]
+        for status in ("failed", "skipped", "not run"):
+            if ids := self.with_status(status):
+                parts.append(f"{len(ids)} {status} ({', '.join(ids)})")
+        return (f"{len(self.outcomes)} revisions: {', '.join(parts)} in {self.seconds:.1f}s")
+
+    @property
+    def notes(self) -> list[str]:
+        """Skipped revisions and why; revisions that took the slower path."""
+        lines = [f"{o.revision} {o.status} ({o.note})" for o in self.outcomes
+                 if o.status == "skipped"]
+        slow = [o for o in self.outcomes if o.path != "fast"]
+        if slow:
+            lines.append(f"{len(slow)} revision(s) took the slower whole-snapshot path "
+                         f"({', '.join(sorted({o.path for o in slow}))})")
+        return lines
+
+
 def roundtrip(config: Config, start: str | None = None, end: str | None = None,
-              shard: tuple[int, int] | None = None, printer: Printer | None = None,
-              url: str | None = None) -> Result:
-    """Check every revision in range on ``url`` (an empty database), else on a scratch one."""
+              shard: tuple[int, int] | None = None,
+              progress: Callable[[str], None] | None = None,
+              target: targets.Target | None = None) -> RoundTripResult:
+    """Check every revision in range on ``target`` (an empty scratch database), else on a new
+    scratch database."""
     history = load_history(config)
     chain = history.chain()
     if not chain:
         raise BadInput("no revisions to check; write one with `dbci new MESSAGE`")
     before, checked = select(chain, start, end, shard)
     began = time.monotonic()
-    trip = RoundTrip(config, history, printer)
+    trip = RoundTrip(config, history, progress)
     with contextlib.ExitStack() as stack:
-        url = url or stack.enter_context(scratch_database(config.database_url))
-        engine = create_engine(url)
-        stack.callback(engine.dispose)
-        trip.run(stack.enter_context(engine.connect()), before, checked)
-    return _result(trip, time.monotonic() - began)
-
-
-def _result(trip: RoundTrip, seconds: float) -> Result:
-    counts: dict[str, list[str]] = {}
-    for outcome in trip.outcomes:
-        counts.setdefault(outcome.status, []).append(outcome.revision)
-    slow = [o for o in trip.outcomes if o.path != "fast"]
-    parts = [f"{len(counts.get('passed', []))} passed"]
-    for status in ("failed", "skipped", "not run"):
-        if counts.get(status):
-            parts.append(f"{len(counts[status])} {status} ({', '.join(counts[status])})")
-    lines = [f"roundtrip: {len(trip.outcomes)} revisions: {', '.join(parts)} in {seconds:.1f}s"]
-    lines += [f"roundtrip: {o.revision} {o.status} ({o.note})" for o in trip.outcomes
-              if o.status == "skipped"]
-    if slow:
-        lines.append(f"roundtrip: {len(slow)} revision(s) took the slower whole-snapshot path "
-                     f"({', '.join(sorted({o.path for o in slow}))})")
-    return Result(findings=trip.findings, summary=lines, data={
-        "revisions": [o.__dict__ for o in trip.outcomes], "seconds": round(seconds, 3),
-        "reached_head": not trip.stopped})
-
-
-def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
-    """Print the round trip's findings and summary."""
-    result = roundtrip(config, args.start, args.end, args.shard, printer)
-    printer.result(result)
-    return EXIT_OK if result.ok else EXIT_FINDINGS
-
+        target = target or stack.enter_context(targets.scratch(config))
+        trip.run(stack.enter_context(targets.connect(target)), before, checked)
+    return RoundTripResult(trip.findings, trip.outcomes, time.monotonic() - began,
+                           not trip.stopped)

@@ -14,20 +14,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+from alembic.runtime.migration import MigrationContext
+
+from ci import targets
 from ci.config import Config
-from ci.database import create_engine, scratch_database
 from ci.errors import OutsideFailure
 from ci.findings import Finding
 from ci.history import History, Revision
-from ci.rules import rule
+from ci.rules.roundtrip import UPGRADE_FAILS
 from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_env
 
-UPGRADE_FAILS = rule(
-    "upgrade-fails",
-    """The revision's upgrade raised while dbci ran the history to capture its SQL, so its
-    lock safety could not be checked. `dbci roundtrip` shows the same error in context.""",
-    "make upgrade() run on a database at the previous revision",
-)
 SQUAWK_DOC = "https://squawkhq.com/docs/{rule}"
 
 
@@ -45,26 +41,24 @@ def capture_sql(config: Config, history: History, chain: list[Revision],
     """Upgrade a scratch database from base to head; the statements of the wanted revisions."""
     captured: dict[str, list[Statement]] = {}
     failures: list[Finding] = []
-    with scratch_database(config.database_url) as url:
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            version = ".".join(str(p) for p in (conn.dialect.server_version_info or ())[:2])
+    with targets.scratch(config) as target, targets.connect(target) as conn:
+        version = ".".join(str(p) for p in (conn.dialect.server_version_info or ())[:2])
 
-            def body(context: object) -> None:
-                connection = context.connection  # type: ignore[attr-defined]
-                for rev in chain:
-                    with capture_statements(connection) as statements:
-                        try:
-                            apply(rev, "upgrade")
-                        except RevisionFailed as exc:
-                            failures.append(UPGRADE_FAILS.at(
-                                rev, str(exc), line=_upgrade_line(rev)))
-                            return
-                    if rev.id in wanted:
-                        captured[rev.id] = statements
+        def body(context: MigrationContext) -> None:
+            connection = context.connection
+            assert connection is not None
+            for rev in chain:
+                with capture_statements(connection) as statements:
+                    try:
+                        apply(rev, "upgrade")
+                    except RevisionFailed as exc:
+                        failures.append(UPGRADE_FAILS.at(
+                            rev, str(exc), line=_upgrade_line(rev), check="lint"))
+                        return
+                if rev.id in wanted:
+                    captured[rev.id] = statements
 
-            run_env(config, history, conn, body)
-        engine.dispose()
+        run_env(config, history, conn, body)
     return captured, failures, version
 
 

@@ -1,14 +1,19 @@
-"""Lint rules: each has a stable id, a doc paragraph (the problem, the fix) and a fix hint."""
+"""A rule: a stable id, a doc paragraph (the problem, the fix) and a fix hint; and the markers
+a revision uses to allow a rule or to say it cannot be undone."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ci.findings import Finding
-from ci.history import Revision
 
-RULES: dict[str, Rule] = {}
+if TYPE_CHECKING:
+    from ci.history import Revision
+
+#: Every rule defined so far, by id (``ci.rules`` imports every family, so all of them).
+REGISTRY: dict[str, Rule] = {}
 
 #: ``# dbci: allow <rule-id> -- <reason>`` in a revision file allows that rule there.
 ALLOW = re.compile(r"#\s*dbci:\s*allow\s+([a-z0-9-]+)\s*(?:(?:--|:)\s*(.*\S))?")
@@ -23,19 +28,40 @@ class Rule:
     id: str
     doc: str
     hint: str
-    check: str = "lint"
+    checks: tuple[str, ...]
+
+    @property
+    def check(self) -> str:
+        """The command that reports it (the first, when several do)."""
+        return self.checks[0]
 
     def at(self, rev: Revision, message: str, *, line: int | None = None,
-           hint: str | None = None, **extra: str | None) -> Finding:
+           hint: str | None = None, check: str | None = None, **extra: Any) -> Finding:
         """A finding of this rule at a revision file."""
-        return Finding(check=self.check, rule=self.id, message=message, revision=rev.id,
-                       file=rev.display, line=line, hint=hint or self.hint, **extra)
+        return Finding(check=check or self.check, rule=self.id, message=message,
+                       revision=rev.id, file=rev.display, line=line, hint=hint or self.hint,
+                       **extra)
+
+    def at_file(self, file: str, message: str, *, line: int | None = None,
+                hint: str | None = None, **extra: Any) -> Finding:
+        """A finding of this rule at a file that is not a revision (env.py, a settings file)."""
+        return Finding(check=self.check, rule=self.id, message=message, file=file, line=line,
+                       hint=hint or self.hint, **extra)
+
+    def at_stage(self, stage: str, message: str, *, hint: str | None = None,
+                 **extra: Any) -> Finding:
+        """A finding of this rule at a deployed stage."""
+        return Finding(check=self.check, rule=self.id, message=message, stage=stage,
+                       hint=hint or self.hint, **extra)
 
 
-def rule(id: str, doc: str, hint: str, check: str = "lint") -> Rule:
-    """Define and register a rule."""
-    RULES[id] = Rule(id, " ".join(doc.split()), hint, check)
-    return RULES[id]
+def rule(id: str, doc: str, hint: str, check: str | tuple[str, ...] = "lint") -> Rule:
+    """Define and register a rule; an id is defined once."""
+    if id in REGISTRY:
+        raise ValueError(f"rule {id!r} is defined twice")
+    checks = (check,) if isinstance(check, str) else check
+    REGISTRY[id] = Rule(id, " ".join(doc.split()), hint, checks)
+    return REGISTRY[id]
 
 
 def allowed(rev: Revision) -> dict[str, str]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from ci.findings import Finding, display_path
 from ci.history import History
-from ci.rules import rule
+from ci.rules.base import rule
 
 EDITED_DEPLOYED_REVISION = rule(
     "edited-deployed-revision",
@@ -29,17 +29,15 @@ def check_deployed(history: History, base: History, ref: str) -> Iterator[Findin
             if before == after:
                 continue
             line = _first_changed_line(before, after)
-            yield Finding(
-                check="lint", rule=EDITED_DEPLOYED_REVISION.id, revision=old.id,
-                file=display_path(path), line=line, hint=EDITED_DEPLOYED_REVISION.hint,
-                message=f"{old.id} exists on {ref} and was changed here (first at line {line})")
+            yield EDITED_DEPLOYED_REVISION.at_file(
+                display_path(path), f"{old.id} exists on {ref} and was changed here (first at "
+                f"line {line})", line=line, revision=old.id)
             continue
         moved = current_ids.get(old.id)
         where = f"moved to {moved.display}" if moved else "deleted"
-        yield Finding(
-            check="lint", rule=EDITED_DEPLOYED_REVISION.id, revision=old.id,
-            file=display_path(path), hint=EDITED_DEPLOYED_REVISION.hint,
-            message=f"{old.id} exists on {ref} as {rel} and was {where}")
+        yield EDITED_DEPLOYED_REVISION.at_file(
+            display_path(path), f"{old.id} exists on {ref} as {rel} and was {where}",
+            revision=old.id)
 
 
 def _first_changed_line(before: str, after: str) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from ci.findings import Finding
 from ci.history import Revision
-from ci.rules import ALLOW, IRREVERSIBLE, irreversible_reason, rule
+from ci.rules.base import ALLOW, IRREVERSIBLE, irreversible_reason, rule
 
 MISSING_DOWNGRADE = rule(
     "missing-downgrade",

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ci.findings import Finding
 from ci.history import History
-from ci.rules import rule
+from ci.rules.base import rule
 
 DUPLICATE_REVISION_ID = rule(
     "duplicate-revision-id",

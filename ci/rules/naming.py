@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ci.findings import Finding
 from ci.history import History, Revision
 from ci.naming import Name, NamingScheme, slugify
-from ci.rules import rule
+from ci.rules.base import rule
 
 FILE_NAME = rule(
     "file-name",

@@ -1,1 +1,1 @@
-"""One module per subcommand, each with ``run(config, args, printer) -> int``."""
+"""One module per command or command group, each declaring ``COMMAND`` (see ci.command)."""

@@ -12,12 +12,14 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import Script
 from alembic.util import CommandError
 
+from ci import targets
+from ci.command import Command
 from ci.config import Config
-from ci.database import create_engine, scratch_database
 from ci.errors import EXIT_OK, BadInput
-from ci.findings import Printer, Result, display_path
+from ci.findings import Result, display_path
 from ci.history import History, load_history
 from ci.naming import new_id, slugify
+from ci.output import Printer
 from ci.runner import upgrade
 
 
@@ -58,18 +60,13 @@ def _named_config(config: Config, stem: str,
 def _autogenerate(config: Config, history: History, stem: str, message: str, revision: str,
                   head: str | None) -> Script | None:
     """Alembic's autogenerate against a scratch database brought to head and stamped there."""
-    with scratch_database(config.database_url) as url:
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                upgrade(config, history, conn, history.chain())
-                cfg = _named_config(config, stem, conn)
-                command.stamp(cfg, "head")
-                conn.commit()
-                result = command.revision(cfg, message=message, rev_id=revision,
-                                          head=head or "head", autogenerate=True)
-        finally:
-            engine.dispose()
+    with targets.scratch(config) as target, targets.connect(target) as conn:
+        upgrade(config, history, conn, history.chain())
+        cfg = _named_config(config, stem, conn)
+        command.stamp(cfg, "head")
+        conn.commit()
+        result = command.revision(cfg, message=message, rev_id=revision, head=head or "head",
+                                  autogenerate=True)
     return result if not isinstance(result, list) else None
 
 
@@ -95,8 +92,17 @@ def new(config: Config, message: str, autogenerate: bool = False) -> Path:
     return Path(script.path)
 
 
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("message", nargs="+", help="what the revision does, e.g. 'add links'")
+    parser.add_argument("--autogenerate", action="store_true",
+                        help="fill it from the ORM's differences with a scratch database at head")
+
+
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the new file's path."""
     path = new(config, " ".join(args.message), autogenerate=args.autogenerate)
     printer.result(Result(lines=[display_path(path)], data={"path": display_path(path)}))
     return EXIT_OK
+
+
+COMMAND = Command("new", "write the next numbered revision on the current head", run, arguments)

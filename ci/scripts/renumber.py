@@ -7,13 +7,15 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci.checks.lint import history_findings, load_base
+from ci.command import Command
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK, DbciError
 from ci.files import replace_files
-from ci.findings import Printer, Result, display_path
+from ci.findings import Result, display_path
 from ci.gitrefs import default_base
 from ci.history import History, Revision, load_history
-from ci.scripts.lint import history_findings, load_base
+from ci.output import Printer
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,18 @@ def renumber(config: Config, onto: str | None = None) -> Result:
     return result
 
 
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--onto", metavar="REF",
+        help="the branch to follow (default: [tool.dbci] base_ref, origin/main or main)")
+
+
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print what moved; exit 1 if the history still has problems."""
     result = renumber(config, onto=args.onto)
     printer.result(result)
     return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+COMMAND = Command("renumber", "move this branch's new revisions after the base branch's head",
+                  run, arguments)

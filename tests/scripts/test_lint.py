@@ -25,8 +25,6 @@ from conftest import (
     write_revision,
 )
 
-from ci.rules import RULES
-
 
 def versions_dir(project: Path) -> Path:
     return project / "database" / "versions"
@@ -52,12 +50,6 @@ def test_the_reference_project_is_clean(project: Path) -> None:
     assert (run.code, run.err) == (0, "")
     assert run.out == "lint: 14 revisions in database/versions\nlint: ok\n"
     assert dbci("--json", "lint").json() == {"ok": True, "findings": []}
-
-
-def test_every_rule_has_a_kebab_case_id_a_doc_and_a_hint() -> None:
-    for rule_id, rule in RULES.items():
-        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule_id) and rule.id == rule_id
-        assert rule.doc and rule.hint
 
 
 # -- broken copies: each function breaks the project and returns the file a finding must name.

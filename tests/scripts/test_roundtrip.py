@@ -20,7 +20,7 @@ from conftest import (
     write_revision,
 )
 
-from ci.scripts.roundtrip import select
+from ci.checks.roundtrip import select
 
 pytestmark = pytest.mark.db
 

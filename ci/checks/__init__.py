@@ -1,0 +1,1 @@
+"""The checks: each runs over a project (and databases) and returns a typed result; none prints."""

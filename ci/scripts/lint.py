@@ -1,0 +1,33 @@
+"""``dbci lint``: naming and history rules; with ``--base``, deployed history and lock safety."""
+
+from __future__ import annotations
+
+import argparse
+
+from ci.checks.lint import lint
+from ci.command import Command
+from ci.config import Config
+from ci.errors import EXIT_FINDINGS, EXIT_OK
+from ci.findings import Result
+from ci.output import Printer
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base", metavar="REF",
+        help="also check that revisions at REF are unchanged, and lint new revisions' SQL")
+
+
+def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
+    """Print the lint findings; exit 1 when there are any."""
+    linted = lint(config, base=args.base)
+    files = len({f.file for f in linted.findings})
+    printer.result(Result(
+        findings=linted.findings,
+        lines=[f"lint: {linted.revisions} revisions in {linted.versions_dir}", *linted.notes],
+        summary=["lint: ok" if linted.ok else
+                 f"lint: {len(linted.findings)} problem(s) in {files} file(s)"]))
+    return EXIT_OK if linted.ok else EXIT_FINDINGS
+
+
+COMMAND = Command("lint", "naming, history and (with --base) lock-safety rules", run, arguments)

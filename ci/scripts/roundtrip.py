@@ -1,0 +1,44 @@
+"""``dbci roundtrip``: prove each revision's downgrade restores the schema (and rows) exactly."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from ci.checks.roundtrip import roundtrip
+from ci.command import Command
+from ci.config import Config
+from ci.errors import EXIT_FINDINGS, EXIT_OK
+from ci.findings import Result
+from ci.output import Printer
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4)."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise argparse.ArgumentTypeError(f"--shard takes K/N with 1 <= K <= N, not {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="start", metavar="REV", help="first revision to check")
+    parser.add_argument("--to", dest="end", metavar="REV", help="last revision to check")
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
+                        help="check only the K-th of N equal slices of the range")
+
+
+def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
+    """Print the round trip's findings and summary."""
+    trip = roundtrip(config, args.start, args.end, args.shard, printer.progress)
+    printer.progress_done()
+    printer.result(Result(
+        findings=trip.findings,
+        summary=[f"roundtrip: {line}" for line in (trip.summary, *trip.notes)],
+        data={"revisions": [o.__dict__ for o in trip.outcomes],
+              "seconds": round(trip.seconds, 3), "reached_head": trip.reached_head}))
+    return EXIT_OK if trip.ok else EXIT_FINDINGS
+
+
+COMMAND = Command("roundtrip", "prove each revision's downgrade restores the schema exactly",
+                  run, arguments)
