@@ -39,3 +39,12 @@ def test_each_id_is_defined_once() -> None:
 
 def test_the_readme_table_and_the_registry_agree() -> None:
     assert readme_rules() == {each.id: set(each.checks) for each in RULES}
+
+
+def test_a_finding_at_a_file_or_at_a_stage() -> None:
+    drift = next(r for r in RULES if r.id == "drift-differs")
+    at_env = drift.at_file("database/env.py", "differs", object="s.t.c")
+    assert (at_env.where, at_env.check, at_env.hint) == ("database/env.py", "drift", drift.hint)
+    at_stage = drift.at_stage("prod", "differs")
+    assert (at_stage.where, at_stage.stage, at_stage.to_json()["stage"]) == (
+        "stage prod", "prod", "prod")
