@@ -12,16 +12,26 @@ import os
 import pkgutil
 import signal
 import sys
+import textwrap
 import traceback
 from collections.abc import Sequence
 from types import FrameType
 from typing import TextIO
 
 import ci.scripts
-from ci import github, masking
+from ci import masking
 from ci.command import Command, Group
 from ci.config import Config
-from ci.errors import DbciError
+from ci.database import is_connection_lost
+from ci.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    BadInput,
+    DbciError,
+    OutsideFailure,
+    error_line,
+    internal,
+)
 from ci.findings import Finding
 from ci.output import Printer
 
@@ -79,10 +89,6 @@ def build_parser(commands: Sequence[Command | Group] | None = None) -> argparse.
     return parser
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
          err: TextIO | None = None, commands: Sequence[Command | Group] | None = None) -> int:
     """Run ``dbci``; returns the exit code."""
@@ -91,30 +97,56 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
                      err or sys.stderr)
 
 
+def _expected(error: BaseException) -> DbciError:
+    """Any exception that reached the top, as the one-line error it stands for."""
+    if isinstance(error, DbciError):
+        return error
+    if is_connection_lost(error):
+        return OutsideFailure(f"lost the connection to the database server ({error_line(error)})")
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return OutsideFailure(f"{where}{error.strerror or error_line(error)}")
+    if isinstance(error, SystemExit):
+        return BadInput(f"the project's code exited (SystemExit: {error.code}) while dbci ran "
+                        "it; dbci counts that as a failure, never a pass")
+    return internal(error)
+
+
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     printer = Printer(out=out, err=err, json=args.json, github=args.github)
+    signals: list[int] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signals.append(signum)
+        raise KeyboardInterrupt
+
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_interrupt)  # so scratch databases get dropped
+        signal.signal(signal.SIGTERM, interrupt)  # so scratch databases get dropped
     try:
         config = Config.load(args.config, args.database_url)
         return int(args.command.run(config, args, printer))
-    except DbciError as exc:
-        if args.debug:
-            traceback.print_exc(file=printer.err)
-        if args.json:
-            printer.document({"ok": False, "error": exc.message, "exit_code": exc.exit_code,
-                              "findings": []})
-        if args.github:
-            printer.out.write(github.annotation(Finding(args.command_name, "error",
-                                                        exc.message)) + "\n")
-        printer.err.write(f"dbci {args.command_name}: {exc.message}\n")
-        return exc.exit_code
     except KeyboardInterrupt:
         printer.err.write(f"dbci {args.command_name}: interrupted; scratch databases were "
                           "dropped\n")
-        return 130
+        return EXIT_TERMINATED if signal.SIGTERM in signals else EXIT_INTERRUPTED
+    except (Exception, SystemExit) as exc:
+        error = _expected(exc)
+        if args.debug:
+            traceback.print_exc(file=printer.err)
+        if args.json:
+            printer.document({"ok": False, "error": error.message, "exit_code": error.exit_code,
+                              "findings": [], **({"detail": error.detail} if error.detail
+                                                 else {})})
+        elif error.detail:
+            printer.err.write(textwrap.indent(error.detail, "    ") + "\n")
+        if args.github:
+            printer.annotations([Finding(args.command_name, "error", error.message)])
+        printer.err.write(f"dbci {args.command_name}: {error.message}\n")
+        return error.exit_code
     finally:
         printer.close()
+        if signal.getsignal(signal.SIGTERM) is interrupt:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def entry() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import socket
 import time
 import warnings
 from collections.abc import Iterator
@@ -13,14 +15,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
-from ci.errors import BadInput, OutsideFailure
+from ci import masking
+from ci.errors import BadInput, OutsideFailure, error_line
 
 SCRATCH_PREFIX = "dbci_"
 EMBEDDED_DIR = "pg18"
+#: ``COMMENT ON DATABASE`` of every scratch database: who made it, so a later run on the same
+#: machine drops it once that process is gone.
+SCRATCH_COMMENT = "dbci scratch database: host={host} pid={pid}"
+_SCRATCH_COMMENT = re.compile(r"dbci scratch database: host=(?P<host>\S+) pid=(?P<pid>\d+)")
+#: The advisory lock a run holds on a database it was lent (a role without CREATEDB), so runs
+#: that share one take turns.
+LENT_LOCK = 0x64626369  # "dbci"
 
 
 @cache
@@ -70,10 +81,13 @@ def cache_dir() -> Path:
 
 def normalize_url(url: str) -> str:
     """A SQLAlchemy URL for psycopg2; ``postgresql://`` and ``postgres://`` mean psycopg2."""
+    masking.register_url(url)
     try:
         parsed = make_url(url.replace("postgres://", "postgresql://", 1))
-    except ArgumentError as exc:
-        raise BadInput(f"not a database URL: {mask_url(url)}; expected postgresql://...") from exc
+        parsed.port  # noqa: B018 - a port that is not a number raises here
+    except (ArgumentError, ValueError) as exc:
+        raise BadInput(f"not a database URL: {mask_url(url)} ({error_line(exc)}); expected "
+                       "postgresql://user:password@host:port/database") from exc
     if parsed.get_backend_name() != "postgresql":
         raise BadInput(f"{mask_url(url)}: dbci needs a PostgreSQL URL (postgresql://...)")
     if parsed.drivername == "postgresql":
@@ -82,24 +96,43 @@ def normalize_url(url: str) -> str:
 
 
 def mask_url(url: str | URL) -> str:
-    """The URL with its password replaced by ``***``; safe to print."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
-
-
-def password(url: str) -> str | None:
-    """The URL's password, for ``::add-mask::``."""
-    try:
-        return make_url(url).password
-    except ArgumentError:
-        return None
+    """The URL with every password form replaced by ``***``; safe to print."""
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+    masking.register_url(text)
+    return masking.mask(text)
 
 
 def create_engine(url: str, **options: Any) -> Engine:
     """An engine without a pool: dbci opens few connections and must leave none behind."""
     return sa.create_engine(url, poolclass=sa.pool.NullPool, **options)
+
+
+class HandedConnection(sa.Connection):
+    """The connection dbci hands env.py. It also answers ``connect()`` with itself, left open,
+    as SQLAlchemy 1.x connections did: env.py files written for the Alembic cookbook or
+    pytest-alembic do ``with connectable.connect() as connection:`` on what they are handed."""
+
+    __slots__ = ()
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[HandedConnection]:
+        yield self
+
+
+def connect(engine: Engine) -> HandedConnection:
+    """A new connection of ``engine``, the kind dbci hands env.py."""
+    return HandedConnection(engine)
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """True when the error says the server went away or cannot be reached (not a SQL error)."""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(orig, psycopg2.OperationalError | psycopg2.InterfaceError):
+        return False
+    code = getattr(orig, "pgcode", None)
+    return code is None or code.startswith(("08", "57P"))
 
 
 def _server_dir() -> Path:
@@ -123,13 +156,18 @@ def embedded_url() -> str:
     ``dbci`` processes share it, the package's file lock serialises start-up.
     """
     pgdata = _server_dir()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutsideFailure(f"cannot use the cache folder {pgdata.parent} for the embedded "
+                             f"PostgreSQL ({exc.strerror}); set DBCI_CACHE_DIR to a writable "
+                             "folder, or DATABASE_URL to a running server") from exc
     try:
         server = _package().get_server(pgdata, cleanup_mode=None)
         info = server.get_postmaster_info()
     except Exception as exc:  # the package raises bare subprocess and OS errors
         raise OutsideFailure(
-            f"could not start the embedded PostgreSQL in {pgdata}: {exc}; "
+            f"could not start the embedded PostgreSQL in {pgdata}: {error_line(exc)}; "
             f"see {pgdata / 'log'}, or set DATABASE_URL to a running server"
         ) from exc
     return URL.create(
@@ -154,20 +192,26 @@ def server_url(database_url: str | None) -> str:
     return normalize_url(database_url) if database_url else embedded_url()
 
 
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+def _sweep_stale(conn: sa.Connection, embedded: bool) -> None:
+    """Drop scratch databases that dbci processes of this machine left and that no longer run.
 
-
-def _sweep_stale(conn: sa.Connection) -> None:
-    """Drop scratch databases left by dbci processes on this machine that no longer run."""
-    names = conn.exec_driver_sql(
-        "SELECT datname FROM pg_database WHERE datname LIKE %(p)s", {"p": SCRATCH_PREFIX + "%"}
-    ).scalars()
-    for name in list(names):
-        pid = name.removeprefix(SCRATCH_PREFIX).split("_", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    A scratch database says in its comment which host and process made it; on the embedded
+    server (this machine's own) the process id in the name is enough for older ones.
+    """
+    host = socket.gethostname()
+    rows = conn.exec_driver_sql(
+        "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+        "WHERE datname LIKE %(p)s", {"p": SCRATCH_PREFIX + "%"}).all()
+    for name, comment in rows:
+        made = _SCRATCH_COMMENT.fullmatch(comment or "")
+        if made is not None:
+            mine, pid = made.group("host") == host, int(made.group("pid"))
+        else:
+            number = name.removeprefix(SCRATCH_PREFIX).split("_", 1)[0]
+            mine, pid = embedded and number.isdigit(), int(number) if number.isdigit() else 0
+        if mine and not _pid_alive(pid):
+            with contextlib.suppress(DBAPIError):  # another run is sweeping it right now
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _pid_alive(pid: int) -> bool:
@@ -193,35 +237,51 @@ def scratch_database(database_url: str | None) -> Iterator[str]:
     name = f"{SCRATCH_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
     try:
         with admin.connect() as conn:
-            if database_url is None:
-                _sweep_stale(conn)
+            _sweep_stale(conn, embedded=database_url is None)
             _create_database(conn, name)
     except ProgrammingError as exc:
+        admin.dispose()
         if getattr(exc.orig, "pgcode", None) != "42501":  # insufficient_privilege
             raise OutsideFailure(f"cannot create a scratch database on {mask_url(base)}: "
-                                 f"{_first_line(exc)}") from exc
+                                 f"{error_line(exc)}") from exc
         with _lent_database(base) as url:
             yield url
         return
     except OperationalError as exc:
-        raise OutsideFailure(f"cannot reach {mask_url(base)}: {_first_line(exc)}") from exc
+        admin.dispose()
+        raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the server may be gone: the next run sweeps it
+            _drop(admin, name)
+        raise
+    else:
+        try:
+            _drop(admin, name)
+        except OperationalError as exc:
+            raise OutsideFailure(f"cannot drop the scratch database {name} on "
+                                 f"{mask_url(base)}: {error_line(exc)}") from exc
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def _drop(admin: Engine, name: str) -> None:
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _create_database(conn: sa.Connection, name: str) -> None:
     for attempt in range(20):
         try:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            return
+            break
         except OperationalError as exc:  # template1 busy: another client is copying it
             if "is being accessed by other users" not in str(exc) or attempt == 19:
                 raise
             time.sleep(0.1 * (attempt + 1))
+    comment = SCRATCH_COMMENT.format(host=socket.gethostname(), pid=os.getpid())
+    conn.exec_driver_sql(f'COMMENT ON DATABASE "{name}" IS %(c)s', {"c": comment})
 
 
 #: Databases this process was lent (URL -> how many scratch databases use it now).
@@ -230,28 +290,40 @@ _LENT: dict[str, int] = {}
 
 @contextlib.contextmanager
 def _lent_database(url: str) -> Iterator[str]:
-    """The given database as the scratch one. The first time it must be empty, and it is emptied
-    when the outermost use ends; a nested use empties it on entry, so callers capture what they
-    need from one scratch database before they ask for the next."""
+    """The given database as the scratch one.
+
+    Runs that share it take turns (an advisory lock, which the server releases when a run is
+    killed). The first use must find it empty, or holding only what a killed dbci run left
+    (its ``dbci_track`` schema says so), which is dropped; it is emptied when the outermost use
+    ends. A nested use empties it on entry, so callers capture what they need from one scratch
+    database before they ask for the next.
+    """
     engine = create_engine(url)
+    outermost = url not in _LENT
     try:
-        with engine.begin() as conn:
-            if url in _LENT:
-                run_script(conn, "empty_database")
-            elif run_script(conn, "user_objects")[0][0]:
-                raise BadInput(
-                    f"{mask_url(url)}: the role may not create databases, so dbci works in this "
-                    "database, which must then be empty; it is not. Give an empty database "
-                    "or a role with CREATEDB"
-                )
-        _LENT[url] = _LENT.get(url, 0) + 1
-        try:
-            yield url
-        finally:
-            _LENT[url] -= 1
-            if not _LENT[url]:
-                del _LENT[url]
-                with engine.begin() as conn:
+        with contextlib.ExitStack() as stack:
+            if outermost:
+                lock = stack.enter_context(engine.connect())
+                lock.exec_driver_sql(f"SELECT pg_advisory_lock({LENT_LOCK})")
+                lock.commit()
+            with engine.begin() as conn:
+                if not outermost or run_script(conn, "lent_leftovers")[0][0]:
                     run_script(conn, "empty_database")
+                elif run_script(conn, "user_objects")[0][0]:
+                    raise BadInput(
+                        f"{mask_url(url)}: the role may not create databases, so dbci works in "
+                        "this database, which must then be empty; it is not. Give an empty "
+                        "database or a role with CREATEDB"
+                    )
+                conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS dbci_track")  # dbci's mark
+            _LENT[url] = _LENT.get(url, 0) + 1
+            try:
+                yield url
+            finally:
+                _LENT[url] -= 1
+                if not _LENT[url]:
+                    del _LENT[url]
+                    with engine.begin() as conn:
+                        run_script(conn, "empty_database")
     finally:
         engine.dispose()

@@ -1,20 +1,30 @@
-"""Exit codes and the one error type for expected failures."""
+"""Exit codes, the one error type for expected failures, and where user code failed."""
 
 from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 EXIT_OUTSIDE = 3
+#: SIGINT and SIGTERM, as shells report them (128 + the signal's number).
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class DbciError(Exception):
-    """An expected failure: one line for the user and the exit code it maps to."""
+    """An expected failure: one line for the user, the exit code it maps to, and optional
+    detail (a few lines shown above that line: what to change, and how)."""
 
     exit_code = EXIT_BAD_INPUT
 
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+    def __init__(self, message: str, *, exit_code: int | None = None,
+                 detail: str | None = None) -> None:
         super().__init__(message)
+        self.detail = detail
         if exit_code is not None:
             self.exit_code = exit_code
 
@@ -33,3 +43,41 @@ class OutsideFailure(DbciError):
     """A database, git, squawk or AWS call failed (exit 3)."""
 
     exit_code = EXIT_OUTSIDE
+
+
+def error_line(error: BaseException) -> str:
+    """The first line of what the database (or Python) said."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip()
+    return text.splitlines()[0] if text else type(orig).__name__
+
+
+def described(error: BaseException) -> str:
+    """``TypeName: first line``, as Python shows an exception."""
+    orig = getattr(error, "orig", None) or error
+    text = error_line(error)
+    return type(orig).__name__ if text == type(orig).__name__ else f"{type(orig).__name__}: {text}"
+
+
+def user_frame(error: BaseException, root: Path) -> str | None:
+    """``path:line`` of the innermost frame of ``error`` in a file below ``root`` (the
+    project), outside any installed package: where the project's own code failed."""
+    prefixes = tuple(str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix})
+    found = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        path = Path(frame.filename)
+        try:
+            rel = path.resolve().relative_to(root.resolve())
+        except (ValueError, OSError):
+            continue
+        if not str(path.resolve()).startswith(prefixes):
+            found = f"{rel}:{frame.lineno}"
+    return found
+
+
+def internal(error: BaseException) -> OutsideFailure:
+    """dbci's own bug, said as one line that tells how to report it."""
+    return OutsideFailure(f"internal error ({described(error)}); this is a bug in dbci, not in "
+                          "your project: please report it to dbci's maintainers (the issue "
+                          "tracker of the repository you installed it from) with the output of "
+                          "the same command run with --debug")

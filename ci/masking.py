@@ -80,10 +80,7 @@ def scope() -> Iterator[None]:
 
 
 def listen(listener: Callable[[str], None]) -> Callable[[], None]:
-    """Call ``listener`` with each secret known, and each registered from now on; returns the
-    way to stop."""
-    for secret in _REGISTERED:
-        listener(secret)
+    """Call ``listener`` with each secret registered from now on; returns the way to stop."""
     _LISTENERS.append(listener)
     return lambda: _LISTENERS.remove(listener) if listener in _LISTENERS else None
 

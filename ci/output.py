@@ -49,6 +49,8 @@ class Printer:
         if self.json:
             self.document({"ok": result.ok, "findings": [f.to_json() for f in result.findings],
                            **result.data})
+            if self.github:
+                self.annotations(result.findings)
             return
         for line in result.lines:
             self.out.write(line + "\n")
@@ -64,9 +66,11 @@ class Printer:
             self.annotations(result.findings)
 
     def annotations(self, findings: list[Finding]) -> None:
-        """One ``::error`` workflow command per finding."""
+        """One ``::error`` workflow command per finding (on stderr under --json, so stdout
+        stays one JSON document; the runner reads workflow commands from both)."""
+        stream = self.err if self.json else self.out
         for finding in findings:
-            self.out.write(github.annotation(finding) + "\n")
+            stream.write(github.annotation(finding) + "\n")
 
     def progress(self, message: str) -> None:
         """A status line for people on a terminal; silent in JSON mode and in CI logs."""

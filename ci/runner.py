@@ -1,9 +1,17 @@
-"""Running revisions in-process, through the project's own env.py, on one connection."""
+"""Running revisions in-process, through the project's own env.py, on one connection.
+
+dbci hands env.py its connection (``config.attributes["connection"]``, and ``sqlalchemy.url``)
+and, before any revision runs, proves that the MigrationContext env.py configured works on that
+database: an env.py that builds its own engine from elsewhere (a secret, an environment
+variable) would otherwise run every upgrade and downgrade on a database that is not scratch.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import re
+import secrets
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +24,29 @@ from sqlalchemy.exc import DBAPIError
 
 from ci import targets
 from ci.config import Config
-from ci.errors import BadInput
+from ci.database import is_connection_lost
+from ci.errors import BadInput, DbciError, described, error_line, user_frame
+from ci.findings import display_path
 from ci.history import History, Revision, load_history
+
+__all__ = ["error_line"]
 
 _MISSING_EXTENSION = re.compile(
     r'extension "([^"]+)" is not available'
-    r'|could not open extension control file ".*/([^/"]+)\.control"'
+    r'|could not open extension control file ".*/([^/"]+)\\.control"'
 )
+
+#: The lines that make an env.py run on the connection dbci (or pytest-alembic) hands it.
+HONOUR_THE_CONNECTION = textwrap.dedent("""\
+    def run_migrations_online():
+        connectable = config.attributes.get("connection")
+        if connectable is None:  # not dbci: build the engine as before
+            connectable = engine_from_config(...)
+        if isinstance(connectable, Connection):
+            do_run_migrations(connectable)
+        else:
+            with connectable.connect() as connection:
+                do_run_migrations(connection)""")
 
 
 class RevisionFailed(Exception):
@@ -35,36 +59,105 @@ class RevisionFailed(Exception):
         super().__init__(f"{direction} of {revision.id} failed: {error_line(error)}")
 
 
-def error_line(error: BaseException) -> str:
-    """The first line of what the database (or Python) said."""
-    orig = getattr(error, "orig", None) or error
-    text = str(orig).strip()
-    return text.splitlines()[0] if text else type(orig).__name__
+def _same_database(theirs: sa.Connection, ours: sa.Connection) -> bool:
+    """Whether two connections reach the same database of the same server: ours holds a random
+    advisory lock, and theirs must see it held, by our backend, in its own database."""
+    key = secrets.randbits(62)
+    mine = ours.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    seen = theirs.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        mine.execute("SELECT pg_advisory_lock(%s), pg_backend_pid()", (key,))
+        pid = mine.fetchone()[1]
+        seen.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND l.pid = %s AND d.datname = current_database() "
+            "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s)", (pid, key))
+        return bool(seen.fetchone()[0])
+    finally:
+        mine.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        mine.close()
+        seen.close()
+
+
+def _verify(context: MigrationContext, handed: sa.Connection, env_py: str) -> None:
+    """Refuse, having run nothing, unless env.py's MigrationContext is on dbci's database."""
+    theirs = context.connection
+    if theirs is None:
+        raise BadInput(f"{env_py}: env.py configured no database connection (offline mode?); "
+                       "dbci ran nothing", detail=HONOUR_THE_CONNECTION)
+    if theirs is handed or theirs.connection.dbapi_connection is handed.connection.dbapi_connection:
+        return
+    if not _same_database(theirs, handed):
+        raise BadInput(
+            f"{env_py}: env.py runs the migrations on a database of its own, not on the scratch "
+            "database dbci handed it; dbci ran nothing there. Make env.py use "
+            "config.attributes['connection'] when it is set (see above)",
+            detail=HONOUR_THE_CONNECTION)
+
+
+def env_failed(error: BaseException, env_py: str, config: Config) -> BadInput:
+    """An exception env.py (or the ORM it imports) raised, as one line naming where."""
+    where = user_frame(error, config.project_dir)
+    at = f" (at {where})" if where and not where.startswith(env_py) else ""
+    if isinstance(error, SystemExit):
+        return BadInput(f"{env_py}: env.py exited (SystemExit: {error.code}){at}; dbci counts "
+                        "that as a failure: make env.py run the migrations on the connection "
+                        "it is handed", detail=HONOUR_THE_CONNECTION)
+    line = f":{where.rsplit(':', 1)[1]}" if where and where.startswith(env_py) else ""
+    return BadInput(f"{env_py}{line}: env.py failed: {described(error)}{at}; fix env.py or what "
+                    "it imports (dbci ran no revision)")
 
 
 def run_env(config: Config, history: History, connection: sa.Connection,
-            body: Callable[[MigrationContext], None]) -> None:
+            body: Callable[[MigrationContext], None], **environment: Any) -> None:
     """Run the project's env.py on ``connection``, with ``body`` in place of Alembic's steps.
 
     env.py configures the MigrationContext as it always does (schemas, version table, the
-    connection dbci hands over); ``body`` then drives revisions on it with ``op`` bound.
+    connection dbci hands over); after dbci has checked that context is on its database,
+    ``body`` drives revisions on it with ``op`` bound. What env.py raises (SystemExit too) is
+    one line naming env.py; what ``body`` raises passes through as it is.
     """
     config.add_import_paths()
     cfg = config.alembic(connection)
+    env_py = display_path(history.script_dir.env_py_location)
+    ran: list[BaseException | None] = []
 
     def driver(heads: Any, context: MigrationContext) -> list[Any]:
-        body(context)
+        _verify(context, connection, env_py)
+        try:
+            with context.begin_transaction(_per_migration=True):
+                body(context)
+        except BaseException as exc:
+            ran.append(exc)
+            raise
+        ran.append(None)
         return []
 
-    with EnvironmentContext(cfg, history.script_dir, fn=driver):
-        history.script_dir.run_env()
+    try:
+        with EnvironmentContext(cfg, history.script_dir, fn=driver, **environment):
+            history.script_dir.run_env()
+    except (DbciError, RevisionFailed, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        if (ran and exc is ran[0]) or is_connection_lost(exc):
+            raise
+        raise env_failed(exc, env_py, config) from exc
+    if not ran:
+        raise BadInput(f"{env_py}: env.py never called context.run_migrations(), so dbci ran "
+                       "nothing; make env.py run the migrations", detail=HONOUR_THE_CONNECTION)
 
 
 def apply(rev: Revision, direction: str) -> None:
-    """Run a revision's ``upgrade()`` or ``downgrade()``; failures name the revision."""
+    """Run a revision's ``upgrade()`` or ``downgrade()``; failures name the revision.
+
+    ``sys.exit()`` in a revision is a failure like any other; losing the server is not the
+    revision's failure and passes through.
+    """
     try:
         getattr(rev.script.module, direction)()
     except DBAPIError as exc:
+        if is_connection_lost(exc):
+            raise
         match = _MISSING_EXTENSION.search(str(exc.orig))
         if match:
             name = match.group(1) or match.group(2)
@@ -74,9 +167,9 @@ def apply(rev: Revision, direction: str) -> None:
                 "DATABASE_URL to a full PostgreSQL server"
             ) from exc
         raise RevisionFailed(rev, direction, exc) from exc
-    except (BadInput, KeyboardInterrupt):
+    except (DbciError, KeyboardInterrupt):
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise RevisionFailed(rev, direction, exc) from exc
 
 

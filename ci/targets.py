@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from ci import masking
+from ci import database, masking
 from ci.config import Config
-from ci.database import create_engine, normalize_url, scratch_database
-from ci.errors import BadInput
+from ci.database import create_engine, is_connection_lost, normalize_url, scratch_database
+from ci.errors import BadInput, OutsideFailure, error_line
 
 
 class Kind(enum.Enum):
@@ -75,10 +75,19 @@ def given(config: Config) -> Target:
 
 @contextlib.contextmanager
 def connect(target: Target) -> Iterator[sa.Connection]:
-    """One connection to a target, its engine disposed afterwards."""
+    """One connection to a target, its engine disposed afterwards. Losing the server, here or
+    while the connection is in use, is one line naming it (exit 3)."""
     engine = target.engine()
+    connected = False
     try:
-        with engine.connect() as connection:
+        with database.connect(engine) as connection:
+            connected = True
             yield connection
+    except Exception as exc:
+        if is_connection_lost(exc):
+            what = "lost the connection to" if connected else "cannot reach"
+            raise OutsideFailure(f"{what} {target.display} ({error_line(exc)}); is the server "
+                                 "up?") from exc
+        raise
     finally:
         engine.dispose()

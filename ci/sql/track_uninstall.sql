@@ -1,3 +1,3 @@
-DROP EVENT TRIGGER IF EXISTS dbci_ddl_command_end;
-DROP EVENT TRIGGER IF EXISTS dbci_sql_drop;
-DROP SCHEMA IF EXISTS dbci_track CASCADE;
+-- Drop the event triggers with their function; the schema stays as dbci's mark on a lent
+-- database (emptying the database drops it).
+DROP FUNCTION IF EXISTS dbci_track.record() CASCADE;
