@@ -22,13 +22,14 @@ import ci.scripts
 from ci import masking
 from ci.command import Command, Group
 from ci.config import Config
-from ci.database import is_connection_lost
+from ci.database import is_connection_lost, is_database_error
 from ci.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     BadInput,
     DbciError,
     OutsideFailure,
+    described,
     error_line,
     internal,
 )
@@ -103,6 +104,8 @@ def _expected(error: BaseException) -> DbciError:
         return error
     if is_connection_lost(error):
         return OutsideFailure(f"lost the connection to the database server ({error_line(error)})")
+    if is_database_error(error):  # dbci's own SQL: revisions' errors are findings already
+        return OutsideFailure(f"the database server refused: {described(error)}")
     if isinstance(error, OSError):
         where = f"{error.filename}: " if error.filename else ""
         return OutsideFailure(f"{where}{error.strerror or error_line(error)}")

@@ -43,6 +43,13 @@ class Config:
             raise BadInput(f"{path}: malformed alembic.ini ({first}); fix the file") from exc
         if not parser.has_option("alembic", "script_location"):
             raise BadInput(f"{path}: no script_location in its [alembic] section; add it")
+        alembic = AlembicConfig(str(path)).file_config
+        for key in alembic.options("alembic"):
+            try:
+                alembic.get("alembic", key)
+            except configparser.Error as exc:
+                first = str(exc).splitlines()[0]
+                raise BadInput(f"{path}: [alembic] {key}: {first}; fix the file") from exc
         database_url = database_url or os.environ.get("DATABASE_URL") or None
         masking.register_url(database_url)
         config = cls(

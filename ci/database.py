@@ -29,6 +29,8 @@ EMBEDDED_DIR = "pg18"
 #: machine drops it once that process is gone.
 SCRATCH_COMMENT = "dbci scratch database: host={host} pid={pid}"
 _SCRATCH_COMMENT = re.compile(r"dbci scratch database: host=(?P<host>\S+) pid=(?P<pid>\d+)")
+#: ``application_name`` of dbci's sessions (``dbci migrate dev`` where a command says more).
+APPLICATION = "dbci"
 #: The advisory lock a run holds on a database it was lent (a role without CREATEDB), so runs
 #: that share one take turns.
 LENT_LOCK = 0x64626369  # "dbci"
@@ -102,9 +104,12 @@ def mask_url(url: str | URL) -> str:
     return masking.mask(text)
 
 
-def create_engine(url: str, **options: Any) -> Engine:
-    """An engine without a pool: dbci opens few connections and must leave none behind."""
-    return sa.create_engine(url, poolclass=sa.pool.NullPool, **options)
+def create_engine(url: str, application_name: str = APPLICATION, **options: Any) -> Engine:
+    """An engine without a pool: dbci opens few connections and must leave none behind. Its
+    sessions carry ``application_name`` (``pg_stat_activity`` shows who is there)."""
+    connect_args = {"application_name": application_name, **options.pop("connect_args", {})}
+    return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=connect_args,
+                            **options)
 
 
 class HandedConnection(sa.Connection):
@@ -122,6 +127,11 @@ class HandedConnection(sa.Connection):
 def connect(engine: Engine) -> HandedConnection:
     """A new connection of ``engine``, the kind dbci hands env.py."""
     return HandedConnection(engine)
+
+
+def is_database_error(error: BaseException) -> bool:
+    """True for an error the database server or its driver raised."""
+    return isinstance(error, DBAPIError | psycopg2.Error)
 
 
 def is_connection_lost(error: BaseException) -> bool:
@@ -305,6 +315,7 @@ def _lent_database(url: str) -> Iterator[str]:
             if outermost:
                 lock = stack.enter_context(engine.connect())
                 lock.exec_driver_sql(f"SELECT pg_advisory_lock({LENT_LOCK})")
+                run_script(lock, "end_orphans")  # sessions of killed runs still at work
                 lock.commit()
             with engine.begin() as conn:
                 if not outermost or run_script(conn, "lent_leftovers")[0][0]:

@@ -18,6 +18,10 @@ from ci.config import Config
 from ci.errors import BadInput
 from ci.findings import display_path
 
+#: Folders of ``script_location`` whose ``<revision>.sql`` files belong to a revision: rows the
+#: round trip loads after it, and seed patches run after it.
+FIXTURE_FOLDERS = ("roundtrip_data", "seed")
+
 _DOC_FIELD = re.compile(r"^\s*(Revision ID|Revises):[ \t]*(.*?)\s*$", re.MULTILINE)
 
 
@@ -143,6 +147,17 @@ class History:
                            "merges; run `dbci lint` to see where")
         return ordered[::-1]
 
+    def fixtures(self, folder: str) -> dict[str, Path]:
+        """The ``<script_location>/<folder>/<revision>.sql`` files, by the revision they name."""
+        where = self.config.script_location / folder
+        return {p.stem: p for p in sorted(where.glob("*.sql"))} if where.is_dir() else {}
+
+    def orphan_fixtures(self) -> list[Path]:
+        """Fixture files whose name is no revision of this history: never loaded."""
+        ids = {r.id for r in self.revisions}
+        return [path for folder in FIXTURE_FOLDERS
+                for name, path in self.fixtures(folder).items() if name not in ids]
+
     def ancestors(self, revision_id: str) -> set[str]:
         """The revisions strictly below one (needs a buildable graph)."""
         assert self.graph is not None
@@ -174,7 +189,7 @@ def _load_script(script_dir: ScriptDirectory, path: Path) -> Script | None:
             raise BadInput(f"{shown}: cannot be imported ({exc}); fix the file") from exc
         raise BadInput(f"{shown}: no `down_revision = ...` in the file; add it "
                        "(None for the first revision)") from exc
-    except Exception as exc:  # a revision module runs arbitrary code on import
+    except (Exception, SystemExit) as exc:  # a revision module runs arbitrary code on import
         raise BadInput(f"{shown}: cannot be imported ({type(exc).__name__}: {exc}); "
                        "fix the file") from exc
 
@@ -198,7 +213,11 @@ def _fingerprint(config: Config, script_dir: ScriptDirectory) -> tuple[object, .
     files = []
     for folder in script_dir._version_locations:
         for path in Script._list_py_dir(script_dir, Path(folder)) if Path(folder).is_dir() else ():
-            stat = Path(path).stat()
+            try:
+                stat = Path(path).stat()
+            except OSError as exc:
+                raise BadInput(f"{display_path(path)}: {exc.strerror} (a broken symlink?); fix "
+                               "or remove it") from exc
             files.append((str(path), stat.st_mtime_ns, stat.st_size))
     return (config.ini_path, config.ini_path.stat().st_mtime_ns, config.settings, tuple(files))
 

@@ -44,7 +44,12 @@ def _cell(text: str) -> str:
 def markdown(report: Report) -> str:
     """The whole report as GitHub-flavoured markdown."""
     title = "✅ all checks pass" if report.ok else f"❌ {len(report.findings)} problem(s)"
-    out = [f"## dbci check: {title}", "", "| check | result | summary |", "|---|---|---|"]
+    base = (f"Base: `{report.base}` (revisions there must be unchanged; squawk lints the ones "
+            "added since)" if report.base else "Base: none found, so the rules that need one "
+            "(`edited-deployed-revision`, squawk) did not run and the diff is over an empty "
+            "database")
+    out = [f"## dbci check: {title}", "", base, "", "| check | result | summary |",
+           "|---|---|---|"]
     out += [f"| {s.name} | {_mark(s.ok)} | {_cell(s.summary)} |" for s in report.steps]
     if report.findings:
         out += ["", "### Problems", ""]

@@ -29,8 +29,6 @@ from ci.errors import BadInput, DbciError, described, error_line, user_frame
 from ci.findings import display_path
 from ci.history import History, Revision, load_history
 
-__all__ = ["error_line"]
-
 _MISSING_EXTENSION = re.compile(
     r'extension "([^"]+)" is not available'
     r'|could not open extension control file ".*/([^/"]+)\\.control"'

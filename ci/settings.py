@@ -6,12 +6,23 @@ Errors become one line naming the file and the key: ``pyproject.toml: [tool.dbci
 
 from __future__ import annotations
 
+import re
+import string
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from ci import squawk
 from ci.errors import BadInput
 
 #: Squawk rules that do not speak to lock safety, or that dbci's own migrate settles
@@ -35,6 +46,33 @@ class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: The placeholders each naming format may use.
+REVISION_PLACEHOLDERS = ("number", "id", "slug")
+FILE_PLACEHOLDERS = ("revision", *REVISION_PLACEHOLDERS)
+#: Numbers are zero-padded to this many digits at most.
+MAX_NUMBER_WIDTH = 9
+
+
+def placeholders(fmt: str, allowed: tuple[str, ...]) -> list[str]:
+    """The placeholders of a naming format, in order; ValueError when it is malformed or uses
+    one that is not allowed (attributes, indexes, conversions and format specs included)."""
+    found = []
+    try:
+        parsed = list(string.Formatter().parse(fmt))
+    except ValueError as exc:
+        raise ValueError(f"malformed format ({exc})") from exc
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in allowed or spec or conversion:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (
+                f":{spec}" if spec else "") + "}"
+            raise ValueError(f"unknown placeholder {shown}; use "
+                             + ", ".join("{" + a + "}" for a in allowed))
+        found.append(name)
+    return found
+
+
 class Settings(_Table):
     """``[tool.dbci]`` in the pyproject.toml beside alembic.ini."""
 
@@ -46,6 +84,46 @@ class Settings(_Table):
     squawk_exclude: tuple[StrictStr, ...] = DEFAULT_SQUAWK_EXCLUDE
     squawk_pg_version: StrictStr | None = None
 
+    @field_validator("revision_format")
+    @classmethod
+    def _revision_format(cls, value: str) -> str:
+        if not placeholders(value, REVISION_PLACEHOLDERS):
+            raise ValueError("needs a placeholder: {number}, {id} or {slug}")
+        return value
+
+    @field_validator("file_format")
+    @classmethod
+    def _file_format(cls, value: str) -> str:
+        placeholders(value, FILE_PLACEHOLDERS)
+        if not value.endswith(".py"):
+            raise ValueError("must end with .py (Alembic loads revisions from .py files)")
+        return value
+
+    @field_validator("number_width")
+    @classmethod
+    def _number_width(cls, value: int) -> int:
+        if not 1 <= value <= MAX_NUMBER_WIDTH:
+            raise ValueError(f"must be between 1 and {MAX_NUMBER_WIDTH}")
+        return value
+
+    @field_validator("squawk_pg_version")
+    @classmethod
+    def _pg_version(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d+(\.\d+)?", value):
+            raise ValueError("is not a PostgreSQL version such as '15' or '13.0'")
+        return value
+
+    @model_validator(mode="after")
+    def _file_names_carry_the_revision(self) -> Settings:
+        named = placeholders(self.file_format, FILE_PLACEHOLDERS)
+        needed = set(placeholders(self.revision_format, REVISION_PLACEHOLDERS))
+        if "revision" not in named and not needed <= set(named):
+            wanted = ", ".join("{" + n + "}" for n in REVISION_PLACEHOLDERS if n in needed)
+            raise ValueError(f"file_format = {self.file_format!r} must carry the revision id: "
+                             f"use {{revision}}, or every placeholder of revision_format "
+                             f"({wanted})")
+        return self
+
     @classmethod
     def from_pyproject(cls, path: Path) -> Settings:
         """Read ``[tool.dbci]``; a missing file or table means all defaults."""
@@ -56,9 +134,16 @@ class Settings(_Table):
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise BadInput(f"{path}: not valid TOML ({exc}); fix the file") from exc
         try:
-            return cls.model_validate(_snake(raw))
+            settings = cls.model_validate(_snake(raw))
         except ValidationError as exc:
             raise BadInput(f"{path}: {_explain(cls, raw, exc)}") from exc
+        if (settings.squawk_exclude != DEFAULT_SQUAWK_EXCLUDE
+                or settings.squawk_pg_version is not None):
+            said = squawk.refused(settings.squawk_exclude, settings.squawk_pg_version)
+            if said:
+                raise BadInput(f"{path}: [tool.dbci] squawk_exclude or squawk_pg_version: "
+                               f"squawk refuses them ({said})")
+        return settings
 
 
 def _snake(value: Any) -> Any:
@@ -76,6 +161,8 @@ _KINDS = {"string_type": "string", "int_type": "whole number", "bool_type": "tru
 def _explain(model: type[BaseModel], raw: Any, exc: ValidationError) -> str:
     """The first error as one line naming the key (``[tool.dbci.stages.dev] lock_timeout``)."""
     error = exc.errors()[0]
+    if not error["loc"]:  # a rule over several keys: its message names them
+        return f"[tool.dbci] {error['msg'].removeprefix('Value error, ')}"
     loc = [str(part) for part in error["loc"]]
     keys = [part for part in loc if not part.isdigit()]
     table = ".".join(["tool", "dbci", *keys[:-1]])

@@ -10,6 +10,7 @@ import contextlib
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -53,7 +54,7 @@ class Target:
         where += f"/{url.database}" if url.database else ""
         return f"stage {self.stage} ({where})" if self.stage else masking.mask(where)
 
-    def engine(self, **options: object) -> sa.Engine:
+    def engine(self, **options: Any) -> sa.Engine:
         """An engine without a pool on this target."""
         return create_engine(self.url, **options)
 

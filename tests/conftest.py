@@ -31,6 +31,7 @@ from ci import cli
 from ci.database import (
     create_engine,
     embedded_url,
+    run_script,
     scratch_database,
     server_url,
     stop_embedded,
@@ -53,6 +54,18 @@ def embedded_cache() -> Iterator[Path]:
     yield cache
     stop_embedded()
     shutil.rmtree(cache, ignore_errors=True)
+
+
+#: Set by CI systems and GitHub Actions; tests set them where they mean to.
+CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_BASE_REF",
+                "GITHUB_HEAD_REF", "GITHUB_EVENT_NAME", "GITHUB_REF")
+
+
+@pytest.fixture(autouse=True)
+def not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts outside CI, whatever machine runs the suite."""
+    for name in CI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 def copy_project(dest: Path) -> Path:
@@ -114,11 +127,18 @@ class Run:
         return {f["rule"] for f in self.json()["findings"]}
 
 
+def no_traceback(args: tuple[str, ...], run: Run) -> Run:
+    """Fail the test when dbci printed a traceback without ``--debug``."""
+    if "--debug" not in args:
+        assert "Traceback" not in run.out + run.err, f"dbci {' '.join(args)}:\n{run.err}"
+    return run
+
+
 def dbci(*args: str) -> Run:
     """Run dbci in this process (fast), output captured."""
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(list(args), out=out, err=err)
-    return Run(code, out.getvalue(), err.getvalue())
+    return no_traceback(args, Run(code, out.getvalue(), err.getvalue()))
 
 
 def dbci_process(*args: str, cwd: Path, env: dict[str, str] | None = None,
@@ -126,7 +146,7 @@ def dbci_process(*args: str, cwd: Path, env: dict[str, str] | None = None,
     """Run the installed ``dbci`` console script as a user would."""
     done = subprocess.run([str(DBCI), *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, check=False, **kwargs)
-    return Run(done.returncode, done.stdout, done.stderr)
+    return no_traceback(args, Run(done.returncode, done.stdout, done.stderr))
 
 
 def versions(project: Path) -> list[str]:
@@ -178,6 +198,13 @@ def write_revision(folder: Path, filename: str, revision: str,
     path = folder / filename
     path.write_text(text)
     return path
+
+
+def empty_history(project: Path) -> None:
+    """Remove every revision of the reference project, and the fixtures named after them."""
+    for path in (project / "database" / "versions").glob("*.py"):
+        path.unlink()
+    shutil.rmtree(project / "database" / "roundtrip_data")
 
 
 def folder_state(folder: Path) -> dict[str, bytes]:
@@ -302,6 +329,25 @@ def make_role() -> Iterator[Any]:
                                      f"ON r.oid = d.datdba WHERE r.rolname = '{name}'"):
             superuser(f'DROP DATABASE "{database}" WITH (FORCE)')
         superuser(f'DROP ROLE "{name}"')
+
+
+@pytest.fixture
+def lent(make_role: Any) -> str:
+    """The URL of an empty database owned by a role without CREATEDB."""
+    url = make_url(make_role())
+    name = f"lent_{os.getpid()}"
+    superuser(f'CREATE DATABASE "{name}" OWNER "{url.username}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def user_objects(url: str) -> int:
+    """What the database holds beyond an empty one (0: empty)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(run_script(connection, "user_objects")[0][0])
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

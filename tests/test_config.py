@@ -107,18 +107,38 @@ def test_an_unknown_setting(project: Path) -> None:
         Config.load("alembic.ini")
 
 
-def test_an_unknown_placeholder_in_the_naming_format(project: Path) -> None:
-    set_dbci(project, 'revision_format = "{number}_{hash}"')
-    config = Config.load("alembic.ini")
-    with pytest.raises(BadInput, match=r"pyproject.toml: unknown placeholder \{hash\}"):
-        config.naming  # noqa: B018
+@pytest.mark.parametrize(("line", "says"), [
+    ('revision_format = "{number}_{hash}"', r"revision_format = '\{number\}_\{hash\}': unknown "
+     r"placeholder \{hash\}; use \{number\}, \{id\}, \{slug\}"),
+    ('revision_format = "{number.real}"', r"unknown placeholder \{number.real\}"),
+    ('revision_format = "{number:03d}_{id}"', r"unknown placeholder \{number:03d\}"),
+    ('revision_format = "{number_{id}"', r"malformed format \(unexpected '\{' in field name\)"),
+    ('revision_format = "static"', r"needs a placeholder"),
+    ('file_format = "{revision}_{slug}"', r"file_format = .*: must end with .py"),
+    ('file_format = "{number}_{slug}.py"', r"file_format = .* must carry the revision id: use "
+     r"\{revision\}, or every placeholder of revision_format \(\{number\}, \{id\}\)"),
+    ("number_width = 0", r"number_width = 0: must be between 1 and 9"),
+    ("number_width = 100000000", r"number_width = 100000000: must be between 1 and 9"),
+    ('squawk_pg_version = "banana"', r"squawk_pg_version = 'banana': is not a PostgreSQL "
+     r"version such as '15' or '13.0'"),
+    ('squawk_exclude = ["require-concurent-index-creation"]',
+     r"squawk refuses them \(invalid value 'require-concurent-index-creation' for "
+     r"'--exclude <rule>'"),
+], ids=["unknown", "attribute", "spec", "malformed", "no-placeholder", "not-py",
+        "no-revision", "width-0", "width-huge", "pg-version", "squawk-rule"])
+def test_settings_that_would_misbehave_are_refused_when_loaded(project: Path, line: str,
+                                                               says: str) -> None:
+    set_dbci(project, line)
+    with pytest.raises(BadInput, match=r"pyproject.toml: \[tool.dbci\] " + f".*{says}"):
+        Config.load("alembic.ini")
 
 
-def test_a_width_below_one_is_refused(project: Path) -> None:
-    set_dbci(project, "number_width = 0")
-    config = Config.load("alembic.ini")
-    with pytest.raises(BadInput, match="pyproject.toml: number_width must be 1 or more"):
-        config.naming  # noqa: B018
+def test_squawk_settings_it_accepts_are_kept(project: Path) -> None:
+    set_dbci(project, 'squawk_exclude = ["require-concurrent-index-creation"]',
+             'squawk_pg_version = "13.0"')
+    settings = Config.load("alembic.ini").settings
+    assert settings.squawk_exclude == ("require-concurrent-index-creation",)
+    assert settings.squawk_pg_version == "13.0"
 
 
 @pytest.mark.parametrize(("line", "kind"), [

@@ -19,11 +19,10 @@ from conftest import (
     edit_orm,
     edit_revision,
     server,
-    superuser,
+    user_objects,
 )
-from sqlalchemy.engine import make_url
 
-from ci.database import create_engine, embedded_url, mask_url, run_script, stop_embedded
+from ci.database import create_engine, embedded_url, mask_url, stop_embedded
 
 pytestmark = pytest.mark.db
 
@@ -88,25 +87,6 @@ def test_scratch_databases_are_dropped_after_each_command(
 
 
 # -- a role that may not create databases lends dbci one empty database ----------------------
-
-
-@pytest.fixture
-def lent(make_role: Callable[..., str]) -> str:
-    """The URL of an empty database owned by a role without CREATEDB."""
-    url = make_url(make_role())
-    name = f"lent_{os.getpid()}"
-    superuser(f'CREATE DATABASE "{name}" OWNER "{url.username}"')
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def user_objects(url: str) -> int:
-    """What the database holds beyond an empty one (0: empty)."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return int(run_script(connection, "user_objects")[0][0])
-    finally:
-        engine.dispose()
 
 
 @ALL_RUNS

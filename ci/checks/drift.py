@@ -21,11 +21,11 @@ from sqlalchemy.dialects import postgresql
 
 from ci import snapshot, targets
 from ci.config import Config
-from ci.errors import BadInput
+from ci.errors import BadInput, error_line
 from ci.findings import Finding, display_path
 from ci.history import History, load_history
 from ci.rules.drift import BY_SIDE
-from ci.runner import at_head, error_line, run_env
+from ci.runner import at_head, run_env
 from ci.schemadiff import Captured, capture, migra_sql
 
 ONE_SIDE = {"orm": "the ORM declares it, the migrations do not create it",

@@ -15,7 +15,7 @@ from ci.rules import allowed
 from ci.rules.deployed import check_deployed
 from ci.rules.downgrade import check_downgrade, check_markers
 from ci.rules.graph import check_graph
-from ci.rules.naming import check_duplicate_numbers, check_revision
+from ci.rules.naming import check_duplicate_numbers, check_fixtures, check_revision
 
 
 @dataclass
@@ -47,6 +47,7 @@ def history_findings(history: History) -> list[Finding]:
         findings += check_downgrade(rev)
         findings += check_markers(rev)
     findings += check_duplicate_numbers(history, checked)
+    findings += check_fixtures(history)
     return findings
 
 

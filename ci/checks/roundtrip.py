@@ -16,14 +16,17 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
+from psycopg2.extensions import STATUS_BEGIN, TRANSACTION_STATUS_IDLE
 
 from ci import snapshot, targets
 from ci.config import Config
-from ci.errors import BadInput
-from ci.findings import Finding
+from ci.database import is_connection_lost
+from ci.errors import BadInput, error_line
+from ci.findings import Finding, display_path
 from ci.history import History, Revision, load_history
 from ci.rows import Digest, Rows
 from ci.rules import Rule, allowed
@@ -37,7 +40,7 @@ from ci.rules.roundtrip import (
     LEAVES,
     UPGRADE_FAILS,
 )
-from ci.runner import RevisionFailed, apply, error_line, run_env
+from ci.runner import RevisionFailed, apply, run_env
 from ci.schemadiff import Captured, capture, migra_sql
 from ci.snapshot import Catalog, Difference, Snapshot, Unit, UnitKey
 from ci.tracker import DdlTracker
@@ -91,7 +94,7 @@ class RoundTrip:
         self.tracker: DdlTracker | None = None
         self.version_table = ("public", "alembic_version")
         self.rows = Rows(self.version_table)
-        self.data_dir = config.script_location / "roundtrip_data"
+        self.data = history.fixtures("roundtrip_data")
 
     def run(self, connection: sa.Connection, before: list[Revision],
             checked: list[Revision]) -> None:
@@ -141,6 +144,7 @@ class RoundTrip:
                        line=_line(rev, "upgrade"))
             self.outcomes.append(Outcome(rev.id, "failed", path))
             return False
+        _in_transaction(conn, rev, "upgrade")
         up_keys = None if autocommit else self._touched()
         previous = self.catalog.update(conn, up_keys, self.version_table)
         rows_before = self.rows.update(conn, up_keys)
@@ -184,9 +188,10 @@ class RoundTrip:
                     f"{finding.detail}\nmigra, what the downgrade should also do:\n{sql}"))
                 break
 
-    def _downgrade(self, rev: Revision) -> bool:
+    def _downgrade(self, conn: sa.Connection, rev: Revision) -> bool:
         try:
             apply(rev, "downgrade")
+            _in_transaction(conn, rev, "downgrade")
         except RevisionFailed as exc:
             if isinstance(exc.error, NotImplementedError):
                 self.outcomes.append(Outcome(rev.id, "skipped", note="downgrade raises "
@@ -201,7 +206,7 @@ class RoundTrip:
                          previous: dict[UnitKey, Unit | None],
                          rows_before: dict[str, Digest | None]) -> bool:
         """Downgrade, compare with before the upgrade; True when the schema differs."""
-        if not self._downgrade(rev):
+        if not self._downgrade(conn, rev):
             return False
         down_keys = self._touched()
         keys = None if up_keys is None or down_keys is None else up_keys | down_keys
@@ -214,7 +219,7 @@ class RoundTrip:
                                     previous: dict[UnitKey, Unit | None],
                                     rows_before: dict[str, Digest | None]) -> None:
         """No savepoint can hold a revision that commits: downgrade, compare, upgrade again."""
-        if not self._downgrade(rev):
+        if not self._downgrade(conn, rev):
             return
         after = snapshot.take(conn, None, self.version_table)
         reported = self._report(rev, self._expected(previous, None), after, None)
@@ -262,12 +267,20 @@ class RoundTrip:
 
     def _load_data(self, conn: sa.Connection, rev: Revision) -> None:
         """Run ``roundtrip_data/<revision>.sql``: rows later steps must keep."""
-        path = self.data_dir / f"{rev.id}.sql"
-        if path.is_file():
+        path = self.data.get(rev.id)
+        if path is not None:
+            shown = display_path(path)
             try:
-                conn.exec_driver_sql(path.read_text().replace("%", "%%"))
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise BadInput(f"{shown}: cannot read the data fixture ({error_line(exc)}); "
+                               "save it as UTF-8 text") from exc
+            try:
+                conn.exec_driver_sql(text.replace("%", "%%"))
             except sa.exc.DBAPIError as exc:
-                raise BadInput(f"{path}: {error_line(exc)}; fix the data fixture") from exc
+                if is_connection_lost(exc):
+                    raise
+                raise BadInput(f"{shown}: {error_line(exc)}; fix the data fixture") from exc
             self.catalog.update(conn, self._touched(), self.version_table)  # in case of DDL
             self.rows.update(conn, None)
 
@@ -276,6 +289,18 @@ class RoundTrip:
         finding = which.at(rev, message, line=line, object=object, detail=detail)
         if not allowed(rev).get(finding.rule):
             self.findings.append(finding)
+
+
+def _in_transaction(conn: sa.Connection, rev: Revision, direction: str) -> None:
+    """Refuse to go on after a revision that ended the transaction it ran in (``COMMIT``):
+    the savepoints the round trip works with are gone."""
+    driver: Any = conn.connection.dbapi_connection
+    # psycopg2 has sent BEGIN and believes it is in a transaction, the server says it is not
+    if driver.status == STATUS_BEGIN and driver.info.transaction_status == TRANSACTION_STATUS_IDLE:
+        raise BadInput(f"{rev.display}: the {direction} of {rev.id} commits the transaction it "
+                       "runs in (COMMIT), so dbci cannot undo it to check it; run statements "
+                       "that must be outside a transaction inside "
+                       "`with op.get_context().autocommit_block():`")
 
 
 def _line(rev: Revision, function: str) -> int | None:
@@ -346,6 +371,9 @@ def roundtrip(config: Config, start: str | None = None, end: str | None = None,
     chain = history.chain()
     if not chain:
         raise BadInput("no revisions to check; write one with `dbci new MESSAGE`")
+    for path in history.orphan_fixtures():
+        raise BadInput(f"{display_path(path)}: names no revision of this history, so it would "
+                       "never be loaded; rename it after its revision or delete it")
     before, checked = select(chain, start, end, shard)
     began = time.monotonic()
     trip = RoundTrip(config, history, progress)

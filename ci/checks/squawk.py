@@ -8,15 +8,12 @@ created earlier in the same input as new, so one stream of SQL would hide proble
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 
-from ci import targets
+from ci import squawk, targets
 from ci.config import Config
 from ci.errors import OutsideFailure
 from ci.findings import Finding
@@ -25,15 +22,6 @@ from ci.rules.roundtrip import UPGRADE_FAILS
 from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_env
 
 SQUAWK_DOC = "https://squawkhq.com/docs/{rule}"
-
-
-def squawk_binary() -> str:
-    """squawk from this environment (the squawk-cli package), else from PATH."""
-    beside = Path(sys.executable).parent / "squawk"
-    found = str(beside) if beside.exists() else shutil.which("squawk")
-    if not found:
-        raise OutsideFailure("squawk is not installed; pip install squawk-cli")
-    return found
 
 
 def capture_sql(config: Config, history: History, chain: list[Revision],
@@ -96,15 +84,14 @@ def lint_sql(config: Config, revisions: list[Revision], captured: dict[str, list
         if not by_file:
             return []
         settings = config.settings
-        args = [squawk_binary(), "--reporter", "json",
-                "--pg-version", settings.squawk_pg_version or pg_version]
+        args = ["--reporter", "json", "--pg-version", settings.squawk_pg_version or pg_version]
         if settings.squawk_exclude:
             args += ["--exclude", ",".join(settings.squawk_exclude)]
-        done = subprocess.run([*args, *by_file], capture_output=True, text=True, check=False)
+        done = squawk.run([*args, *by_file])
     try:
-        reports = json.loads(done.stdout or "[]")
+        reports = json.loads(done.stdout)
     except json.JSONDecodeError as exc:
-        raise OutsideFailure(f"squawk failed (exit {done.returncode}): "
+        raise OutsideFailure(f"squawk printed no JSON (exit {done.returncode}): "
                              f"{(done.stderr or done.stdout).strip()[:300]}") from exc
     findings = []
     for item in reports:

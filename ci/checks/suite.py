@@ -3,6 +3,7 @@ composed into one Report."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from ci import targets
@@ -11,22 +12,36 @@ from ci.checks.drift import drift
 from ci.checks.lint import lint, load_base
 from ci.checks.roundtrip import roundtrip
 from ci.config import Config
-from ci.errors import DbciError
+from ci.errors import BadInput, DbciError
 from ci.findings import Finding
 from ci.history import load_history
 from ci.report import Report, Step
 from ci.schemadiff import capture
 
 
+def in_ci() -> bool:
+    """Whether dbci runs in CI (GitHub Actions and most others set ``CI``)."""
+    return bool(os.environ.get("CI") or os.environ.get("GITHUB_ACTIONS"))
+
+
 def check(config: Config, base: str | None = None,
           progress: Callable[[str], None] | None = None) -> Report:
-    """Every check; a step that cannot run says why, and the steps after it that need it skip."""
+    """Every check, the base-branch rules included whenever a base resolves; a step that cannot
+    run says why, and the steps after it that need it skip.
+
+    In CI a base must resolve: a shallow clone without the base branch would otherwise pass
+    with the rules that protect deployed revisions switched off.
+    """
+    ref = resolve_base(config, base)
+    if ref is None and in_ci():
+        raise BadInput("no base branch to compare with (tried [tool.dbci] base_ref, origin/main, "
+                       "main, origin/master, master); in CI, fetch it (actions/checkout with "
+                       "fetch-depth: 0) or pass --base REF")
     findings: list[Finding] = []
     steps: list[Step] = []
-    linted = lint(config, base=base)
+    linted = lint(config, base=ref)
     findings += linted.findings
     steps.append(Step("lint", linted.ok, linted.summary))
-    ref = resolve_base(config, base)
     report = Report(steps, findings, base=ref)
     try:
         load_history(config).chain()

@@ -22,7 +22,7 @@ MARKER_WITHOUT_REASON = rule(
     "marker-without-reason",
     """A ``# dbci: allow <rule>`` or ``# dbci: irreversible`` comment must give its reason after
     ``--``, so the next reader knows why the rule does not apply.""",
-    "add the reason: `# dbci: allow <rule> -- <why>`",
+    "add the reason: `# dbci: allow <rule> -- <why>` or `# dbci: irreversible -- <why>`",
 )
 
 
@@ -76,7 +76,10 @@ def check_markers(rev: Revision) -> Iterator[Finding]:
     for line, match in rev.lines_matching(ALLOW):
         if not match.group(2):
             yield MARKER_WITHOUT_REASON.at(
-                rev, f"`# dbci: allow {match.group(1)}` gives no reason", line=line)
+                rev, f"`# dbci: allow {match.group(1)}` gives no reason", line=line,
+                hint=f"add the reason: `# dbci: allow {match.group(1)} -- <why>`")
     for line, match in rev.lines_matching(IRREVERSIBLE):
         if not match.group(1):
-            yield MARKER_WITHOUT_REASON.at(rev, "`# dbci: irreversible` gives no reason", line=line)
+            yield MARKER_WITHOUT_REASON.at(
+                rev, "`# dbci: irreversible` gives no reason", line=line,
+                hint="add the reason: `# dbci: irreversible -- <why it cannot be undone>`")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ci.findings import Finding
+from ci.findings import Finding, display_path
 from ci.history import History, Revision
 from ci.naming import Name, NamingScheme, slugify
 from ci.rules.base import rule
@@ -44,6 +44,22 @@ DOCSTRING_REVISES = rule(
     """The docstring's ``Revises:`` line must repeat ``down_revision``.""",
     "make the docstring's Revises line equal down_revision",
 )
+
+
+UNKNOWN_FIXTURE_REVISION = rule(
+    "unknown-fixture-revision",
+    """A file in ``<script_location>/roundtrip_data/`` or ``seed/`` is named after a revision this
+    history does not have, so it is never loaded: usually a revision renamed by hand.""",
+    "rename the file after its revision (dbci renumber moves fixtures along), or delete it",
+)
+
+
+def check_fixtures(history: History) -> Iterator[Finding]:
+    """Fixture files named after no revision."""
+    for path in history.orphan_fixtures():
+        yield UNKNOWN_FIXTURE_REVISION.at_file(
+            display_path(path), f"{path.name} names no revision of this history; it is never "
+            "loaded")
 
 
 def _expected_number(history: History, rev: Revision) -> int | None:

@@ -9,7 +9,7 @@ from ci import github
 from ci.checks.suite import check
 from ci.command import Command
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK
+from ci.errors import EXIT_FINDINGS, EXIT_OK, DbciError
 from ci.findings import Result
 from ci.output import Printer
 from ci.report import markdown
@@ -22,8 +22,14 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the markdown report (or JSON) and append it to $GITHUB_STEP_SUMMARY when set."""
-    report = check(config, base=args.base, progress=printer.progress)
-    printer.progress_done()
+    try:
+        report = check(config, base=args.base, progress=printer.progress)
+    except DbciError as exc:
+        with contextlib.suppress(OSError):  # the job summary says why there is no report
+            github.append_step_summary(f"## dbci check: ⚠️ could not run\n\n{exc.message}\n")
+        raise
+    finally:
+        printer.progress_done()
     text = markdown(report)
     with contextlib.suppress(OSError):
         github.append_step_summary(text)

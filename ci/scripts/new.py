@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import RevisionContext
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 from alembic.util import CommandError
 
@@ -20,7 +26,7 @@ from ci.findings import Result, display_path
 from ci.history import History, load_history
 from ci.naming import new_id, slugify
 from ci.output import Printer
-from ci.runner import upgrade
+from ci.runner import apply, run_env
 
 
 def next_name(config: Config, history: History, slug: str) -> tuple[str, str, str | None]:
@@ -57,21 +63,46 @@ def _named_config(config: Config, stem: str,
     return cfg
 
 
-def _autogenerate(config: Config, history: History, stem: str, message: str, revision: str,
-                  head: str | None) -> Script | None:
-    """Alembic's autogenerate against a scratch database brought to head and stamped there."""
+def docstring_safe(message: str) -> str:
+    """The message as it can stand inside the template's triple-quoted docstring."""
+    return message.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+@dataclass(frozen=True)
+class NewRevision:
+    """The revision file written, and whether autogenerate found nothing to put in it."""
+
+    path: Path
+    empty: bool = False
+
+
+def _autogenerate(config: Config, history: History, cfg_for: Callable[[sa.Connection],
+                  AlembicConfig], command_args: dict[str, Any]) -> tuple[list[Script], bool]:
+    """Alembic's autogenerate against a scratch database brought to head and stamped there,
+    through dbci's env.py runner (so env.py is proven to use that database)."""
     with targets.scratch(config) as target, targets.connect(target) as conn:
-        upgrade(config, history, conn, history.chain())
-        cfg = _named_config(config, stem, conn)
-        command.stamp(cfg, "head")
-        conn.commit()
-        result = command.revision(cfg, message=message, rev_id=revision, head=head or "head",
-                                  autogenerate=True)
-    return result if not isinstance(result, list) else None
+        cfg = cfg_for(conn)
+        context = RevisionContext(cfg, history.script_dir, command_args)
+
+        def body(migration: MigrationContext) -> None:
+            for rev in history.chain():
+                apply(rev, "upgrade")
+            migration.stamp(history.script_dir, "heads")
+            context.run_autogenerate(migration.get_current_heads(), migration)
+
+        run_env(config, history, conn, body, template_args=context.template_args,
+                revision_context=context)
+        empty = all(ops.upgrade_ops is None or ops.upgrade_ops.is_empty()
+                    for ops in context.generated_revisions)
+        return [s for s in context.generate_scripts() if s is not None], empty
 
 
-def new(config: Config, message: str, autogenerate: bool = False) -> Path:
-    """Write the next revision file; with ``autogenerate``, fill it from the ORM's differences."""
+def new(config: Config, message: str, autogenerate: bool = False) -> NewRevision:
+    """Write the next revision file; with ``autogenerate``, fill it from the ORM's differences.
+
+    The message may hold any text (backslashes, quotes); a file that does not parse as Python
+    afterwards (a template that cannot carry it) is removed, never left behind.
+    """
     slug = slugify(message)
     if not slug:
         raise BadInput(f"message {message!r} has no letters or digits to name the file; "
@@ -80,16 +111,43 @@ def new(config: Config, message: str, autogenerate: bool = False) -> Path:
     revision, filename, head = next_name(config, history, slug)
     _check_writable(history.versions_dir)
     stem = filename.removesuffix(".py")
+    safe, base = docstring_safe(message), head or "head"
+    empty = False
+    written = history.versions_dir / filename
     try:
         if not autogenerate:
-            script = command.revision(_named_config(config, stem), message=message,
-                                      rev_id=revision, head=head or "head")
+            script = command.revision(_named_config(config, stem), message=safe,
+                                      rev_id=revision, head=base)
+            scripts = [script] if isinstance(script, Script) else []
         else:
-            script = _autogenerate(config, history, stem, message, revision, head)
+            scripts, empty = _autogenerate(
+                config, history, lambda conn: _named_config(config, stem, conn),
+                {"message": safe, "rev_id": revision, "head": base, "autogenerate": True,
+                 "sql": False, "splice": False, "branch_label": None, "version_path": None,
+                 "depends_on": None})
     except CommandError as exc:
         raise BadInput(f"{display_path(history.versions_dir)}: {exc}") from exc
-    assert script is not None and not isinstance(script, list)
-    return Path(script.path)
+    except SyntaxError:  # Alembic reads back what it wrote: the message broke the template
+        _must_parse(written, message, history)
+        raise
+    if len(scripts) != 1:
+        raise BadInput(f"{display_path(history.versions_dir)}: Alembic wrote {len(scripts)} "
+                       "revisions (process_revision_directives?); dbci expects one")
+    path = Path(scripts[0].path)
+    _must_parse(path, message, history)
+    return NewRevision(path, empty)
+
+
+def _must_parse(path: Path, message: str, history: History) -> None:
+    """Remove a written revision that is not valid Python, and say which template wrote it."""
+    try:
+        ast.parse(path.read_text(), filename=str(path))
+    except (SyntaxError, ValueError, UnicodeDecodeError) as exc:
+        path.unlink(missing_ok=True)
+        template = Path(history.script_dir.dir) / "script.py.mako"
+        raise BadInput(f"{display_path(template)}: the revision it "
+                       f"renders for message {message!r} is not valid Python ({exc}); nothing "
+                       "was written") from exc
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,8 +158,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the new file's path."""
-    path = new(config, " ".join(args.message), autogenerate=args.autogenerate)
-    printer.result(Result(lines=[display_path(path)], data={"path": display_path(path)}))
+    written = new(config, " ".join(args.message), autogenerate=args.autogenerate)
+    path = display_path(written.path)
+    if written.empty:
+        printer.err.write(f"dbci new: autogenerate found no difference between the ORM and the "
+                          f"migrations at head; {path} is an empty revision\n")
+    printer.result(Result(lines=[path], data={"path": path, "empty": written.empty}))
     return EXIT_OK
 
 

@@ -14,7 +14,7 @@ from ci.errors import EXIT_FINDINGS, EXIT_OK, DbciError
 from ci.files import replace_files
 from ci.findings import Result, display_path
 from ci.gitrefs import default_base
-from ci.history import History, Revision, load_history
+from ci.history import FIXTURE_FOLDERS, History, Revision, load_history
 from ci.output import Printer
 
 
@@ -113,6 +113,20 @@ def rewrite(move: Move) -> str:
     return "".join(lines)
 
 
+def _fixtures_moved(history: History, moves: list[Move]) -> tuple[dict[Path, str], list[Path]]:
+    """The fixture files named after a moved revision, under its new id."""
+    writes: dict[Path, str] = {}
+    removes: list[Path] = []
+    for folder in FIXTURE_FOLDERS:
+        files = history.fixtures(folder)
+        for move in moves:
+            old = files.get(move.revision.id)
+            if old is not None and move.new_id != move.revision.id:
+                writes[old.with_name(f"{move.new_id}.sql")] = old.read_text()
+                removes.append(old)
+    return writes, removes
+
+
 def renumber(config: Config, onto: str | None = None) -> Result:
     """Rename and rewrite this branch's revisions so they follow the base head; all or nothing."""
     ref = onto or default_base(config)
@@ -123,8 +137,9 @@ def renumber(config: Config, onto: str | None = None) -> Result:
         result = Result(lines=[f"renumber: nothing to move, this branch already follows {ref}"],
                         data={"renamed": []})
     else:
-        replace_files({m.new_path: rewrite(m) for m in moves},
-                      removes=[m.revision.path for m in moves])
+        writes, removes = _fixtures_moved(history, moves)
+        writes.update({m.new_path: rewrite(m) for m in moves})
+        replace_files(writes, removes=[*removes, *(m.revision.path for m in moves)])
         result = Result(
             lines=[f"renamed {display_path(m.revision.path)} -> {display_path(m.new_path)}"
                    for m in moves],

@@ -17,6 +17,7 @@ from conftest import (
     dbci,
     dbci_process,
     edit_revision,
+    empty_history,
     folder_state,
     git,
     revision_path,
@@ -298,8 +299,7 @@ def no_revision_variable(project: Path) -> str:
 
 
 def empty_versions(project: Path) -> str:
-    for path in versions_dir(project).glob("*.py"):
-        path.unlink()
+    empty_history(project)
     return r"database/versions: no revisions; write the first with `dbci new MESSAGE`"
 
 
@@ -310,7 +310,7 @@ def no_down_revision_variable(project: Path) -> str:
 
 def bad_number_width(project: Path) -> str:
     set_dbci(project, "number_width = 0")
-    return r"pyproject.toml: number_width must be 1 or more, not 0"
+    return r"pyproject.toml: \[tool.dbci\] number_width = 0: must be between 1 and 9"
 
 
 @pytest.mark.parametrize("breaks", [no_ini, malformed_ini, ini_without_script_location,
@@ -331,16 +331,14 @@ def test_bad_input_is_one_line_and_exit_2(project: Path, breaks: Callable[[Path]
 
 
 def test_a_history_may_start_at_00(project: Path) -> None:
-    for path in versions_dir(project).glob("*.py"):
-        path.unlink()
+    empty_history(project)
     _new_revision(project, "00_aaaaaaaaaaaa_start.py", "00_aaaaaaaaaaaa", None)
     _new_revision(project, "01_bbbbbbbbbbbb_next.py", "01_bbbbbbbbbbbb", "00_aaaaaaaaaaaa")
     assert lint().json() == {"ok": True, "findings": []}
 
 
 def test_a_history_may_not_start_at_02(project: Path) -> None:
-    for path in versions_dir(project).glob("*.py"):
-        path.unlink()
+    empty_history(project)
     first = _new_revision(project, "02_aaaaaaaaaaaa_start.py", "02_aaaaaaaaaaaa", None)
     assert files_with(lint(), "revision-number") == {first.name}
 

