@@ -14,7 +14,7 @@ from alembic.config import Config as AlembicConfig
 
 from ci import masking
 from ci.errors import BadInput
-from ci.naming import NamingScheme
+from ci.naming import ALEMBIC_DEFAULT_TEMPLATE, NamingScheme
 from ci.settings import Settings
 
 #: The project folders dbci put on sys.path for the env.py it ran last.
@@ -68,12 +68,18 @@ class Config:
 
     @property
     def naming(self) -> NamingScheme:
-        """The revision and file naming scheme."""
+        """The revision and file naming scheme: ``[tool.dbci]``'s; where it sets no format and
+        alembic.ini names files with a ``file_template`` of its own, Alembic's."""
         s = self.settings
+        template = self.alembic().get_main_option("file_template")
+        own = template and template != ALEMBIC_DEFAULT_TEMPLATE
         try:
+            if own and not s.model_fields_set & {"revision_format", "file_format"}:
+                return NamingScheme.from_alembic(template or "", s.number_width)
             return NamingScheme(s.revision_format, s.file_format, s.number_width)
         except ValueError as exc:
-            raise BadInput(f"{self.project_dir / 'pyproject.toml'}: {exc}") from exc
+            where = self.ini_path if own else self.project_dir / "pyproject.toml"
+            raise BadInput(f"{where}: {exc}") from exc
 
     def alembic(self, connection: sa.Connection | sa.Engine | None = None) -> AlembicConfig:
         """A fresh Alembic Config; ``connection`` goes to env.py as ``attributes["connection"]``."""

@@ -73,6 +73,18 @@ def run_prepared(connection: sa.Connection, name: str, text: str,
         cursor.close()
 
 
+#: Statements that change nothing in the database (a SELECT calling a function that writes is
+#: not caught).
+READS = {"SELECT", "SHOW", "EXPLAIN", "SET", "RESET", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT",
+         "RELEASE"}
+
+
+def verb(statement: str) -> str:
+    """A statement's first word, upper case, after any comments."""
+    match = re.match(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(\w+)", statement, re.DOTALL)
+    return match.group(1).upper() if match else ""
+
+
 def cache_dir() -> Path:
     """``$DBCI_CACHE_DIR``, else ``$XDG_CACHE_HOME/dbci``, else ``~/.cache/dbci``."""
     if os.environ.get("DBCI_CACHE_DIR"):

@@ -46,10 +46,13 @@ class OutsideFailure(DbciError):
 
 
 def error_line(error: BaseException) -> str:
-    """The first line of what the database (or Python) said."""
+    """The first line of what the database (or Python) said, and PostgreSQL's hint (often the
+    fix: "You might need to specify USING ...")."""
     orig = getattr(error, "orig", None) or error
     text = str(orig).strip()
-    return text.splitlines()[0] if text else type(orig).__name__
+    line = text.splitlines()[0] if text else type(orig).__name__
+    hint = getattr(getattr(orig, "diag", None), "message_hint", None)
+    return f"{line} (HINT: {hint})" if hint else line
 
 
 def described(error: BaseException) -> str:

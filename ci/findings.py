@@ -37,6 +37,11 @@ class Finding:
         return self.revision or self.check
 
 
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 revision``, ``2 revisions``."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def display_path(path: str | os.PathLike[str]) -> str:
     """A path relative to the working directory when below it (as GitHub annotations want)."""
     p = Path(path).absolute()

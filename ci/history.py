@@ -129,23 +129,24 @@ class History:
     def children(self, revision_id: str) -> list[Revision]:
         return [r for r in self.revisions if revision_id in r.down_revisions]
 
-    def chain(self) -> list[Revision]:
-        """The revisions from base to head; refuses a history that is not a single line."""
+    def order(self) -> list[Revision]:
+        """Every revision, each after its parents (Alembic's own topological order); any
+        history Alembic can build: branches, merges and several heads included."""
         if self.graph is None or self.duplicates:
             raise BadInput(f"{display_path(self.versions_dir)}: the history is broken; "
                            "run `dbci lint` to see why")
+        return [self.get(s.revision)
+                for s in self.graph.iterate_revisions("heads", "base")][::-1]
+
+    def head(self) -> Revision | None:
+        """The one head new revisions build on (None for an empty history); refuses several."""
+        self.order()  # a broken history says so first
         heads = self.heads
         if len(heads) > 1:
             names = ", ".join(h.id for h in heads)
             raise BadInput(f"{display_path(self.versions_dir)}: several heads ({names}); "
                            "run `dbci renumber` to put this branch's revisions on one line")
-        if not heads:
-            return []
-        ordered = [self.get(s.revision) for s in self.graph.iterate_revisions(heads[0].id, "base")]
-        if len(ordered) != len(self.revisions) or any(len(r.down_revisions) > 1 for r in ordered):
-            raise BadInput(f"{display_path(self.versions_dir)}: the history has branches or "
-                           "merges; run `dbci lint` to see where")
-        return ordered[::-1]
+        return heads[0] if heads else None
 
     def fixtures(self, folder: str) -> dict[str, Path]:
         """The ``<script_location>/<folder>/<revision>.sql`` files, by the revision they name."""

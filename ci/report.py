@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ci.findings import Finding
+from ci.findings import Finding, count
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _cell(text: str) -> str:
 
 def markdown(report: Report) -> str:
     """The whole report as GitHub-flavoured markdown."""
-    title = "✅ all checks pass" if report.ok else f"❌ {len(report.findings)} problem(s)"
+    title = "✅ all checks pass" if report.ok else f"❌ {count(len(report.findings), 'problem')}"
     base = (f"Base: `{report.base}` (revisions there must be unchanged; squawk lints the ones "
             "added since)" if report.base else "Base: none found, so the rules that need one "
             "(`edited-deployed-revision`, squawk) did not run and the diff is over an empty "
@@ -61,8 +61,9 @@ def markdown(report: Report) -> str:
                         *(f"  {line}" for line in f.detail.splitlines()), "  ```", "",
                         "  </details>"]
     over = f"over `{report.base}`" if report.base else "over an empty database"
-    out += ["", f"<details><summary>Schema diff {over} ({len(report.diff_sql)} statement(s), "
-            "migra)</summary>", "", "```sql", *(report.diff_sql or ["-- no changes"]), "```",
+    statements = count(len(report.diff_sql), "statement")
+    out += ["", f"<details><summary>Schema diff {over} ({statements}, migra)</summary>", "",
+            "```sql", *(report.diff_sql or ["-- no changes"]), "```",
             "", "</details>"]
     if report.added:
         out += ["", "```mermaid", "flowchart LR"]

@@ -3,23 +3,16 @@ only where a step wrote rows or changed a table's shape."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from ci.database import run_prepared, sql
+from ci.database import READS, run_prepared, sql, verb
 from ci.snapshot import UnitKey
 
 #: Statements that cannot change rows (SELECT may call a writing function: that is not caught).
-_SCHEMA_ONLY = {"CREATE", "ALTER", "DROP", "COMMENT", "GRANT", "REVOKE", "SELECT", "SAVEPOINT",
-                "RELEASE", "ROLLBACK", "BEGIN", "COMMIT", "SET", "RESET", "SHOW"}
-
-
-def _first_word(statement: str) -> str:
-    match = re.match(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(\w+)", statement, re.DOTALL)
-    return match.group(1).upper() if match else ""
+SCHEMA_ONLY = READS | {"CREATE", "ALTER", "DROP", "COMMENT", "GRANT", "REVOKE"}
 
 
 Digest = tuple[int, str]
@@ -41,7 +34,7 @@ class Rows:
         """Note statements that may write rows, so quiet steps skip looking for new tables."""
 
         def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            if not self.wrote and _first_word(statement) not in _SCHEMA_ONLY:
+            if not self.wrote and verb(statement) not in SCHEMA_ONLY:
                 self.wrote = True
 
         event.listen(connection, "before_cursor_execute", before)

@@ -12,8 +12,10 @@ import contextlib
 import re
 import secrets
 import textwrap
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from ci import targets
 from ci.config import Config
 from ci.database import is_connection_lost
-from ci.errors import BadInput, DbciError, described, error_line, user_frame
+from ci.errors import BadInput, DbciError, described, error_line, internal, user_frame
 from ci.findings import display_path
 from ci.history import History, Revision, load_history
 
@@ -47,14 +49,16 @@ HONOUR_THE_CONNECTION = textwrap.dedent("""\
                 do_run_migrations(connection)""")
 
 
-class RevisionFailed(Exception):
-    """A revision's upgrade or downgrade raised; carries the revision and a one-line reason."""
+class RevisionFailed(BadInput):
+    """A revision's upgrade or downgrade raised. Checks turn it into a finding; anywhere else it
+    is one line naming the revision's file (exit 2)."""
 
     def __init__(self, revision: Revision, direction: str, error: BaseException) -> None:
         self.revision = revision
         self.direction = direction
         self.error = error
-        super().__init__(f"{direction} of {revision.id} failed: {error_line(error)}")
+        self.reason = f"{direction} of {revision.id} failed: {error_line(error)}"
+        super().__init__(f"{revision.display}: {self.reason}")
 
 
 def _same_database(theirs: sa.Connection, ours: sa.Connection) -> bool:
@@ -134,7 +138,7 @@ def run_env(config: Config, history: History, connection: sa.Connection,
     try:
         with EnvironmentContext(cfg, history.script_dir, fn=driver, **environment):
             history.script_dir.run_env()
-    except (DbciError, RevisionFailed, KeyboardInterrupt):
+    except (DbciError, KeyboardInterrupt):
         raise
     except BaseException as exc:
         if (ran and exc is ran[0]) or is_connection_lost(exc):
@@ -167,6 +171,11 @@ def apply(rev: Revision, direction: str) -> None:
         raise RevisionFailed(rev, direction, exc) from exc
     except (DbciError, KeyboardInterrupt):
         raise
+    except AssertionError as exc:
+        raised_in = traceback.extract_tb(exc.__traceback__)[-1].filename
+        if Path(raised_in).resolve() != rev.path.resolve():  # Alembic's or dbci's own assert
+            raise internal(exc) from exc
+        raise RevisionFailed(rev, direction, exc) from exc
     except (Exception, SystemExit) as exc:
         raise RevisionFailed(rev, direction, exc) from exc
 
@@ -225,5 +234,5 @@ def at_head(config: Config) -> Iterator[sa.Connection]:
     """A connection to a scratch database brought to the project's head."""
     with targets.scratch(config) as target, targets.connect(target) as connection:
         history = load_history(config)
-        upgrade(config, history, connection, history.chain())
+        upgrade(config, history, connection, history.order())
         yield connection

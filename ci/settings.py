@@ -48,7 +48,8 @@ class _Table(BaseModel):
 
 #: The placeholders each naming format may use.
 REVISION_PLACEHOLDERS = ("number", "id", "slug")
-FILE_PLACEHOLDERS = ("revision", *REVISION_PLACEHOLDERS)
+FILE_PLACEHOLDERS = ("revision", *REVISION_PLACEHOLDERS, "year", "month", "day", "hour",
+                     "minute", "second", "epoch")
 #: Numbers are zero-padded to this many digits at most.
 MAX_NUMBER_WIDTH = 9
 

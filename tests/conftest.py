@@ -80,6 +80,15 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_project(name: str, dest: Path) -> Path:
+    """A copy of ``tests/fixtures/<name>`` (a project of its own) in ``dest``."""
+    shutil.copytree(FIXTURES / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest / name
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the reference project, as the working directory."""

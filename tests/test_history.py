@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import HEAD, edit_revision, revision_path, set_dbci, write_revision
+from conftest import HEAD, edit_revision, empty_history, revision_path, set_dbci, write_revision
 
 from ci.config import Config
 from ci.errors import BadInput
@@ -18,7 +18,8 @@ def history_of(project: Path) -> History:
 
 def test_the_reference_history_is_one_line_of_fourteen(project: Path) -> None:
     history = history_of(project)
-    chain = history.chain()
+    chain = history.order()
+    assert history.head() == chain[-1]
     assert [r.id[:2] for r in chain] == [f"{n:02d}" for n in range(1, 15)]
     assert [h.id for h in history.heads] == [HEAD]
     assert chain[0].down_revisions == ()
@@ -82,7 +83,7 @@ def test_duplicate_ids_are_collected(project: Path) -> None:
     assert {r.path.name for r in history.duplicates[HEAD]} == {
         revision_path(project, "14").name, copy.name}
     with pytest.raises(BadInput, match="the history is broken"):
-        history.chain()
+        history.order()
 
 
 def test_an_unknown_parent_is_collected_and_no_graph_built(project: Path) -> None:
@@ -100,27 +101,31 @@ def test_a_cycle_is_collected(project: Path) -> None:
     assert history.graph is None
 
 
-def test_chain_refuses_several_heads(project: Path) -> None:
+def test_several_heads_have_an_order_but_no_head(project: Path) -> None:
     write_revision(project / "database" / "versions", "15_aaaaaaaaaaaa_a.py", "15_aaaaaaaaaaaa",
                    "13_77685f96deb5")
+    history = history_of(project)
+    assert len(history.order()) == 15
     with pytest.raises(BadInput, match="several heads"):
-        history_of(project).chain()
+        history.head()
 
 
-def test_chain_refuses_a_merge(project: Path) -> None:
+def test_a_merge_comes_after_both_its_parents(project: Path) -> None:
     versions = project / "database" / "versions"
     write_revision(versions, "15_aaaaaaaaaaaa_a.py", "15_aaaaaaaaaaaa", "13_77685f96deb5")
     write_revision(versions, "16_bbbbbbbbbbbb_m.py", "16_bbbbbbbbbbbb",
                    (HEAD, "15_aaaaaaaaaaaa"))
-    with pytest.raises(BadInput, match="branches or merges"):
-        history_of(project).chain()
-
-
-def test_an_empty_folder_has_an_empty_chain(project: Path) -> None:
-    for path in (project / "database" / "versions").glob("*.py"):
-        path.unlink()
     history = history_of(project)
-    assert history.revisions == [] and history.chain() == []
+    ids = [r.id for r in history.order()]
+    assert ids[-1] == "16_bbbbbbbbbbbb" and len(ids) == 16
+    assert ids.index("15_aaaaaaaaaaaa") > ids.index("13_77685f96deb5")
+    assert history.head() is not None and history.head().id == "16_bbbbbbbbbbbb"
+
+
+def test_an_empty_folder_has_an_empty_order(project: Path) -> None:
+    empty_history(project)
+    history = history_of(project)
+    assert history.revisions == [] and history.order() == [] and history.head() is None
 
 
 def test_a_syntax_error_names_file_and_line(project: Path) -> None:

@@ -36,12 +36,34 @@ def test_parse_file_of_the_default_scheme() -> None:
 @pytest.mark.parametrize("filename", [
     "07_2e805208407e_Add_Published.py",   # uppercase slug
     "07_2e805208407e_add-published.py",   # dashes
-    "07_2e805208407e_.py",                # no slug
     "07_2e805208407e_add.pyc",
     "2e805208407e_add.py",                # Alembic's default file name
 ])
 def test_parse_file_refuses_other_shapes(filename: str) -> None:
     assert DEFAULT.parse_file(filename) is None
+
+
+@pytest.mark.parametrize(("filename", "slug"), [
+    ("07_2e805208407e_.py", ""),                                      # alembic merge
+    ("07_2e805208407e_add_a_column_to_the_collection_table_.py",      # cut at 40 characters
+     "add_a_column_to_the_collection_table_"),
+])
+def test_parse_file_accepts_the_names_alembic_writes(filename: str, slug: str) -> None:
+    name = DEFAULT.parse_file(filename)
+    assert name is not None and name.slug == slug
+
+
+def test_alembic_file_templates_become_a_scheme_with_dates() -> None:
+    dated = NamingScheme.from_alembic("%(year)d_%(month).2d_%(day).2d_%(hour).2d%(minute).2d"
+                                      "%(second).2d_%(rev)s_%(slug)s")
+    assert (dated.revision_format, dated.file_format) == (
+        "{id}", "{year}_{month}_{day}_{hour}{minute}{second}_{revision}_{slug}.py")
+    name = dated.parse_file("2024_01_31_120509_a8cd0dc08805_add_links.py")
+    assert name is not None and (name.id, name.slug) == ("a8cd0dc08805", "add_links")
+    assert dated.renumbered("a8cd0dc08805", "2024_01_31_120509_a8cd0dc08805_add_links.py", 3) == (
+        "a8cd0dc08805", "2024_01_31_120509_a8cd0dc08805_add_links.py")
+    with pytest.raises(ValueError, match=r"file_template token %\(branch\)s"):
+        NamingScheme.from_alembic("%(branch)s_%(rev)s")
 
 
 def test_parse_keeps_the_number_as_written() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ci.rows import _SCHEMA_ONLY, _first_word
+from ci.database import verb
+from ci.rows import SCHEMA_ONLY
 
 
 @pytest.mark.parametrize(("statement", "word"), [
@@ -15,10 +16,10 @@ from ci.rows import _SCHEMA_ONLY, _first_word
     ("", ""),
 ])
 def test_the_first_word_skips_comments(statement: str, word: str) -> None:
-    assert _first_word(statement) == word
+    assert verb(statement) == word
 
 
 @pytest.mark.parametrize("word", ["INSERT", "UPDATE", "DELETE", "TRUNCATE", "COPY", "DO", "CALL",
                                   "WITH", "MERGE"])
 def test_statements_that_may_write_rows_are_watched(word: str) -> None:
-    assert word not in _SCHEMA_ONLY
+    assert word not in SCHEMA_ONLY

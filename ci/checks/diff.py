@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ci.config import Config
 from ci.errors import BadInput
+from ci.findings import count
 from ci.gitrefs import default_base, project_at
 from ci.runner import at_head
 from ci.schemadiff import Captured, capture, migra_sql
@@ -32,7 +33,7 @@ class DiffResult:
     def summary(self) -> str:
         """``3 statement(s) over main``."""
         over = f"over {self.base}" if self.base else "over an empty database"
-        return f"{len(self.sql)} statement(s) {over}"
+        return f"{count(len(self.sql), 'statement')} {over}"
 
 
 def diff(config: Config, base: str | None = None, head: Captured | None = None) -> DiffResult:

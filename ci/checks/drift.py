@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from ci import snapshot, targets
 from ci.config import Config
 from ci.errors import BadInput, error_line
-from ci.findings import Finding, display_path
+from ci.findings import Finding, count, display_path
 from ci.history import History, load_history
 from ci.rules.drift import BY_SIDE
 from ci.runner import at_head, run_env
@@ -196,17 +196,17 @@ class DriftResult:
     def summary(self) -> str:
         """``the ORM and the migrations at 14_3a5e33b5fa4a agree``."""
         return (f"the ORM and the migrations at {self.head} "
-                + ("agree" if self.ok else f"differ in {len(self.findings)} place(s)"))
+                + ("agree" if self.ok else f"differ in {count(len(self.findings), 'place')}"))
 
 
 def drift(config: Config, migrated: sa.Connection | None = None,
           head: Captured | None = None) -> DriftResult:
     """Compare the ORM with the migrations at head (``migrated``, else a scratch database)."""
     history = load_history(config)
-    chain = history.chain()
+    history.order()  # a broken history says so before anything runs
     with contextlib.ExitStack() as stack:
         if migrated is None:
             migrated = stack.enter_context(at_head(config))
         drifts, statements = compare(config, history, migrated, head)
     return DriftResult(list(findings(history, drifts, statements)),
-                       chain[-1].id if chain else "base", statements)
+                       ", ".join(h.id for h in history.heads) or "base", statements)

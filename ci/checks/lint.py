@@ -7,15 +7,17 @@ from dataclasses import dataclass, field
 
 from ci.checks.squawk import capture_sql, lint_sql
 from ci.config import Config
+from ci.database import READS, verb
 from ci.errors import BadInput
-from ci.findings import Finding, display_path
+from ci.findings import Finding, count, display_path
 from ci.gitrefs import project_at
 from ci.history import History, load_history
 from ci.rules import allowed
 from ci.rules.deployed import check_deployed
-from ci.rules.downgrade import check_downgrade, check_markers
+from ci.rules.downgrade import MISSING_DOWNGRADE, check_downgrade, check_markers
 from ci.rules.graph import check_graph
-from ci.rules.naming import check_duplicate_numbers, check_fixtures, check_revision
+from ci.rules.naming import adopt, check_duplicate_numbers, check_fixtures, check_revision
+from ci.runner import Statement
 
 
 @dataclass
@@ -35,7 +37,8 @@ class LintResult:
     @property
     def summary(self) -> str:
         """One line: what was linted (and, with a base, what squawk saw)."""
-        return "; ".join([f"{self.revisions} revisions in {self.versions_dir}", *self.notes])
+        return "; ".join([f"{count(self.revisions, 'revision')} in {self.versions_dir}",
+                          *self.notes])
 
 
 def history_findings(history: History) -> list[Finding]:
@@ -48,7 +51,7 @@ def history_findings(history: History) -> list[Finding]:
         findings += check_markers(rev)
     findings += check_duplicate_numbers(history, checked)
     findings += check_fixtures(history)
-    return findings
+    return adopt(history, findings, checked)
 
 
 def load_base(config: Config, ref: str) -> History:
@@ -75,26 +78,36 @@ def lint(config: Config, base: str | None = None) -> LintResult:
     if base is not None:
         base_history = load_base(config, base)
         findings += check_deployed(history, base_history, base)
-        findings += _lock_safety(config, history, {r.id for r in base_history.revisions},
-                                 result.notes, base)
+        safety, captured = _lock_safety(config, history, {r.id for r in base_history.revisions},
+                                        result.notes, base)
+        findings = [f for f in findings if not _only_reads(f, captured)] + safety
     result.findings = _without_allowed(history, findings)
     return result
 
 
+def _only_reads(finding: Finding, captured: dict[str, list[Statement]]) -> bool:
+    """A missing-downgrade finding about an upgrade that, run, only read the database."""
+    statements = captured.get(finding.revision or "")
+    return (finding.rule == MISSING_DOWNGRADE.id and statements is not None
+            and all(verb(s.sql) in READS for s in statements))
+
+
 def _lock_safety(config: Config, history: History, base_ids: set[str], notes: list[str],
-                 base: str) -> list[Finding]:
+                 base: str) -> tuple[list[Finding], dict[str, list[Statement]]]:
+    """squawk's findings on the revisions added since the base, and the statements each ran."""
     try:
-        chain = history.chain()
+        order = history.order()
     except BadInput:  # the graph rules have said why
-        notes.append("squawk: skipped, the history is not one line (see the findings)")
-        return []
-    new = [r for r in chain if r.id not in base_ids and r.id not in history.exempt]
+        notes.append("squawk: skipped, the history is broken (see the findings)")
+        return [], {}
+    new = [r for r in order if r.id not in base_ids and r.id not in history.exempt]
     if not new:
         notes.append(f"squawk: no revisions added since {base}")
-        return []
-    captured, failures, version = capture_sql(config, history, chain, {r.id for r in new})
-    notes.append(f"squawk: {len(new)} revision(s) added since {base}, each linted on its own")
-    return failures + lint_sql(config, new, captured, version)
+        return [], {}
+    captured, failures, version = capture_sql(config, history, order, {r.id for r in new})
+    notes.append(f"squawk: {count(len(new), 'revision')} added since {base}, each linted on "
+                 "its own")
+    return failures + lint_sql(config, new, captured, version), captured
 
 
 def _without_allowed(history: History, findings: list[Finding]) -> list[Finding]:

@@ -26,7 +26,7 @@ from ci import snapshot, targets
 from ci.config import Config
 from ci.database import is_connection_lost
 from ci.errors import BadInput, error_line
-from ci.findings import Finding, display_path
+from ci.findings import Finding, count, display_path
 from ci.history import History, Revision, load_history
 from ci.rows import Digest, Rows
 from ci.rules import Rule, allowed
@@ -46,6 +46,8 @@ from ci.snapshot import Catalog, Difference, Snapshot, Unit, UnitKey
 from ci.tracker import DdlTracker
 
 AUTOCOMMIT = re.compile(r"\bautocommit_block\b")
+#: ``op.execute("COMMIT")``: how revisions ran ``CONCURRENTLY`` before autocommit_block().
+COMMITS = re.compile(r"""(['"])\s*COMMIT\s*;?\s*\1""", re.IGNORECASE)
 #: Commit progress every so many revisions, so one run never holds too many locks.
 COMMIT_EVERY = 100
 
@@ -60,23 +62,24 @@ class Outcome:
     note: str = ""
 
 
-def select(chain: list[Revision], start: str | None, end: str | None,
+def select(order: list[Revision], start: str | None, end: str | None,
            shard: tuple[int, int] | None) -> tuple[list[Revision], list[Revision]]:
-    """The revisions to bring up first without checks, and those to check."""
-    ids = [r.id for r in chain]
+    """The revisions to bring up first without checks, and those to check: a range of the
+    history's order (parents first), and the K-th of N equal slices of it."""
+    ids = [r.id for r in order]
     for rev in (start, end):
         if rev is not None and rev not in ids:
             raise BadInput(f"unknown revision {rev!r}; `dbci lint` lists the history")
     lo = ids.index(start) if start else 0
-    hi = ids.index(end) + 1 if end else len(chain)
-    if lo >= hi:
+    hi = ids.index(end) + 1 if end else len(order)
+    if lo >= hi and (start or end):
         raise BadInput(f"--from {start} comes after --to {end}")
     if shard is not None:
         k, n = shard
         size, extra = divmod(hi - lo, n)
         first = lo + (k - 1) * size + min(k - 1, extra)
         lo, hi = first, first + size + (1 if k <= extra else 0)
-    return chain[:lo], chain[lo:hi]
+    return order[:lo], order[lo:hi]
 
 
 class RoundTrip:
@@ -132,7 +135,7 @@ class RoundTrip:
 
     def _check(self, context: MigrationContext, conn: sa.Connection, rev: Revision) -> bool:
         """Upgrade, then prove the downgrade; False when the upgrade failed (stop the run)."""
-        autocommit = bool(AUTOCOMMIT.search(rev.source))
+        autocommit = bool(AUTOCOMMIT.search(rev.source) or COMMITS.search(rev.source))
         path = ("autocommit" if autocommit else "fast" if self.tracker else "whole snapshots")
         before_upgrade = None if autocommit else conn.begin_nested()
         try:
@@ -144,7 +147,7 @@ class RoundTrip:
                        line=_line(rev, "upgrade"))
             self.outcomes.append(Outcome(rev.id, "failed", path))
             return False
-        _in_transaction(conn, rev, "upgrade")
+        _in_transaction(conn, rev, "upgrade", may_commit=autocommit)
         up_keys = None if autocommit else self._touched()
         previous = self.catalog.update(conn, up_keys, self.version_table)
         rows_before = self.rows.update(conn, up_keys)
@@ -152,7 +155,9 @@ class RoundTrip:
         if is_irreversible(rev):
             self.outcomes.append(Outcome(rev.id, "skipped", path, "irreversible"))
         elif before_upgrade is None:
-            self._check_downgrade_autocommit(conn, rev, previous, rows_before)
+            if not self._check_downgrade_autocommit(conn, rev, previous, rows_before):
+                self.outcomes.append(Outcome(rev.id, "failed", path))
+                return False
         else:
             savepoint = conn.begin_nested()
             try:
@@ -188,10 +193,10 @@ class RoundTrip:
                     f"{finding.detail}\nmigra, what the downgrade should also do:\n{sql}"))
                 break
 
-    def _downgrade(self, conn: sa.Connection, rev: Revision) -> bool:
+    def _downgrade(self, conn: sa.Connection, rev: Revision, may_commit: bool = False) -> bool:
         try:
             apply(rev, "downgrade")
-            _in_transaction(conn, rev, "downgrade")
+            _in_transaction(conn, rev, "downgrade", may_commit)
         except RevisionFailed as exc:
             if isinstance(exc.error, NotImplementedError):
                 self.outcomes.append(Outcome(rev.id, "skipped", note="downgrade raises "
@@ -217,17 +222,27 @@ class RoundTrip:
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
                                     previous: dict[UnitKey, Unit | None],
-                                    rows_before: dict[str, Digest | None]) -> None:
-        """No savepoint can hold a revision that commits: downgrade, compare, upgrade again."""
-        if not self._downgrade(conn, rev):
-            return
+                                    rows_before: dict[str, Digest | None]) -> bool:
+        """No savepoint can hold a revision that commits: downgrade, compare, upgrade again.
+        False when the upgrade cannot run again over what the downgrade left (the findings say
+        what): the run stops there."""
+        if not self._downgrade(conn, rev, may_commit=True):
+            return True
         after = snapshot.take(conn, None, self.version_table)
         reported = self._report(rev, self._expected(previous, None), after, None)
         self._report_rows(rev, self.rows.compare(conn, None, rows_before), reported)
-        apply(rev, "upgrade")
+        try:
+            apply(rev, "upgrade")
+        except RevisionFailed as exc:
+            if not any(f.revision == rev.id for f in self.findings):
+                self._fail(UPGRADE_FAILS, rev, f"{exc.reason}, run again after its downgrade",
+                           line=_line(rev, "upgrade"))
+            return False
+        _in_transaction(conn, rev, "upgrade", may_commit=True)
         self._touched()
         self.catalog.update(conn, None, self.version_table)
         self.rows.update(conn, None)
+        return True
 
     def _expected(self, previous: dict[UnitKey, Unit | None],
                   keys: set[UnitKey] | None) -> Snapshot:
@@ -247,21 +262,25 @@ class RoundTrip:
                 keys: set[UnitKey] | None) -> set[str]:
         """Report schema differences; the ``schema.table`` names whose shape changed."""
         tables = set()
+        upgraded = {k: u for k in (self.catalog.units if keys is None else keys)
+                    if (u := self.catalog.units.get(k)) is not None}
+        by_downgrade = {(d.change, d.object) for d in snapshot.compare(upgraded, after, keys)}
         for diff in snapshot.compare(expected, after, keys):
             self._fail(BY_CHANGE[diff.change], rev, _message(rev, diff),
-                       line=_line(rev, "downgrade"), object=diff.object, detail=_detail(diff))
+                       line=_line(rev, "downgrade"), object=diff.object, detail=_detail(diff),
+                       hint=_hint(diff, (diff.change, diff.object) in by_downgrade))
             tables.add(".".join(diff.object.split(".")[:2]))
         return tables
 
     def _report_rows(self, rev: Revision, changed: list[tuple[str, Digest, Digest | None]],
                      reshaped: set[str]) -> None:
         """Rows that changed, except in tables whose changed shape is reported already."""
-        for name, (count, _), now in changed:
+        for name, (rows, _), now in changed:
             if name.replace('"', "") in reshaped:
                 continue
             what = ("is gone or empty" if now is None else
-                    f"has {now[0]} rows instead of {count}" if now[0] != count else
-                    f"has its {count} rows changed")
+                    f"has {now[0]} rows instead of {rows}" if now[0] != rows else
+                    f"has its {rows} rows changed")
             self._fail(CHANGES_ROWS, rev, f"after upgrade then downgrade of {rev.id}, {name} "
                        f"{what}", line=_line(rev, "downgrade"), object=name.replace('"', ""))
 
@@ -285,27 +304,47 @@ class RoundTrip:
             self.rows.update(conn, None)
 
     def _fail(self, which: Rule, rev: Revision, message: str, *, line: int | None,
-              object: str | None = None, detail: str | None = None) -> None:
-        finding = which.at(rev, message, line=line, object=object, detail=detail)
+              object: str | None = None, detail: str | None = None,
+              hint: str | None = None) -> None:
+        finding = which.at(rev, message, line=line, object=object, detail=detail, hint=hint)
         if not allowed(rev).get(finding.rule):
             self.findings.append(finding)
 
 
-def _in_transaction(conn: sa.Connection, rev: Revision, direction: str) -> None:
-    """Refuse to go on after a revision that ended the transaction it ran in (``COMMIT``):
-    the savepoints the round trip works with are gone."""
+def _in_transaction(conn: sa.Connection, rev: Revision, direction: str,
+                    may_commit: bool) -> None:
+    """After a revision that ended the transaction it ran in (``COMMIT``): where it was known
+    to (its source says ``"COMMIT"``; it ran without savepoints), tell the driver, so the next
+    statement begins a transaction again; elsewhere refuse to go on, the savepoints the round
+    trip works with being gone."""
     driver: Any = conn.connection.dbapi_connection
     # psycopg2 has sent BEGIN and believes it is in a transaction, the server says it is not
-    if driver.status == STATUS_BEGIN and driver.info.transaction_status == TRANSACTION_STATUS_IDLE:
-        raise BadInput(f"{rev.display}: the {direction} of {rev.id} commits the transaction it "
-                       "runs in (COMMIT), so dbci cannot undo it to check it; run statements "
-                       "that must be outside a transaction inside "
-                       "`with op.get_context().autocommit_block():`")
+    if driver.status != STATUS_BEGIN or driver.info.transaction_status != TRANSACTION_STATUS_IDLE:
+        return
+    if may_commit:
+        driver.commit()  # nothing left to commit; psycopg2 begins afresh at the next statement
+        return
+    raise BadInput(f"{rev.display}: the {direction} of {rev.id} commits the transaction it "
+                   "runs in (COMMIT), so dbci cannot undo it to check it; run statements that "
+                   "must be outside a transaction inside "
+                   "`with op.get_context().autocommit_block():`")
 
 
 def _line(rev: Revision, function: str) -> int | None:
     node = rev.function(function)
     return node.lineno if node else None
+
+
+def _hint(diff: Difference, downgrade_did_it: bool) -> str | None:
+    """The fix for one difference, by which step made it: the upgrade (the downgrade forgot to
+    undo it) or the downgrade itself (it did too much)."""
+    what = f"{diff.kind} {diff.object}"
+    if diff.change == "removed" and not downgrade_did_it:
+        return f"recreate in downgrade() the {what}, which upgrade() dropped"
+    if diff.change == "added" and downgrade_did_it:
+        return f"downgrade() creates the {what}, which was not there before upgrade(): drop " \
+               "that from downgrade()"
+    return None  # the rule's own hint fits
 
 
 def _message(rev: Revision, diff: Difference) -> str:
@@ -347,7 +386,10 @@ class RoundTripResult:
         for status in ("failed", "skipped", "not run"):
             if ids := self.with_status(status):
                 parts.append(f"{len(ids)} {status} ({', '.join(ids)})")
-        return (f"{len(self.outcomes)} revisions: {', '.join(parts)} in {self.seconds:.1f}s")
+        if not self.outcomes:
+            return "no revisions to check"
+        return (f"{count(len(self.outcomes), 'revision')}: {', '.join(parts)} in "
+                f"{self.seconds:.1f}s")
 
     @property
     def notes(self) -> list[str]:
@@ -356,7 +398,7 @@ class RoundTripResult:
                  if o.status == "skipped"]
         slow = [o for o in self.outcomes if o.path != "fast"]
         if slow:
-            lines.append(f"{len(slow)} revision(s) took the slower whole-snapshot path "
+            lines.append(f"{count(len(slow), 'revision')} took the slower whole-snapshot path "
                          f"({', '.join(sorted({o.path for o in slow}))})")
         return lines
 
@@ -368,13 +410,13 @@ def roundtrip(config: Config, start: str | None = None, end: str | None = None,
     """Check every revision in range on ``target`` (an empty scratch database), else on a new
     scratch database."""
     history = load_history(config)
-    chain = history.chain()
-    if not chain:
-        raise BadInput("no revisions to check; write one with `dbci new MESSAGE`")
+    order = history.order()
     for path in history.orphan_fixtures():
         raise BadInput(f"{display_path(path)}: names no revision of this history, so it would "
                        "never be loaded; rename it after its revision or delete it")
-    before, checked = select(chain, start, end, shard)
+    before, checked = select(order, start, end, shard)
+    if not checked:
+        return RoundTripResult([], [], 0.0, True)  # an empty history (or shard): nothing to do
     began = time.monotonic()
     trip = RoundTrip(config, history, progress)
     with contextlib.ExitStack() as stack:

@@ -41,7 +41,7 @@ def capture_sql(config: Config, history: History, chain: list[Revision],
                         apply(rev, "upgrade")
                     except RevisionFailed as exc:
                         failures.append(UPGRADE_FAILS.at(
-                            rev, str(exc), line=_upgrade_line(rev), check="lint"))
+                            rev, exc.reason, line=_upgrade_line(rev), check="lint"))
                         return
                 if rev.id in wanted:
                     captured[rev.id] = statements

@@ -44,7 +44,7 @@ def check(config: Config, base: str | None = None,
     steps.append(Step("lint", linted.ok, linted.summary))
     report = Report(steps, findings, base=ref)
     try:
-        load_history(config).chain()
+        load_history(config).order()
     except DbciError as exc:
         steps += [Step(name, None, f"not run: {exc.message}")
                   for name in ("roundtrip", "drift", "diff")]
@@ -72,10 +72,10 @@ def check(config: Config, base: str | None = None,
 
 def _graph(config: Config, report: Report, ref: str) -> None:
     """The revisions this branch adds on the base head, for the mermaid graph."""
-    base_chain = load_base(config, ref).chain()
-    base_ids = {r.id for r in base_chain}
-    report.base_head = base_chain[-1].id if base_chain else None
-    for rev in load_history(config).chain():
+    base = load_base(config, ref)
+    base_ids = {r.id for r in base.revisions}
+    report.base_head = ", ".join(h.id for h in base.heads) or None
+    for rev in load_history(config).order():
         if rev.id not in base_ids:
             doc = (rev.script.module.__doc__ or "").strip().splitlines()
             report.added.append((rev.id, doc[0] if doc else ""))

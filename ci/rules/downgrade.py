@@ -15,7 +15,9 @@ MISSING_DOWNGRADE = rule(
     (an empty revision, as ``dbci new`` writes it, is fine), so rolling back a deploy leaves the
     schema ahead of the code. A revision that truly cannot be undone says so: a comment
     ``# dbci: irreversible -- <reason>`` in the file, or a downgrade that raises
-    ``NotImplementedError``; the round trip then skips it with a note.""",
+    ``NotImplementedError``; the round trip then skips it with a note. Read from the code, the
+    rule names the calls it saw in ``upgrade()``; with ``--base``, where dbci ran the new
+    revisions, an upgrade whose statements only read (``SELECT``) is not flagged.""",
     "write a downgrade that undoes upgrade(), or mark it `# dbci: irreversible -- <reason>`",
 )
 MARKER_WITHOUT_REASON = rule(
@@ -39,6 +41,13 @@ def _does_nothing(body: list[ast.stmt]) -> bool:
 def _upgrade_does_nothing(rev: Revision) -> bool:
     upgrade = rev.function("upgrade")
     return upgrade is not None and _does_nothing(upgrade.body)
+
+
+def _calls(func: ast.FunctionDef) -> list[str]:
+    """The calls a function makes, as written (``op.add_column``), first seen first."""
+    calls = sorted((node for node in ast.walk(func) if isinstance(node, ast.Call)),
+                   key=lambda node: (node.lineno, node.col_offset))
+    return list(dict.fromkeys(ast.unparse(node.func) for node in calls))
 
 
 def raises_not_implemented(func: ast.FunctionDef) -> bool:
@@ -65,10 +74,15 @@ def check_downgrade(rev: Revision) -> Iterator[Finding]:
     func = rev.function("downgrade")
     if is_irreversible(rev):
         return
+    upgrade = rev.function("upgrade")
+    calls = _calls(upgrade) if upgrade is not None else []
+    saw = (f", while upgrade() calls {', '.join(calls[:4])}{', ...' if len(calls) > 4 else ''}"
+           if calls else ", while upgrade() has code")
     if func is None:
-        yield MISSING_DOWNGRADE.at(rev, f"{rev.id} has no downgrade() function", line=1)
+        yield MISSING_DOWNGRADE.at(rev, f"{rev.id} has no downgrade() function{saw}", line=1)
     elif _does_nothing(func.body) and not _upgrade_does_nothing(rev):
-        yield MISSING_DOWNGRADE.at(rev, f"{rev.id}'s downgrade() does nothing", line=func.lineno)
+        yield MISSING_DOWNGRADE.at(rev, f"{rev.id}'s downgrade() does nothing{saw}",
+                                   line=func.lineno)
 
 
 def check_markers(rev: Revision) -> Iterator[Finding]:

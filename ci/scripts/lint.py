@@ -8,7 +8,7 @@ from ci.checks.lint import lint
 from ci.command import Command
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
-from ci.findings import Result
+from ci.findings import Result, count
 from ci.output import Printer
 
 
@@ -24,9 +24,10 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     files = len({f.file for f in linted.findings})
     printer.result(Result(
         findings=linted.findings,
-        lines=[f"lint: {linted.revisions} revisions in {linted.versions_dir}", *linted.notes],
+        lines=[f"lint: {count(linted.revisions, 'revision')} in {linted.versions_dir}",
+               *linted.notes],
         summary=["lint: ok" if linted.ok else
-                 f"lint: {len(linted.findings)} problem(s) in {files} file(s)"]))
+                 f"lint: {count(len(linted.findings), 'problem')} in {count(files, 'file')}"]))
     return EXIT_OK if linted.ok else EXIT_FINDINGS
 
 

@@ -32,15 +32,14 @@ from ci.runner import apply, run_env
 def next_name(config: Config, history: History, slug: str) -> tuple[str, str, str | None]:
     """The next revision id, its file name, and the head it builds on."""
     naming = config.naming
-    chain = history.chain()
-    head = chain[-1] if chain else None
+    head = history.head()
     parsed = naming.parse_revision(head.id) if head else None
     if head is None:
         number = 1
     elif parsed is not None and parsed.number is not None:
         number = parsed.number + 1
     else:
-        number = len(chain) + 1
+        number = len(history.revisions) + 1
     rev_id = new_id()
     return (naming.revision(number, rev_id, slug), naming.filename(number, rev_id, slug),
             head.id if head else None)
@@ -85,7 +84,7 @@ def _autogenerate(config: Config, history: History, cfg_for: Callable[[sa.Connec
         context = RevisionContext(cfg, history.script_dir, command_args)
 
         def body(migration: MigrationContext) -> None:
-            for rev in history.chain():
+            for rev in history.order():
                 apply(rev, "upgrade")
             migration.stamp(history.script_dir, "heads")
             context.run_autogenerate(migration.get_current_heads(), migration)

@@ -57,10 +57,9 @@ def _branch_line(history: History, ours: list[Revision], base_ids: set[str]) -> 
 def plan(config: Config, history: History, base: History, ref: str) -> list[Move]:
     """The moves that put this branch's revisions after the head of ``ref``; empty if in place."""
     base_ids = {r.id for r in base.revisions}
-    base_chain = base.chain()
-    if not base_chain:
+    head = base.head()
+    if head is None:
         return []
-    head = base_chain[-1]
     if head.id not in {r.id for r in history.revisions}:
         raise CannotRenumber(f"{ref}'s head {head.id} is not in this tree; merge or rebase onto "
                              f"{ref} first")
@@ -69,7 +68,8 @@ def plan(config: Config, history: History, base: History, ref: str) -> list[Move
         return []
     naming = config.naming
     head_name = naming.parse_revision(head.id)
-    start = head_name.number if head_name and head_name.number is not None else len(base_chain)
+    start = (head_name.number if head_name and head_name.number is not None
+             else len(base.revisions))
     moves, down = [], head.id
     for offset, rev in enumerate(_branch_line(history, ours, base_ids), start=1):
         new_id, filename = naming.renumbered(rev.id, rev.path.name, start + offset)

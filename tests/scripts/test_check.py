@@ -61,7 +61,7 @@ def test_a_broken_downgrade_fails_the_report_and_names_the_revision(project: Pat
     path = revision_path(project, "07").relative_to(project)
     run = dbci("--github", "check")
     assert run.code == 1
-    assert run.out.startswith("## dbci check: ❌ 1 problem(s)\n")
+    assert run.out.startswith("## dbci check: ❌ 1 problem\n")
     assert rows(run.out) == {"lint": "✅ pass", "roundtrip": "❌ fail", "drift": "✅ pass",
                              "diff": "✅ pass"}
     assert "1 failed (07_2e805208407e)" in run.out
@@ -93,15 +93,26 @@ def test_a_failed_upgrade_skips_drift_and_diff(project: Path) -> None:
     assert {f["rule"] for f in run.json()["findings"]} == {"upgrade-fails"}
 
 
-def test_a_broken_history_runs_lint_only(project: Path) -> None:
+def test_two_heads_fail_lint_and_every_revision_is_still_round_tripped(project: Path) -> None:
     folder = project / "database" / "versions"
     write_revision(folder, "15_0123456789ab_second_head.py", "15_0123456789ab",
                    "13_77685f96deb5", message="second head")
     run = dbci("check")
     assert run.code == 1
+    assert rows(run.out) == {"lint": "❌ fail", "roundtrip": "✅ pass", "drift": "✅ pass",
+                             "diff": "✅ pass"}
+    assert "15 revisions: 15 passed" in run.out and "multiple-heads" in run.out
+
+
+def test_a_broken_history_runs_lint_only(project: Path) -> None:
+    folder = project / "database" / "versions"
+    write_revision(folder, "15_0123456789ab_lost_parent.py", "15_0123456789ab",
+                   "13_ffffffffffff", message="lost parent")
+    run = dbci("check")
+    assert run.code == 1
     assert rows(run.out) == {"lint": "❌ fail", "roundtrip": "⏭️ skipped",
                              "drift": "⏭️ skipped", "diff": "⏭️ skipped"}
-    assert "several heads" in run.out and HEAD in run.out
+    assert "the history is broken" in run.out and "unknown-down-revision" in run.out
 
 
 def test_a_branch_report_diffs_over_its_base_and_graphs_its_revisions(git_project: Path) -> None:

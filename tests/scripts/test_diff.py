@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import add_revision, commit_all, dbci, git
 
+from ci.findings import count
+
 pytestmark = pytest.mark.db
 
 LINK = ('op.create_table("DatasetLink", sa.Column("id", sa.Integer, primary_key=True), '
@@ -31,7 +33,7 @@ def diff(*args: str, over: str) -> list[str]:
     text = dbci("diff", *args)
     assert (text.code, text.err) == (0, "")
     assert text.out == "".join(f"{line}\n" for line in [
-        f"-- dbci diff: {len(statements)} statement(s) over {over}", *statements])
+        f"-- dbci diff: {count(len(statements), 'statement')} over {over}", *statements])
     return statements
 
 

@@ -212,7 +212,7 @@ def test_two_heads_name_both_and_the_shared_number(project: Path) -> None:
 def test_the_file_name_hint_names_the_expected_file(project: Path) -> None:
     bad_file_name(project)
     (finding,) = lint().json()["findings"]
-    assert finding["hint"] == "rename it to 05_5a3c600990c9_add_dataset_artifacts.py"
+    assert finding["hint"] == "rename the file to 05_5a3c600990c9_add_dataset_artifacts.py"
 
 
 def test_the_json_document_has_the_contract_shape(project: Path) -> None:
@@ -388,10 +388,14 @@ def test_the_slug_scheme(slug_project: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert files_with(run, "file-name") == {"04-add-x.py"}
 
 
-def test_a_revision_id_of_the_default_scheme_fails_the_slug_scheme(project: Path) -> None:
+def test_a_history_of_another_scheme_is_told_once_how_to_adopt_dbci(project: Path) -> None:
     set_dbci(project, 'revision_format = "{number}_{slug}"', 'file_format = "{revision}.py"')
-    assert files_with(lint(), "revision-id") == set(
-        p.name for p in versions_dir(project).glob("*.py"))
+    run = lint()
+    assert run.code == 1
+    (finding,) = run.json()["findings"]
+    assert finding["rule"] == "adopt-naming-scheme" and finding["file"] == "database/versions"
+    assert finding["message"].startswith("14 of 14 revisions do not follow the naming scheme")
+    assert f'first_revision = "{HEAD}"' in finding["hint"]
 
 
 def test_the_slug_scheme_after_a_first_revision(project: Path) -> None:
@@ -551,7 +555,7 @@ def test_a_concurrent_index_in_an_autocommit_block_passes(feature: Path) -> None
     index_revision(feature, concurrently=True)
     run = dbci("lint", "--base", "main")
     assert run.code == 0, run.out
-    assert "squawk: 1 revision(s) added since main" in run.out
+    assert "squawk: 1 revision added since main" in run.out
 
 
 @pytest.mark.db

@@ -292,7 +292,7 @@ def test_a_concurrent_index_takes_the_autocommit_path(project: Path) -> None:
     assert paths[concurrent] == ("passed", "autocommit")
     assert paths[after] == ("failed", "fast")
     text = dbci("roundtrip").out
-    assert "1 revision(s) took the slower whole-snapshot path (autocommit)" in text
+    assert "1 revision took the slower whole-snapshot path (autocommit)" in text
 
 
 def test_a_role_without_event_triggers_finds_the_same_problems(

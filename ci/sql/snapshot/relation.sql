@@ -22,8 +22,18 @@ SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name,
                      JOIN pg_type t ON t.oid = a.atttypid
                      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
-         'constraints', (SELECT jsonb_object_agg(k.conname, pg_get_constraintdef(k.oid))
-                         FROM pg_constraint k WHERE k.conrelid = c.oid),
+         -- PostgreSQL 18 names NOT NULL constraints after the table they were made in, so a
+         -- table renamed, dropped and made again under its new name differs by name alone:
+         -- such generated names are keyed by the table's current name.
+         'constraints', (SELECT jsonb_object_agg(
+                             CASE WHEN k.contype = 'n' AND k.conname LIKE '%\_not\_null'
+                                  THEN c.relname || '_' || na.attname || '_not_null'
+                                  ELSE k.conname END,
+                             pg_get_constraintdef(k.oid))
+                         FROM pg_constraint k
+                         LEFT JOIN pg_attribute na ON k.contype = 'n'
+                              AND na.attrelid = k.conrelid AND na.attnum = k.conkey[1]
+                         WHERE k.conrelid = c.oid),
          'indexes', (SELECT jsonb_object_agg(ic.relname, jsonb_build_object(
                          'definition', pg_get_indexdef(i.indexrelid),
                          'comment', obj_description(i.indexrelid, 'pg_class')))
