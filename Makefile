@@ -8,7 +8,15 @@ DBCI := $(BIN)/dbci
 PYTEST_ARGS ?=
 
 .PHONY: install install-test check test test-pg lint-code bench \
-	db/new_migration db/new_migration_auto db/test_migration
+	db/new_migration db/new_migration_auto db/test_migration db/migrate db/rollback db/status \
+	db/dump db/local/load-schema
+
+# Values reach the recipes as environment variables, quoted by the shell: a message or a path
+# with quotes or other metacharacters stays one argument and runs nothing.
+export MESSAGE DEPLOYMENT_STAGE PORT OUTFILE INFILE LOCAL_DB
+LOCAL_DB ?= corpora_local
+TUNNEL = $${PORT:+--tunnel-port "$$PORT"}
+NEED_STAGE = @test -n "$$DEPLOYMENT_STAGE" || { echo "$@: set DEPLOYMENT_STAGE (dev, staging, prod, test, rdev)"; exit 2; }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,12 +53,36 @@ bench: install-test
 	$(BIN)/python -m bench
 
 db/new_migration: install
-	@test -n "$(MESSAGE)" || { echo 'usage: make db/new_migration MESSAGE="add links"'; exit 2; }
-	$(DBCI) new "$(MESSAGE)"
+	@test -n "$$MESSAGE" || { echo 'usage: make db/new_migration MESSAGE="add links"'; exit 2; }
+	$(DBCI) new "$$MESSAGE"
 
 db/new_migration_auto: install
-	@test -n "$(MESSAGE)" || { echo 'usage: make db/new_migration_auto MESSAGE="add links"'; exit 2; }
-	$(DBCI) new --autogenerate "$(MESSAGE)"
+	@test -n "$$MESSAGE" || { echo 'usage: make db/new_migration_auto MESSAGE="add links"'; exit 2; }
+	$(DBCI) new --autogenerate "$$MESSAGE"
 
 db/test_migration: install
 	$(DBCI) roundtrip
+
+# A deployed stage: DEPLOYMENT_STAGE=dev make db/migrate [PORT=5432 through `make db/tunnel`'s forward]
+db/migrate: install
+	$(NEED_STAGE)
+	$(DBCI) migrate --stage "$$DEPLOYMENT_STAGE" $(TUNNEL)
+
+db/rollback: install
+	$(NEED_STAGE)
+	$(DBCI) migrate --stage "$$DEPLOYMENT_STAGE" --revision -1 --allow-downgrade $(TUNNEL)
+
+db/status: install
+	$(NEED_STAGE)
+	$(DBCI) status --stage "$$DEPLOYMENT_STAGE" $(TUNNEL)
+
+db/dump: install
+	$(NEED_STAGE)
+	@test -n "$$OUTFILE" || { echo 'usage: DEPLOYMENT_STAGE=prod make db/dump OUTFILE=prod.dump'; exit 2; }
+	$(DBCI) db dump --stage "$$DEPLOYMENT_STAGE" --out "$$OUTFILE" $(TUNNEL)
+
+# Into DATABASE_URL's empty database, else a new database LOCAL_DB on the embedded server.
+db/local/load-schema: install
+	@test -n "$$INFILE" || { echo 'usage: make db/local/load-schema INFILE=prod.dump'; exit 2; }
+	if [ -n "$$DATABASE_URL" ]; then $(DBCI) db load-schema "$$INFILE"; \
+	else $(DBCI) db load-schema "$$INFILE" --create "$$LOCAL_DB"; fi

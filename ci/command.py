@@ -7,6 +7,7 @@ finds them there and knows none by name.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,23 @@ Arguments = Callable[[argparse.ArgumentParser], None]
 
 def no_arguments(parser: argparse.ArgumentParser) -> None:
     """For commands that take only the global flags."""
+
+
+def stage_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """``--stage`` and ``--tunnel-port``, for the commands that work on a deployed stage."""
+    parser.add_argument("--stage", required=required, metavar="STAGE",
+                        help="the deployed stage ([tool.dbci.stages]; default ones: dev, "
+                             "staging, prod, test, rdev)")
+    parser.add_argument("--tunnel-port", type=int, metavar="PORT",
+                        help="reach the stage through 127.0.0.1:PORT (a port forward to its "
+                             "database), keeping the secret's user, password and database")
+
+
+def scratch_argument(parser: argparse.ArgumentParser) -> None:
+    """``--scratch-url``: where a stage command may build scratch databases."""
+    parser.add_argument("--scratch-url", default=os.environ.get("DBCI_SCRATCH_URL") or None,
+                        metavar="URL", help="server for scratch databases (env DBCI_SCRATCH_URL; "
+                        "default: the embedded one); never the stage's")
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,30 @@ def embedded_url() -> str:
     ).render_as_string(hide_password=False)
 
 
+def client_program(name: str) -> Path:
+    """A PostgreSQL client program (pg_dump, pg_restore, psql) of the embedded build."""
+    return Path(_package().__file__).parent / "pginstall" / "bin" / name
+
+
+def create_named_database(server: str | None, name: str) -> str:
+    """A new database called ``name`` on ``server`` (None: the embedded one), kept afterwards;
+    its URL. Refuses a name that is taken."""
+    base = server_url(server)
+    admin = create_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(n)s",
+                                    {"n": name}).first():
+                raise BadInput(f"a database {name!r} exists on {mask_url(base)}; drop it or "
+                               "name another")
+            conn.exec_driver_sql(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}")
+    except OperationalError as exc:
+        raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
+    finally:
+        admin.dispose()
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
 def stop_embedded() -> bool:
     """Stop the embedded server through the package (its pg_ctl refuses root); True if it ran."""
     pgdata = _server_dir()

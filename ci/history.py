@@ -22,6 +22,9 @@ from ci.findings import display_path
 #: round trip loads after it, and seed patches run after it.
 FIXTURE_FOLDERS = ("roundtrip_data", "seed")
 
+#: ``autocommit_block()``, or ``op.execute("COMMIT")`` (how revisions ran ``CONCURRENTLY``
+#: before it): a revision that commits part of its work itself.
+_COMMITS = re.compile(r"""\bautocommit_block\b|(['"])\s*COMMIT\s*;?\s*\1""", re.IGNORECASE)
 _DOC_FIELD = re.compile(r"^\s*(Revision ID|Revises):[ \t]*(.*?)\s*$", re.MULTILINE)
 
 
@@ -55,6 +58,11 @@ class Revision:
     @cached_property
     def source(self) -> str:
         return self.path.read_text()
+
+    @cached_property
+    def commits_itself(self) -> bool:
+        """Whether the revision commits part of its work itself (no one transaction holds it)."""
+        return bool(_COMMITS.search(self.source))
 
     @cached_property
     def tree(self) -> ast.Module:
@@ -220,7 +228,8 @@ def _fingerprint(config: Config, script_dir: ScriptDirectory) -> tuple[object, .
                 raise BadInput(f"{display_path(path)}: {exc.strerror} (a broken symlink?); fix "
                                "or remove it") from exc
             files.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return (config.ini_path, config.ini_path.stat().st_mtime_ns, config.settings, tuple(files))
+    return (config.ini_path, config.ini_path.stat().st_mtime_ns,
+            config.settings.model_dump_json(), tuple(files))
 
 
 def load_history(config: Config) -> History:

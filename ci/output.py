@@ -72,6 +72,11 @@ class Printer:
         for finding in findings:
             stream.write(github.annotation(finding) + "\n")
 
+    def log(self, message: str) -> None:
+        """A line of what is happening (a migration's steps, its retries), on stderr at once."""
+        self.err.write(message + "\n")
+        self.err.flush()
+
     def progress(self, message: str) -> None:
         """A status line for people on a terminal; silent in JSON mode and in CI logs."""
         if not self.json and self.err.isatty():

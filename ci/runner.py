@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic.config import Config as AlembicConfig
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
@@ -110,14 +112,35 @@ def env_failed(error: BaseException, env_py: str, config: Config) -> BadInput:
                     "it imports (dbci ran no revision)")
 
 
+def _environment(cfg: AlembicConfig, script: ScriptDirectory, forced: dict[str, Any],
+                 **kw: Any) -> EnvironmentContext:
+    """Alembic's EnvironmentContext, with options dbci adds to whatever env.py configures (one
+    transaction per revision for ``migrate``, a callback after each revision). Its
+    ``configure`` is wrapped on the instance: Alembic installs the instance's own attributes as
+    ``alembic.context``, which a subclass would not get."""
+    environment = EnvironmentContext(cfg, script, **kw)
+    configure = environment.configure
+
+    def configure_with(**options: Any) -> None:
+        callbacks = options.pop("on_version_apply", None) or ()
+        callbacks = callbacks if isinstance(callbacks, list | tuple) else (callbacks,)
+        ours = forced.get("on_version_apply", ())
+        configure(**{**options, **forced, "on_version_apply": (*callbacks, *ours)})
+
+    environment.configure = configure_with  # type: ignore[method-assign,assignment]
+    return environment
+
+
 def run_env(config: Config, history: History, connection: sa.Connection,
-            body: Callable[[MigrationContext], None], **environment: Any) -> None:
+            body: Callable[[MigrationContext], list[Any] | None], *,
+            forced: dict[str, Any] | None = None, **environment: Any) -> None:
     """Run the project's env.py on ``connection``, with ``body`` in place of Alembic's steps.
 
     env.py configures the MigrationContext as it always does (schemas, version table, the
-    connection dbci hands over); after dbci has checked that context is on its database,
-    ``body`` drives revisions on it with ``op`` bound. What env.py raises (SystemExit too) is
-    one line naming env.py; what ``body`` raises passes through as it is.
+    connection dbci hands over), with ``forced`` options on top; after dbci has checked that
+    context is on its database, ``body`` drives revisions on it with ``op`` bound, or returns
+    the steps for Alembic to run (``migrate``). What env.py raises (SystemExit too) is one line
+    naming env.py; what ``body`` and the steps it returned raise passes through as it is.
     """
     config.add_import_paths()
     cfg = config.alembic(connection)
@@ -128,21 +151,21 @@ def run_env(config: Config, history: History, connection: sa.Connection,
         _verify(context, connection, env_py)
         try:
             with context.begin_transaction(_per_migration=True):
-                body(context)
+                steps = body(context)
         except BaseException as exc:
             ran.append(exc)
             raise
         ran.append(None)
-        return []
+        return steps or []
 
     try:
-        with EnvironmentContext(cfg, history.script_dir, fn=driver, **environment):
+        with _environment(cfg, history.script_dir, forced or {}, fn=driver, **environment):
             history.script_dir.run_env()
     except (DbciError, KeyboardInterrupt):
         raise
     except BaseException as exc:
-        if (ran and exc is ran[0]) or is_connection_lost(exc):
-            raise
+        if (ran and (exc is ran[0] or ran[0] is None)) or is_connection_lost(exc):
+            raise  # body's own, or a step's: the caller knows what it was doing
         raise env_failed(exc, env_py, config) from exc
     if not ran:
         raise BadInput(f"{env_py}: env.py never called context.run_migrations(), so dbci ran "
@@ -227,6 +250,35 @@ def upgrade(config: Config, history: History, connection: sa.Connection,
             then(context)
 
     run_env(config, history, connection, body)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a database's version table says, and where that table is (env.py decides)."""
+
+    heads: tuple[str, ...]
+    schema: str | None
+    table: str
+
+    def read(self, connection: sa.Connection) -> tuple[str, ...]:
+        """The heads now, read again without env.py."""
+        context = MigrationContext.configure(connection, opts={
+            "version_table": self.table, "version_table_schema": self.schema})
+        return tuple(context.get_current_heads())
+
+
+def stamp(config: Config, history: History, connection: sa.Connection) -> Stamp:
+    """The revisions a database is at, read through the project's env.py (it says where the
+    version table is); changes nothing."""
+    found: list[Stamp] = []
+
+    def body(context: MigrationContext) -> None:
+        found.append(Stamp(tuple(context.get_current_heads()), context.version_table_schema,
+                           context.version_table))
+
+    run_env(config, history, connection, body, forced={"dont_mutate": True})
+    connection.rollback()
+    return found[0]
 
 
 @contextlib.contextmanager

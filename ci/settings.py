@@ -15,6 +15,9 @@ from typing import Any
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -74,6 +77,42 @@ def placeholders(fmt: str, allowed: tuple[str, ...]) -> list[str]:
     return found
 
 
+#: PostgreSQL's spelling of a duration: ``5s``, ``500ms``, ``15min``, ``1h``, ``0`` (no limit).
+DURATION = re.compile(r"\d+(\.\d+)?\s*(us|ms|s|min|h|d)?")
+
+
+class Stage(_Table):
+    """``[tool.dbci.stages.<name>]``: a deployed database and how dbci may treat it."""
+
+    secret: StrictStr | None = None  # the Secrets Manager secret; default: secret_name's pattern
+    lock_timeout: StrictStr = "5s"  # how long one statement may wait for a lock
+    statement_timeout: StrictStr = "15min"  # how long one statement may run
+    lock_wait: StrictInt = 600  # seconds to wait for another migration of the stage to finish
+    retries: StrictInt = 5  # tries of a revision that hit lock_timeout or a deadlock
+    retry_delay: StrictInt | StrictFloat = 2  # seconds before the first retry, doubled each time
+    seedable: StrictBool = False  # may `seed load` put rdev seed data here
+    tunnel_port: StrictInt | None = None  # reach the stage through 127.0.0.1:PORT
+
+    @field_validator("lock_timeout", "statement_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not DURATION.fullmatch(value.strip()):
+            raise ValueError("is not a PostgreSQL duration such as '5s', '500ms' or '15min'")
+        return value
+
+    @field_validator("lock_wait", "retries", "tunnel_port")
+    @classmethod
+    def _not_negative(cls, value: int | None) -> int | None:
+        if value is not None and value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+
+#: The stages every project has unless it says otherwise; only rdev takes seed data.
+DEFAULT_STAGES: dict[str, dict[str, Any]] = {
+    "dev": {}, "staging": {}, "prod": {}, "test": {}, "rdev": {"seedable": True}}
+
+
 class Settings(_Table):
     """``[tool.dbci]`` in the pyproject.toml beside alembic.ini."""
 
@@ -84,6 +123,30 @@ class Settings(_Table):
     base_ref: StrictStr | None = None
     squawk_exclude: tuple[StrictStr, ...] = DEFAULT_SQUAWK_EXCLUDE
     squawk_pg_version: StrictStr | None = None
+    secret_name: StrictStr = "corpora/backend/{stage}/database"
+    stages: dict[str, Stage] = Field(
+        default_factory=lambda: {k: Stage(**v) for k, v in DEFAULT_STAGES.items()})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stages_over_the_defaults(cls, raw: Any) -> Any:
+        """``[tool.dbci.stages.prod]`` changes prod's settings; the other stages stay."""
+        if isinstance(raw, dict) and isinstance(raw.get("stages"), dict):
+            given = raw["stages"]
+            merged = {name: {**DEFAULT_STAGES.get(name, {}), **(given.get(name) or {})}
+                      if isinstance(given.get(name, {}), dict) else given[name]
+                      for name in [*DEFAULT_STAGES, *given]}
+            raw = {**raw, "stages": merged}
+        return raw
+
+    @field_validator("secret_name")
+    @classmethod
+    def _secret_pattern(cls, value: str) -> str:
+        try:
+            value.format(stage="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError("may use {stage} and nothing else in braces") from exc
+        return value
 
     @field_validator("revision_format")
     @classmethod
@@ -155,8 +218,9 @@ def _snake(value: Any) -> Any:
 
 
 _KINDS = {"string_type": "string", "int_type": "whole number", "bool_type": "true or false",
+          "float_type": "number",
           "tuple_type": "list of strings", "list_type": "list of strings",
-          "dict_type": "table", "model_type": "table", "float_type": "number"}
+          "dict_type": "table", "model_type": "table"}
 
 
 def _explain(model: type[BaseModel], raw: Any, exc: ValidationError) -> str:
@@ -182,9 +246,12 @@ def _explain(model: type[BaseModel], raw: Any, exc: ValidationError) -> str:
 
 
 def _known(model: type[BaseModel], path: list[str]) -> list[str]:
-    """The keys a (nested) table accepts."""
-    for key in path:
+    """The keys a (nested) table accepts; a table of tables (stages) skips its own keys."""
+    keys = iter(path)
+    for key in keys:
         annotation = model.model_fields[key].annotation if key in model.model_fields else None
+        if getattr(annotation, "__origin__", None) is dict:
+            next(keys, None)  # the stage's name
         args = getattr(annotation, "__args__", ())
         found = [a for a in (annotation, *args) if isinstance(a, type)
                  and issubclass(a, BaseModel)]

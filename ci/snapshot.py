@@ -183,6 +183,19 @@ def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Ite
                              json.dumps(old.get(prop)), json.dumps(new.get(prop)))
 
 
+def without_not_null(units: Snapshot) -> Snapshot:
+    """The units without PostgreSQL 18's NOT NULL constraints, for comparisons where their
+    names say nothing: with an ORM (which cannot name them), or across majors (only 18 has
+    them). The columns' nullability says it all."""
+    out = {}
+    for key, unit in units.items():
+        constraints = unit.definition.get("constraints") or {}
+        kept = {n: d for n, d in constraints.items() if not d.startswith("NOT NULL ")}
+        out[key] = unit if kept == constraints else Unit(
+            {**unit.definition, "constraints": kept or None}, unit.oids)
+    return out
+
+
 @dataclass
 class Catalog:
     """The schema as it stands, kept current step by step, and the oid -> unit map."""

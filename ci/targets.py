@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
-from ci import database, masking
+from ci import aws, database, masking
 from ci.config import Config
-from ci.database import create_engine, is_connection_lost, normalize_url, scratch_database
+from ci.database import (
+    APPLICATION,
+    create_engine,
+    is_connection_lost,
+    normalize_url,
+    scratch_database,
+)
 from ci.errors import BadInput, OutsideFailure, error_line
 
 
@@ -59,12 +66,82 @@ class Target:
         return create_engine(self.url, **options)
 
 
-@contextlib.contextmanager
-def scratch(config: Config) -> Iterator[Target]:
+def scratch(config: Config) -> contextlib.AbstractContextManager[Target]:
     """A fresh empty database for one run: on the embedded server, or on the server of the given
     URL; dropped afterwards (a lent database is emptied instead)."""
-    with scratch_database(config.database_url) as url:
+    return scratch_on(config.database_url)
+
+
+@contextlib.contextmanager
+def scratch_on(server: str | None, beside: Target | None = None) -> Iterator[Target]:
+    """A scratch database on ``server`` (None: the embedded one). ``beside`` is the stage a
+    command also works on: dbci never creates a database on a stage's server."""
+    if server and beside is not None and _same_server(server, beside.url):
+        raise BadInput(f"the scratch server is {beside.display}'s own server; dbci never creates "
+                       "databases there: pass --scratch-url naming another server, or none")
+    with scratch_database(server) as url:
         yield Target(Kind.SCRATCH, url)
+
+
+def _same_server(one: str, other: str) -> bool:
+    a, b = make_url(normalize_url(one)), make_url(other)
+    return (a.host or a.query.get("host"), a.port or 5432) == (
+        b.host or b.query.get("host"), b.port or 5432)
+
+
+def stage(config: Config, name: str, tunnel_port: int | None = None) -> Target:
+    """A deployed stage: its URL from ``--database-url``/``DATABASE_URL``, else from its AWS
+    Secrets Manager secret; through ``127.0.0.1:PORT`` when a tunnel port is given (or set)."""
+    settings = config.settings.stages.get(name)
+    if settings is None:
+        raise BadInput(f"unknown stage {name!r}; known: {', '.join(config.settings.stages)} "
+                       f"(a new one is a [tool.dbci.stages.{name}] table)")
+    url = config.database_url
+    if not url:
+        secret = settings.secret or config.settings.secret_name.format(stage=name)
+        url = url_from_secret(secret, aws.secret_json(secret))
+    port = tunnel_port or settings.tunnel_port
+    if port:
+        parsed = make_url(normalize_url(url))
+        query = {k: v for k, v in parsed.query.items() if k not in ("host", "port")}
+        url = parsed.set(host="127.0.0.1", port=port, query=query).render_as_string(
+            hide_password=False)
+    return Target(Kind.STAGE, normalize_url(url), stage=name)
+
+
+#: The shapes of a stage's secret dbci reads, each with the keys it needs.
+RDS_KEYS = ("username", "password", "host", "port", "dbname")
+
+
+def url_from_secret(name: str, secret: dict[str, Any]) -> str:
+    """A database URL from a secret holding ``database_uri``, the RDS layout, or rdev's
+    ``remote_dev_uri`` (completed by ``REMOTE_DEV_PREFIX``, the stack's database)."""
+    for key in ("password", "database_uri", "remote_dev_uri"):
+        value = secret.get(key)
+        if isinstance(value, str):
+            masking.register_url(value) if key != "password" else masking.register(value)
+    if isinstance(secret.get("database_uri"), str):
+        return str(secret["database_uri"])
+    if all(isinstance(secret.get(k), str | int) for k in RDS_KEYS):
+        host = str(secret["host"])
+        socket = host.startswith("/")  # libpq: a host that is a folder is a Unix socket's
+        return URL.create("postgresql", username=str(secret["username"]),
+                          password=str(secret["password"]), host=None if socket else host,
+                          port=int(secret["port"]), database=str(secret["dbname"]),
+                          query={"host": host} if socket else {}
+                          ).render_as_string(hide_password=False)
+    if isinstance(secret.get("remote_dev_uri"), str):
+        prefix = os.environ.get("REMOTE_DEV_PREFIX", "").strip("/")
+        if not prefix:
+            raise BadInput(f"secret {name!r} holds remote_dev_uri, which needs the stack's "
+                           "REMOTE_DEV_PREFIX (e.g. /mystack) as its database; set it")
+        base = make_url(str(secret["remote_dev_uri"]))
+        return base.set(database=prefix).render_as_string(hide_password=False)
+    missing = [k for k in RDS_KEYS if k not in secret]
+    raise BadInput(f"secret {name!r} holds none of the shapes dbci reads: database_uri; the RDS "
+                   f"layout {', '.join(RDS_KEYS)} (it lacks {', '.join(missing) or 'none'}, or "
+                   f"one is not text); or remote_dev_uri. Its keys: "
+                   f"{', '.join(sorted(secret)) or 'none'}")
 
 
 def given(config: Config) -> Target:
@@ -75,14 +152,22 @@ def given(config: Config) -> Target:
 
 
 @contextlib.contextmanager
-def connect(target: Target) -> Iterator[sa.Connection]:
-    """One connection to a target, its engine disposed afterwards. Losing the server, here or
-    while the connection is in use, is one line naming it (exit 3)."""
-    engine = target.engine()
+def connect(target: Target, *, application_name: str = APPLICATION, read_only: bool = False,
+            settings: dict[str, str] | None = None) -> Iterator[sa.Connection]:
+    """One connection to a target, its engine disposed afterwards: read-only if asked (every
+    transaction of the session), with session ``settings`` (``lock_timeout``...). Losing the
+    server, here or while the connection is in use, is one line naming it (exit 3)."""
+    engine = target.engine(application_name=application_name)
     connected = False
     try:
         with database.connect(engine) as connection:
             connected = True
+            for name, value in (settings or {}).items():
+                connection.exec_driver_sql("SELECT set_config(%(n)s, %(v)s, false)",
+                                           {"n": name, "v": value})
+            if read_only:
+                connection.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            connection.commit()
             yield connection
     except Exception as exc:
         if is_connection_lost(exc):

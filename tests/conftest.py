@@ -12,10 +12,13 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,11 +64,63 @@ CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", 
                 "GITHUB_HEAD_REF", "GITHUB_EVENT_NAME", "GITHUB_REF")
 
 
+#: Where boto3 goes unless a test starts moto: a closed local port, never real AWS.
+NO_AWS = "http://127.0.0.1:9"
+
+
 @pytest.fixture(autouse=True)
 def not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts outside CI, whatever machine runs the suite."""
+    """Each test starts outside CI and away from AWS, whatever machine runs the suite."""
     for name in CI_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                 "REMOTE_DEV_PREFIX", "DEPLOYMENT_STAGE", "DBCI_SCRATCH_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", NO_AWS)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A real moto server on 127.0.0.1 (S3, Secrets Manager), for this test session."""
+    port = free_port()
+    process = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
+                                "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """boto3 pointed at the moto server, which starts empty for each test."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset",
+                                                  method="POST"), timeout=5).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
 
 
 def copy_project(dest: Path) -> Path:
@@ -291,8 +346,9 @@ def add_revision(project: Path, slug: str, upgrade: str, downgrade: str | None =
 
 
 def server() -> str:
-    """The URL of the server the tests use: DATABASE_URL's, else the embedded one."""
-    return server_url(os.environ.get("DATABASE_URL"))
+    """The URL of the server the tests use: DATABASE_URL's, else the embedded one (a test that
+    unsets DATABASE_URL, so dbci reads a stage's URL from AWS, keeps it in DBCI_TEST_SERVER)."""
+    return server_url(os.environ.get("DBCI_TEST_SERVER") or os.environ.get("DATABASE_URL"))
 
 
 @pytest.fixture

@@ -138,24 +138,12 @@ def compare(config: Config, history: History, migrated: sa.Connection,
         built = capture(orm)
     seen = {d.object for d in found}
     owners = _sequence_owners(head.snapshot) | _sequence_owners(built.snapshot)
-    for diff in snapshot.compare(_unnamed_not_null(head.snapshot),
-                                 _unnamed_not_null(built.snapshot)):
+    for diff in snapshot.compare(snapshot.without_not_null(head.snapshot),
+                                 snapshot.without_not_null(built.snapshot)):
         subject = owners.get(diff.object, diff.object)  # a serial's sequence: its column
         if subject not in seen and not _inside(subject, seen):
             found.append(_snapshot_drift(diff))
     return found, migra_sql(head, built)
-
-
-def _unnamed_not_null(units: snapshot.Snapshot) -> snapshot.Snapshot:
-    """The units without PostgreSQL 18's named NOT NULL constraints: an ORM cannot name them
-    (a renamed column keeps its old one), and the columns' nullability already says it all."""
-    out = {}
-    for key, unit in units.items():
-        constraints = unit.definition.get("constraints") or {}
-        kept = {n: d for n, d in constraints.items() if not d.startswith("NOT NULL ")}
-        out[key] = unit if kept == constraints else snapshot.Unit(
-            {**unit.definition, "constraints": kept or None}, unit.oids)
-    return out
 
 
 def _sequence_owners(units: snapshot.Snapshot) -> dict[str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,9 +44,6 @@ from ci.schemadiff import Captured, capture, migra_sql
 from ci.snapshot import Catalog, Difference, Snapshot, Unit, UnitKey
 from ci.tracker import DdlTracker
 
-AUTOCOMMIT = re.compile(r"\bautocommit_block\b")
-#: ``op.execute("COMMIT")``: how revisions ran ``CONCURRENTLY`` before autocommit_block().
-COMMITS = re.compile(r"""(['"])\s*COMMIT\s*;?\s*\1""", re.IGNORECASE)
 #: Commit progress every so many revisions, so one run never holds too many locks.
 COMMIT_EVERY = 100
 
@@ -135,7 +131,7 @@ class RoundTrip:
 
     def _check(self, context: MigrationContext, conn: sa.Connection, rev: Revision) -> bool:
         """Upgrade, then prove the downgrade; False when the upgrade failed (stop the run)."""
-        autocommit = bool(AUTOCOMMIT.search(rev.source) or COMMITS.search(rev.source))
+        autocommit = rev.commits_itself
         path = ("autocommit" if autocommit else "fast" if self.tracker else "whole snapshots")
         before_upgrade = None if autocommit else conn.begin_nested()
         try:

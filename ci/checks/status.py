@@ -1,0 +1,96 @@
+"""Status of a deployed stage: its revision, what is pending, and whether its live schema is the
+one the migrations build at that revision (a change made by hand is the drift to catch).
+
+The stage is only read, in read-only transactions; the schema to compare with is built on a
+scratch database elsewhere (the embedded server, or ``--scratch-url``), never on the stage's
+server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ci import snapshot, targets
+from ci.config import Config
+from ci.findings import Finding, count
+from ci.history import load_history
+from ci.rules.stage import BY_CHANGE, STAGE_UNKNOWN_REVISION
+from ci.runner import stamp, upgrade
+from ci.schemadiff import capture, migra_sql
+
+
+@dataclass
+class StageStatus:
+    """A stage's revision, the revisions pending to head, and what differs by hand."""
+
+    stage: str
+    revision: tuple[str, ...]
+    pending: list[str]
+    findings: list[Finding]
+    compared: bool  # False when the stage's revision is unknown here: nothing to build
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def summary(self) -> str:
+        """``stage dev at 14_3a5e33b5fa4a, 1 pending; its schema is the migrations'``."""
+        at = ", ".join(self.revision) or "no revision (empty)"
+        pending = f"{count(len(self.pending), 'revision')} pending" if self.pending else \
+            "up to date"
+        verdict = ("its schema is the one the migrations build" if self.ok else
+                   "not compared" if not self.compared else
+                   f"{count(len(self.findings), 'difference')} from the migrations")
+        return f"stage {self.stage} at {at}, {pending}; {verdict}"
+
+
+def status(config: Config, target: targets.Target, scratch_url: str | None) -> StageStatus:
+    """Read the stage; build its revision on a scratch database; compare the two."""
+    stage = target.stage or "?"
+    history = load_history(config)
+    order = history.order()
+    with targets.connect(target, read_only=True,
+                         application_name=f"dbci status {stage}") as live:
+        at = stamp(config, history, live)
+        known = {r.id for r in history.revisions}
+        unknown = [head for head in at.heads if head not in known]
+        if unknown:
+            finding = STAGE_UNKNOWN_REVISION.at_stage(
+                stage, f"stage {stage} is at {', '.join(unknown)}, which this code does not "
+                "know: the deployed code is ahead of this branch?")
+            return StageStatus(stage, at.heads, [], [finding], compared=False)
+        version = (at.schema or "public", at.table)
+        deployed = capture(live)
+        deployed_units = snapshot.take(live, None, version)
+        live.rollback()
+    reached = set(at.heads) | {a for head in at.heads for a in history.ancestors(head)}
+    with targets.scratch_on(scratch_url, beside=target) as scratch, \
+            targets.connect(scratch) as built_on:
+        upgrade(config, history, built_on, [r for r in order if r.id in reached])
+        built_units = snapshot.take(built_on, None, version)
+        built = capture(built_on)
+    rev = ", ".join(at.heads) or "base"
+    findings = []
+    # NOT NULL constraints only exist from PostgreSQL 18 on: the stage and the scratch server
+    # may be of different majors, and nullability is compared per column anyway
+    for diff in snapshot.compare(snapshot.without_not_null(built_units),
+                                 snapshot.without_not_null(deployed_units)):
+        which = BY_CHANGE[diff.change]
+        message = {
+            "added": f"{diff.kind} {diff.object} is on stage {stage} but the migrations at {rev} "
+                     "do not build it: added by hand?",
+            "removed": f"the migrations at {rev} build {diff.kind} {diff.object}; stage {stage} "
+                       "lacks it: dropped by hand?",
+            "changed": f"{diff.kind} {diff.object} differs on stage {stage}: {diff.before} in "
+                       f"the migrations, {diff.after} there",
+        }[diff.change]
+        findings.append(which.at_stage(stage, message, object=diff.object))
+    if findings:
+        sql = migra_sql(deployed, built)
+        if sql:
+            findings[0] = dataclasses.replace(
+                findings[0], detail="migra, stage -> migrations:\n" + "\n".join(sql))
+    pending = [r.id for r in order if r.id not in reached]
+    return StageStatus(stage, at.heads, pending, findings, compared=True)

@@ -1,0 +1,157 @@
+"""``pg_dump`` and ``pg_restore`` of the embedded build (PostgreSQL 18, as new as any server
+dbci supports): a database's schema (its rows too, if asked) with no owners, grants, RDS roles,
+publications or tablespaces, so that one load into an empty database gives no error to ignore;
+and that load. The version table keeps its row, so the loaded database knows its revision.
+
+Credentials reach the tools through libpq's environment, never their command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from ci import database, targets
+from ci.config import Config
+from ci.errors import BadInput, OutsideFailure
+from ci.findings import display_path
+from ci.history import load_history
+from ci.runner import Stamp, stamp
+
+#: The major version of the tools in the embedded build: servers up to this one can be dumped.
+TOOLS_MAJOR = 18
+#: Settings a script of pg_restore 18 begins with that servers before 17 do not know.
+NEWER_SETTINGS = re.compile(r"^SET transaction_timeout = .*;\n", re.MULTILINE)
+NEWER_SETTINGS_MAJOR = 17
+#: What a dump leaves out, so it loads anywhere as whoever loads it.
+PORTABLE = ("--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions",
+            "--no-security-labels", "--no-tablespaces")
+
+
+def libpq_environment(url: str, application: str) -> dict[str, str]:
+    """libpq's variables for a URL: the password in PGPASSWORD, not on a command line."""
+    parsed = make_url(url)
+    host = parsed.host or parsed.query.get("host") or ""
+    values = {"PGHOST": host, "PGPORT": str(parsed.port or 5432), "PGUSER": parsed.username,
+              "PGPASSWORD": parsed.password, "PGDATABASE": parsed.database,
+              "PGSSLMODE": parsed.query.get("sslmode"), "PGAPPNAME": application,
+              "PGCONNECT_TIMEOUT": "10"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return {**clean, **{k: str(v) for k, v in values.items() if v}}
+
+
+def run_tool(name: str, args: list[str], url: str, what: str,
+             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run pg_dump, pg_restore or psql on a database; a failure is one line from its stderr."""
+    try:
+        done = subprocess.run([str(database.client_program(name)), *args], capture_output=True,
+                              text=True, env=libpq_environment(url, f"dbci {name}"),
+                              check=False, input=stdin,
+                              stdin=subprocess.DEVNULL if stdin is None else None)
+    except OSError as exc:
+        raise OutsideFailure(f"{name} could not run: {exc.strerror}") from exc
+    if done.returncode != 0:
+        said = [line for line in done.stderr.splitlines() if line.strip()]
+        raise OutsideFailure(f"{what}: {name} failed: "
+                             f"{said[0].removeprefix(f'{name}: ') if said else 'no output'}")
+    return done
+
+
+@dataclass(frozen=True)
+class Dumped:
+    """A dump written: where, of which revision, with or without rows."""
+
+    path: Path
+    revision: tuple[str, ...]
+    data: bool
+
+
+@contextlib.contextmanager
+def _written(out: Path) -> Iterator[Path]:
+    """A temporary file beside ``out`` that becomes ``out`` only when the block succeeds."""
+    try:
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix=".dbci-", suffix=".tmp")
+    except OSError as exc:
+        raise BadInput(f"cannot write {display_path(out)}: {exc.strerror}") from exc
+    os.close(fd)
+    try:
+        yield Path(name)
+        os.replace(name, out)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def _tables(connection: sa.Connection, version: Stamp) -> list[str]:
+    """The user tables other than the version table, as pg_dump patterns."""
+    rows = connection.exec_driver_sql(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+        "AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')").all()
+    schema = version.schema or "public"
+    quote = '"{}"'.format
+    return [f"{quote(s.replace(chr(34), chr(34) * 2))}.{quote(t.replace(chr(34), chr(34) * 2))}"
+            for s, t in rows if (s, t) != (schema, version.table)]
+
+
+def dump(config: Config, target: targets.Target, out: Path, data: bool = False) -> Dumped:
+    """Dump a database (custom format) to ``out``, atomically: the schema, the version table's
+    row, and every row when ``data``."""
+    history = load_history(config)
+    with targets.connect(target, read_only=True,
+                         application_name="dbci db dump") as connection:
+        at = stamp(config, history, connection)
+        major = int((connection.dialect.server_version_info or (0,))[0])
+        tables = [] if data else _tables(connection, at)
+        connection.rollback()
+    if major > TOOLS_MAJOR:
+        raise OutsideFailure(f"{target.display} runs PostgreSQL {major}; dbci's pg_dump is "
+                             f"{TOOLS_MAJOR}, which cannot dump a newer server")
+    with _written(out) as tmp:
+        run_tool("pg_dump", ["--format=custom", *PORTABLE, f"--file={tmp}",
+                             *(f"--exclude-table-data={t}" for t in tables)],
+                 target.url, f"dumping {target.display}")
+    return Dumped(out, at.heads, data)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A dump loaded: into which database, and the revision it says it is at."""
+
+    target: targets.Target
+    revision: tuple[str, ...]
+
+
+def load_schema(config: Config, target: targets.Target, file: Path) -> Loaded:
+    """Load a dump into an empty database; refuses one that holds anything."""
+    if not file.is_file():
+        raise BadInput(f"{display_path(file)}: no such file")
+    try:
+        run_tool("pg_restore", ["--list", str(file)], target.url, "reading the dump")
+    except OutsideFailure as exc:
+        raise BadInput(f"{display_path(file)}: not a dump dbci can load ({exc.message})") from exc
+    with targets.connect(target) as connection:
+        if database.run_script(connection, "user_objects")[0][0]:
+            raise BadInput(f"{target.display} is not empty; db load-schema loads only into an "
+                           "empty database (or one it creates: --create NAME)")
+        major = int((connection.dialect.server_version_info or (0,))[0])
+        connection.rollback()
+    what = f"loading {display_path(file)} into {target.display}"
+    script = run_tool("pg_restore", [*PORTABLE, "--file=-", str(file)], target.url, what).stdout
+    if major < NEWER_SETTINGS_MAJOR:  # pg_restore 18 sets what older servers do not know
+        script = NEWER_SETTINGS.sub("", script)
+    run_tool("psql", ["--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1",
+                      "--file=-"], target.url, what, stdin=script)
+    history = load_history(config)
+    with targets.connect(target) as connection:
+        at = stamp(config, history, connection)
+    return Loaded(target, at.heads)

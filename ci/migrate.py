@@ -1,0 +1,343 @@
+"""Migrating a deployed stage, as production teams do it.
+
+- One run at a time: a session-level advisory lock on a connection of its own (a revision
+  that uses ``autocommit_block()`` commits, which would release a transaction-level lock), so
+  concurrent runs wait, bounded, and then name the holder.
+- Never queue behind the live application: every statement runs under a short
+  ``lock_timeout`` (and a ``statement_timeout``); a revision that hit one, or a deadlock,
+  before anything of it committed is tried again with backoff and jitter, a bounded number of
+  times, each retry logged.
+- One transaction per revision, each timed; ``alembic_version`` read back and checked.
+- Refuses what a user would not mean: a database at a revision this code does not know, a
+  target that does not exist, a downgrade not asked for.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
+
+from ci import targets
+from ci.config import Config
+from ci.database import is_connection_lost
+from ci.errors import BadInput, DbciError, OutsideFailure, error_line
+from ci.findings import Finding
+from ci.history import History, load_history
+from ci.rules.stage import STAGE_MIGRATION_FAILS
+from ci.runner import Stamp, Statement, apply, capture_statements, run_env, stamp
+from ci.settings import Stage
+
+#: The advisory lock every `dbci migrate` of a database takes ("dbcimigr").
+MIGRATION_LOCK = 0x646263696D696772
+#: SQLSTATEs worth another try: lock_not_available (lock_timeout), deadlock_detected.
+RETRYABLE = {"55P03": "lock_timeout", "40P01": "a deadlock"}
+#: The longest pause between two tries, in seconds.
+MAX_DELAY = 60.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One revision a run applied (or undid), and how long it took."""
+
+    revision: str
+    direction: str  # "upgrade" or "downgrade"
+    seconds: float
+
+
+@dataclass
+class Migration:
+    """What a migration of a stage did, or (``--sql``) would do."""
+
+    stage: str
+    start: tuple[str, ...]
+    end: tuple[str, ...]
+    applied: list[Step] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    sql: list[str] | None = None  # the plan: what the pending revisions execute
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The revisions between a database's revision and the target, in the order they run."""
+
+    start: tuple[str, ...]
+    steps: list[Any]  # Alembic's RevisionStep objects
+    direction: str
+
+    @property
+    def end(self) -> tuple[str, ...]:
+        """The heads after the last step."""
+        heads = set(self.start)
+        for step in self.steps:
+            info = step.info
+            gone = set(info.down_revision_ids) if info.is_upgrade else set(info.up_revision_ids)
+            came = set(info.up_revision_ids) if info.is_upgrade else set(info.down_revision_ids)
+            heads = (heads - gone) | came
+        return tuple(sorted(heads))
+
+
+def plan(history: History, stage: str, start: tuple[str, ...], destination: str,
+         allow_downgrade: bool) -> Plan:
+    """What moving from ``start`` to ``destination`` (``head``, a revision, ``-1``, ``base``)
+    means, in Alembic's own steps; refuses an unknown start, an unknown target and a downgrade
+    not asked for."""
+    script = history.script_dir
+    known = {r.id for r in history.revisions}
+    unknown = [head for head in start if head not in known]
+    if unknown:
+        raise BadInput(f"stage {stage}: the database is at {', '.join(unknown)}, which this code "
+                       "does not know: the deployed code is ahead of this branch? Update it "
+                       "from the base branch")
+    direction = _direction(history, start, destination)
+    if direction == "downgrade" and not allow_downgrade:
+        raise BadInput(f"stage {stage}: {destination} is below the database's revision "
+                       f"{', '.join(start) or 'base'}; a downgrade must be asked for: "
+                       "--allow-downgrade")
+    # Alembic's own command.upgrade and command.downgrade plan with these two
+    current: Any = start
+    try:
+        steps = (script._upgrade_revs(destination, current) if direction == "upgrade"
+                 else script._downgrade_revs(destination, current))
+    except (CommandError, RevisionError) as exc:
+        raise BadInput(f"stage {stage}: cannot move from {', '.join(start) or 'base'} to "
+                       f"{destination}: {error_line(exc)}") from exc
+    return Plan(start, list(steps), direction)
+
+
+def _direction(history: History, start: tuple[str, ...], destination: str) -> str:
+    """``upgrade`` or ``downgrade``, by where the target lies from the database's revision."""
+    if destination == "base" or re.fullmatch(r"-\d+", destination):
+        return "downgrade"
+    if destination in ("head", "heads") or re.fullmatch(r"\+\d+", destination):
+        return "upgrade"
+    try:
+        wanted = {r.revision for r in history.script_dir.revision_map.get_revisions(destination)
+                  if r is not None and not isinstance(r, str)}
+    except (CommandError, RevisionError) as exc:
+        raise BadInput(f"no revision {destination!r} in this history; `dbci lint` lists "
+                       "them") from exc
+    below = set(start) | {a for head in start for a in history.ancestors(head)}
+    return "downgrade" if wanted <= below and wanted != set(start) else "upgrade"
+
+
+def _holder(connection: sa.Connection) -> str:
+    """Who holds the migration lock: pid, application, since when."""
+    row = connection.exec_driver_sql(
+        "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND ((l.classid::bigint << 32) | l.objid::bigint) = %(key)s",
+        {"key": MIGRATION_LOCK}).first()
+    if row is None:
+        return "a session that has just let go"
+    return f"pid {row[0]} ({row[1] or 'no application name'}, since {row[2]:%Y-%m-%d %H:%M:%S %Z})"
+
+
+def _lock(connection: sa.Connection, stage: str, wait: int, log: Callable[[str], None]) -> None:
+    """Take the stage's migration lock, waiting at most ``wait`` seconds for another run."""
+    deadline = time.monotonic() + wait
+    said = False
+    while not connection.exec_driver_sql(
+            f"SELECT pg_try_advisory_lock({MIGRATION_LOCK})").scalar():
+        holder = _holder(connection)
+        if time.monotonic() >= deadline:
+            raise OutsideFailure(f"stage {stage}: another migration has held the lock for more "
+                                 f"than {wait}s: {holder}; run again when it is done (or raise "
+                                 f"[tool.dbci.stages.{stage}] lock_wait)")
+        if not said:
+            log(f"migrate: waiting for the migration lock of stage {stage}, held by {holder}")
+            said = True
+        time.sleep(0.25)
+
+
+def blockers(connection: sa.Connection, mine: tuple[int, ...]) -> str:
+    """The sessions that hold locks on tables of this database (the likely blockers)."""
+    rows = connection.exec_driver_sql(
+        "SELECT a.pid, a.application_name, a.state, coalesce(a.xact_start, a.backend_start) "
+        "FROM pg_stat_activity a WHERE a.datname = current_database() "
+        "AND NOT (a.pid = ANY (%(mine)s)) AND a.application_name NOT LIKE 'dbci migrate%%' "
+        "AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted "
+        "AND l.locktype = 'relation') ORDER BY 4 LIMIT 3", {"mine": list(mine)}).all()
+    return "; ".join(f"pid {pid} ({app or 'no application name'}, {state}, since "
+                     f"{since:%H:%M:%S})" for pid, app, state, since in rows) or "a session gone"
+
+
+def migrate(config: Config, target: targets.Target, settings: Stage, destination: str = "heads",
+            allow_downgrade: bool = False, log: Callable[[str], None] = print) -> Migration:
+    """Migrate a stage to ``destination``, one revision per transaction, and verify it."""
+    stage = target.stage or "?"
+    history = load_history(config)
+    history.order()  # a broken history says so before anything touches the stage
+    name = f"dbci migrate {stage}"
+    timeouts = {"lock_timeout": settings.lock_timeout,
+                "statement_timeout": settings.statement_timeout}
+    with targets.connect(target, application_name=name) as lock, \
+            targets.connect(target, application_name=name, settings=timeouts) as work:
+        lock.execution_options(isolation_level="AUTOCOMMIT")
+        _lock(lock, stage, settings.lock_wait, log)
+        try:
+            mine = (_pid(lock), _pid(work))
+            work.rollback()  # env.py must find the connection outside a transaction
+            return _Run(config, history, work, stage, settings, log, mine).run(
+                destination, allow_downgrade)
+        finally:
+            lock.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+
+
+def _pid(connection: sa.Connection) -> int:
+    return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() or 0)
+
+
+class _Run:
+    """One migration of a stage, tried again where a revision hit a lock timeout."""
+
+    def __init__(self, config: Config, history: History, work: sa.Connection, stage: str,
+                 settings: Stage, log: Callable[[str], None], mine: tuple[int, ...]) -> None:
+        self.config, self.history, self.work = config, history, work
+        self.stage, self.settings, self.log, self.mine = stage, settings, log, mine
+        self.applied: list[Step] = []
+        self.tries: dict[str, int] = {}
+        self.plans: list[Plan] = []  # one per try: what the database's revision called for
+        self.where: Stamp | None = None
+        self.clock = 0.0
+
+    def body(self, context: MigrationContext, destination: str,
+             allow_downgrade: bool) -> list[Any]:
+        """Read the revision under the lock, plan, and hand Alembic the steps."""
+        self.where = Stamp(tuple(context.get_current_heads()), context.version_table_schema,
+                           context.version_table)
+        self.plans.append(plan(self.history, self.stage, self.where.heads, destination,
+                               allow_downgrade))
+        self.clock = time.monotonic()
+        return self.plans[-1].steps
+
+    def timed(self, ctx: MigrationContext, step: Any, heads: Any, run_args: Any) -> None:
+        """Alembic's callback after each revision: its time, and a line in the log."""
+        now = time.monotonic()
+        self.applied.append(Step(step.up_revision_id, "upgrade" if step.is_upgrade
+                                 else "downgrade", round(now - self.clock, 3)))
+        self.clock = now
+        self.log(f"migrate: {self.applied[-1].direction} {self.applied[-1].revision} "
+                 f"({self.applied[-1].seconds:.2f}s)")
+
+    def run(self, destination: str, allow_downgrade: bool) -> Migration:
+        """Try until done, a revision fails, or the retries of one are spent."""
+        while True:
+            done = len(self.applied)
+            tried = len(self.plans)
+            try:
+                run_env(self.config, self.history, self.work,
+                        lambda context: self.body(context, destination, allow_downgrade),
+                        forced={"transaction_per_migration": True,
+                                "on_version_apply": (self.timed,)})
+            except Exception as exc:
+                if isinstance(exc, DbciError) or is_connection_lost(exc) or \
+                        len(self.plans) == tried:
+                    raise
+                self.work.rollback()
+                failing = self.plans[-1].steps[len(self.applied) - done].info.up_revision_id
+                failed = self._failed(failing, exc)
+                if failed is not None:
+                    return failed
+                continue
+            return self._verified()
+
+    def _failed(self, failing: str, exc: Exception) -> Migration | None:
+        """A revision's failure: a finding, or (a lock timeout, a deadlock) None after a pause
+        before the next try; exit 3 once the tries are spent."""
+        first = self.plans[0]
+        stands = ", ".join(_heads_after(first, self.applied)) or "base"
+        reason = RETRYABLE.get(getattr(getattr(exc, "orig", None), "pgcode", None) or "")
+        if reason is not None and self.history.get(failing).commits_itself:
+            reason = None  # part of it may have committed: running it again could fail
+        if reason is None:
+            finding = STAGE_MIGRATION_FAILS.at(
+                self.history.get(failing), f"revision {failing} failed on stage {self.stage}: "
+                f"{error_line(exc)}; the stage stays at {stands}", stage=self.stage,
+                check="migrate")
+            return Migration(self.stage, first.start, _heads_after(first, self.applied),
+                             self.applied, [finding])
+        self.tries[failing] = tries = self.tries.get(failing, 0) + 1
+        who = blockers(self.work, self.mine)
+        self.work.rollback()
+        timeout = self.settings.lock_timeout
+        if tries > self.settings.retries:
+            raise OutsideFailure(
+                f"stage {self.stage}: revision {failing} hit {reason} ({timeout}) {tries} times; "
+                f"blocked by {who}. The stage stays at {stands}; run again when the "
+                "application's long transactions are done") from exc
+        delay = min(self.settings.retry_delay * 2 ** (tries - 1), MAX_DELAY)
+        delay *= random.uniform(0.5, 1.5)
+        self.log(f"migrate: {failing} hit {reason} ({timeout}), blocked by {who}; try "
+                 f"{tries + 1} of {self.settings.retries + 1} in {delay:.1f}s")
+        time.sleep(delay)
+        return None
+
+    def _verified(self) -> Migration:
+        """The result, once ``alembic_version`` says what the plan said it would."""
+        assert self.where is not None
+        expected = self.plans[-1].end
+        now = self.where.read(self.work)
+        self.work.rollback()
+        if set(now) != set(expected):
+            raise OutsideFailure(f"stage {self.stage}: after the run alembic_version says "
+                                 f"{', '.join(now) or 'nothing'}, expected "
+                                 f"{', '.join(expected) or 'nothing'}; look at the stage")
+        return Migration(self.stage, self.plans[0].start, tuple(sorted(now)), self.applied)
+
+
+def _heads_after(plan_: Plan, applied: list[Step]) -> tuple[str, ...]:
+    """Where the stage stands after the steps of ``plan_`` that were applied."""
+    return Plan(plan_.start, plan_.steps[:len(applied)], plan_.direction).end
+
+
+def pending_sql(config: Config, target: targets.Target, destination: str,
+                allow_downgrade: bool, scratch_url: str | None) -> Migration:
+    """The SQL the pending revisions would run on a stage, touching nothing there but reading
+    its revision: captured on a scratch database brought to the stage's revision."""
+    stage = target.stage or "?"
+    history = load_history(config)
+    order = history.order()
+    with targets.connect(target, read_only=True, application_name=f"dbci migrate {stage}") as live:
+        at = stamp(config, history, live)
+    todo = plan(history, stage, at.heads, destination, allow_downgrade)
+    reached = set(at.heads) | {a for head in at.heads for a in history.ancestors(head)}
+    sql: list[str] = []
+    with targets.scratch_on(scratch_url, beside=target) as scratch, \
+            targets.connect(scratch) as connection:
+
+        def body(context: MigrationContext) -> None:
+            for rev in order:
+                if rev.id in reached:
+                    apply(rev, "upgrade")
+            for step in todo.steps:
+                direction = "upgrade" if step.is_upgrade else "downgrade"
+                rev = history.get(step.revision.revision)
+                with capture_statements(connection) as statements:
+                    apply(rev, direction)
+                sql.extend(_script(rev.id, direction, statements))
+
+        run_env(config, history, connection, body)
+    return Migration(stage, at.heads, todo.end, sql=sql)
+
+
+def _script(revision: str, direction: str, statements: list[Statement]) -> list[str]:
+    """One revision's statements as SQL text, under a comment naming it."""
+    lines = [f"-- {direction} {revision}"]
+    for statement in statements:
+        text = statement.sql.strip().rstrip(";") + ";"
+        lines.append(f"{text}  -- outside a transaction" if statement.autocommit else text)
+    return lines
