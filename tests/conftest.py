@@ -366,6 +366,11 @@ def scratch() -> Iterator[sa.Connection]:
 def superuser(sql_text: str, database: str = "postgres") -> list[tuple[Any, ...]]:
     """Run SQL as ``postgres`` on the embedded server (in autocommit); the rows it returns."""
     url = make_url(embedded_url()).set(database=database).render_as_string(hide_password=False)
+    return run_sql(url, sql_text)
+
+
+def run_sql(url: str, sql_text: str) -> list[tuple[Any, ...]]:
+    """Run SQL on a database in autocommit; the rows it returns."""
     engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:

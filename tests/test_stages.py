@@ -27,6 +27,7 @@ from conftest import (
     add_revision,
     dbci,
     revision_path,
+    run_sql,
     server,
     set_dbci,
 )
@@ -83,24 +84,14 @@ def dev(project: Path, aws: str, stage_db: str) -> str:
     return stage_db
 
 
-def sql(url: str, text: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            result = connection.exec_driver_sql(text)
-            return [tuple(row) for row in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
 def version(url: str) -> set[str]:
-    exists = sql(url, "SELECT to_regclass('public.alembic_version') IS NOT NULL")[0][0]
-    return {row[0] for row in sql(url, "SELECT version_num FROM alembic_version")} if exists \
+    exists = run_sql(url, "SELECT to_regclass('public.alembic_version') IS NOT NULL")[0][0]
+    return {row[0] for row in run_sql(url, "SELECT version_num FROM alembic_version")} if exists \
         else set()
 
 
 def tables(url: str) -> set[str]:
-    return {row[0] for row in sql(url, "SELECT schemaname || '.' || tablename FROM pg_tables "
+    return {row[0] for row in run_sql(url, "SELECT schemaname || '.' || tablename FROM pg_tables "
                                        "WHERE schemaname NOT IN ('pg_catalog', "
                                        "'information_schema')")}
 
@@ -195,16 +186,21 @@ class Blocker:
         self.engine.dispose()
 
 
+def at_head_then_add_note(project: Path) -> str:
+    """Migrate dev to head, then add a revision that alters a table; its id."""
+    dbci("migrate", "--stage", "dev")
+    return add_revision(project, "add_note", 'op.add_column("CollectionCanonical", '
+                        'sa.Column("note", sa.Text), schema="persistence_schema")',
+                        'op.drop_column("CollectionCanonical", "note", '
+                        'schema="persistence_schema")')
+
+
 QUICK = ("[tool.dbci.stages.dev]", 'lock_timeout = "200ms"', "retries = 2", "retry_delay = 0.1")
 
 
 def test_a_table_lock_held_too_long_is_retried_then_named(dev: str, project: Path) -> None:
     set_dbci(project, *QUICK)
-    dbci("migrate", "--stage", "dev")
-    revision = add_revision(project, "add_note", 'op.add_column("CollectionCanonical", '
-                            'sa.Column("note", sa.Text), schema="persistence_schema")',
-                            'op.drop_column("CollectionCanonical", "note", '
-                            'schema="persistence_schema")')
+    revision = at_head_then_add_note(project)
     blocker = Blocker(dev, 'persistence_schema."CollectionCanonical"')
     try:
         run = dbci("migrate", "--stage", "dev")
@@ -222,11 +218,7 @@ def test_a_table_lock_held_too_long_is_retried_then_named(dev: str, project: Pat
 def test_a_table_lock_released_in_time_lets_the_retry_succeed(dev: str, project: Path) -> None:
     set_dbci(project, "[tool.dbci.stages.dev]", 'lock_timeout = "200ms"', "retries = 5",
              "retry_delay = 0.5")
-    dbci("migrate", "--stage", "dev")
-    revision = add_revision(project, "add_note", 'op.add_column("CollectionCanonical", '
-                            'sa.Column("note", sa.Text), schema="persistence_schema")',
-                            'op.drop_column("CollectionCanonical", "note", '
-                            'schema="persistence_schema")')
+    revision = at_head_then_add_note(project)
     blocker = Blocker(dev, 'persistence_schema."CollectionCanonical"')
     threading.Timer(0.6, blocker.release).start()
     run = dbci("--json", "migrate", "--stage", "dev")
@@ -358,7 +350,7 @@ def test_aws_unreachable_is_exit_3(project: Path, stage_db: str) -> None:
 
 def test_a_stage_at_a_revision_this_code_does_not_know(dev: str, project: Path) -> None:
     dbci("migrate", "--stage", "dev")
-    sql(dev, "UPDATE alembic_version SET version_num = '15_ffffffffffff'")
+    run_sql(dev, "UPDATE alembic_version SET version_num = '15_ffffffffffff'")
     run = dbci("migrate", "--stage", "dev")
     assert run.code == 2
     assert "the database is at 15_ffffffffffff, which this code does not know: the deployed " \
@@ -393,12 +385,12 @@ def test_status_finds_what_was_changed_by_hand(dev: str) -> None:
     clean = dbci("--json", "status", "--stage", "dev")
     assert clean.code == 0, clean.out
     assert (clean.json()["revision"], clean.json()["pending"]) == ([IDS[12]], [IDS[13]])
-    sql(dev, 'ALTER TABLE persistence_schema."DatasetCanonical" ADD COLUMN hotfix text')
+    run_sql(dev, 'ALTER TABLE persistence_schema."DatasetCanonical" ADD COLUMN hotfix text')
     added = dbci("--json", "status", "--stage", "dev")
     assert added.code == 1
     assert [(f["rule"], f["object"], f["stage"]) for f in added.json()["findings"]] == [
         ("stage-extra-object", "persistence_schema.DatasetCanonical.hotfix", "dev")]
-    sql(dev, 'ALTER TABLE persistence_schema."DatasetCanonical" DROP COLUMN hotfix; '
+    run_sql(dev, 'ALTER TABLE persistence_schema."DatasetCanonical" DROP COLUMN hotfix; '
              'DROP INDEX persistence_schema."ix_DatasetVersion_metadata"')
     dropped = dbci("status", "--stage", "dev")
     assert dropped.code == 1
@@ -414,16 +406,17 @@ def test_status_reads_the_stage_only(dev: str) -> None:
     dbci("migrate", "--stage", "dev")
     reader = f"dbci_reader_{os.getpid()}"
     database = make_url(dev).database
-    sql(dev, f'CREATE ROLE "{reader}" LOGIN; GRANT CONNECT ON DATABASE "{database}" TO "{reader}"; '
-             f'GRANT USAGE ON SCHEMA public, persistence_schema TO "{reader}"; '
-             f'GRANT SELECT ON ALL TABLES IN SCHEMA public, persistence_schema TO "{reader}"')
+    run_sql(dev, f'CREATE ROLE "{reader}" LOGIN; '
+                 f'GRANT CONNECT ON DATABASE "{database}" TO "{reader}"; '
+                 f'GRANT USAGE ON SCHEMA public, persistence_schema TO "{reader}"; '
+                 f'GRANT SELECT ON ALL TABLES IN SCHEMA public, persistence_schema TO "{reader}"')
     try:
         put_secret(SECRET, {"database_uri": make_url(dev).set(username=reader).render_as_string(
             hide_password=False)})
         run = dbci("status", "--stage", "dev")  # a role that may only read is enough
         assert run.code == 0, run.out + run.err
     finally:
-        sql(dev, f'DROP OWNED BY "{reader}"; DROP ROLE "{reader}"')
+        run_sql(dev, f'DROP OWNED BY "{reader}"; DROP ROLE "{reader}"')
 
 
 def test_status_never_builds_on_the_stages_server(dev: str) -> None:
@@ -460,7 +453,7 @@ def test_dump_then_load_gives_the_same_schema_and_revision(dev: str, tmp_path: P
         again = dbci("--database-url", url, "db", "load-schema", str(out))
         assert again.code == 2 and "is not empty" in again.err
     finally:
-        sql(server(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        run_sql(server(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_dump_needs_a_database_and_a_file_that_is_a_dump(project: Path, tmp_path: Path,
@@ -473,4 +466,4 @@ def test_dump_needs_a_database_and_a_file_that_is_a_dump(project: Path, tmp_path
     load = dbci("--database-url", server(), "db", "load-schema", str(bogus), "--create",
                 f"never_{os.getpid()}")
     assert load.code == 2 and "not a dump dbci can load" in load.err
-    sql(server(), f'DROP DATABASE IF EXISTS "never_{os.getpid()}"')
+    run_sql(server(), f'DROP DATABASE IF EXISTS "never_{os.getpid()}"')
