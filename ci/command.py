@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,14 @@ Arguments = Callable[[argparse.ArgumentParser], None]
 
 def no_arguments(parser: argparse.ArgumentParser) -> None:
     """For commands that take only the global flags."""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4): the K-th of N slices."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise argparse.ArgumentTypeError(f"--shard takes K/N with 1 <= K <= N, not {text!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
 def stage_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:

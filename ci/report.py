@@ -1,11 +1,19 @@
-"""The markdown report of ``dbci check``: a table of checks, the problems, the schema diff and a
-mermaid graph of the revisions the branch adds; for stdout and ``$GITHUB_STEP_SUMMARY``."""
+"""The report of ``dbci check``: a table of checks, the problems, the schema diff and a mermaid
+graph of the revisions the branch adds, as markdown (stdout, ``$GITHUB_STEP_SUMMARY``, the PR
+comment) or JSON (which ``dbci report`` reads back to join the shards of a long history)."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from ci.findings import Finding, count
+from ci import github
+from ci.errors import EXIT_FINDINGS, EXIT_OK
+from ci.files import replace_files
+from ci.findings import Finding, Result, count
+from ci.output import Printer
 
 
 @dataclass(frozen=True)
@@ -27,10 +35,33 @@ class Report:
     diff_sql: list[str] = field(default_factory=list)
     base_head: str | None = None
     added: list[tuple[str, str]] = field(default_factory=list)  # (revision, message)
+    revisions: list[dict[str, str]] = field(default_factory=list)  # the round trip's outcomes
+    seconds: float = 0.0  # the round trip's
+    shard: str | None = None  # "K/N" when this report covers one slice of the round trip
 
     @property
     def ok(self) -> bool:
         return all(step.ok is not False for step in self.steps) and not self.findings
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document of ``check --json`` (the contract's keys, and what a join needs)."""
+        return {"ok": self.ok, "findings": [f.to_json() for f in self.findings],
+                "checks": [{"check": s.name, "ok": s.ok, "summary": s.summary}
+                           for s in self.steps],
+                "base": self.base, "sql": self.diff_sql, "base_head": self.base_head,
+                "added": [list(a) for a in self.added], "revisions": self.revisions,
+                "seconds": self.seconds, "shard": self.shard}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Report:
+        """A report read back from ``to_json``'s document; KeyError or TypeError when it is not
+        one."""
+        return cls(steps=[Step(c["check"], c["ok"], c["summary"]) for c in doc["checks"]],
+                   findings=[Finding(**f) for f in doc["findings"]], base=doc["base"],
+                   diff_sql=list(doc["sql"]), base_head=doc.get("base_head"),
+                   added=[(a[0], a[1]) for a in doc.get("added", [])],
+                   revisions=list(doc.get("revisions", [])), seconds=doc.get("seconds", 0.0),
+                   shard=doc.get("shard"))
 
 
 def _mark(ok: bool | None) -> str:
@@ -76,3 +107,22 @@ def markdown(report: Report) -> str:
             previous = node
         out.append("```")
     return "\n".join(out) + "\n"
+
+
+def publish(report: Report, printer: Printer, comment: Path | None = None) -> int:
+    """Print the report (markdown, or JSON), append it to the job summary, write the pull
+    request comment's body when asked; the exit code it calls for."""
+    text = markdown(report)
+    with contextlib.suppress(OSError):
+        github.append_step_summary(text)
+    if comment is not None:
+        replace_files({comment: github.comment_body(text)})
+    if printer.json:
+        doc = report.to_json()
+        printer.result(Result(findings=report.findings,
+                              data={k: v for k, v in doc.items() if k != "findings"}))
+    else:
+        printer.out.write(text)
+        if printer.github:
+            printer.annotations(report.findings)
+    return EXIT_OK if report.ok else EXIT_FINDINGS

@@ -3,6 +3,7 @@ composed into one Report."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 
@@ -10,12 +11,13 @@ from ci import targets
 from ci.checks.diff import diff, resolve_base
 from ci.checks.drift import drift
 from ci.checks.lint import lint, load_base
-from ci.checks.roundtrip import roundtrip
+from ci.checks.roundtrip import Outcome, RoundTripResult, roundtrip
 from ci.config import Config
 from ci.errors import BadInput, DbciError
-from ci.findings import Finding
+from ci.findings import Finding, count
 from ci.history import load_history
 from ci.report import Report, Step
+from ci.runner import upgrade
 from ci.schemadiff import capture
 
 
@@ -25,9 +27,11 @@ def in_ci() -> bool:
 
 
 def check(config: Config, base: str | None = None,
-          progress: Callable[[str], None] | None = None) -> Report:
+          progress: Callable[[str], None] | None = None,
+          shard: tuple[int, int] | None = None) -> Report:
     """Every check, the base-branch rules included whenever a base resolves; a step that cannot
-    run says why, and the steps after it that need it skip.
+    run says why, and the steps after it that need it skip. With ``shard``, the round trip
+    checks one slice of the history (``join`` puts the slices' reports together).
 
     In CI a base must resolve: a shallow clone without the base branch would otherwise pass
     with the rules that protect deployed revisions switched off.
@@ -42,22 +46,32 @@ def check(config: Config, base: str | None = None,
     linted = lint(config, base=ref)
     findings += linted.findings
     steps.append(Step("lint", linted.ok, linted.summary))
-    report = Report(steps, findings, base=ref)
+    report = Report(steps, findings, base=ref,
+                    shard=f"{shard[0]}/{shard[1]}" if shard else None)
     try:
-        load_history(config).order()
+        order = load_history(config).order()
     except DbciError as exc:
         steps += [Step(name, None, f"not run: {exc.message}")
                   for name in ("roundtrip", "drift", "diff")]
         return report
     with targets.scratch(config) as target:
-        trip = roundtrip(config, progress=progress, target=target)
+        trip = roundtrip(config, shard=shard, progress=progress, target=target)
         findings += trip.findings
         steps.append(Step("roundtrip", trip.ok, trip.summary))
+        report.revisions = [dataclasses.asdict(o) for o in trip.outcomes]
+        report.seconds = round(trip.seconds, 3)
         if not trip.reached_head:
             steps += [Step(name, None, "not run: the upgrade to head failed")
                       for name in ("drift", "diff")]
             return report
-        with targets.connect(target) as migrated:  # the round trip left it at head
+        with targets.connect(target) as migrated:
+            if shard is not None:  # bring up what comes after this slice, unchecked
+                checked = {o.revision for o in trip.outcomes}
+                last = max((i for i, r in enumerate(order) if r.id in checked), default=-1)
+                upgrade(config, load_history(config), migrated, order[last + 1:])
+                migrated.commit()
+            head = capture(migrated)
+            drifted = drift(config, migrated, head)
             head = capture(migrated)
             drifted = drift(config, migrated, head)
         findings += drifted.findings
@@ -79,3 +93,38 @@ def _graph(config: Config, report: Report, ref: str) -> None:
         if rev.id not in base_ids:
             doc = (rev.script.module.__doc__ or "").strip().splitlines()
             report.added.append((rev.id, doc[0] if doc else ""))
+
+
+def join(reports: list[Report]) -> Report:
+    """One report from the reports of the shards of a round trip: every shard must be there
+    (a missing one means revisions nobody checked); the round trip's outcomes and the findings
+    of all of them, the other checks as the shards found them (they agree)."""
+    if not reports:
+        raise BadInput("no reports to join")
+    total = {int(r.shard.split("/")[1]) if r.shard else 1 for r in reports}
+    have = {int(r.shard.split("/")[0]) if r.shard else 1 for r in reports}
+    if len(total) != 1 or have != set(range(1, max(total) + 1)):
+        missing = sorted(set(range(1, max(total) + 1)) - have)
+        raise BadInput(f"the reports cover shards {sorted(have)} of {max(total)}; missing "
+                       f"{missing or 'none'}: their revisions were not checked (did a job fail "
+                       "or get cancelled?)")
+    first = reports[0]
+    findings = list({(f.check, f.rule, f.revision, f.file, f.object, f.message): f
+                     for r in reports for f in r.findings}.values())
+    outcomes = [Outcome(**o) for r in reports for o in r.revisions]
+    steps = []
+    for step in first.steps:
+        same = [s for r in reports for s in r.steps if s.name == step.name]
+        ok = False if any(s.ok is False for s in same) else (
+            None if any(s.ok is None for s in same) else True)
+        if step.name == "roundtrip":
+            trip = RoundTripResult([], outcomes, max(r.seconds for r in reports), ok is not None)
+            summary = f"{trip.summary} ({count(len(reports), 'shard')})" if outcomes else \
+                step.summary
+            steps.append(Step(step.name, ok, summary))
+        else:
+            steps.append(Step(step.name, ok, step.summary))
+    return Report(steps, findings, base=first.base, diff_sql=first.diff_sql,
+                  base_head=first.base_head, added=first.added,
+                  revisions=[dataclasses.asdict(o) for o in outcomes],
+                  seconds=max(r.seconds for r in reports))

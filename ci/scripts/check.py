@@ -4,45 +4,38 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from pathlib import Path
 
 from ci import github
 from ci.checks.suite import check
-from ci.command import Command
+from ci.command import Command, parse_shard
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK, DbciError
-from ci.findings import Result
+from ci.errors import DbciError
 from ci.output import Printer
-from ci.report import markdown
+from ci.report import publish
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", metavar="REF",
                         help="the branch to compare with (default: origin/main or main)")
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
+                        help="round-trip only the K-th of N slices of the history (join the "
+                             "shards' --json reports with dbci report)")
+    parser.add_argument("--comment", type=Path, metavar="FILE",
+                        help="also write the report as a pull request comment's body")
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the markdown report (or JSON) and append it to $GITHUB_STEP_SUMMARY when set."""
     try:
-        report = check(config, base=args.base, progress=printer.progress)
+        report = check(config, base=args.base, progress=printer.progress, shard=args.shard)
     except DbciError as exc:
         with contextlib.suppress(OSError):  # the job summary says why there is no report
             github.append_step_summary(f"## dbci check: ⚠️ could not run\n\n{exc.message}\n")
         raise
     finally:
         printer.progress_done()
-    text = markdown(report)
-    with contextlib.suppress(OSError):
-        github.append_step_summary(text)
-    if printer.json:
-        printer.result(Result(findings=report.findings, data={
-            "checks": [{"check": s.name, "ok": s.ok, "summary": s.summary}
-                       for s in report.steps],
-            "base": report.base, "sql": report.diff_sql, "ok": report.ok}))
-    else:
-        printer.out.write(text)
-        if printer.github:
-            printer.annotations(report.findings)
-    return EXIT_OK if report.ok else EXIT_FINDINGS
+    return publish(report, printer, args.comment)
 
 
 COMMAND = Command("check", "lint + roundtrip + drift + diff in one run, with a markdown report",

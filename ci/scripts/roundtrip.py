@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 from ci.checks.roundtrip import roundtrip
-from ci.command import Command
+from ci.command import Command, parse_shard
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Result
 from ci.output import Printer
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/4"`` -> (2, 4)."""
-    match = re.fullmatch(r"(\d+)/(\d+)", text)
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise argparse.ArgumentTypeError(f"--shard takes K/N with 1 <= K <= N, not {text!r}")
-    return int(match.group(1)), int(match.group(2))
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
