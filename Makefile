@@ -9,12 +9,13 @@ PYTEST_ARGS ?=
 
 .PHONY: install install-test check test test-pg lint-code bench \
 	db/new_migration db/new_migration_auto db/test_migration db/migrate db/rollback db/status \
-	db/dump db/local/load-schema
+	db/dump db/local/load-schema db/seed/build db/seed/upload db/init_remote_dev tf/bump
 
 # Values reach the recipes as environment variables, quoted by the shell: a message or a path
 # with quotes or other metacharacters stays one argument and runs nothing.
-export MESSAGE DEPLOYMENT_STAGE PORT OUTFILE INFILE LOCAL_DB
+export MESSAGE DEPLOYMENT_STAGE PORT OUTFILE INFILE LOCAL_DB SEED
 LOCAL_DB ?= corpora_local
+SEED ?= seed.sql
 TUNNEL = $${PORT:+--tunnel-port "$$PORT"}
 NEED_STAGE = @test -n "$$DEPLOYMENT_STAGE" || { echo "$@: set DEPLOYMENT_STAGE (dev, staging, prod, test, rdev)"; exit 2; }
 
@@ -86,3 +87,17 @@ db/local/load-schema: install
 	@test -n "$$INFILE" || { echo 'usage: make db/local/load-schema INFILE=prod.dump'; exit 2; }
 	if [ -n "$$DATABASE_URL" ]; then $(DBCI) db load-schema "$$INFILE"; \
 	else $(DBCI) db load-schema "$$INFILE" --create "$$LOCAL_DB"; fi
+
+# rdev seed data: build the head's seed (from the one data_load_path names), upload it, bump.
+db/seed/build: install
+	$(DBCI) seed build --out "$$SEED"
+
+db/seed/upload: install
+	$(DBCI) seed upload "$$SEED"
+
+tf/bump: install
+	$(DBCI) tf bump
+
+# An rdev stack's migration task on boot: seed an empty database, then migrate to head.
+db/init_remote_dev: install
+	$(DBCI) seed load --stage "$${DEPLOYMENT_STAGE:-rdev}" $(TUNNEL)

@@ -7,7 +7,13 @@ service, and what AWS said. Secret values never appear in a message.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -72,3 +78,85 @@ def secret_json(name: str) -> dict[str, Any]:
         raise BadInput(f"AWS Secrets Manager: secret {name!r} is not a JSON object; it must hold "
                        "database_uri, or the RDS layout (username, password, host, port, dbname)")
     return parsed
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/key`` as (bucket, key)."""
+    match = re.fullmatch(r"s3://([^/]+)/(.+)", url)
+    if match is None:
+        raise BadInput(f"{url!r} is not an S3 URL (s3://bucket/key)")
+    return match.group(1), match.group(2)
+
+
+def download(bucket: str, key: str, dest: Path) -> None:
+    """An S3 object into a file."""
+    try:
+        client("s3").download_file(bucket, key, str(dest))
+    except (ClientError, BotoCoreError) as exc:
+        raise failure("S3", f"reading s3://{bucket}/{key}", exc) from exc
+
+
+@dataclass(frozen=True)
+class Digests:
+    """A file's MD5 (hex, what a single-part upload's ETag is) and SHA-256 (base64, what S3
+    checks and keeps as ChecksumSHA256)."""
+
+    md5: str
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> Digests:
+        md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                md5.update(block)
+                sha256.update(block)
+        return cls(md5.hexdigest(), base64.b64encode(sha256.digest()).decode())
+
+
+def stored_digest(bucket: str, key: str) -> Digests | None:
+    """What S3 says of an object's content (None when there is no such object): its SHA-256
+    where S3 kept one, else its MD5 from a plain ETag, else both computed from a download."""
+    s3 = client("s3")
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in NOT_FOUND:
+            return None
+        raise failure("S3", f"reading s3://{bucket}/{key}", exc) from exc
+    except BotoCoreError as exc:
+        raise failure("S3", f"reading s3://{bucket}/{key}", exc) from exc
+    etag = str(head.get("ETag", "")).strip('"')
+    if head.get("ChecksumSHA256") or re.fullmatch(r"[0-9a-f]{32}", etag):
+        return Digests(etag if re.fullmatch(r"[0-9a-f]{32}", etag) else "",
+                       str(head.get("ChecksumSHA256") or ""))
+    with tempfile.TemporaryDirectory(prefix="dbci-s3-") as tmp:
+        copy = Path(tmp) / "object"
+        download(bucket, key, copy)
+        return Digests.of(copy)
+
+
+def same(local: Digests, stored: Digests) -> bool:
+    """Whether two digests speak of the same bytes (by what both carry)."""
+    if local.sha256 and stored.sha256:
+        return local.sha256 == stored.sha256
+    return bool(local.md5 and stored.md5) and local.md5 == stored.md5
+
+
+def put_new(bucket: str, key: str, path: Path) -> tuple[bool, Digests, Digests | None]:
+    """Upload a file as a new object, never over an existing one (``If-None-Match: *``).
+    Returns whether it was uploaded, the file's digests, and the stored object's."""
+    local = Digests.of(path)
+    s3 = client("s3")
+    try:
+        with path.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*",
+                          ContentMD5=base64.b64encode(bytes.fromhex(local.md5)).decode(),
+                          ChecksumSHA256=local.sha256)
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in ("PreconditionFailed", "412"):
+            return False, local, stored_digest(bucket, key)
+        raise failure("S3", f"writing s3://{bucket}/{key}", exc) from exc
+    except BotoCoreError as exc:
+        raise failure("S3", f"writing s3://{bucket}/{key}", exc) from exc
+    return True, local, stored_digest(bucket, key)

@@ -29,9 +29,14 @@ from ci.runner import Stamp, stamp
 
 #: The major version of the tools in the embedded build: servers up to this one can be dumped.
 TOOLS_MAJOR = 18
-#: Settings a script of pg_restore 18 begins with that servers before 17 do not know.
+#: Settings a script of pg_dump or pg_restore 18 begins with that servers before 17 do not
+#: know; the session settings they make are of no use to a load.
 NEWER_SETTINGS = re.compile(r"^SET transaction_timeout = .*;\n", re.MULTILINE)
-NEWER_SETTINGS_MAJOR = 17
+
+
+def for_any_server(script: str) -> str:
+    """A plain-SQL script of the 18 tools, loadable by servers 14 to 18."""
+    return NEWER_SETTINGS.sub("", script)
 #: What a dump leaves out, so it loads anywhere as whoever loads it.
 PORTABLE = ("--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions",
             "--no-security-labels", "--no-tablespaces")
@@ -123,6 +128,12 @@ def dump(config: Config, target: targets.Target, out: Path, data: bool = False) 
     return Dumped(out, at.heads, data)
 
 
+def run_sql_script(target: targets.Target, script: str, what: str) -> None:
+    """Run a plain-SQL script on a database with psql, all or nothing."""
+    run_tool("psql", ["--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1",
+                      "--file=-"], target.url, what, stdin=script)
+
+
 @dataclass(frozen=True)
 class Loaded:
     """A dump loaded: into which database, and the revision it says it is at."""
@@ -143,14 +154,10 @@ def load_schema(config: Config, target: targets.Target, file: Path) -> Loaded:
         if database.run_script(connection, "user_objects")[0][0]:
             raise BadInput(f"{target.display} is not empty; db load-schema loads only into an "
                            "empty database (or one it creates: --create NAME)")
-        major = int((connection.dialect.server_version_info or (0,))[0])
         connection.rollback()
     what = f"loading {display_path(file)} into {target.display}"
     script = run_tool("pg_restore", [*PORTABLE, "--file=-", str(file)], target.url, what).stdout
-    if major < NEWER_SETTINGS_MAJOR:  # pg_restore 18 sets what older servers do not know
-        script = NEWER_SETTINGS.sub("", script)
-    run_tool("psql", ["--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1",
-                      "--file=-"], target.url, what, stdin=script)
+    run_sql_script(target, for_any_server(script), what)
     history = load_history(config)
     with targets.connect(target) as connection:
         at = stamp(config, history, connection)

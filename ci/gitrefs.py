@@ -61,9 +61,11 @@ def default_base(config: Config) -> str:
 
 
 def files_at(ref: str, folder: Path) -> dict[str, bytes]:
-    """Every file below ``folder`` at ``ref``, by path relative to ``folder``."""
-    root = repo_root(folder)
-    commit = resolve(ref, folder)
+    """Every file below ``folder`` at ``ref``, by path relative to ``folder`` (which need not
+    exist in the work tree)."""
+    here = next(p for p in (folder, *folder.parents) if p.is_dir())
+    root = repo_root(here)
+    commit = resolve(ref, here)
     rel = folder.resolve().relative_to(root.resolve())
     try:
         data = _git(["archive", "--format=tar", commit, "--", str(rel)], root)

@@ -124,6 +124,9 @@ class Settings(_Table):
     squawk_exclude: tuple[StrictStr, ...] = DEFAULT_SQUAWK_EXCLUDE
     squawk_pg_version: StrictStr | None = None
     secret_name: StrictStr = "corpora/backend/{stage}/database"
+    seed_bucket: StrictStr = "env-rdev-dataportal"
+    seed_prefix: StrictStr = "database/"
+    terraform_file: StrictStr = ".happy/terraform/modules/ecs-stack/main.tf"
     stages: dict[str, Stage] = Field(
         default_factory=lambda: {k: Stage(**v) for k, v in DEFAULT_STAGES.items()})
 

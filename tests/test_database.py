@@ -119,7 +119,7 @@ def test_check_in_a_lent_database_runs_every_check(project: Path, lent: str) -> 
     run = dbci("--json", "--database-url", lent, "check")
     assert run.code == 0
     assert [(c["check"], c["ok"]) for c in run.json()["checks"]] == [
-        ("lint", True), ("roundtrip", True), ("drift", True), ("diff", True)]
+        ("lint", True), ("roundtrip", True), ("drift", True), ("diff", True), ("seed", True)]
     assert user_objects(lent) == 0
 
 

@@ -12,9 +12,10 @@ from ci.checks.diff import diff, resolve_base
 from ci.checks.drift import drift
 from ci.checks.lint import lint, load_base
 from ci.checks.roundtrip import Outcome, RoundTripResult, roundtrip
+from ci.checks.seed import seed_check
 from ci.config import Config
 from ci.errors import BadInput, DbciError
-from ci.findings import Finding, count
+from ci.findings import count
 from ci.history import load_history
 from ci.report import Report, Step
 from ci.runner import upgrade
@@ -28,7 +29,7 @@ def in_ci() -> bool:
 
 def check(config: Config, base: str | None = None,
           progress: Callable[[str], None] | None = None,
-          shard: tuple[int, int] | None = None) -> Report:
+          shard: tuple[int, int] | None = None, verify_seed: bool = False) -> Report:
     """Every check, the base-branch rules included whenever a base resolves; a step that cannot
     run says why, and the steps after it that need it skip. With ``shard``, the round trip
     checks one slice of the history (``join`` puts the slices' reports together).
@@ -41,19 +42,29 @@ def check(config: Config, base: str | None = None,
         raise BadInput("no base branch to compare with (tried [tool.dbci] base_ref, origin/main, "
                        "main, origin/master, master); in CI, fetch it (actions/checkout with "
                        "fetch-depth: 0) or pass --base REF")
-    findings: list[Finding] = []
-    steps: list[Step] = []
     linted = lint(config, base=ref)
-    findings += linted.findings
-    steps.append(Step("lint", linted.ok, linted.summary))
-    report = Report(steps, findings, base=ref,
+    report = Report([Step("lint", linted.ok, linted.summary)], list(linted.findings), base=ref,
                     shard=f"{shard[0]}/{shard[1]}" if shard else None)
+    seeded = seed_check(config, ref, verify_seed)
+    _database_checks(config, report, ref, shard, progress)
+    report.steps.append(Step("seed", seeded.ok, seeded.summary))
+    report.findings += seeded.findings
+    if ref is not None:
+        _graph(config, report, ref)
+    return report
+
+
+def _database_checks(config: Config, report: Report, ref: str | None,
+                     shard: tuple[int, int] | None,
+                     progress: Callable[[str], None] | None) -> None:
+    """The round trip, drift and diff, sharing one scratch database brought to head."""
+    steps, findings = report.steps, report.findings
     try:
         order = load_history(config).order()
     except DbciError as exc:
         steps += [Step(name, None, f"not run: {exc.message}")
                   for name in ("roundtrip", "drift", "diff")]
-        return report
+        return
     with targets.scratch(config) as target:
         trip = roundtrip(config, shard=shard, progress=progress, target=target)
         findings += trip.findings
@@ -63,7 +74,7 @@ def check(config: Config, base: str | None = None,
         if not trip.reached_head:
             steps += [Step(name, None, "not run: the upgrade to head failed")
                       for name in ("drift", "diff")]
-            return report
+            return
         with targets.connect(target) as migrated:
             if shard is not None:  # bring up what comes after this slice, unchecked
                 checked = {o.revision for o in trip.outcomes}
@@ -72,16 +83,11 @@ def check(config: Config, base: str | None = None,
                 migrated.commit()
             head = capture(migrated)
             drifted = drift(config, migrated, head)
-            head = capture(migrated)
-            drifted = drift(config, migrated, head)
         findings += drifted.findings
         steps.append(Step("drift", drifted.ok, drifted.summary))
         changes = diff(config, base=ref, head=head)
     report.diff_sql = changes.sql
     steps.append(Step("diff", True, changes.summary))
-    if ref is not None:
-        _graph(config, report, ref)
-    return report
 
 
 def _graph(config: Config, report: Report, ref: str) -> None:

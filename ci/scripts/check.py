@@ -23,12 +23,16 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                              "shards' --json reports with dbci report)")
     parser.add_argument("--comment", type=Path, metavar="FILE",
                         help="also write the report as a pull request comment's body")
+    parser.add_argument("--verify-seed", action="store_true",
+                        help="also load the rdev seed from S3 and run this branch's revisions "
+                             "on it (needs AWS access)")
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the markdown report (or JSON) and append it to $GITHUB_STEP_SUMMARY when set."""
     try:
-        report = check(config, base=args.base, progress=printer.progress, shard=args.shard)
+        report = check(config, base=args.base, progress=printer.progress, shard=args.shard,
+                       verify_seed=args.verify_seed)
     except DbciError as exc:
         with contextlib.suppress(OSError):  # the job summary says why there is no report
             github.append_step_summary(f"## dbci check: ⚠️ could not run\n\n{exc.message}\n")

@@ -19,7 +19,7 @@ from conftest import (
 
 pytestmark = pytest.mark.db
 
-CHECKS = ["lint", "roundtrip", "drift", "diff"]
+CHECKS = ["lint", "roundtrip", "drift", "diff", "seed"]
 
 
 def rows(markdown: str) -> dict[str, str]:
@@ -63,7 +63,7 @@ def test_a_broken_downgrade_fails_the_report_and_names_the_revision(project: Pat
     assert run.code == 1
     assert run.out.startswith("## dbci check: ❌ 1 problem\n")
     assert rows(run.out) == {"lint": "✅ pass", "roundtrip": "❌ fail", "drift": "✅ pass",
-                             "diff": "✅ pass"}
+                             "diff": "✅ pass", "seed": "✅ pass"}
     assert "1 failed (07_2e805208407e)" in run.out
     assert f"- **roundtrip/downgrade-leaves-objects** `{path}:" in run.out
     assert "persistence_schema.CollectionVersion.published_at" in run.out
@@ -100,7 +100,7 @@ def test_two_heads_fail_lint_and_every_revision_is_still_round_tripped(project: 
     run = dbci("check")
     assert run.code == 1
     assert rows(run.out) == {"lint": "❌ fail", "roundtrip": "✅ pass", "drift": "✅ pass",
-                             "diff": "✅ pass"}
+                             "diff": "✅ pass", "seed": "✅ pass"}
     assert "15 revisions: 15 passed" in run.out and "multiple-heads" in run.out
 
 
@@ -111,7 +111,7 @@ def test_a_broken_history_runs_lint_only(project: Path) -> None:
     run = dbci("check")
     assert run.code == 1
     assert rows(run.out) == {"lint": "❌ fail", "roundtrip": "⏭️ skipped",
-                             "drift": "⏭️ skipped", "diff": "⏭️ skipped"}
+                             "drift": "⏭️ skipped", "diff": "⏭️ skipped", "seed": "⏭️ skipped"}
     assert "the history is broken" in run.out and "unknown-down-revision" in run.out
 
 
@@ -126,7 +126,7 @@ def test_a_branch_report_diffs_over_its_base_and_graphs_its_revisions(git_projec
     run = dbci("check")
     assert run.code == 1
     assert rows(run.out) == {"lint": "✅ pass", "roundtrip": "✅ pass", "drift": "❌ fail",
-                             "diff": "✅ pass"}
+                             "diff": "✅ pass", "seed": "✅ pass"}
     assert "over `main`" in run.out
     assert 'create table "persistence_schema"."DatasetLink"' in run.out
     assert "```mermaid" in run.out

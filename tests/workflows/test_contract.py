@@ -37,7 +37,7 @@ def steps(name: str) -> list[dict[str, Any]]:
 
 def test_the_workflows_are_there() -> None:
     assert {"pr-checks.yml", "migrate.yml", "deploy-migrations.yml", "migrate-manual.yml",
-            "schema-drift.yml"} <= set(WORKFLOW_FILES)
+            "schema-drift.yml", "rdev-seed.yml"} <= set(WORKFLOW_FILES)
 
 
 def test_actionlint_finds_nothing() -> None:
@@ -116,6 +116,18 @@ def test_schema_drift_runs_nightly_on_every_stage() -> None:
     assert "dbci --github status" in " ".join(s.get("run", "") for s in job["steps"])
 
 
+def test_rdev_seed_runs_on_dispatch_or_the_label_of_a_same_repository_pr() -> None:
+    on = load("rdev-seed.yml")["on"]
+    assert set(on) == {"workflow_dispatch", "pull_request"}
+    assert on["pull_request"]["types"] == ["labeled"]
+    job = jobs("rdev-seed.yml")["seed"]
+    assert "'rdev-seed'" in job["if"] and "head.repo.full_name == github.repository" in job["if"]
+    assert job["permissions"] == {"contents": "write", "id-token": "write"}
+    runs = " ".join(s.get("run", "") for s in job["steps"])
+    assert "dbci --github seed build" in runs and "dbci --github seed upload" in runs
+    assert "dbci --github tf bump" in runs and "git commit" in runs and "push" in runs
+
+
 @pytest.mark.parametrize("name", WORKFLOW_FILES)
 def test_least_privilege(name: str) -> None:
     workflow = load(name)
@@ -126,6 +138,8 @@ def test_least_privilege(name: str) -> None:
         granted = job["permissions"]
         if granted.get("id-token") == "write":
             assert name != "pr-checks.yml", "pull requests never get cloud credentials"
+        if granted.get("contents") == "write":
+            assert name == "rdev-seed.yml", "only the seed bump pushes a commit"
         assert set(granted.values()) <= {"read", "write"}
         if "steps" in job:
             assert "timeout-minutes" in job, f"{name}: job {job_id} has a timeout"
