@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -30,9 +31,22 @@ from botocore.exceptions import (
 
 from ci.errors import BadInput, DbciError, OutsideFailure
 
-#: Short timeouts, a few retries: a CI job must fail in seconds, not hang.
-BOTO_CONFIG = BotoConfig(connect_timeout=5, read_timeout=15,
-                         retries={"max_attempts": 3, "mode": "standard"})
+#: Seconds to wait for AWS to answer (``DBCI_AWS_TIMEOUT`` changes it): a CI job must fail
+#: in seconds, not hang.
+DEFAULT_TIMEOUT = 15.0
+#: Tries of a call, the first included (boto3's standard retry mode, with backoff).
+ATTEMPTS = 3
+
+
+def boto_config() -> BotoConfig:
+    """Short timeouts and a few retries."""
+    try:
+        timeout = float(os.environ.get("DBCI_AWS_TIMEOUT") or DEFAULT_TIMEOUT)
+    except ValueError as exc:
+        raise BadInput(f"DBCI_AWS_TIMEOUT={os.environ['DBCI_AWS_TIMEOUT']!r} is not a number of "
+                       "seconds") from exc
+    return BotoConfig(connect_timeout=min(timeout, 5.0), read_timeout=timeout,
+                      retries={"max_attempts": ATTEMPTS, "mode": "standard"})
 #: What AWS calls a thing that is not there.
 NOT_FOUND = {"ResourceNotFoundException", "NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 
@@ -40,7 +54,7 @@ NOT_FOUND = {"ResourceNotFoundException", "NoSuchKey", "NoSuchBucket", "404", "N
 def client(service: str) -> Any:
     """A boto3 client with dbci's timeouts and retries."""
     try:
-        return boto3.session.Session().client(service, config=BOTO_CONFIG)
+        return boto3.session.Session().client(service, config=boto_config())
     except NoRegionError as exc:
         raise BadInput(f"AWS {service}: no region; set AWS_REGION (or AWS_DEFAULT_REGION)") from exc
     except BotoCoreError as exc:

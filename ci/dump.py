@@ -125,6 +125,9 @@ def dump(config: Config, target: targets.Target, out: Path, data: bool = False) 
         run_tool("pg_dump", ["--format=custom", *PORTABLE, f"--file={tmp}",
                              *(f"--exclude-table-data={t}" for t in tables)],
                  target.url, f"dumping {target.display}")
+        # pg_dump can end well with a file the disk cut short: read it back before keeping it
+        run_tool("pg_restore", ["--list", str(tmp)], target.url,
+                 f"reading back the dump of {target.display} (a full disk?)")
     return Dumped(out, at.heads, data)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ci.errors import BadInput
+from ci.errors import BadInput, DbciError, OutsideFailure
 from ci.findings import display_path
 
 
@@ -32,8 +33,8 @@ def replace_files(writes: Mapping[Path, str], removes: Iterable[Path] = ()) -> N
                   for p in [*writes, *removes] if p.exists()}
     except OSError as exc:
         _discard(staged.values())
-        raise BadInput(f"cannot write {display_path(exc.filename or '.')}: {exc.strerror}; "
-                       "nothing was changed") from exc
+        raise _failure(exc)(f"cannot write {display_path(exc.filename or '.')}: "
+                            f"{exc.strerror}; nothing was changed") from exc
     done: list[Path] = []
     try:
         for path, tmp in staged.items():
@@ -47,8 +48,14 @@ def replace_files(writes: Mapping[Path, str], removes: Iterable[Path] = ()) -> N
         undone = _undo(done, before)
         state = ("nothing was changed" if undone else
                  "undoing the files already changed failed too: check them with `git status`")
-        raise BadInput(f"cannot change {display_path(exc.filename or '.')}: {exc.strerror}; "
-                       f"{state}") from exc
+        raise _failure(exc)(f"cannot change {display_path(exc.filename or '.')}: "
+                            f"{exc.strerror}; {state}") from exc
+
+
+def _failure(error: OSError) -> type[DbciError]:
+    """A disk that is full or failing is an outside failure; a folder one may not write, or a
+    file in the way, is the user's to fix."""
+    return OutsideFailure if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO) else BadInput
 
 
 def _discard(temporary: Iterable[str]) -> None:

