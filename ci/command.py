@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ci.config import Config
 from ci.output import Printer
+from ci.settings import STAGE_NAME
 
 Run = Callable[[Config, argparse.Namespace, Printer], int]
 Arguments = Callable[[argparse.ArgumentParser], None]
@@ -31,9 +32,18 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def stage_name(text: str) -> str:
+    """A stage's name as ``[tool.dbci.stages]`` can hold it: letters, digits, ``_.-``."""
+    if not re.fullmatch(STAGE_NAME, text):
+        shown = text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
+        raise argparse.ArgumentTypeError(f"--stage takes a stage's name (letters, digits, _.-; "
+                                         f"at most 63), not {shown!r}")
+    return text
+
+
 def stage_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """``--stage`` and ``--tunnel-port``, for the commands that work on a deployed stage."""
-    parser.add_argument("--stage", required=required, metavar="STAGE",
+    parser.add_argument("--stage", required=required, metavar="STAGE", type=stage_name,
                         help="the deployed stage ([tool.dbci.stages]; default ones: dev, "
                              "staging, prod, test, rdev)")
     parser.add_argument("--tunnel-port", type=int, metavar="PORT",

@@ -33,6 +33,9 @@ class Config:
     def load(cls, ini_path: str | os.PathLike[str], database_url: str | None = None) -> Config:
         """Read alembic.ini and ``[tool.dbci]``; the URL falls back to ``DATABASE_URL``."""
         path = Path(os.path.normpath(Path(ini_path).absolute()))
+        if path.is_dir():
+            raise BadInput(f"{path}: a folder, not an alembic.ini; pass --config with the "
+                           "path of the file")
         if not path.is_file():
             raise BadInput(f"{path}: no such alembic.ini; pass --config PATH")
         parser = configparser.ConfigParser()

@@ -203,9 +203,11 @@ def client_program(name: str) -> Path:
     return Path(_package().__file__).parent / "pginstall" / "bin" / name
 
 
-def create_named_database(server: str | None, name: str) -> str:
-    """A new database called ``name`` on ``server`` (None: the embedded one), kept afterwards;
-    its URL. Refuses a name that is taken."""
+@contextlib.contextmanager
+def named_database(server: str | None, name: str) -> Iterator[str]:
+    """A new database called ``name`` on ``server`` (None: the embedded one), kept when the
+    block succeeds and dropped when it fails (bad input leaves nothing behind); its URL.
+    Refuses a name that is taken."""
     base = server_url(server)
     admin = create_engine(base).execution_options(isolation_level="AUTOCOMMIT")
     try:
@@ -215,11 +217,16 @@ def create_named_database(server: str | None, name: str) -> str:
                 raise BadInput(f"a database {name!r} exists on {mask_url(base)}; drop it or "
                                "name another")
             conn.exec_driver_sql(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}")
+        try:
+            yield make_url(base).set(database=name).render_as_string(hide_password=False)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the server may be gone
+                _drop(admin, name)
+            raise
     except OperationalError as exc:
         raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
     finally:
         admin.dispose()
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
 
 
 def stop_embedded() -> bool:

@@ -42,19 +42,26 @@ PORTABLE = ("--no-owner", "--no-privileges", "--no-publications", "--no-subscrip
             "--no-security-labels", "--no-tablespaces")
 
 
-def libpq_environment(url: str, application: str) -> dict[str, str]:
-    """libpq's variables for a URL: the password in PGPASSWORD, not on a command line."""
+def libpq_environment(url: str | None, application: str) -> dict[str, str]:
+    """libpq's variables for a URL (none for a tool that connects nowhere): the password in
+    PGPASSWORD, not on a command line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if url is None:
+        return clean
     parsed = make_url(url)
     host = parsed.host or parsed.query.get("host") or ""
     values = {"PGHOST": host, "PGPORT": str(parsed.port or 5432), "PGUSER": parsed.username,
               "PGPASSWORD": parsed.password, "PGDATABASE": parsed.database,
               "PGSSLMODE": parsed.query.get("sslmode"), "PGAPPNAME": application,
               "PGCONNECT_TIMEOUT": "10"}
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     return {**clean, **{k: str(v) for k, v in values.items() if v}}
 
 
-def run_tool(name: str, args: list[str], url: str, what: str,
+#: psql's exit status when the script failed under ON_ERROR_STOP (not the connection).
+PSQL_SCRIPT_ERROR = 3
+
+
+def run_tool(name: str, args: list[str], url: str | None, what: str,
              stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run pg_dump, pg_restore or psql on a database; a failure is one line from its stderr."""
     try:
@@ -66,8 +73,10 @@ def run_tool(name: str, args: list[str], url: str, what: str,
         raise OutsideFailure(f"{name} could not run: {exc.strerror}") from exc
     if done.returncode != 0:
         said = [line for line in done.stderr.splitlines() if line.strip()]
-        raise OutsideFailure(f"{what}: {name} failed: "
-                             f"{said[0].removeprefix(f'{name}: ') if said else 'no output'}")
+        first = said[0].removeprefix(f"{name}: ") if said else "no output"
+        if name == "psql" and done.returncode == PSQL_SCRIPT_ERROR:
+            raise BadInput(f"{what}: the SQL fails ({first}); fix the file, nothing was kept")
+        raise OutsideFailure(f"{what}: {name} failed: {first}")
     return done
 
 
@@ -145,14 +154,19 @@ class Loaded:
     revision: tuple[str, ...]
 
 
-def load_schema(config: Config, target: targets.Target, file: Path) -> Loaded:
-    """Load a dump into an empty database; refuses one that holds anything."""
+def readable(file: Path) -> None:
+    """Refuse a file that is not a dump pg_restore can read, before anything is done."""
     if not file.is_file():
         raise BadInput(f"{display_path(file)}: no such file")
     try:
-        run_tool("pg_restore", ["--list", str(file)], target.url, "reading the dump")
+        run_tool("pg_restore", ["--list", str(file)], None, "reading the dump")
     except OutsideFailure as exc:
         raise BadInput(f"{display_path(file)}: not a dump dbci can load ({exc.message})") from exc
+
+
+def load_schema(config: Config, target: targets.Target, file: Path) -> Loaded:
+    """Load a dump into an empty database; refuses one that holds anything."""
+    readable(file)
     with targets.connect(target) as connection:
         if database.run_script(connection, "user_objects")[0][0]:
             raise BadInput(f"{target.display} is not empty; db load-schema loads only into an "

@@ -67,14 +67,19 @@ def user_frame(error: BaseException, root: Path) -> str | None:
     project), outside any installed package: where the project's own code failed."""
     prefixes = tuple(str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix})
     found = None
-    for frame in traceback.extract_tb(error.__traceback__):
-        path = Path(frame.filename)
+    places = [(f.filename, f.lineno) for f in traceback.extract_tb(error.__traceback__)]
+    if isinstance(error, SyntaxError) and error.filename:  # where the parser stopped
+        places.append((error.filename, error.lineno))
+    for filename, lineno in places:
+        path = Path(filename)
+        if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>: no file
+            continue
         try:
             rel = path.resolve().relative_to(root.resolve())
         except (ValueError, OSError):
             continue
         if not str(path.resolve()).startswith(prefixes):
-            found = f"{rel}:{frame.lineno}"
+            found = f"{rel}:{lineno}"
     return found
 
 

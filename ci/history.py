@@ -190,7 +190,8 @@ def _load_script(script_dir: ScriptDirectory, path: Path) -> Script | None:
     try:
         return Script._from_path(script_dir, path)
     except SyntaxError as exc:
-        raise BadInput(f"{shown}:{exc.lineno}: syntax error ({exc.msg}); fix the file") from exc
+        at = f"{shown}:{exc.lineno}" if exc.lineno else shown
+        raise BadInput(f"{at}: syntax error ({exc.msg}); fix the file") from exc
     except CommandError as exc:
         raise BadInput(f"{shown}: no `revision = \"...\"` in the file; add it") from exc
     except AttributeError as exc:

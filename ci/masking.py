@@ -23,9 +23,11 @@ _SECRETS: set[str] = set()  # every form to mask
 _REGISTERED: list[str] = []  # the secrets as registered, in order
 _LISTENERS: list[Callable[[str], None]] = []
 
-#: ``scheme://user:PASSWORD@host``: the userinfo's password.
+#: ``scheme://user:PASSWORD@host``: the userinfo's password; also in a URL whose scheme is
+#: mistyped (``postgresql//user:PASSWORD@host``) or missing (``user:PASSWORD@host``).
 _USERINFO = re.compile(
-    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)(?P<secret>[^@\s/?#]*)(?=@)", re.IGNORECASE)
+    r"(?P<head>(?:[a-z][a-z0-9+.-]*:?//)?[^:/?#@\s'\"]*:)(?P<secret>[^@\s/?#]*)(?=@)",
+    re.IGNORECASE)
 #: ``password=...`` in a query string or a libpq ``key=value`` DSN (quoted or not).
 _KEYWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|[^\s&;'\"]+)",
                       re.IGNORECASE)

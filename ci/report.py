@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from ci import github
 from ci.errors import EXIT_FINDINGS, EXIT_OK
@@ -53,15 +55,55 @@ class Report:
                 "seconds": self.seconds, "shard": self.shard}
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> Report:
-        """A report read back from ``to_json``'s document; KeyError or TypeError when it is not
-        one."""
-        return cls(steps=[Step(c["check"], c["ok"], c["summary"]) for c in doc["checks"]],
-                   findings=[Finding(**f) for f in doc["findings"]], base=doc["base"],
-                   diff_sql=list(doc["sql"]), base_head=doc.get("base_head"),
-                   added=[(a[0], a[1]) for a in doc.get("added", [])],
-                   revisions=list(doc.get("revisions", [])), seconds=doc.get("seconds", 0.0),
-                   shard=doc.get("shard"))
+    def from_json(cls, text: str | bytes) -> Report:
+        """A report read back from ``to_json``'s document as JSON text; pydantic's
+        ValidationError when it is not one."""
+        read = _Document.model_validate_json(text)
+        return cls(steps=[Step(c.check, c.ok, c.summary) for c in read.checks],
+                   findings=list(read.findings), base=read.base, diff_sql=read.sql,
+                   base_head=read.base_head, added=read.added,
+                   revisions=[o.model_dump() for o in read.revisions], seconds=read.seconds,
+                   shard=read.shard)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _StepDocument(_Strict):
+    check: str
+    ok: bool | None
+    summary: str
+
+
+class _OutcomeDocument(_Strict):
+    revision: str
+    status: Literal["passed", "failed", "skipped", "not run"]
+    path: str = "fast"
+    note: str = ""
+
+
+class _Document(BaseModel):
+    """What ``check --json`` writes, as ``dbci report`` accepts it back."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    checks: list[_StepDocument]
+    findings: list[Finding]
+    base: str | None
+    sql: list[str]
+    base_head: str | None = None
+    added: list[tuple[str, str]] = []
+    revisions: list[_OutcomeDocument] = []
+    seconds: float = 0.0
+    shard: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*/[1-9][0-9]*$")] | None = None
+
+    @field_validator("shard")
+    @classmethod
+    def _k_of_n(cls, value: str | None) -> str | None:
+        if value is not None and int(value.split("/")[0]) > int(value.split("/")[1]):
+            raise ValueError("names a shard K/N with K above N")
+        return value
 
 
 def _mark(ok: bool | None) -> str:

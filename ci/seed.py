@@ -205,8 +205,9 @@ class Uploaded:
 
 
 def upload(config: Config, path: Path, dry_run: bool = False) -> Uploaded:
-    """Upload a seed under the name of the revision inside it; never over another object."""
-    revision = revision_in(path)
+    """Upload a seed of this history under the name of the revision inside it; never over
+    another object."""
+    revision = _checked_revision(load_history(config), path, display_path(path))
     bucket = config.settings.seed_bucket
     url = f"s3://{bucket}/{seed_key(config, revision)}"
     if dry_run:

@@ -10,7 +10,7 @@ import re
 import string
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -20,6 +20,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -109,6 +110,9 @@ class Stage(_Table):
 
 
 #: The stages every project has unless it says otherwise; only rdev takes seed data.
+#: A stage's name: it goes into secret names, GitHub environments and command lines.
+STAGE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
+
 DEFAULT_STAGES: dict[str, dict[str, Any]] = {
     "dev": {}, "staging": {}, "prod": {}, "test": {}, "rdev": {"seedable": True}}
 
@@ -127,7 +131,7 @@ class Settings(_Table):
     seed_bucket: StrictStr = "env-rdev-dataportal"
     seed_prefix: StrictStr = "database/"
     terraform_file: StrictStr = ".happy/terraform/modules/ecs-stack/main.tf"
-    stages: dict[str, Stage] = Field(
+    stages: dict[Annotated[str, StringConstraints(pattern=f"^{STAGE_NAME}$")], Stage] = Field(
         default_factory=lambda: {k: Stage(**v) for k, v in DEFAULT_STAGES.items()})
 
     @model_validator(mode="before")
@@ -149,6 +153,14 @@ class Settings(_Table):
             value.format(stage="x")
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError("may use {stage} and nothing else in braces") from exc
+        return value
+
+    @field_validator("seed_bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise ValueError("is not an S3 bucket name (3 to 63 lowercase letters, digits, "
+                             "dots and hyphens)")
         return value
 
     @field_validator("revision_format")

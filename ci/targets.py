@@ -123,6 +123,9 @@ def url_from_secret(name: str, secret: dict[str, Any]) -> str:
     if isinstance(secret.get("database_uri"), str):
         return str(secret["database_uri"])
     if all(isinstance(secret.get(k), str | int) for k in RDS_KEYS):
+        if not str(secret["port"]).isdigit():
+            raise BadInput(f"secret {name!r}: port {str(secret['port'])[:40]!r} is not a "
+                           "number; set it to the server's port (5432)")
         host = str(secret["host"])
         socket = host.startswith("/")  # libpq: a host that is a folder is a Unix socket's
         return URL.create("postgresql", username=str(secret["username"]),

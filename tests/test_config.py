@@ -67,7 +67,7 @@ def test_a_missing_alembic_ini(tmp_path: Path) -> None:
 
 
 def test_a_folder_is_not_an_alembic_ini(tmp_path: Path) -> None:
-    with pytest.raises(BadInput, match="no such alembic.ini"):
+    with pytest.raises(BadInput, match="a folder, not an alembic.ini"):
         Config.load(tmp_path)
 
 

@@ -32,6 +32,9 @@ def seed_check(config: Config, base: str | None, verify: bool) -> SeedCheck:
     path = config.project_dir / config.settings.terraform_file
     shown = display_path(path)
     if not path.is_file():
+        if verify:
+            raise BadInput(f"{shown}: no such file, so --verify-seed has no data_load_path to "
+                           "verify; set terraform_file under [tool.dbci], or leave the flag out")
         return SeedCheck(f"no Terraform file {shown}: nothing to check", checked=False)
     history = load_history(config)
     try:

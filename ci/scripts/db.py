@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 from pathlib import Path
 
 from ci import targets
 from ci.command import Command, Group, stage_arguments
 from ci.config import Config
-from ci.database import create_named_database
-from ci.dump import dump, load_schema
+from ci.database import named_database
+from ci.dump import dump, load_schema, readable
 from ci.errors import EXIT_OK, BadInput
 from ci.findings import Result, display_path
 from ci.output import Printer
@@ -49,16 +50,19 @@ def load_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_load(config: Config, args: argparse.Namespace, printer: Printer) -> int:
-    """Load a dump into an empty database: --database-url's, or a new one (--create)."""
-    if args.create:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", args.create):
-            raise BadInput(f"--create {args.create!r}: a database name of letters, digits and _ "
-                           "(at most 63), not starting with a digit")
-        server = config.database_url
-        target = targets.Target(targets.Kind.DATABASE, create_named_database(server, args.create))
-    else:
-        target = targets.given(config)
-    loaded = load_schema(config, target, args.file)
+    """Load a dump into an empty database: --database-url's, or a new one (--create), which
+    is dropped again when the load fails."""
+    if args.create and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", args.create):
+        raise BadInput(f"--create {args.create!r}: a database name of letters, digits and _ "
+                       "(at most 63), not starting with a digit")
+    readable(args.file)
+    with contextlib.ExitStack() as stack:
+        if args.create:
+            url = stack.enter_context(named_database(config.database_url, args.create))
+            target = targets.Target(targets.Kind.DATABASE, url)
+        else:
+            target = targets.given(config)
+        loaded = load_schema(config, target, args.file)
     at = ", ".join(loaded.revision) or "no revision"
     printer.result(Result(lines=[f"db load-schema: {display_path(args.file)} -> "
                                  f"{target.display}, at {at}"],

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from ci.checks.suite import join
 from ci.command import Command
@@ -25,10 +26,14 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def read(path: Path) -> Report:
     """One shard's report."""
     try:
-        return Report.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise BadInput(f"{display_path(path)}: not a report of `dbci --json check` "
-                       f"({type(exc).__name__}: {exc})") from exc
+        return Report.from_json(path.read_bytes())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "the document"
+        raise BadInput(f"{display_path(path)}: not a report of `dbci --json check` ({where}: "
+                       f"{first['msg']}); pass the file `dbci --json check` wrote") from exc
+    except OSError as exc:
+        raise BadInput(f"{display_path(path)}: cannot read it ({exc.strerror})") from exc
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ci import seed
-from ci.command import Command, Group
+from ci.command import Command, Group, stage_arguments
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Result, display_path
@@ -54,13 +54,6 @@ def run_upload(config: Config, args: argparse.Namespace, printer: Printer) -> in
     return EXIT_FINDINGS if findings else EXIT_OK
 
 
-def load_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stage", required=True, metavar="STAGE",
-                        help="the stage whose database to seed (only seedable ones: rdev)")
-    parser.add_argument("--tunnel-port", type=int, metavar="PORT",
-                        help="reach the stage through 127.0.0.1:PORT")
-
-
 def run_load(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Seed an empty rdev database, then migrate; or only migrate."""
     done = seed.load(config, args.stage, args.tunnel_port, log=printer.log)
@@ -81,5 +74,5 @@ COMMAND = Group("seed", "rdev seed data: build it at head, upload it, load it on
     Command("upload", "upload a seed as seed_data_<NN>_<rev>.sql; never over another object",
             run_upload, upload_arguments),
     Command("load", "an rdev stack's boot: seed an empty database, then migrate", run_load,
-            load_arguments),
+            stage_arguments),
 ))

@@ -1,0 +1,17 @@
+--
+-- PostgreSQL database dump (hand-made for dbci's bad-input corpus)
+--
+
+SET statement_timeout = 0;
+SET client_encoding = 'UTF8';
+
+CREATE TABLE public.alembic_version (
+    version_num character varying(32) NOT NULL
+);
+
+COPY public.alembic_version (version_num) FROM stdin;
+\.
+
+--
+-- PostgreSQL database dump complete
+--

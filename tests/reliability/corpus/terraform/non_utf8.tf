@@ -1,0 +1,5 @@
+# A broken copy of the reference stack's data_load_path: not UTF-8 (stäck).
+
+locals {
+  data_load_path = "s3://env-rdev-dataportal/database/seed_data_12_7cd45af4a41d.sql"
+}

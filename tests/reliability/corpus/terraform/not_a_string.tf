@@ -1,0 +1,5 @@
+# A broken copy of the reference stack's data_load_path, for the bad-input corpus.
+
+locals {
+  data_load_path = 42
+}
