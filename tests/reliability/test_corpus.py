@@ -7,6 +7,7 @@ seeds, reports, dumps), each case in ``corpus/cases.yaml``, which says what each
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,3 +250,26 @@ def test_bad_input_is_refused_cleanly(case: Case, project: Path, request: pytest
         assert tables(stage_url) == {"public.canary"}, "dbci wrote in the stage database"
     if case.no_database is not None:
         assert not database_exists(case.no_database), f"dbci left database {case.no_database}"
+
+
+@pytest.mark.parametrize("message", [
+    "$(touch MARKER)`touch MARKER`; touch MARKER",
+    "x'; DROP TABLE canary; --\" \\ {revision} %s",
+    "d" * 10240,
+])
+def test_a_message_is_only_text(message: str, project: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    """``new`` takes any message: it runs none of it, names the file by a short slug of it,
+    and keeps it whole, as text, in the docstring of a revision that loads."""
+    before = set(tree(project))
+
+    run = run_dbci(["new", message], capsys)
+
+    assert run.code == 0, run.err
+    added = sorted(set(tree(project)) - before)
+    assert len(added) == 1 and added[0].startswith("database/versions/"), added
+    assert len(Path(added[0]).name) <= 100 and Path(added[0]).name.isascii()
+    docstring = ast.get_docstring(ast.parse((project / added[0]).read_text(encoding="utf-8")))
+    assert docstring is not None and docstring.startswith(message + "\n")
+    assert not markers(project, Path.cwd()), "a shell ran text dbci was handed"
+    assert run_dbci(["lint"], capsys).code == 0
