@@ -37,15 +37,26 @@ from ci.findings import Finding
 from ci.output import Printer
 
 
-def discover() -> list[Command | Group]:
-    """Every ``COMMAND`` declared by a module of ``ci.scripts``, by name."""
+def discover(only: str | None = None) -> list[Command | Group]:
+    """Every ``COMMAND`` declared by a module of ``ci.scripts``, by name; with ``only``, just
+    the one of the module of that name, when there is one (imports cost start-up time)."""
+    names = [info.name for info in pkgutil.iter_modules(ci.scripts.__path__)]
     found: list[Command | Group] = []
-    for info in pkgutil.iter_modules(ci.scripts.__path__):
-        module = importlib.import_module(f"{ci.scripts.__name__}.{info.name}")
+    for name in [only] if only in names else names:
+        module = importlib.import_module(f"{ci.scripts.__name__}.{name}")
         declared = getattr(module, "COMMAND", None)
-        if isinstance(declared, Command | Group):
+        if isinstance(declared, Command | Group) and declared.name in (only or declared.name,):
             found.append(declared)
-    return sorted(found, key=lambda c: c.name)
+    return sorted(found, key=lambda c: c.name) if found or only is None else discover()
+
+
+def _named(argv: Sequence[str] | None) -> str | None:
+    """The command ``argv`` names, read past the global options (None: none yet)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    _common(parser, top=True)
+    parser.add_argument("command", nargs="?")
+    known, _ = parser.parse_known_args(argv)
+    return str(known.command) if known.command else None
 
 
 def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -93,6 +104,8 @@ def build_parser(commands: Sequence[Command | Group] | None = None) -> argparse.
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
          err: TextIO | None = None, commands: Sequence[Command | Group] | None = None) -> int:
     """Run ``dbci``; returns the exit code."""
+    if commands is None:
+        commands = discover(_named(argv))
     with masking.scope():
         return _main(build_parser(commands).parse_args(argv), out or sys.stdout,
                      err or sys.stderr)

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from ci import aws, database, masking
+from ci import database, masking
 from ci.config import Config
 from ci.database import (
     APPLICATION,
@@ -99,6 +99,8 @@ def stage(config: Config, name: str, tunnel_port: int | None = None) -> Target:
     url = config.database_url
     if not url:
         secret = settings.secret or config.settings.secret_name.format(stage=name)
+        from ci import aws  # boto3 takes a while to import: only stages need it
+
         url = url_from_secret(secret, aws.secret_json(secret))
     port = tunnel_port or settings.tunnel_port
     if port:
