@@ -44,9 +44,15 @@ def sql(name: str) -> str:
 
 def run_script(connection: sa.Connection, name: str) -> list[tuple[Any, ...]]:
     """Run ``ci/sql/<name>.sql`` as it is (no parameters) through the driver's own cursor."""
+    return run_plain(connection, sql(name))
+
+
+def run_plain(connection: sa.Connection, text: str) -> list[tuple[Any, ...]]:
+    """Run dbci's own SQL (no parameters) through the driver's own cursor: one round trip,
+    unseen by SQLAlchemy's events (statement capture, the round trip's watch)."""
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql(name))
+        cursor.execute(text)
         return cursor.fetchall() if cursor.description else []
     finally:
         cursor.close()

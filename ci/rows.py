@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from ci.database import READS, run_prepared, sql, verb
-from ci.snapshot import UnitKey
+from ci.database import READS, verb
+from ci.tracker import Read, Table
 
 #: Statements that cannot change rows (SELECT may call a writing function: that is not caught).
 SCHEMA_ONLY = READS | {"CREATE", "ALTER", "DROP", "COMMENT", "GRANT", "REVOKE"}
@@ -19,67 +19,81 @@ Digest = tuple[int, str]
 """(row count, md5 of the rows as jsonb): equal when a table holds the same rows."""
 
 
-class Rows:
-    """Digests of the tables holding rows; recomputed only where a step wrote or changed DDL."""
+class Watch:
+    """What the statements sent since the last look may have done."""
 
-    def __init__(self, version_table: tuple[str, str]) -> None:
-        self.version_table = version_table
-        self.digests: dict[str, Digest] = {}  # by table name: the state as it stands
-        self.writes: dict[int, int] = {}  # oid -> write counter when last digested
-        self.names: dict[int, str] = {}  # oid -> quoted name, as last seen
-        self.tables: dict[int, tuple[str, str]] = {}  # oid -> (schema, table), as last seen
-        self.wrote = True  # a statement that may write rows ran since the last look
-
-    def watch(self, connection: sa.Connection) -> None:
-        """Note statements that may write rows, so quiet steps skip looking for new tables."""
+    def __init__(self, connection: sa.Connection) -> None:
+        self.ran = True  # any statement
+        self.wrote = True  # one that may write rows
 
         def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            self.ran = True
             if not self.wrote and verb(statement) not in SCHEMA_ONLY:
                 self.wrote = True
 
         event.listen(connection, "before_cursor_execute", before)
 
-    def _changed(self, conn: sa.Connection, keys: set[UnitKey] | None,
-                 remember: bool = True) -> set[str]:
-        """Tables written since their last digest, or whose DDL the step touched.
+    def look(self) -> tuple[bool, bool]:
+        """(ran, wrote) since the last look."""
+        seen = self.ran, self.wrote
+        self.ran = self.wrote = False
+        return seen
+
+
+def digests(conn: sa.Connection, names: set[str],
+            tables: list[Table] | None) -> dict[str, Digest | None]:
+    """Each table's digest, in one statement; None for an empty or missing one."""
+    present = sorted(names & {t.name for t in tables or ()})
+    out: dict[str, Digest | None] = dict.fromkeys(names)
+    if present:
+        union = "\nUNION ALL\n".join(  # jsonb: independent of column order
+            f"SELECT %(n{i})s, count(*), md5(coalesce(string_agg(md5(to_jsonb(t)::text), ',' "
+            f"ORDER BY md5(to_jsonb(t)::text)), '')) FROM {name} t"
+            for i, name in enumerate(present))
+        rows = conn.exec_driver_sql(union, {f"n{i}": n for i, n in enumerate(present)})
+        out.update({name: (count, digest) if count else None
+                    for name, count, digest in rows})
+    return out
+
+
+class Rows:
+    """Digests of the tables holding rows; recomputed only where a step wrote or changed DDL."""
+
+    def __init__(self) -> None:
+        self.digests: dict[str, Digest] = {}  # by table name: the state as it stands
+        self.writes: dict[int, int] = {}  # oid -> write counter when last digested
+        self.names: dict[int, str] = {}  # oid -> quoted name, as last seen
+        self.tables: dict[int, tuple[str, str]] = {}  # oid -> (schema, table), as last seen
+
+    def known(self) -> list[int]:
+        """The oids of the tables known to hold rows."""
+        return list(self.names)
+
+    def _changed(self, read: Read, remember: bool = True) -> set[str]:
+        """Tables written since their last digest, whose DDL the read's step touched, or gone.
 
         Inside a savepoint that will be rolled back, ``remember`` is False: names and counters
         seen there (a table renamed back by the downgrade) must not outlive it.
         """
-        discover = self.wrote or keys is None
-        self.wrote = False
-        touched = None if keys is None else {(s, n) for kind, s, n in keys if kind == "relation"}
-        if not discover and not (touched and touched & set(self.tables.values())):
-            return set()  # nothing wrote rows, and no table holding rows changed shape
-        name = "dbci_table_activity" + ("_discover" if discover else "")
-        text = sql("table_activity").replace(":discover", "true" if discover else "false")
-        rows = run_prepared(conn, name, text,
-                            ("{" + ",".join(map(str, self.names)) + "}", *self.version_table))
-        changed = {name for oid, schema, table, name, writes in rows
-                   if self.writes.get(oid) != writes or touched is None
-                   or (schema, table) in touched}
-        for oid, schema, table, name, writes in rows if remember else ():
-            self.names[oid] = name
-            self.tables[oid] = (schema, table)
-            self.writes[oid] = writes
-        gone = set(self.digests) - {row[3] for row in rows}
+        if read.tables is None:
+            return set()  # nothing ran: nothing changed
+        touched = None if read.keys is None else {(s, n) for kind, s, n in read.keys
+                                                  if kind == "relation"}
+        changed = {t.name for t in read.tables if self.writes.get(t.oid) != t.writes
+                   or touched is None or (t.schema, t.table) in touched}
+        looked = {name: read.discovered or touched is None or self.tables[oid] in touched
+                  for oid, name in self.names.items()}
+        for t in read.tables if remember else ():
+            self.names[t.oid] = t.name
+            self.tables[t.oid] = (t.schema, t.table)
+            self.writes[t.oid] = t.writes
+        seen = {t.name for t in read.tables}
+        gone = {name for name in self.digests if looked.get(name, True) and name not in seen}
         return changed | gone
 
-    def _digest(self, conn: sa.Connection, names: set[str]) -> dict[str, Digest | None]:
-        out: dict[str, Digest | None] = {}
-        for name in sorted(names):
-            if conn.exec_driver_sql("SELECT to_regclass(%(n)s)", {"n": name}).scalar() is None:
-                out[name] = None
-                continue
-            count, digest = conn.exec_driver_sql(  # jsonb: independent of column order
-                f"SELECT count(*), md5(coalesce(string_agg(md5(to_jsonb(t)::text), ',' "
-                f"ORDER BY md5(to_jsonb(t)::text)), '')) FROM {name} t").one()
-            out[name] = (count, digest) if count else None
-        return out
-
-    def update(self, conn: sa.Connection, keys: set[UnitKey] | None) -> dict[str, Digest | None]:
+    def update(self, conn: sa.Connection, read: Read) -> dict[str, Digest | None]:
         """Bring the digests up to date after a step; returns the previous ones it replaced."""
-        fresh = self._digest(conn, self._changed(conn, keys))
+        fresh = digests(conn, self._changed(read), read.tables)
         previous = {name: self.digests.get(name) for name in fresh}
         for name, digest in fresh.items():
             if digest is None:
@@ -88,14 +102,16 @@ class Rows:
                 self.digests[name] = digest
         return previous
 
-    def compare(self, conn: sa.Connection, keys: set[UnitKey] | None,
+    def compare(self, conn: sa.Connection, read: Read,
                 previous: dict[str, Digest | None]) -> list[tuple[str, Digest, Digest | None]]:
-        """Tables whose rows differ from before the upgrade: (name, before, now)."""
-        names = self._changed(conn, keys, remember=False) | set(previous)
-        now = self._digest(conn, names)
+        """Tables whose rows differ from before the upgrade (``previous``), read after the
+        downgrade: (name, before, now)."""
+        changed = self._changed(read, remember=False)
+        now = digests(conn, changed, read.tables)
         out = []
-        for name in sorted(names):
+        for name in sorted(changed | set(previous)):
             before = previous[name] if name in previous else self.digests.get(name)
-            if before is not None and now.get(name) != before:
-                out.append((name, before, now.get(name)))
+            after = now[name] if name in now else self.digests.get(name)
+            if before is not None and after != before:
+                out.append((name, before, after))
         return out

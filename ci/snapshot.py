@@ -2,8 +2,7 @@
 
 A unit is one schema, extension, type, function, or relation with everything that hangs off it
 (columns, constraints, indexes, triggers, policies, comments). Units are keyed by name, so a
-table dropped and created again compares equal; each also lists the oids of its catalog rows,
-so a dropped index or constraint can be traced back to its table.
+table dropped and created again compares equal.
 """
 
 from __future__ import annotations
@@ -28,10 +27,9 @@ UnitKey = tuple[str, str, str]
 
 @dataclass(frozen=True)
 class Unit:
-    """One unit's definition and the oids of the catalog rows it is made of."""
+    """One unit's definition."""
 
     definition: dict[str, Any]
-    oids: tuple[int, ...]
 
 
 Snapshot = dict[UnitKey, Unit]
@@ -48,12 +46,20 @@ class Difference:
     after: str | None
 
 
+def units_sql(kinds: Iterable[str], everything: bool) -> str:
+    """The union of the snapshot queries of ``kinds``: every unit (``everything``), or those
+    the CTE ``wanted`` names. Each row: kind, schema, name, definition, and the oids of the
+    unit's catalog rows (so what is dropped can be traced back to its unit)."""
+    body = "\nUNION ALL\n".join(f"({sql(f'snapshot/{kind}')})" for kind in kinds)
+    return body.replace(":everything", "true" if everything else "false")
+
+
 @cache
 def _query(kinds: tuple[str, ...] | None) -> str:
     """One statement for the units of ``kinds`` named in ``$1`` (None: every unit of every kind)."""
-    body = "\nUNION ALL\n".join(f"({sql(f'snapshot/{kind}')})" for kind in kinds or KINDS)
-    return (f"WITH wanted AS ({sql('snapshot/wanted')})\n{body}"
-            .replace(":everything", "true" if kinds is None else "false"))
+    return ("WITH named AS (SELECT * FROM jsonb_to_recordset($1::jsonb) "
+            "AS w(kind text, schema text, name text)),\n"
+            f"wanted AS ({sql('snapshot/wanted')})\n{units_sql(kinds or KINDS, kinds is None)}")
 
 
 def take(connection: sa.Connection, keys: Iterable[UnitKey] | None = None,
@@ -67,8 +73,7 @@ def take(connection: sa.Connection, keys: Iterable[UnitKey] | None = None,
     statement = "dbci_snapshot_" + ("all" if kinds is None else "_".join(kinds))
     rows = run_prepared(connection, statement, _query(kinds),
                         (json.dumps(wanted), version_table[0], version_table[1]))
-    return {(kind, schema, name): Unit(definition, tuple(oids))
-            for kind, schema, name, definition, oids in rows}
+    return {(kind, schema, name): Unit(definition) for kind, schema, name, definition, _ in rows}
 
 
 def compare(before: Mapping[UnitKey, Unit], after: Mapping[UnitKey, Unit],
@@ -178,7 +183,7 @@ def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Ite
             yield Difference(change, kind, obj, before.get(name), after.get(name))
     for prop in sorted((set(old) | set(new)) - set(_PARTS)):
         if old.get(prop) != new.get(prop):
-            kind = f"{_unit_kind(key, Unit(new, ()))} {_PROPS.get(prop, prop)}"
+            kind = f"{_unit_kind(key, Unit(new))} {_PROPS.get(prop, prop)}"
             yield Difference("changed", kind, table,
                              json.dumps(old.get(prop)), json.dumps(new.get(prop)))
 
@@ -192,28 +197,39 @@ def without_not_null(units: Snapshot) -> Snapshot:
         constraints = unit.definition.get("constraints") or {}
         kept = {n: d for n, d in constraints.items() if not d.startswith("NOT NULL ")}
         out[key] = unit if kept == constraints else Unit(
-            {**unit.definition, "constraints": kept or None}, unit.oids)
+            {**unit.definition, "constraints": kept or None})
     return out
 
 
 @dataclass
 class Catalog:
-    """The schema as it stands, kept current step by step, and the oid -> unit map."""
+    """The schema as it stands, kept current step by step from what each step touched."""
 
     units: Snapshot = field(default_factory=dict)
-    owners: dict[int, UnitKey] = field(default_factory=dict)
 
-    def update(self, connection: sa.Connection, keys: set[UnitKey] | None,
-               version_table: tuple[str, str]) -> dict[UnitKey, Unit | None]:
-        """Re-read ``keys`` (everything when None); returns their previous values."""
-        fresh = take(connection, keys, version_table)
-        changed = set(self.units) | set(fresh) if keys is None else keys
+    def apply(self, keys: set[UnitKey] | None, units: Snapshot) -> dict[UnitKey, Unit | None]:
+        """Take ``units`` as the state of ``keys`` (of every unit when None); returns what
+        those keys held before."""
+        changed = set(self.units) | set(units) if keys is None else keys
         previous = {k: self.units.get(k) for k in changed}
         for key in changed:
-            unit = fresh.get(key)
+            unit = units.get(key)
             if unit is None:
                 self.units.pop(key, None)
             else:
                 self.units[key] = unit
-                self.owners.update(dict.fromkeys(unit.oids, key))
         return previous
+
+    def now(self, keys: set[UnitKey] | None, read: Snapshot,
+            read_keys: set[UnitKey] | None) -> Snapshot:
+        """The units of ``keys`` (all when None) as they stand after a read of ``read_keys``:
+        those the read covered as it found them, the others as the catalog holds them."""
+        if read_keys is None:
+            return read
+        wanted = set(self.units) | read_keys if keys is None else keys
+        out = {}
+        for key in wanted:
+            unit = read.get(key) if key in read_keys else self.units.get(key)
+            if unit is not None:
+                out[key] = unit
+        return out

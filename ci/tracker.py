@@ -1,50 +1,123 @@
-"""Which snapshot units a step's DDL touched, told by two event triggers."""
+"""What a step of the round trip did, read in one statement: the snapshot units its DDL touched
+(told by two event triggers), those units as they stand now, and the tables holding rows.
+
+Where the role may not create event triggers, every read is whole: every unit, every table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 
 from ci.database import run_prepared, run_script, sql
-from ci.snapshot import KINDS, UnitKey
+from ci.snapshot import KINDS, Snapshot, Unit, UnitKey, units_sql
 
 
-class DdlTracker:
-    """Event triggers (``ddl_command_end``, ``sql_drop``) log touched objects per session."""
+@dataclass(frozen=True)
+class Table:
+    """A table holding rows, as it stands: its oid, names and counter of writes."""
 
-    def __init__(self, connection: sa.Connection) -> None:
+    oid: int
+    schema: str
+    table: str
+    name: str  # quoted: "schema"."table"
+    writes: int
+
+
+@dataclass(frozen=True)
+class Read:
+    """What the statements since the last read did.
+
+    ``keys``: the units they touched (None: any may have changed, so ``units`` holds them all);
+    ``units``: those of them that exist now; ``tables``: tables holding rows as they stand, of
+    every one known and every one written to when ``discovered``, else of those known among the
+    touched relations (None when nothing ran, so nothing was read).
+    """
+
+    keys: set[UnitKey] | None
+    units: Snapshot
+    tables: list[Table] | None
+    discovered: bool = False
+
+
+#: A read of a step that ran no statement.
+NOTHING = Read(set(), {}, None)
+
+_NAMED = {  # the units a read snapshots, as the CTE `named` (kind, schema, name)
+    "touched": "keys AS (SELECT DISTINCT kind, schema, name FROM touched),\n"
+               f"named AS (SELECT * FROM keys WHERE kind IN {tuple(KINDS)!r})",
+    "none": "keys AS (SELECT NULL::text AS kind, NULL::text AS schema, NULL::text AS name "
+            "WHERE false),\nnamed AS (SELECT * FROM keys)",
+}
+
+
+@cache
+def _statement(tracked: bool, whole: bool, discover: bool) -> str:
+    """One read: the touched keys (unless ``whole``), the units, the tables holding rows."""
+    ctes = [sql("track_read") if tracked and not whole else "",
+            "taken AS (DELETE FROM pg_temp.dbci_touched RETURNING 1)" if tracked and whole else "",
+            _NAMED["none" if whole else "touched"],
+            f"wanted AS ({sql('snapshot/wanted')})",
+            f"units AS ({units_sql(KINDS, everything=whole)})",
+            sql("track_remember") if tracked else "",
+            "tables AS ({})".format(sql("table_activity").replace(
+                ":discover", "true" if discover else "false"))]
+    keys = "" if whole else ("SELECT 'key', kind, schema, name, NULL::jsonb, NULL::oid, "
+                             "NULL::bigint FROM keys\nUNION ALL\n")
+    return ("WITH " + ",\n".join(c.strip() for c in ctes if c) + "\n" + keys
+            + "SELECT 'unit', kind, schema, name, definition, NULL::oid, NULL::bigint FROM units\n"
+              "UNION ALL\n"
+              "SELECT 'table', name, nspname, relname, NULL, oid, writes FROM tables")
+
+
+class StepReader:
+    """Reads what each step did, on the connection the round trip runs on."""
+
+    def __init__(self, connection: sa.Connection, version_table: tuple[str, str],
+                 tracked: bool) -> None:
         self.connection = connection
+        self.version_table = version_table
+        self.tracked = tracked
 
     @classmethod
-    def install(cls, connection: sa.Connection) -> DdlTracker | None:
-        """Install the triggers; None when the role may not create event triggers."""
+    def install(cls, connection: sa.Connection,
+                version_table: tuple[str, str]) -> StepReader:
+        """Install the event triggers; where the role may not, every read will be whole."""
         savepoint = connection.begin_nested()
         try:
             run_script(connection, "track_install")
         except connection.dialect.loaded_dbapi.Error:  # raised by the driver's own cursor
             savepoint.rollback()
-            return None
+            return cls(connection, version_table, tracked=False)
         savepoint.commit()
-        return cls(connection)
+        return cls(connection, version_table, tracked=True)
 
     def uninstall(self) -> None:
-        """Drop the triggers and their schema."""
-        run_script(self.connection, "track_uninstall")
+        """Drop the event triggers and their function."""
+        if self.tracked:
+            run_script(self.connection, "track_uninstall")
 
-    def touched(self, owners: Mapping[int, UnitKey]) -> set[UnitKey] | None:
-        """The units touched since the last call; None when only a whole snapshot will do.
+    def read(self, known: Iterable[int], discover: bool, whole: bool = False) -> Read:
+        """The units touched since the last read and the tables holding rows: the tables
+        ``known`` (by oid), and, when ``discover``, every table this transaction wrote to."""
+        whole = whole or not self.tracked
+        discover = discover or whole
+        rows = self._run(whole, known, discover)
+        keys = None if whole else {(k, s, n) for tag, k, s, n, *_ in rows if tag == "key"}
+        if keys is not None and any(kind not in KINDS or kind == "schema" for kind, *_ in keys):
+            return self.read(known, discover=True, whole=True)  # a schema: many names changed
+        return Read(keys, {(k, s, n): Unit(definition) for tag, k, s, n, definition, *_ in rows
+                           if tag == "unit"},
+                    [Table(oid, schema, table, name, writes)
+                     for tag, name, schema, table, _, oid, writes in rows if tag == "table"],
+                    discover)
 
-        ``owners`` maps the oids of known catalog rows to their units: it names the units of
-        dropped objects, and a renamed object's old name.
-        """
-        keys: set[UnitKey] = set()
-        for kind, schema, name, objid in run_prepared(
-                self.connection, "dbci_track_read", sql("track_read")):
-            if kind == "unknown" or kind == "schema":
-                return None  # another catalog, or a schema: names of many units may change
-            if kind in KINDS:
-                keys.add((kind, schema, name))
-            if objid in owners:
-                keys.add(owners[objid])
-        return keys
+    def _run(self, whole: bool, known: Iterable[int], discover: bool) -> list[tuple[Any, ...]]:
+        name = "dbci_read_" + "_".join(flag for flag, on in (
+            ("tracked", self.tracked), ("whole", whole), ("discover", discover)) if on)
+        return run_prepared(self.connection, name, _statement(self.tracked, whole, discover),
+                            ("{" + ",".join(map(str, known)) + "}", *self.version_table))

@@ -1,4 +1,5 @@
-"""The DDL tracker on a real database: which snapshot units each statement touched."""
+"""The step reader on a real database: which snapshot units each statement touched, and those
+units as a whole snapshot finds them, in one read."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from ci.snapshot import UnitKey, take
-from ci.tracker import DdlTracker
+from ci.tracker import StepReader
 
 pytestmark = pytest.mark.db
 
 T = ("relation", "s", "t")
+VERSION = ("public", "alembic_version")
 SETUP = """
 CREATE SCHEMA s;
 CREATE TABLE s.t (id int PRIMARY KEY, x text);
@@ -20,26 +22,36 @@ CREATE INDEX ix ON s.t (x);
 ALTER TABLE s.t ADD CONSTRAINT ck CHECK (id > 0);
 CREATE TYPE s.e AS ENUM ('a');
 CREATE FUNCTION s.f(int) RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TABLE s.r (id int PRIMARY KEY, t_id int REFERENCES s.t (id), e s.e DEFAULT 'a');
 """
 
 
 @pytest.fixture
-def tracker(scratch: sa.Connection) -> Iterator[DdlTracker]:
-    """Triggers installed on a database holding ``SETUP``; nothing touched yet."""
-    found = DdlTracker.install(scratch)
-    if found is None:
+def reader(scratch: sa.Connection) -> Iterator[StepReader]:
+    """Triggers installed on a database holding ``SETUP``, read whole once."""
+    found = StepReader.install(scratch, VERSION)
+    if not found.tracked:
         pytest.skip("this role may not create event triggers")
     scratch.exec_driver_sql(SETUP)
-    found.touched({})
+    found.read([], discover=True, whole=True)
     yield found
     found.uninstall()
 
 
-def touched(tracker: DdlTracker, sql_text: str) -> set[UnitKey] | None:
-    """The units ``sql_text`` touched, with the oids of the units that stood before it."""
-    owners = {oid: key for key, unit in take(tracker.connection).items() for oid in unit.oids}
-    tracker.connection.exec_driver_sql(sql_text)
-    return tracker.touched(owners)
+def touched(reader: StepReader, sql_text: str) -> set[UnitKey] | None:
+    """The units ``sql_text`` touched. Checked against whole snapshots: the read's units are
+    what a whole snapshot says, and every unit it does not name is as it was before."""
+    before = take(reader.connection, None, VERSION)
+    reader.connection.exec_driver_sql(sql_text)
+    read = reader.read([], discover=False)
+    after = take(reader.connection, None, VERSION)
+    if read.keys is None:
+        assert read.units == after
+    else:
+        assert read.units == {k: u for k, u in after.items() if k in read.keys}
+        unnamed = (set(before) | set(after)) - read.keys
+        assert {k for k in unnamed if before.get(k) != after.get(k)} == set()
+    return read.keys
 
 
 @pytest.mark.parametrize(("statement", "expected"), [
@@ -51,12 +63,17 @@ def touched(tracker: DdlTracker, sql_text: str) -> set[UnitKey] | None:
     ("ALTER INDEX s.ix RENAME TO iz", {T}),
     ("ALTER TABLE s.t RENAME CONSTRAINT ck TO ck_new", {T}),
     ("ALTER TABLE s.t ADD COLUMN y int", {T}),
-    ("ALTER TABLE s.t RENAME TO u", {T, ("relation", "s", "u")}),
-    ("DROP TABLE s.t", {T}),
+    ("ALTER TABLE s.t RENAME TO u", {T, ("relation", "s", "u"), ("relation", "s", "r")}),
+    ("DROP TABLE s.t CASCADE", {T, ("relation", "s", "r")}),
     ("CREATE TABLE s.n (id serial)", {("relation", "s", "n"), ("relation", "s", "n_id_seq")}),
-    ("ALTER TYPE s.e RENAME TO e2", {("type", "s", "e"), ("type", "s", "e2")}),
+    ("ALTER TYPE s.e RENAME TO e2", {("type", "s", "e"), ("type", "s", "e2"),
+                                     ("relation", "s", "r")}),
     ("ALTER TYPE s.e ADD VALUE 'b'", {("type", "s", "e")}),
-    ("DROP TYPE s.e", {("type", "s", "e")}),
+    ("ALTER TYPE s.e RENAME VALUE 'a' TO 'z'", {("type", "s", "e"), ("relation", "s", "r")}),
+    ("ALTER TABLE s.t RENAME COLUMN id TO ident", {T, ("relation", "s", "r")}),
+    ("ALTER TABLE s.t DROP COLUMN x", {T}),
+    ("ALTER TABLE s.t ALTER COLUMN x TYPE varchar(10)", {T}),
+    ("DROP TYPE s.e CASCADE", {("type", "s", "e"), ("relation", "s", "r")}),
     ("CREATE OR REPLACE FUNCTION s.f(int) RETURNS int LANGUAGE sql AS 'SELECT 2'",
      {("function", "s", "f(integer)")}),
     ("CREATE VIEW s.v AS SELECT id FROM s.t", {("relation", "s", "v")}),
@@ -64,30 +81,46 @@ def touched(tracker: DdlTracker, sql_text: str) -> set[UnitKey] | None:
     ("INSERT INTO s.t VALUES (1, 'a')", set()),
 ])
 def test_each_statement_names_the_units_it_touched(
-        tracker: DdlTracker, statement: str, expected: set[UnitKey]) -> None:
-    assert touched(tracker, statement) == expected
+        reader: StepReader, statement: str, expected: set[UnitKey]) -> None:
+    assert touched(reader, statement) == expected
 
 
-def test_a_schema_change_asks_for_a_whole_snapshot(tracker: DdlTracker) -> None:
-    assert touched(tracker, "CREATE SCHEMA other") is None
-    assert touched(tracker, "ALTER SCHEMA s RENAME TO s2") is None
+def test_a_schema_change_asks_for_a_whole_snapshot(reader: StepReader) -> None:
+    assert touched(reader, "CREATE SCHEMA other") is None
+    assert touched(reader, "ALTER SCHEMA s RENAME TO s2") is None
 
 
-def test_reading_forgets_what_was_read(tracker: DdlTracker) -> None:
-    assert touched(tracker, "DROP INDEX s.ix") == {T}
-    assert tracker.touched({}) == set()
+def test_reading_forgets_what_was_read(reader: StepReader) -> None:
+    assert touched(reader, "DROP INDEX s.ix") == {T}
+    assert reader.read([], discover=False).keys == set()
 
 
-def test_a_rolled_back_savepoint_forgets_its_ddl(tracker: DdlTracker) -> None:
-    savepoint = tracker.connection.begin_nested()
-    tracker.connection.exec_driver_sql("DROP INDEX s.ix")
+def test_a_rolled_back_savepoint_forgets_its_ddl_and_its_owners(reader: StepReader) -> None:
+    savepoint = reader.connection.begin_nested()
+    reader.connection.exec_driver_sql("CREATE INDEX iy ON s.t (id, x)")
+    assert reader.read([], discover=False).keys == {T}
     savepoint.rollback()
-    assert tracker.touched({}) == set()
+    assert reader.read([], discover=False).keys == set()
+    assert touched(reader, "DROP INDEX s.ix") == {T}  # what was known before still names it
 
 
-def test_a_role_that_may_not_create_event_triggers_gets_none(scratch: sa.Connection) -> None:
+def test_tables_holding_rows_are_read_when_written_or_touched(reader: StepReader) -> None:
+    reader.connection.exec_driver_sql("INSERT INTO s.t VALUES (1, 'a')")
+    written = reader.read([], discover=True)
+    assert written.discovered and [t.name for t in written.tables or ()] == ['s.t']
+    oid = written.tables[0].oid if written.tables else 0
+    reader.connection.exec_driver_sql("ALTER TABLE s.r ADD COLUMN y int")
+    assert reader.read([oid], discover=False).tables == []  # a known table, not touched
+    reader.connection.exec_driver_sql("ALTER TABLE s.t ADD COLUMN y int")
+    assert [t.oid for t in reader.read([oid], discover=False).tables or ()] == [oid]
+
+
+def test_a_role_that_may_not_create_event_triggers_reads_whole(scratch: sa.Connection) -> None:
     if scratch.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
                                ).scalar():
         scratch.exec_driver_sql("CREATE ROLE dbci_tracker_test; SET ROLE dbci_tracker_test")
-    assert DdlTracker.install(scratch) is None
+    reader = StepReader.install(scratch, VERSION)
+    assert not reader.tracked
     assert scratch.exec_driver_sql("SELECT 1").scalar() == 1  # the transaction is still usable
+    read = reader.read([], discover=False)
+    assert read.keys is None and read.units == take(scratch, None, VERSION)

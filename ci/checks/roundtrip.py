@@ -23,11 +23,11 @@ from psycopg2.extensions import STATUS_BEGIN, TRANSACTION_STATUS_IDLE
 
 from ci import snapshot, targets
 from ci.config import Config
-from ci.database import is_connection_lost
+from ci.database import is_connection_lost, run_plain
 from ci.errors import BadInput, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, Revision, load_history
-from ci.rows import Digest, Rows
+from ci.rows import Digest, Rows, Watch
 from ci.rules import Rule, allowed
 from ci.rules.downgrade import is_irreversible
 from ci.rules.roundtrip import (
@@ -42,7 +42,7 @@ from ci.rules.roundtrip import (
 from ci.runner import RevisionFailed, apply, run_env
 from ci.schemadiff import Captured, capture, migra_sql
 from ci.snapshot import Catalog, Difference, Snapshot, Unit, UnitKey
-from ci.tracker import DdlTracker
+from ci.tracker import NOTHING, Read, StepReader
 
 #: Commit progress every so many revisions, so one run never holds too many locks.
 COMMIT_EVERY = 100
@@ -90,10 +90,10 @@ class RoundTrip:
         self.findings: list[Finding] = []
         self.outcomes: list[Outcome] = []
         self.catalog = Catalog()
-        self.tracker: DdlTracker | None = None
-        self.version_table = ("public", "alembic_version")
-        self.rows = Rows(self.version_table)
+        self.rows = Rows()
         self.data = history.fixtures("roundtrip_data")
+        self.reader: StepReader | None = None  # set once env.py has configured the context
+        self.watch: Watch | None = None
 
     def run(self, connection: sa.Connection, before: list[Revision],
             checked: list[Revision]) -> None:
@@ -102,17 +102,13 @@ class RoundTrip:
         def body(context: MigrationContext) -> None:
             conn = context.connection
             assert conn is not None
-            self.version_table = (context.version_table_schema or "public",
-                                  context.version_table)
-            self.rows = Rows(self.version_table)
-            self.tracker = DdlTracker.install(conn)
-            self.rows.watch(conn)
+            self.reader = StepReader.install(conn, (context.version_table_schema or "public",
+                                                     context.version_table))
+            self.watch = Watch(conn)
             for rev in before:
                 apply(rev, "upgrade")
                 self._load_data(conn, rev)
-            self._touched()  # forget what bringing up `before` touched
-            self.catalog.update(conn, None, self.version_table)
-            self.rows.update(conn, None)
+            self._settle(conn, self._read(whole=True))
             for index, rev in enumerate(checked, start=1):
                 if self.progress:
                     self.progress(f"roundtrip: revision {index} of {len(checked)} ({rev.id})")
@@ -124,63 +120,64 @@ class RoundTrip:
                 if index % COMMIT_EVERY == 0:
                     with context.autocommit_block():
                         pass  # commits the work so far; Alembic begins a new transaction
-            if self.tracker and not self.stopped:  # an autocommit revision's failure
-                self.tracker.uninstall()               # leaves no transaction to do it in
+            if not self.stopped:  # an autocommit revision's failure leaves no transaction
+                self.reader.uninstall()  # to do it in
 
         run_env(self.config, self.history, connection, body)
 
     def _check(self, context: MigrationContext, conn: sa.Connection, rev: Revision) -> bool:
         """Upgrade, then prove the downgrade; False when the upgrade failed (stop the run)."""
+        assert self.reader is not None
         autocommit = rev.commits_itself
-        path = ("autocommit" if autocommit else "fast" if self.tracker else "whole snapshots")
-        before_upgrade = None if autocommit else conn.begin_nested()
+        path = ("autocommit" if autocommit else "fast" if self.reader.tracked
+                else "whole snapshots")
+        before_upgrade = not autocommit  # a savepoint holds the state before the upgrade
+        if before_upgrade:
+            run_plain(conn, "SAVEPOINT dbci_upgrade")
         try:
             apply(rev, "upgrade")
         except RevisionFailed as exc:
-            if before_upgrade is not None:
-                before_upgrade.rollback()
+            if before_upgrade:
+                run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_upgrade")
             self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} failed: {error_line(exc.error)}",
                        line=_line(rev, "upgrade"))
             self.outcomes.append(Outcome(rev.id, "failed", path))
             return False
         _in_transaction(conn, rev, "upgrade", may_commit=autocommit)
-        up_keys = None if autocommit else self._touched()
-        previous = self.catalog.update(conn, up_keys, self.version_table)
-        rows_before = self.rows.update(conn, up_keys)
+        up = self._read(whole=autocommit)
+        previous, rows_before = self._settle(conn, up)
         failed_before = len(self.findings)
         if is_irreversible(rev):
             self.outcomes.append(Outcome(rev.id, "skipped", path, "irreversible"))
-        elif before_upgrade is None:
+        elif not before_upgrade:
             if not self._check_downgrade_autocommit(conn, rev, previous, rows_before):
                 self.outcomes.append(Outcome(rev.id, "failed", path))
                 return False
         else:
-            savepoint = conn.begin_nested()
+            run_plain(conn, "SAVEPOINT dbci_downgrade")
             try:
-                differs = self._check_downgrade(conn, rev, up_keys, previous, rows_before)
+                differs = self._check_downgrade(conn, rev, up.keys, previous, rows_before)
                 left = capture(conn) if differs else None
             finally:
-                savepoint.rollback()
+                run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_downgrade")
             if left is not None:
-                self._explain(conn, rev, before_upgrade, left, up_keys, failed_before)
-                before_upgrade = None
-        if before_upgrade is not None:
-            before_upgrade.commit()  # RELEASE SAVEPOINT: the upgrade stays
+                self._explain(conn, rev, left, failed_before)
+        if before_upgrade:
+            run_plain(conn, "RELEASE SAVEPOINT dbci_upgrade")  # the upgrade stays
         if not (self.outcomes and self.outcomes[-1].revision == rev.id):
             status = "failed" if len(self.findings) > failed_before else "passed"
             self.outcomes.append(Outcome(rev.id, status, path))  # else: skipped, recorded
         self._load_data(conn, rev)
         return True
 
-    def _explain(self, conn: sa.Connection, rev: Revision, before_upgrade: sa.NestedTransaction,
-                 left: Captured, up_keys: set[UnitKey] | None, first: int) -> None:
+    def _explain(self, conn: sa.Connection, rev: Revision, left: Captured, first: int) -> None:
         """Attach migra's SQL from what the downgrade left to the schema before the upgrade:
-        roll back to before the upgrade, capture it, then upgrade again to carry on."""
-        before_upgrade.rollback()
+        roll back to before the upgrade, capture it, then upgrade again to carry on (the
+        savepoint stays, to be released)."""
+        run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_upgrade")
         statements = migra_sql(left, capture(conn))
         apply(rev, "upgrade")
-        self._touched()
-        self.catalog.update(conn, up_keys, self.version_table)  # same units, new oids
+        self._settle(conn, self._read())  # the same units, with new oids
         for index in range(first, len(self.findings)):
             finding = self.findings[index]
             if finding.rule in {LEAVES.id, DROPS.id, CHANGES.id} and statements:
@@ -209,11 +206,11 @@ class RoundTrip:
         """Downgrade, compare with before the upgrade; True when the schema differs."""
         if not self._downgrade(conn, rev):
             return False
-        down_keys = self._touched()
-        keys = None if up_keys is None or down_keys is None else up_keys | down_keys
-        after = snapshot.take(conn, keys, self.version_table)
+        down = self._read()
+        keys = None if up_keys is None or down.keys is None else up_keys | down.keys
+        after = self.catalog.now(keys, down.units, down.keys)
         reported = self._report(rev, self._expected(previous, keys), after, keys)
-        self._report_rows(rev, self.rows.compare(conn, keys, rows_before), reported)
+        self._report_rows(rev, self.rows.compare(conn, down, rows_before), reported)
         return bool(reported)
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
@@ -224,9 +221,9 @@ class RoundTrip:
         what): the run stops there."""
         if not self._downgrade(conn, rev, may_commit=True):
             return True
-        after = snapshot.take(conn, None, self.version_table)
-        reported = self._report(rev, self._expected(previous, None), after, None)
-        self._report_rows(rev, self.rows.compare(conn, None, rows_before), reported)
+        down = self._read(whole=True)
+        reported = self._report(rev, self._expected(previous, None), down.units, None)
+        self._report_rows(rev, self.rows.compare(conn, down, rows_before), reported)
         try:
             apply(rev, "upgrade")
         except RevisionFailed as exc:
@@ -235,9 +232,7 @@ class RoundTrip:
                            line=_line(rev, "upgrade"))
             return False
         _in_transaction(conn, rev, "upgrade", may_commit=True)
-        self._touched()
-        self.catalog.update(conn, None, self.version_table)
-        self.rows.update(conn, None)
+        self._settle(conn, self._read(whole=True))
         return True
 
     def _expected(self, previous: dict[UnitKey, Unit | None],
@@ -251,8 +246,18 @@ class RoundTrip:
                 out[key] = unit
         return out
 
-    def _touched(self) -> set[UnitKey] | None:
-        return self.tracker.touched(self.catalog.owners) if self.tracker else None
+    def _read(self, whole: bool = False, discover: bool = False) -> Read:
+        """What the statements since the last read did; nothing is read when none ran."""
+        assert self.reader is not None and self.watch is not None
+        ran, wrote = self.watch.look()
+        if not (ran or whole or discover):
+            return NOTHING
+        return self.reader.read(self.rows.known(), discover=wrote or discover, whole=whole)
+
+    def _settle(self, conn: sa.Connection,
+                read: Read) -> tuple[dict[UnitKey, Unit | None], dict[str, Digest | None]]:
+        """Take a read as the state things stand in; what the units and rows were before."""
+        return self.catalog.apply(read.keys, read.units), self.rows.update(conn, read)
 
     def _report(self, rev: Revision, expected: Snapshot, after: Snapshot,
                 keys: set[UnitKey] | None) -> set[str]:
@@ -296,8 +301,7 @@ class RoundTrip:
                 if is_connection_lost(exc):
                     raise
                 raise BadInput(f"{shown}: {error_line(exc)}; fix the data fixture") from exc
-            self.catalog.update(conn, self._touched(), self.version_table)  # in case of DDL
-            self.rows.update(conn, None)
+            self._settle(conn, self._read(discover=True))  # rows anywhere, DDL perhaps
 
     def _fail(self, which: Rule, rev: Revision, message: str, *, line: int | None,
               object: str | None = None, detail: str | None = None,

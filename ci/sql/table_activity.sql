@@ -1,6 +1,7 @@
--- The tables that hold the round trip's rows: those already known ($1) and, when :discover is
--- true (a statement that may write ran), any table this transaction wrote to; each with a
--- counter of its writes so unchanged tables need no new digest. The oids follow renames.
+-- The tables that hold the round trip's rows, each with a counter of its writes so unchanged
+-- tables need no new digest (the oids follow renames). When :discover is true (a statement that
+-- may write rows ran, or the read is whole): every table already known ($1), and any table this
+-- transaction wrote to; else only the known ones among the relations the step touched (`keys`).
 SELECT c.oid, n.nspname, c.relname, format('%I.%I', n.nspname, c.relname) AS name,
        pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
          + pg_stat_get_xact_tuples_deleted(c.oid) AS writes
@@ -9,6 +10,10 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p')
   AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
   AND NOT (c.relname = $3 AND n.nspname = $2)
-  AND (c.oid = ANY ($1::oid[])
-       OR (:discover AND pg_stat_get_xact_tuples_inserted(c.oid)
-           + pg_stat_get_xact_tuples_updated(c.oid) + pg_stat_get_xact_tuples_deleted(c.oid) > 0))
+  AND ((:discover AND (c.oid = ANY ($1::oid[])
+                       OR pg_stat_get_xact_tuples_inserted(c.oid)
+                          + pg_stat_get_xact_tuples_updated(c.oid)
+                          + pg_stat_get_xact_tuples_deleted(c.oid) > 0))
+       OR (NOT :discover AND c.oid = ANY ($1::oid[])
+           AND (n.nspname, c.relname) IN (SELECT k.schema, k.name FROM keys k
+                                          WHERE k.kind = 'relation')))

@@ -3,6 +3,25 @@
 -- rolls back what was recorded). Needs a role that may create event triggers (a superuser).
 CREATE SCHEMA IF NOT EXISTS dbci_track;
 CREATE TEMP TABLE IF NOT EXISTS dbci_touched (classid oid, objid oid, dropped bool);
+-- The unit each catalog row belonged to when its unit was last read: names what was dropped.
+-- In dbci's schema rather than pg_temp: schemainspect (migra) trips over a temporary table's
+-- index. Reads are transactional like the rest, so a savepoint rolled back forgets them too.
+CREATE UNLOGGED TABLE IF NOT EXISTS dbci_track.owner (
+    objid oid PRIMARY KEY, kind text NOT NULL, schema text, name text NOT NULL,
+    main bool NOT NULL, detail text[]);
+TRUNCATE dbci_track.owner;
+-- The names an object's dependents spell out besides its own: a relation's (or a composite
+-- type's) columns, an enum's labels; each after what keeps it across a rename (attnum, oid).
+CREATE OR REPLACE FUNCTION dbci_track.names(object oid) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT ARRAY(
+        SELECT a.attnum || ':' || a.attname FROM pg_attribute a
+        WHERE a.attrelid = coalesce(nullif((SELECT t.typrelid FROM pg_type t
+                                            WHERE t.oid = object), 0), object)
+          AND a.attnum > 0 AND NOT a.attisdropped
+        UNION ALL
+        SELECT e.oid || ':' || e.enumlabel FROM pg_enum e WHERE e.enumtypid = object)
+$$;
 CREATE OR REPLACE FUNCTION dbci_track.record() RETURNS event_trigger
 LANGUAGE plpgsql AS $$
 BEGIN

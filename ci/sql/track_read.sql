@@ -1,7 +1,8 @@
--- What the DDL since the last read touched, then forget it. Live objects are mapped to the
--- snapshot unit that holds them (an index or constraint to its table); dropped ones come back
--- as bare oids, which the caller maps through the units it knew.
-WITH taken AS (
+-- The CTEs naming what the DDL since the last read touched, emptying the log (`touched`: the
+-- units, by kind, schema and name). Live objects map to the snapshot unit that holds them (an
+-- index or constraint to its table); dropped ones, and a renamed object's old name, through
+-- the owners recorded when their units were last read (dbci_track.owner).
+taken AS (
     DELETE FROM pg_temp.dbci_touched RETURNING classid, objid, dropped
 ), live AS (
     SELECT DISTINCT classid, objid FROM taken t
@@ -9,15 +10,35 @@ WITH taken AS (
       -- a scalar subquery, so each row looks pg_depend up by index (an anti join scans it)
       AND (SELECT count(*) FROM pg_depend e WHERE e.classid = t.classid
            AND e.objid = t.objid AND e.deptype = 'e') = 0
+), now AS (
+    -- The live objects that are units of their own, named as they are now.
+    SELECT c.oid AS objid, n.nspname AS schema, c.relname AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = ANY (ARRAY(SELECT objid FROM live WHERE classid = 'pg_class'::regclass))
+    UNION ALL
+    SELECT t.oid, n.nspname, t.typname
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.oid = ANY (ARRAY(SELECT objid FROM live WHERE classid = 'pg_type'::regclass))
+    UNION ALL
+    SELECT p.oid, n.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')'
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE p.oid = ANY (ARRAY(SELECT objid FROM live WHERE classid = 'pg_proc'::regclass))
+), renamed AS (
+    -- Known objects renamed, or with a column or label renamed: what names them in its own
+    -- definition (a foreign key to the table or column, a column of the type, a view, a
+    -- trigger calling the function) reads differently now. No other change alters how an
+    -- object's dependents read.
+    SELECT w.objid FROM now JOIN dbci_track.owner w ON w.objid = now.objid AND w.main
+    WHERE (w.schema, w.name) IS DISTINCT FROM (now.schema, now.name)
+       OR EXISTS (SELECT FROM unnest(w.detail) o, unnest(dbci_track.names(now.objid)) n
+                  WHERE split_part(o, ':', 1) = split_part(n, ':', 1) AND o <> n)
 ), dependents AS (
-    -- What names a touched object in its own definition (a foreign key to a renamed table,
-    -- a column of a renamed type, a view) reads differently now, so its unit counts as touched.
     SELECT l.classid, l.objid FROM live l
     UNION
     SELECT d.classid, d.objid FROM live l
     JOIN pg_depend d ON d.refclassid = l.classid AND d.refobjid = l.objid
-    WHERE d.deptype IN ('n', 'a')
-), owner AS (
+    WHERE d.deptype IN ('n', 'a') AND l.objid IN (SELECT objid FROM renamed)
+), holder AS (
     SELECT l.objid,
            CASE l.classid
              WHEN 'pg_class'::regclass THEN
@@ -50,34 +71,40 @@ WITH taken AS (
            END AS typid,
            l.classid
     FROM dependents l
+), touched AS (
+    -- Each kind by `oid = ANY (ARRAY(...))`: an index scan, however stale the statistics of
+    -- a catalog the round trip grows inside one transaction.
+    SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = ANY (ARRAY(SELECT relid FROM holder)) AND c.relkind <> 'c'
+    UNION
+    SELECT 'type', n.nspname, t.typname
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.oid = ANY (ARRAY(SELECT typid FROM holder))
+    UNION
+    SELECT 'function', n.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')'
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE p.oid = ANY (ARRAY(SELECT objid FROM holder WHERE classid = 'pg_proc'::regclass))
+    UNION
+    SELECT 'schema', n.nspname, n.nspname
+    FROM pg_namespace n
+    WHERE n.oid = ANY (ARRAY(SELECT objid FROM holder WHERE classid = 'pg_namespace'::regclass))
+    UNION
+    SELECT 'extension', n.nspname, x.extname
+    FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace
+    WHERE x.oid = ANY (ARRAY(SELECT objid FROM holder WHERE classid = 'pg_extension'::regclass))
+    UNION
+    SELECT 'unknown', NULL, l.classid::regclass::text
+    FROM live l
+    WHERE l.classid NOT IN ('pg_class'::regclass, 'pg_constraint'::regclass, 'pg_attrdef'::regclass,
+                            'pg_trigger'::regclass, 'pg_rewrite'::regclass, 'pg_policy'::regclass,
+                            'pg_type'::regclass, 'pg_proc'::regclass, 'pg_namespace'::regclass,
+                            'pg_extension'::regclass, 'pg_index'::regclass,
+                            'pg_sequence'::regclass, 'pg_statistic_ext'::regclass,
+                            'pg_default_acl'::regclass, 0)
+    UNION
+    SELECT w.kind, w.schema, w.name
+    FROM dbci_track.owner w
+    WHERE w.objid = ANY (ARRAY(SELECT objid FROM dependents  -- by index
+                               UNION ALL SELECT objid FROM taken WHERE dropped))
 )
-SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name, o.objid
-FROM owner o JOIN pg_class c ON c.oid = o.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE o.relid IS NOT NULL AND c.relkind <> 'c'
-UNION
-SELECT 'type', n.nspname, t.typname, o.objid
-FROM owner o JOIN pg_type t ON t.oid = o.typid JOIN pg_namespace n ON n.oid = t.typnamespace
-UNION
-SELECT 'function', n.nspname,
-       p.proname || '(' || oidvectortypes(p.proargtypes) || ')', o.objid
-FROM owner o JOIN pg_proc p ON p.oid = o.objid JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE o.classid = 'pg_proc'::regclass
-UNION
-SELECT 'schema', n.nspname, n.nspname, o.objid
-FROM owner o JOIN pg_namespace n ON n.oid = o.objid
-WHERE o.classid = 'pg_namespace'::regclass
-UNION
-SELECT 'extension', n.nspname, x.extname, o.objid
-FROM owner o JOIN pg_extension x ON x.oid = o.objid JOIN pg_namespace n ON n.oid = x.extnamespace
-WHERE o.classid = 'pg_extension'::regclass
-UNION
-SELECT 'unknown', NULL, l.classid::regclass::text, l.objid
-FROM live l
-WHERE l.classid NOT IN ('pg_class'::regclass, 'pg_constraint'::regclass, 'pg_attrdef'::regclass,
-                        'pg_trigger'::regclass, 'pg_rewrite'::regclass, 'pg_policy'::regclass,
-                        'pg_type'::regclass, 'pg_proc'::regclass, 'pg_namespace'::regclass,
-                        'pg_extension'::regclass, 'pg_index'::regclass,
-                        'pg_sequence'::regclass, 'pg_statistic_ext'::regclass,
-                        'pg_default_acl'::regclass, 0)
-UNION
-SELECT 'dropped', NULL, NULL, t.objid FROM taken t WHERE t.dropped

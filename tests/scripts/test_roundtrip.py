@@ -20,6 +20,7 @@ from conftest import (
     write_revision,
 )
 
+from bench.generate import generate
 from ci.checks.roundtrip import select
 
 pytestmark = pytest.mark.db
@@ -310,6 +311,26 @@ def test_a_role_without_event_triggers_finds_the_same_problems(
     assert {r["path"] for r in slow.json()["revisions"]} == {"whole snapshots"}
     text = dbci("--database-url", url, "roundtrip").out
     assert "took the slower whole-snapshot path (whole snapshots)" in text
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_the_fast_path_and_whole_snapshots_agree_on_a_generated_history(
+        tmp_path: Path, make_role: Callable[..., str], seed: int) -> None:
+    """The event triggers name what each step touched, and only that is read; reading
+    everything after every step must find exactly the same: the same broken revision, the
+    same findings, every other revision passed. The history renames tables and columns that
+    foreign keys point at, and types columns use."""
+    project = generate(tmp_path / "history", 60, seed, break_at=41, rename_referenced=True)
+    ini = str(project.ini)
+    fast = dbci("--json", "--config", ini, "roundtrip")
+    slow = dbci("--json", "--config", ini, "--database-url", make_role("CREATEDB"), "roundtrip")
+    assert fast.code == slow.code == 1, fast.out
+    assert {r["path"] for r in fast.json()["revisions"]} == {"fast"}
+    assert {r["path"] for r in slow.json()["revisions"]} == {"whole snapshots"}
+    assert fast.json()["findings"] == slow.json()["findings"]
+    assert {f["revision"] for f in fast.json()["findings"]} == {project.broken}
+    assert statuses(fast) == statuses(slow) == {
+        **dict.fromkeys(project.revisions, "passed"), project.broken: "failed"}
 
 
 # -- ranges and shards ------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 SELECT 'function' AS kind, n.nspname AS schema,
        p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS name,
        jsonb_build_object('definition', pg_get_functiondef(p.oid),
-                          'comment', obj_description(p.oid, 'pg_proc')) AS definition,
+                          'comment', (SELECT ds.description FROM pg_description ds
+                                      WHERE ds.objoid = p.oid
+                                        AND ds.classoid = 'pg_proc'::regclass
+                                        AND ds.objsubid = 0)) AS definition,
        ARRAY[p.oid] AS oids
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace

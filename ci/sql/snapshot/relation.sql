@@ -7,38 +7,49 @@ SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name,
          'persistence', c.relpersistence,
          'options', c.reloptions,
          'rls', c.relrowsecurity,
-         'comment', obj_description(c.oid, 'pg_class'),
+         -- Lookups are scalar subqueries by index: plans stay good however stale the
+         -- catalog's statistics are (a round trip grows it inside one transaction), and
+         -- obj_description() or col_description() would cost a function call each.
+         'comment', (SELECT ds.description FROM pg_description ds WHERE ds.objoid = c.oid
+                     AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0),
          'columns', (SELECT jsonb_agg(jsonb_build_object(
                          'name', a.attname,
                          'type', format_type(a.atttypid, a.atttypmod),
                          'not_null', a.attnotnull,
-                         'default', pg_get_expr(d.adbin, d.adrelid),
+                         'default', (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                                     WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum),
                          'identity', nullif(a.attidentity, ''),
                          'generated', nullif(a.attgenerated, ''),
-                         'collation', CASE WHEN a.attcollation <> t.typcollation
+                         'collation', CASE WHEN a.attcollation <> 0 AND a.attcollation <> (
+                                               SELECT t.typcollation FROM pg_type t
+                                               WHERE t.oid = a.atttypid)
                                            THEN a.attcollation::regcollation::text END,
-                         'comment', col_description(c.oid, a.attnum)) ORDER BY a.attnum)
+                         'comment', (SELECT ds.description FROM pg_description ds
+                                     WHERE ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass
+                                       AND ds.objsubid = a.attnum)) ORDER BY a.attnum)
                      FROM pg_attribute a
-                     JOIN pg_type t ON t.oid = a.atttypid
-                     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
          -- PostgreSQL 18 names NOT NULL constraints after the table they were made in, so a
          -- table renamed, dropped and made again under its new name differs by name alone:
          -- such generated names are keyed by the table's current name.
          'constraints', (SELECT jsonb_object_agg(
                              CASE WHEN k.contype = 'n' AND k.conname LIKE '%\_not\_null'
-                                  THEN c.relname || '_' || na.attname || '_not_null'
+                                  THEN c.relname || '_' || (
+                                      SELECT na.attname FROM pg_attribute na
+                                      WHERE na.attrelid = k.conrelid AND na.attnum = k.conkey[1])
+                                       || '_not_null'
                                   ELSE k.conname END,
                              pg_get_constraintdef(k.oid))
                          FROM pg_constraint k
-                         LEFT JOIN pg_attribute na ON k.contype = 'n'
-                              AND na.attrelid = k.conrelid AND na.attnum = k.conkey[1]
                          WHERE k.conrelid = c.oid),
-         'indexes', (SELECT jsonb_object_agg(ic.relname, jsonb_build_object(
+         'indexes', (SELECT jsonb_object_agg((SELECT ic.relname FROM pg_class ic
+                                              WHERE ic.oid = i.indexrelid), jsonb_build_object(
                          'definition', pg_get_indexdef(i.indexrelid),
-                         'comment', obj_description(i.indexrelid, 'pg_class')))
-                     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-                     WHERE i.indrelid = c.oid),
+                         'comment', (SELECT ds.description FROM pg_description ds
+                                     WHERE ds.objoid = i.indexrelid
+                                       AND ds.classoid = 'pg_class'::regclass
+                                       AND ds.objsubid = 0)))
+                     FROM pg_index i WHERE i.indrelid = c.oid),
          'triggers', (SELECT jsonb_object_agg(g.tgname, pg_get_triggerdef(g.oid))
                       FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal),
          'policies', (SELECT jsonb_object_agg(p.polname, jsonb_build_object(
@@ -73,11 +84,13 @@ SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name,
          || ARRAY(SELECT d.oid FROM pg_attrdef d WHERE d.adrelid = c.oid)
          || ARRAY(SELECT r.oid FROM pg_rewrite r WHERE r.ev_class = c.oid)
          || ARRAY(SELECT p.oid FROM pg_policy p WHERE p.polrelid = c.oid) AS oids
-FROM pg_class c
+FROM (SELECT * FROM pg_class c  -- the wanted ones first, by oid (OFFSET 0 keeps it so)
+      WHERE :everything OR c.oid = ANY (ARRAY(SELECT w.oid FROM wanted w
+                                             WHERE w.kind = 'relation'))
+      OFFSET 0) c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
   AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
   AND NOT (c.relname = $3 AND n.nspname = $2)
   AND (SELECT count(*) FROM pg_depend e WHERE e.classid = 'pg_class'::regclass
        AND e.objid = c.oid AND e.deptype = 'e') = 0  -- by index, not an anti join
-  AND (:everything OR c.oid = ANY (ARRAY(SELECT w.oid FROM wanted w WHERE w.kind = 'relation')))

@@ -3,7 +3,8 @@
 SELECT 'type' AS kind, n.nspname AS schema, t.typname AS name,
        jsonb_build_object(
          'typtype', t.typtype,
-         'comment', obj_description(t.oid, 'pg_type'),
+         'comment', (SELECT ds.description FROM pg_description ds WHERE ds.objoid = t.oid
+                     AND ds.classoid = 'pg_type'::regclass AND ds.objsubid = 0),
          'labels', CASE WHEN t.typtype = 'e' THEN
                      (SELECT jsonb_agg(e.enumlabel ORDER BY e.enumsortorder)
                       FROM pg_enum e WHERE e.enumtypid = t.oid) END,

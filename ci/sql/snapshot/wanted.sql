@@ -1,5 +1,5 @@
--- The units a partial snapshot asks for, by name, and the oid each name has now (NULL when
--- nothing of that name exists). Names are quoted here, so any identifier works.
+-- The units a partial snapshot asks for (the rows of `named`), and the oid each name has now
+-- (NULL when nothing of that name exists). Names are quoted here, so any identifier works.
 SELECT w.kind, w.schema, w.name,
        CASE w.kind
          WHEN 'relation' THEN to_regclass(format('%I.%I', w.schema, w.name))::oid
@@ -10,4 +10,4 @@ SELECT w.kind, w.schema, w.name,
          WHEN 'schema' THEN to_regnamespace(quote_ident(w.name))::oid
          WHEN 'extension' THEN (SELECT x.oid FROM pg_extension x WHERE x.extname = w.name)
        END AS oid
-FROM jsonb_to_recordset($1::jsonb) AS w(kind text, schema text, name text)
+FROM named w
