@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ci.checks.squawk import capture_sql, lint_sql
+from ci.checks.squawk import CapturedSQL, capture_sql, lint_sql
 from ci.config import Config
 from ci.database import READS, verb
 from ci.errors import BadInput
 from ci.findings import Finding, count, display_path
 from ci.gitrefs import project_at
-from ci.history import History, load_history
+from ci.history import History, Revision, load_history
 from ci.rules import allowed
 from ci.rules.deployed import check_deployed
 from ci.rules.downgrade import MISSING_DOWNGRADE, check_downgrade, check_markers
@@ -66,23 +66,59 @@ def load_base(config: Config, ref: str) -> History:
         return history
 
 
+@dataclass
+class Pending:
+    """What squawk still has to see once the revisions have run: the revisions this branch adds
+    since the base, in the order they run."""
+
+    history: History
+    order: list[Revision]
+    new: list[Revision]
+
+
 def lint(config: Config, base: str | None = None) -> LintResult:
     """Every lint rule over the project; ``base`` adds the rules that compare with a git ref."""
+    result, pending = lint_files(config, base)
+    if pending is not None:
+        lock_safety(config, result, pending,
+                    capture_sql(config, pending.history, pending.order,
+                                {r.id for r in pending.new}))
+    return result
+
+
+def lint_files(config: Config, base: str | None = None,
+               base_history: History | None = None) -> tuple[LintResult, Pending | None]:
+    """The rules that need no database run; and, when revisions were added since ``base``, what
+    squawk is to lint once their SQL is captured (by :func:`capture_sql` or a round trip).
+    ``base_history`` is the history at ``base`` when the caller loaded it already."""
     history = load_history(config)
     if not history.revisions:
         raise BadInput(f"{display_path(history.versions_dir)}: no revisions; "
                        "write the first with `dbci new MESSAGE`")
-    findings = history_findings(history)
-    result = LintResult(findings, len(history.revisions), display_path(history.versions_dir),
-                        base)
+    result = LintResult(history_findings(history), len(history.revisions),
+                        display_path(history.versions_dir), base)
+    pending = None
     if base is not None:
-        base_history = load_base(config, base)
-        findings += check_deployed(history, base_history, base)
-        safety, captured = _lock_safety(config, history, {r.id for r in base_history.revisions},
-                                        result.notes, base)
-        findings = [f for f in findings if not _only_reads(f, captured)] + safety
-    result.findings = _without_allowed(history, findings)
-    return result
+        base_history = base_history or load_base(config, base)
+        result.findings += check_deployed(history, base_history, base)
+        pending = _pending(history, {r.id for r in base_history.revisions}, result.notes, base)
+    result.findings = _without_allowed(history, result.findings)
+    return result, pending
+
+
+def lock_safety(config: Config, result: LintResult, pending: Pending, sql: CapturedSQL) -> None:
+    """Add squawk's findings on the new revisions' captured SQL to ``result``; a missing
+    downgrade is no finding for an upgrade that, run, only read the database."""
+    ran = [r for r in pending.new if r.id in sql.statements]
+    note = f"squawk: {count(len(pending.new), 'revision')} added since {result.base}, each " \
+           "linted on its own"
+    if len(ran) < len(pending.new):
+        note += f"; {count(len(pending.new) - len(ran), 'revision')} never ran (an upgrade " \
+                "before it failed)"
+    result.notes.append(note)
+    kept = [f for f in result.findings if not _only_reads(f, sql.statements)]
+    found = sql.failures + lint_sql(config, ran, sql.statements, sql.pg_version)
+    result.findings = _without_allowed(pending.history, kept + found)
 
 
 def _only_reads(finding: Finding, captured: dict[str, list[Statement]]) -> bool:
@@ -92,22 +128,20 @@ def _only_reads(finding: Finding, captured: dict[str, list[Statement]]) -> bool:
             and all(verb(s.sql) in READS for s in statements))
 
 
-def _lock_safety(config: Config, history: History, base_ids: set[str], notes: list[str],
-                 base: str) -> tuple[list[Finding], dict[str, list[Statement]]]:
-    """squawk's findings on the revisions added since the base, and the statements each ran."""
+def _pending(history: History, base_ids: set[str], notes: list[str],
+             base: str) -> Pending | None:
+    """The revisions added since the base, for squawk; None (with a note) when there are none
+    or the history cannot be ordered."""
     try:
         order = history.order()
     except BadInput:  # the graph rules have said why
         notes.append("squawk: skipped, the history is broken (see the findings)")
-        return [], {}
+        return None
     new = [r for r in order if r.id not in base_ids and r.id not in history.exempt]
     if not new:
         notes.append(f"squawk: no revisions added since {base}")
-        return [], {}
-    captured, failures, version = capture_sql(config, history, order, {r.id for r in new})
-    notes.append(f"squawk: {count(len(new), 'revision')} added since {base}, each linted on "
-                 "its own")
-    return failures + lint_sql(config, new, captured, version), captured
+        return None
+    return Pending(history, order, new)
 
 
 def _without_allowed(history: History, findings: list[Finding]) -> list[Finding]:

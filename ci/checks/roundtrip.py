@@ -39,7 +39,7 @@ from ci.rules.roundtrip import (
     LEAVES,
     UPGRADE_FAILS,
 )
-from ci.runner import RevisionFailed, apply, run_env
+from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_env
 from ci.schemadiff import Captured, capture, migra_sql
 from ci.snapshot import Catalog, Difference, Snapshot, Unit, UnitKey
 from ci.tracker import NOTHING, Read, StepReader
@@ -82,10 +82,16 @@ class RoundTrip:
     """One run over a range of revisions on one connection; collects findings and outcomes."""
 
     def __init__(self, config: Config, history: History,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 capture: frozenset[str] = frozenset(), schema_after: int | None = None) -> None:
         self.config = config
         self.history = history
         self.progress = progress
+        self.capture = capture  # revisions whose upgrade's statements to keep
+        self.statements: dict[str, list[Statement]] = {}
+        self.schema_after = schema_after  # capture the schema once so many revisions ran
+        self.schema: Captured | None = None
+        self.fixture_ddl = False  # a data fixture changed the schema (or may have)
         self.stopped = False  # an upgrade failed: the revisions after it were not run
         self.findings: list[Finding] = []
         self.outcomes: list[Outcome] = []
@@ -109,6 +115,7 @@ class RoundTrip:
                 apply(rev, "upgrade")
                 self._load_data(conn, rev)
             self._settle(conn, self._read(whole=True))
+            self._capture_schema(conn, len(before))
             for index, rev in enumerate(checked, start=1):
                 if self.progress:
                     self.progress(f"roundtrip: revision {index} of {len(checked)} ({rev.id})")
@@ -117,6 +124,7 @@ class RoundTrip:
                                       for r in checked[index:]]
                     self.stopped = True
                     break
+                self._capture_schema(conn, len(before) + index)
                 if index % COMMIT_EVERY == 0:
                     with context.autocommit_block():
                         pass  # commits the work so far; Alembic begins a new transaction
@@ -135,8 +143,13 @@ class RoundTrip:
         if before_upgrade:
             run_plain(conn, "SAVEPOINT dbci_upgrade")
         try:
-            apply(rev, "upgrade")
+            if rev.id in self.capture:
+                with capture_statements(conn) as self.statements[rev.id]:
+                    apply(rev, "upgrade")
+            else:
+                apply(rev, "upgrade")
         except RevisionFailed as exc:
+            self.statements.pop(rev.id, None)  # it never ran whole
             if before_upgrade:
                 run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_upgrade")
             self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} failed: {error_line(exc.error)}",
@@ -169,6 +182,12 @@ class RoundTrip:
             self.outcomes.append(Outcome(rev.id, status, path))  # else: skipped, recorded
         self._load_data(conn, rev)
         return True
+
+    def _capture_schema(self, conn: sa.Connection, ran: int) -> None:
+        """The whole schema, once ``schema_after`` revisions have run: theirs alone, unless a
+        data fixture changed it too."""
+        if ran == self.schema_after and not self.fixture_ddl:
+            self.schema = capture(conn)
 
     def _explain(self, conn: sa.Connection, rev: Revision, left: Captured, first: int) -> None:
         """Attach migra's SQL from what the downgrade left to the schema before the upgrade:
@@ -301,7 +320,9 @@ class RoundTrip:
                 if is_connection_lost(exc):
                     raise
                 raise BadInput(f"{shown}: {error_line(exc)}; fix the data fixture") from exc
-            self._settle(conn, self._read(discover=True))  # rows anywhere, DDL perhaps
+            read = self._read(discover=True)  # rows anywhere, DDL perhaps
+            self.fixture_ddl |= read.keys != set()
+            self._settle(conn, read)
 
     def _fail(self, which: Rule, rev: Revision, message: str, *, line: int | None,
               object: str | None = None, detail: str | None = None,
@@ -370,10 +391,18 @@ class RoundTripResult:
     outcomes: list[Outcome]
     seconds: float
     reached_head: bool
+    statements: dict[str, list[Statement]] = dataclasses.field(default_factory=dict)
+    schema: Captured | None = None  # the schema after ``schema_after`` revisions, when asked
 
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    @property
+    def stopped_at(self) -> str | None:
+        """The revision whose failed upgrade stopped the run (None: the run reached its end)."""
+        failed = [o.revision for o in self.outcomes if o.status == "failed"]
+        return None if self.reached_head or not failed else failed[-1]
 
     def with_status(self, status: str) -> list[str]:
         """The revisions that ended with ``status``, in run order."""
@@ -406,9 +435,16 @@ class RoundTripResult:
 def roundtrip(config: Config, start: str | None = None, end: str | None = None,
               shard: tuple[int, int] | None = None,
               progress: Callable[[str], None] | None = None,
-              target: targets.Target | None = None) -> RoundTripResult:
+              target: targets.Target | None = None, capture: frozenset[str] = frozenset(),
+              schema_after: int | None = None) -> RoundTripResult:
     """Check every revision in range on ``target`` (an empty scratch database), else on a new
-    scratch database."""
+    scratch database.
+
+    Each revision runs once, so what else needs them run comes along: the statements the
+    upgrades of ``capture`` sent (for squawk), and the whole schema once ``schema_after``
+    revisions of the history's order have run (the base branch's head, for the diff; None when
+    a data fixture changed the schema).
+    """
     history = load_history(config)
     order = history.order()
     for path in history.orphan_fixtures():
@@ -418,9 +454,9 @@ def roundtrip(config: Config, start: str | None = None, end: str | None = None,
     if not checked:
         return RoundTripResult([], [], 0.0, True)  # an empty history (or shard): nothing to do
     began = time.monotonic()
-    trip = RoundTrip(config, history, progress)
+    trip = RoundTrip(config, history, progress, capture, schema_after)
     with contextlib.ExitStack() as stack:
         target = target or stack.enter_context(targets.scratch(config))
         trip.run(stack.enter_context(targets.connect(target)), before, checked)
     return RoundTripResult(trip.findings, trip.outcomes, time.monotonic() - began,
-                           not trip.stopped)
+                           not trip.stopped, trip.statements, trip.schema)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 
 from ci import squawk, targets
@@ -24,13 +26,28 @@ from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_
 SQUAWK_DOC = "https://squawkhq.com/docs/{rule}"
 
 
+@dataclass(frozen=True)
+class CapturedSQL:
+    """The statements each revision's upgrade sent, by revision id; the upgrade that failed
+    before all ran; the server's version (``15.4``), for squawk."""
+
+    statements: dict[str, list[Statement]]
+    failures: list[Finding]
+    pg_version: str
+
+
+def server_version(connection: sa.Connection) -> str:
+    """``18.6``: the server's major and minor version, as squawk takes it."""
+    return ".".join(str(p) for p in (connection.dialect.server_version_info or ())[:2])
+
+
 def capture_sql(config: Config, history: History, chain: list[Revision],
-                wanted: set[str]) -> tuple[dict[str, list[Statement]], list[Finding], str]:
+                wanted: set[str]) -> CapturedSQL:
     """Upgrade a scratch database from base to head; the statements of the wanted revisions."""
     captured: dict[str, list[Statement]] = {}
     failures: list[Finding] = []
     with targets.scratch(config) as target, targets.connect(target) as conn:
-        version = ".".join(str(p) for p in (conn.dialect.server_version_info or ())[:2])
+        version = server_version(conn)
 
         def body(context: MigrationContext) -> None:
             connection = context.connection
@@ -47,7 +64,7 @@ def capture_sql(config: Config, history: History, chain: list[Revision],
                     captured[rev.id] = statements
 
         run_env(config, history, conn, body)
-    return captured, failures, version
+    return CapturedSQL(captured, failures, version)
 
 
 def _upgrade_line(rev: Revision) -> int | None:

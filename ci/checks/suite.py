@@ -8,16 +8,18 @@ import os
 from collections.abc import Callable
 
 from ci import targets
-from ci.checks.diff import diff, resolve_base
+from ci.checks.diff import base_prefix, diff, resolve_base
 from ci.checks.drift import drift
-from ci.checks.lint import lint, load_base
+from ci.checks.lint import Pending, lint_files, load_base, lock_safety
 from ci.checks.roundtrip import Outcome, RoundTripResult, roundtrip
 from ci.checks.seed import seed_check
+from ci.checks.squawk import CapturedSQL, capture_sql, server_version
 from ci.config import Config
 from ci.errors import BadInput, DbciError
 from ci.findings import count
-from ci.history import load_history
+from ci.history import History, load_history
 from ci.report import Report, Step
+from ci.rules.roundtrip import UPGRADE_FAILS
 from ci.runner import upgrade
 from ci.schemadiff import capture
 
@@ -42,63 +44,82 @@ def check(config: Config, base: str | None = None,
         raise BadInput("no base branch to compare with (tried [tool.dbci] base_ref, origin/main, "
                        "main, origin/master, master); in CI, fetch it (actions/checkout with "
                        "fetch-depth: 0) or pass --base REF")
-    linted = lint(config, base=ref)
-    report = Report([Step("lint", linted.ok, linted.summary)], list(linted.findings), base=ref,
-                    shard=f"{shard[0]}/{shard[1]}" if shard else None)
+    base_history = load_base(config, ref) if ref is not None else None
+    linted, pending = lint_files(config, ref, base_history)
     seeded = seed_check(config, ref, verify_seed)
-    _database_checks(config, report, ref, shard, progress)
+    report = Report([], [], base=ref, shard=f"{shard[0]}/{shard[1]}" if shard else None)
+    sql = _database_checks(config, report, ref, base_history, shard, pending, progress)
+    if pending is not None:
+        lock_safety(config, linted, pending, sql or capture_sql(
+            config, pending.history, pending.order, {r.id for r in pending.new}))
+    report.steps.insert(0, Step("lint", linted.ok, linted.summary))
+    report.findings[:0] = linted.findings
     report.steps.append(Step("seed", seeded.ok, seeded.summary))
     report.findings += seeded.findings
-    if ref is not None:
-        _graph(config, report, ref)
+    if base_history is not None:
+        _graph(report, base_history, pending)
     return report
 
 
 def _database_checks(config: Config, report: Report, ref: str | None,
-                     shard: tuple[int, int] | None,
-                     progress: Callable[[str], None] | None) -> None:
-    """The round trip, drift and diff, sharing one scratch database brought to head."""
+                     base_history: History | None, shard: tuple[int, int] | None,
+                     pending: Pending | None,
+                     progress: Callable[[str], None] | None) -> CapturedSQL | None:
+    """The round trip, drift and diff, sharing one scratch database brought to head.
+
+    Each revision runs once: without a shard, the round trip also captures the new revisions'
+    SQL for squawk (returned) and, where the base's revisions come first unchanged, the base
+    head's schema for the diff.
+    """
     steps, findings = report.steps, report.findings
     try:
-        order = load_history(config).order()
+        history = load_history(config)
+        order = history.order()
     except DbciError as exc:
         steps += [Step(name, None, f"not run: {exc.message}")
                   for name in ("roundtrip", "drift", "diff")]
-        return
+        return None
+    whole = shard is None
+    new = frozenset(r.id for r in pending.new) if pending is not None and whole else frozenset()
+    prefix = base_prefix(config, history, base_history, ref) \
+        if whole and ref is not None and base_history is not None else None
     with targets.scratch(config) as target:
-        trip = roundtrip(config, shard=shard, progress=progress, target=target)
+        trip = roundtrip(config, shard=shard, progress=progress, target=target, capture=new,
+                         schema_after=prefix)
         findings += trip.findings
         steps.append(Step("roundtrip", trip.ok, trip.summary))
         report.revisions = [dataclasses.asdict(o) for o in trip.outcomes]
         report.seconds = round(trip.seconds, 3)
-        if not trip.reached_head:
-            steps += [Step(name, None, "not run: the upgrade to head failed")
-                      for name in ("drift", "diff")]
-            return
         with targets.connect(target) as migrated:
+            sql = CapturedSQL(trip.statements, [
+                dataclasses.replace(f, check="lint") for f in trip.findings
+                if f.rule == UPGRADE_FAILS.id and f.revision == trip.stopped_at],
+                server_version(migrated)) if new else None
+            if not trip.reached_head:
+                steps += [Step(name, None, "not run: the upgrade to head failed")
+                          for name in ("drift", "diff")]
+                return sql
             if shard is not None:  # bring up what comes after this slice, unchecked
                 checked = {o.revision for o in trip.outcomes}
                 last = max((i for i, r in enumerate(order) if r.id in checked), default=-1)
-                upgrade(config, load_history(config), migrated, order[last + 1:])
+                upgrade(config, history, migrated, order[last + 1:])
                 migrated.commit()
             head = capture(migrated)
             drifted = drift(config, migrated, head)
         findings += drifted.findings
         steps.append(Step("drift", drifted.ok, drifted.summary))
-        changes = diff(config, base=ref, head=head)
+        changes = diff(config, base=ref, head=head, before=trip.schema)
     report.diff_sql = changes.sql
     steps.append(Step("diff", True, changes.summary))
+    return sql
 
 
-def _graph(config: Config, report: Report, ref: str) -> None:
+def _graph(report: Report, base: History, pending: Pending | None) -> None:
     """The revisions this branch adds on the base head, for the mermaid graph."""
-    base = load_base(config, ref)
-    base_ids = {r.id for r in base.revisions}
     report.base_head = ", ".join(h.id for h in base.heads) or None
-    for rev in load_history(config).order():
-        if rev.id not in base_ids:
-            doc = (rev.script.module.__doc__ or "").strip().splitlines()
-            report.added.append((rev.id, doc[0] if doc else ""))
+    for rev in pending.new if pending is not None else []:
+        doc = (rev.script.module.__doc__ or "").strip().splitlines()
+        report.added.append((rev.id, doc[0] if doc else ""))
 
 
 def join(reports: list[Report]) -> Report:

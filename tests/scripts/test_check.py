@@ -132,3 +132,81 @@ def test_a_branch_report_diffs_over_its_base_and_graphs_its_revisions(git_projec
     assert "```mermaid" in run.out
     assert f'base["{HEAD} (main head)"]' in run.out
     assert f'base --> r0["{revision}<br/>create dataset link"]' in run.out
+
+
+# -- --base: each revision runs once, and the results are those of the separate commands
+
+COUNT = ('import os\nwith open(os.environ["DBCI_TEST_RUNS"], "a") as runs:\n'
+         '    runs.write("{name}\\n")\n')
+INDEXED = ('op.create_index("ix_owner", "CollectionVersion", ["owner"], '
+           'schema="persistence_schema")')
+UNINDEXED = 'op.drop_index("ix_owner", table_name="CollectionVersion", schema="persistence_schema")'
+
+
+def counted_branch(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A base revision and a new one that count each run of their upgrade; the new one creates
+    an index without CONCURRENTLY (squawk's finding)."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("DBCI_TEST_RUNS", str(runs))
+    add_revision(project, "counted_base", COUNT.format(name="base") + 'op.execute("SELECT 1")',
+                 'op.execute("SELECT 1")')
+    commit_all(project, "a counted revision")
+    git(project, "checkout", "-q", "-b", "feature")
+    add_revision(project, "index_owner", COUNT.format(name="new") + INDEXED, UNINDEXED)
+    commit_all(project, "index owner")
+    return runs
+
+
+def without(doc: dict, *keys: str) -> dict:
+    return {k: v for k, v in doc.items() if k not in keys}
+
+
+def test_check_runs_each_revision_once_with_the_separate_commands_results(
+        git_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = counted_branch(git_project, tmp_path, monkeypatch)
+    doc = dbci("--json", "check", "--base", "main").json()
+    assert runs.read_text().split() == ["base", "new"]  # the round trip's upgrades, once each
+    runs.unlink()
+    lint, diff = dbci("--json", "lint", "--base", "main"), dbci("--json", "diff", "--base", "main")
+    assert sorted(runs.read_text().split()) == ["base", "base", "base", "new", "new"]
+    assert [f for f in doc["findings"] if f["check"] == "lint"] == lint.json()["findings"]
+    assert "require-concurrent-index-creation" in {f["rule"] for f in doc["findings"]}
+    assert doc["sql"] == diff.json()["sql"] and any("ix_owner" in s for s in doc["sql"])
+
+
+def test_an_edited_base_revision_builds_the_base_head_on_its_own(
+        git_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = counted_branch(git_project, tmp_path, monkeypatch)
+    edit_revision(git_project, "15", 'op.execute("SELECT 1")', 'op.execute("SELECT 2")')
+    doc = dbci("--json", "check", "--base", "main").json()
+    assert sorted(runs.read_text().split()) == ["base", "base", "new"]  # and the base, as it was
+    assert doc["sql"] == dbci("--json", "diff", "--base", "main").json()["sql"]
+
+
+def test_a_data_fixture_that_changes_the_schema_builds_the_base_head_on_its_own(
+        git_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = counted_branch(git_project, tmp_path, monkeypatch)
+    fixture = git_project / "database" / "roundtrip_data" / "05_5a3c600990c9.sql"
+    fixture.write_text(fixture.read_text() + "\nCREATE TABLE public.fixture_only (id int);\n")
+    doc = dbci("--json", "check", "--base", "main").json()
+    assert sorted(runs.read_text().split()) == ["base", "base", "new"]
+    # the round trip's head holds what the fixture made; the base head, built alone, does not
+    assert any('create table "public"."fixture_only"' in s for s in doc["sql"])
+
+
+def test_a_base_revision_importing_changed_project_code_builds_the_base_head_on_its_own(
+        git_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (git_project / "shapes.py").write_text('COLUMN = "shape_a"\n')
+    add_revision(git_project, "shaped", 'from shapes import COLUMN\n'
+                 'op.add_column("CollectionVersion", sa.Column(COLUMN, sa.Integer), '
+                 'schema="persistence_schema")',
+                 'from shapes import COLUMN\nop.drop_column("CollectionVersion", COLUMN, '
+                 'schema="persistence_schema")')
+    commit_all(git_project, "a revision importing project code")
+    git(git_project, "checkout", "-q", "-b", "feature")
+    (git_project / "shapes.py").write_text('COLUMN = "shape_b"\n')
+    commit_all(git_project, "project code changes")
+    monkeypatch.syspath_prepend(str(git_project))
+    doc = dbci("--json", "check", "--base", "main").json()
+    assert doc["sql"] == dbci("--json", "diff", "--base", "main").json()["sql"]
+    assert any("shape_b" in s for s in doc["sql"]) and any("shape_a" in s for s in doc["sql"])
