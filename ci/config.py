@@ -7,6 +7,7 @@ import configparser
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -69,7 +70,7 @@ class Config:
         """The folder holding alembic.ini."""
         return self.ini_path.parent
 
-    @property
+    @cached_property
     def naming(self) -> NamingScheme:
         """The revision and file naming scheme: ``[tool.dbci]``'s; where it sets no format and
         alembic.ini names files with a ``file_template`` of its own, Alembic's."""

@@ -116,10 +116,17 @@ class History:
     cycle: tuple[str, ...] = ()
     graph: RevisionMap | None = None
 
-    def get(self, revision_id: str) -> Revision:
+    @cached_property
+    def by_id(self) -> dict[str, Revision]:
+        """Each revision by its id (the first file, where several share one)."""
+        out: dict[str, Revision] = {}
         for rev in self.revisions:
-            if rev.id == revision_id:
-                return rev
+            out.setdefault(rev.id, rev)
+        return out
+
+    def get(self, revision_id: str) -> Revision:
+        if revision_id in self.by_id:
+            return self.by_id[revision_id]
         raise BadInput(f"unknown revision {revision_id!r} in {display_path(self.versions_dir)}")
 
     @property
@@ -135,7 +142,15 @@ class History:
         return [r for r in self.revisions if r.id in heads]
 
     def children(self, revision_id: str) -> list[Revision]:
-        return [r for r in self.revisions if revision_id in r.down_revisions]
+        return self._children.get(revision_id, [])
+
+    @cached_property
+    def _children(self) -> dict[str, list[Revision]]:
+        out: dict[str, list[Revision]] = {}
+        for rev in self.revisions:
+            for down in rev.down_revisions:
+                out.setdefault(down, []).append(rev)
+        return out
 
     def order(self) -> list[Revision]:
         """Every revision, each after its parents (Alembic's own topological order); any
@@ -143,6 +158,11 @@ class History:
         if self.graph is None or self.duplicates:
             raise BadInput(f"{display_path(self.versions_dir)}: the history is broken; "
                            "run `dbci lint` to see why")
+        return list(self._order)
+
+    @cached_property
+    def _order(self) -> list[Revision]:
+        assert self.graph is not None
         return [self.get(s.revision)
                 for s in self.graph.iterate_revisions("heads", "base")][::-1]
 

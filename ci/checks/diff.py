@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import importlib.util
 import os
 import sys
@@ -71,58 +72,60 @@ def base_prefix(config: Config, history: History, base_history: History, ref: st
     base = {r.id: r.source for r in base_history.revisions}
     if any(base.get(r.id) != r.source for r in prefix):
         return None
-    code = [Path(history.script_dir.env_py_location)]
+    names: set[str] = set()
     for rev in prefix:
-        modules = _project_modules(rev, config.project_dir)
-        if modules is None:
+        imported = _imports(rev)
+        if imported is None:
             return None
-        code += modules
-    top = Path(os.path.commonpath([config.project_dir.resolve(),
-                                   config.script_location.resolve(),
-                                   *(p.resolve() for p in code)]))
-    then = files_at(ref, top)
-    same = all(then.get(str(p.resolve().relative_to(top))) == p.read_bytes() for p in set(code))
-    return len(prefix) if same else None
-
-
-def _project_modules(rev: Revision, project: Path) -> list[Path] | None:
-    """The files of the project's own modules a revision imports (None: one cannot be found,
-    or is imported relatively)."""
-    names: list[str] = []
-    for node in ast.walk(rev.tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level or node.module is None:
-                return None
-            names += [node.module, *(f"{node.module}.{a.name}" for a in node.names
-                                     if f"{node.module}.{a.name}" in sys.modules)]
-    installed = [Path(sysconfig.get_paths()[key]).resolve()
-                 for key in ("stdlib", "platstdlib", "purelib", "platlib")]
-    files = []
+        names |= imported
+    code = {Path(history.script_dir.env_py_location).resolve()}
     for name in names:
         origin = _origin(name)
         if origin is None:
             return None
-        if not origin:
-            continue  # built in, or a namespace package: no code of its own
-        path = Path(origin).resolve()
-        if path.is_relative_to(project.resolve()) and \
-                not any(path.is_relative_to(folder) for folder in installed):
-            files.append(path)
-    return files
+        if origin.parts and origin.is_relative_to(config.project_dir.resolve()) and \
+                not any(origin.is_relative_to(folder) for folder in _installed()):
+            code.add(origin)
+    top = Path(os.path.commonpath([config.project_dir.resolve(),
+                                   config.script_location.resolve(), *code]))
+    then = files_at(ref, top)
+    same = all(then.get(str(path.relative_to(top))) == path.read_bytes() for path in code)
+    return len(prefix) if same else None
 
 
-def _origin(name: str) -> str | None:
-    """The file a module is loaded from; "" when it has none (built in, a namespace package);
-    None when it cannot be found."""
+def _imports(rev: Revision) -> set[str] | None:
+    """The modules a revision imports, by name (None: it imports relatively)."""
+    names: set[str] = set()
+    for node in ast.walk(rev.tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or node.module is None:
+                return None
+            names |= {node.module, *(f"{node.module}.{a.name}" for a in node.names
+                                     if f"{node.module}.{a.name}" in sys.modules)}
+    return names
+
+
+@functools.cache
+def _installed() -> list[Path]:
+    """The folders of the standard library and installed packages."""
+    return [Path(sysconfig.get_paths()[key]).resolve()
+            for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+
+
+def _origin(name: str) -> Path | None:
+    """The file a module is loaded from; ``Path()`` when it has none (built in, a namespace
+    package); None when it cannot be found."""
     module = sys.modules.get(name)
     if module is not None:
-        return getattr(module, "__file__", None) or ""
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None:
-        return None
-    return (spec.origin or "") if spec.has_location else ""
+        file = getattr(module, "__file__", None)
+    else:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        if spec is None:
+            return None
+        file = spec.origin if spec.has_location else None
+    return Path(file).resolve() if file else Path()

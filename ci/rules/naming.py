@@ -90,8 +90,7 @@ def _expected_number(history: History, rev: Revision) -> int | None:
     naming = history.config.naming
     if not rev.down_revisions:
         return None
-    known = {r.id for r in history.revisions}
-    parents = [history.get(d) for d in rev.down_revisions if d in known]
+    parents = [history.by_id[d] for d in rev.down_revisions if d in history.by_id]
     numbers = [n.number for p in parents
                if (n := numbered(naming, p)) and n.number is not None]
     return max(numbers) + 1 if numbers else None
