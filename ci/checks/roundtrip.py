@@ -171,9 +171,15 @@ class RoundTrip:
             try:
                 differs = self._check_downgrade(conn, rev, up.keys, previous, rows_before)
                 left = capture(conn) if differs else None
-            finally:
+            except BaseException:
                 run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_downgrade")
-            if left is not None:
+                raise
+            if left is None:  # back to the upgrade, which stays: one round trip
+                run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_downgrade; "
+                                "RELEASE SAVEPOINT dbci_upgrade")
+                before_upgrade = False
+            else:
+                run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_downgrade")
                 self._explain(conn, rev, left, failed_before)
         if before_upgrade:
             run_plain(conn, "RELEASE SAVEPOINT dbci_upgrade")  # the upgrade stays

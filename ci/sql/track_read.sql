@@ -28,10 +28,11 @@ taken AS (
     -- definition (a foreign key to the table or column, a column of the type, a view, a
     -- trigger calling the function) reads differently now. No other change alters how an
     -- object's dependents read.
-    SELECT w.objid FROM now JOIN dbci_track.owner w ON w.objid = now.objid AND w.main
-    WHERE (w.schema, w.name) IS DISTINCT FROM (now.schema, now.name)
-       OR EXISTS (SELECT FROM unnest(w.detail) o, unnest(dbci_track.names(now.objid)) n
-                  WHERE split_part(o, ':', 1) = split_part(n, ':', 1) AND o <> n)
+    SELECT w.objid FROM now JOIN dbci_track.owner w ON w.objid = now.objid
+    WHERE w.objid = ANY (ARRAY(SELECT objid FROM now)) AND w.main  -- by index
+      AND ((w.schema, w.name) IS DISTINCT FROM (now.schema, now.name)
+           OR EXISTS (SELECT FROM unnest(w.detail) o, unnest(dbci_track.names(now.objid)) n
+                      WHERE split_part(o, ':', 1) = split_part(n, ':', 1) AND o <> n))
 ), dependents AS (
     SELECT l.classid, l.objid FROM live l
     UNION
