@@ -1,9 +1,11 @@
 """``python -m bench`` (``make bench``): time dbci roundtrip against its alternatives.
 
-For each size N, one generated history is checked with ``dbci lint``, then timed with
-``dbci roundtrip``, plain ``alembic upgrade head`` + ``downgrade base``, the naive loop and
-pytest-alembic's ``test_up_down_consistency``, all on dbci's embedded PostgreSQL. The table
-goes to stdout and to ``--out``; progress goes to stderr.
+For each size N, one generated history (a git repository whose last 5 revisions are new on a
+branch) is checked with ``dbci lint``, then timed, in turn and ``--repeat`` times, with
+``dbci roundtrip``, plain ``alembic upgrade head`` + ``downgrade base``, the in-process floor
+(the same steps, nothing checked), the naive loop, pytest-alembic's
+``test_up_down_consistency`` and ``dbci check --base``, all on dbci's embedded PostgreSQL. The
+tables go to stdout and to ``--out``; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from typing import TextIO
 import sqlalchemy as sa
 
 from bench import measure, report
-from bench.generate import generate
+from bench.generate import generate, with_base
 from ci.database import create_engine, embedded_url
+
+#: Revisions the benchmark's branch adds over its base, for ``dbci check --base``.
+NEW = 5
 
 
 def _sizes(text: str) -> list[int]:
@@ -39,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=_sizes, default=[50, 200, 1000], metavar="N,N,...",
                         help="history sizes (default: 50,200,1000)")
-    parser.add_argument("--repeat", type=int, default=1, metavar="R",
-                        help="runs of each measurement; the table shows the median (default: 1)")
+    parser.add_argument("--repeat", type=int, default=3, metavar="R",
+                        help="runs of each measurement; the table shows the median (default: 3)")
     parser.add_argument("--out", type=Path, default=Path("bench/results.md"),
                         help="markdown file to write (default: bench/results.md)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default: 1)")
@@ -64,10 +69,13 @@ def measure_size(folder: Path, size: int, args: argparse.Namespace, python: Path
                  log: Callable[[str], None]) -> report.Row:
     """Generate one history and time each tool on it ``args.repeat`` times."""
     project = generate(folder / f"history-{size}", size, args.seed)
+    base = with_base(project, NEW)
     measure.lint(project.ini)
     tools: dict[str, Callable[[], measure.Timing]] = {
         "plain": lambda: measure.plain_alembic(project.ini),
         "roundtrip": lambda: measure.roundtrip(project.ini),
+        "floor": lambda: measure.floor(project.ini),
+        "check": lambda: measure.check_base(project.ini, base),
         "naive": lambda: measure.naive(project.ini, args.naive_cap),
         "pytest_alembic": lambda: measure.pytest_alembic(project.ini, python),
     }
@@ -91,7 +99,8 @@ def run(args: argparse.Namespace, command: str, out: TextIO, err: TextIO) -> int
     version = server_version()
     with tempfile.TemporaryDirectory(prefix="bench-histories-") as tmp:
         rows = [measure_size(Path(tmp), size, args, python, log) for size in args.sizes]
-    text = report.markdown(rows, report.machine(version), command, args.seed, args.repeat)
+    text = report.markdown(rows, report.machine(version), command, args.seed, args.repeat,
+                           NEW)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     out.write(text)

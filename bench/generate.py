@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,6 +98,28 @@ def generate(path: Path, revisions: int, seed: int = 1, break_at: int | None = N
     (path / "orm.py").write_text(models.orm_source(schema, missing[1] if missing else None))
     return Project(path, ids, ids[break_at - 1] if break_at else None,
                    f"{missing[0].qualified}.{missing[1].name}" if missing else None)
+
+
+#: Commits in the benchmark's repositories are the benchmark's, whoever runs it.
+GIT = ("git", "-c", "user.name=dbci bench", "-c", "user.email=bench@dbci.invalid",
+       "-c", "commit.gpgsign=false")
+
+
+def with_base(project: Project, new: int) -> str:
+    """Make the project a git repository whose branch ``main`` holds all but its last ``new``
+    revisions, checked out on a branch ``feature`` that adds them (what a pull request looks
+    like to ``dbci check --base``); the base's name."""
+    versions = project.path / "database" / "versions"
+    last = project.revisions[len(project.revisions) - new:]
+    added = [p for p in versions.glob("*.py") if any(p.name.startswith(f"{r}_") for r in last)]
+    (project.path / ".gitignore").write_text("__pycache__/\n")
+    commands = [["init", "-q", "-b", "main"],
+                ["add", "-A", "--", ".", *(f":!{p.relative_to(project.path)}" for p in added)],
+                ["commit", "-q", "-m", "base"], ["checkout", "-q", "-b", "feature"],
+                ["add", "-A"], ["commit", "-q", "-m", f"{new} new revisions"]]
+    for args in commands:
+        subprocess.run([*GIT, *args], cwd=project.path, check=True, capture_output=True)
+    return "main"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

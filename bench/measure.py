@@ -1,4 +1,4 @@
-"""The four measurements of one generated project, each timed as a process of its own.
+"""The measurements of one generated project, each timed as a process of its own.
 
 All run on dbci's embedded PostgreSQL: ``dbci roundtrip`` makes its own scratch database, the
 others get a fresh one from :func:`ci.database.scratch_database`, dropped afterwards.
@@ -101,6 +101,21 @@ def roundtrip(ini: Path) -> Timing:
     """``dbci roundtrip --config INI``, as a user runs it."""
     seconds, done = _run([BIN / "dbci", "roundtrip", "--config", ini])
     return Timing(seconds) if done.returncode == 0 else _failure("dbci roundtrip", done)
+
+
+def check_base(ini: Path, base: str) -> Timing:
+    """``dbci check --base BASE --config INI``: every check of a pull request (exit 1 means it
+    ran and found problems, as squawk does on generated revisions)."""
+    seconds, done = _run([BIN / "dbci", "check", "--base", base, "--config", ini])
+    return Timing(seconds) if done.returncode in (0, 1) else _failure("dbci check", done)
+
+
+def floor(ini: Path) -> Timing:
+    """:mod:`bench.floor` on a fresh database: every step once up and once down in one process,
+    nothing checked."""
+    with scratch_database(None) as url:
+        seconds, done = _run([sys.executable, "-m", "bench.floor", ini, url], cwd=BENCH.parent)
+    return Timing(seconds) if done.returncode == 0 else _failure("bench.floor", done)
 
 
 def plain_alembic(ini: Path) -> Timing:
