@@ -31,6 +31,8 @@ SCRATCH_COMMENT = "dbci scratch database: host={host} pid={pid}"
 _SCRATCH_COMMENT = re.compile(r"dbci scratch database: host=(?P<host>\S+) pid=(?P<pid>\d+)")
 #: ``application_name`` of dbci's sessions (``dbci migrate dev`` where a command says more).
 APPLICATION = "dbci"
+#: ... of the session that holds (or waits for) a lent database's lock: never an orphan.
+LOCK_APPLICATION = "dbci lock"
 #: The advisory lock a run holds on a database it was lent (a role without CREATEDB), so runs
 #: that share one take turns.
 LENT_LOCK = 0x64626369  # "dbci"
@@ -362,7 +364,9 @@ def _lent_database(url: str) -> Iterator[str]:
     try:
         with contextlib.ExitStack() as stack:
             if outermost:
-                lock = stack.enter_context(engine.connect())
+                lock_engine = create_engine(url, application_name=LOCK_APPLICATION)
+                stack.callback(lock_engine.dispose)
+                lock = stack.enter_context(lock_engine.connect())
                 lock.exec_driver_sql(f"SELECT pg_advisory_lock({LENT_LOCK})")
                 run_script(lock, "end_orphans")  # sessions of killed runs still at work
                 lock.commit()

@@ -41,7 +41,7 @@ from conftest import (
 from sqlalchemy.engine import make_url
 
 from ci import squawk
-from ci.database import SCRATCH_COMMENT, create_engine
+from ci.database import LENT_LOCK, SCRATCH_COMMENT, create_engine
 
 ENV_PY = "database/env.py"
 
@@ -509,6 +509,33 @@ def test_two_shards_on_one_lent_database_take_turns(project: Path, lent: str) ->
         assert run.code == 0, run.err
     assert sum(len(r.json()["revisions"]) for r in runs) == 14
     assert user_objects(lent) == 0
+
+
+@pytest.mark.db
+def test_a_run_waiting_for_its_turn_is_not_taken_for_a_killed_one(project: Path,
+                                                                  lent: str) -> None:
+    # Both runs wait for the lent database while the test holds it: whichever goes first
+    # must leave the other's waiting session alone (it once ended it as an orphan).
+    engine = create_engine(lent)
+    with engine.connect() as holder:
+        holder.exec_driver_sql(f"SELECT pg_advisory_lock({LENT_LOCK})")
+        processes = [subprocess.Popen([str(DBCI), "--json", "--database-url", lent, "roundtrip",
+                                       "--shard", f"{k}/2"], cwd=project, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                     for k in (1, 2)]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and holder.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' "
+                "AND application_name LIKE 'dbci%%'").scalar() < 2:
+            holder.commit()  # pg_stat_activity is read once per transaction
+            time.sleep(0.1)
+        holder.exec_driver_sql(f"SELECT pg_advisory_unlock({LENT_LOCK})")
+        holder.commit()
+    engine.dispose()
+    runs = [Run(p.wait(timeout=300), p.stdout.read(), p.stderr.read())  # type: ignore[union-attr]
+            for p in processes]
+    assert [run.code for run in runs] == [0, 0], [run.err for run in runs]
+    assert sum(len(r.json()["revisions"]) for r in runs) == 14
 
 
 # -- 10: the smaller ones ------------------------------------------------------------------------
