@@ -45,7 +45,7 @@ REPLACES = {
 ADDS = {"revision": "database/versions", "seed": ".", "file": "."}
 PLACES = {*REPLACES, *ADDS, "secret", "none"}
 KEYS = {"id", "file", "to", "target", "args", "aws", "stage", "git", "exit", "fragment",
-        "absent", "no_database", "xfail_reason"}
+        "absent", "no_database", "no_database_url", "xfail_reason"}
 STAGE_URL = "{stage_url}"
 #: The rdev seeds' bucket ([tool.dbci] seed_bucket's default), there whenever AWS is.
 SEED_BUCKET = "env-rdev-dataportal"
@@ -67,6 +67,7 @@ class Case:
     git: bool = False
     absent: list[str] = field(default_factory=list)
     no_database: str | None = None
+    no_database_url: bool = False  # the user's shell sets no DATABASE_URL
     xfail_reason: str | None = None
 
     @property
@@ -140,6 +141,10 @@ def stage_secret(case: Case, stage_url: str) -> None:
 def stage_database(case: Case, request: pytest.FixtureRequest) -> str | None:
     """AWS on moto (with the seed bucket) when the case needs it; the stage database (holding
     ``canary``) when it needs one, its URL in the secret."""
+    if case.needs_aws or case.no_database_url:  # a stage's URL is its secret's
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setenv("DBCI_TEST_SERVER", server())
+        monkeypatch.delenv("DATABASE_URL", raising=False)
     if case.needs_aws:
         request.getfixturevalue("aws")
         boto3.client("s3").create_bucket(Bucket=SEED_BUCKET, CreateBucketConfiguration={

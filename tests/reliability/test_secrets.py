@@ -108,8 +108,17 @@ def test_failures_with_a_password(project: Path, role: str, summary: Path,
     assert files_holding_it(project, tmp_path) == []
 
 
-def test_a_stage_whose_url_is_in_a_secret(project: Path, aws: str, stage_db: str,
-                                          role: str, summary: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def on_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's server is the embedded one, where ``role`` is (a server trusting every
+    client, as the PostgreSQL of ``make test-pg`` does, would check no password)."""
+    monkeypatch.setenv("DBCI_TEST_SERVER", embedded_url())
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
+def test_a_stage_whose_url_is_in_a_secret(project: Path, aws: str, on_embedded: None,
+                                          stage_db: str, role: str, summary: Path,
+                                          tmp_path: Path) -> None:
     stage = make_url(stage_db).set(username=ROLE, password=PASSWORD).render_as_string(
         hide_password=False)
     run_sql(stage_db, f'GRANT ALL ON SCHEMA public TO "{ROLE}"; '
