@@ -39,9 +39,6 @@ def check(config: Config, base: str | None = None,
     In CI a base must resolve: a shallow clone without the base branch would otherwise pass
     with the rules that protect deployed revisions switched off.
     """
-    # schemainspect looks up its caller's module as it is imported, a scan of every module
-    # loaded: import it before a history's revisions are, as every check needs it
-    import schemainspect  # noqa: F401
     ref = resolve_base(config, base)
     if ref is None and in_ci():
         raise BadInput("no base branch to compare with (tried [tool.dbci] base_ref, origin/main, "
