@@ -497,14 +497,23 @@ def test_a_lent_database_with_objects_of_its_own_is_still_refused(project: Path,
     assert tables(lent) == {"public.mine"}
 
 
+def start_shards(project: Path, lent: str) -> list[subprocess.Popen[str]]:
+    """Both halves of the reference project's round trip, started at once on ``lent``."""
+    return [subprocess.Popen([str(DBCI), "--json", "--database-url", lent, "roundtrip",
+                              "--shard", f"{k}/2"], cwd=project, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for k in (1, 2)]
+
+
+def finished(processes: list[subprocess.Popen[str]]) -> list[Run]:
+    """What each process returned and printed, once it ends."""
+    return [Run(p.wait(timeout=300), p.stdout.read(), p.stderr.read())  # type: ignore[union-attr]
+            for p in processes]
+
+
 @pytest.mark.db
 def test_two_shards_on_one_lent_database_take_turns(project: Path, lent: str) -> None:
-    processes = [subprocess.Popen([str(DBCI), "--json", "--database-url", lent, "roundtrip",
-                                   "--shard", f"{k}/2"], cwd=project, text=True,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                 for k in (1, 2)]
-    runs = [Run(p.wait(timeout=300), p.stdout.read(), p.stderr.read())  # type: ignore[union-attr]
-            for p in processes]
+    runs = finished(start_shards(project, lent))
     for run in runs:
         assert run.code == 0, run.err
     assert sum(len(r.json()["revisions"]) for r in runs) == 14
@@ -519,10 +528,7 @@ def test_a_run_waiting_for_its_turn_is_not_taken_for_a_killed_one(project: Path,
     engine = create_engine(lent)
     with engine.connect() as holder:
         holder.exec_driver_sql(f"SELECT pg_advisory_lock({LENT_LOCK})")
-        processes = [subprocess.Popen([str(DBCI), "--json", "--database-url", lent, "roundtrip",
-                                       "--shard", f"{k}/2"], cwd=project, text=True,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                     for k in (1, 2)]
+        processes = start_shards(project, lent)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and holder.exec_driver_sql(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' "
@@ -532,8 +538,7 @@ def test_a_run_waiting_for_its_turn_is_not_taken_for_a_killed_one(project: Path,
         holder.exec_driver_sql(f"SELECT pg_advisory_unlock({LENT_LOCK})")
         holder.commit()
     engine.dispose()
-    runs = [Run(p.wait(timeout=300), p.stdout.read(), p.stderr.read())  # type: ignore[union-attr]
-            for p in processes]
+    runs = finished(processes)
     assert [run.code for run in runs] == [0, 0], [run.err for run in runs]
     assert sum(len(r.json()["revisions"]) for r in runs) == 14
 
