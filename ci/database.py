@@ -31,8 +31,9 @@ SCRATCH_COMMENT = "dbci scratch database: host={host} pid={pid}"
 _SCRATCH_COMMENT = re.compile(r"dbci scratch database: host=(?P<host>\S+) pid=(?P<pid>\d+)")
 #: ``application_name`` of dbci's sessions (``dbci migrate dev`` where a command says more).
 APPLICATION = "dbci"
-#: ... of the session that holds (or waits for) a lent database's lock: never an orphan.
-LOCK_APPLICATION = "dbci lock"
+#: ... of the sessions that make, sweep or take turns for databases (a lent database's lock)
+#: and do no work in one: never taken for a killed run's orphan.
+ADMIN_APPLICATION = "dbci admin"
 #: The advisory lock a run holds on a database it was lent (a role without CREATEDB), so runs
 #: that share one take turns.
 LENT_LOCK = 0x64626369  # "dbci"
@@ -294,7 +295,8 @@ def scratch_database(database_url: str | None) -> Iterator[str]:
     (see ``_lent_database`` for nested use).
     """
     base = server_url(database_url)
-    admin = create_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+    admin = create_engine(base, ADMIN_APPLICATION).execution_options(
+        isolation_level="AUTOCOMMIT")
     name = f"{SCRATCH_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
     try:
         with admin.connect() as conn:
@@ -364,7 +366,7 @@ def _lent_database(url: str) -> Iterator[str]:
     try:
         with contextlib.ExitStack() as stack:
             if outermost:
-                lock_engine = create_engine(url, application_name=LOCK_APPLICATION)
+                lock_engine = create_engine(url, ADMIN_APPLICATION)
                 stack.callback(lock_engine.dispose)
                 lock = stack.enter_context(lock_engine.connect())
                 lock.exec_driver_sql(f"SELECT pg_advisory_lock({LENT_LOCK})")

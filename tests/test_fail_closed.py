@@ -41,7 +41,7 @@ from conftest import (
 from sqlalchemy.engine import make_url
 
 from ci import squawk
-from ci.database import LENT_LOCK, SCRATCH_COMMENT, create_engine
+from ci.database import ADMIN_APPLICATION, LENT_LOCK, SCRATCH_COMMENT, create_engine
 
 ENV_PY = "database/env.py"
 
@@ -524,9 +524,11 @@ def test_two_shards_on_one_lent_database_take_turns(project: Path, lent: str) ->
 def test_a_run_waiting_for_its_turn_is_not_taken_for_a_killed_one(project: Path,
                                                                   lent: str) -> None:
     # Both runs wait for the lent database while the test holds it: whichever goes first
-    # must leave the other's waiting session alone (it once ended it as an orphan).
+    # must leave the other's waiting session alone (it once ended it as an orphan), and the
+    # session another run has open to try making a database (here, the test's own).
     engine = create_engine(lent)
-    with engine.connect() as holder:
+    trying = create_engine(lent, ADMIN_APPLICATION)
+    with engine.connect() as holder, trying.connect() as other:
         holder.exec_driver_sql(f"SELECT pg_advisory_lock({LENT_LOCK})")
         processes = start_shards(project, lent)
         deadline = time.monotonic() + 60
@@ -537,8 +539,10 @@ def test_a_run_waiting_for_its_turn_is_not_taken_for_a_killed_one(project: Path,
             time.sleep(0.1)
         holder.exec_driver_sql(f"SELECT pg_advisory_unlock({LENT_LOCK})")
         holder.commit()
+        runs = finished(processes)
+        assert other.exec_driver_sql("SELECT 1").scalar() == 1  # still connected
     engine.dispose()
-    runs = finished(processes)
+    trying.dispose()
     assert [run.code for run in runs] == [0, 0], [run.err for run in runs]
     assert sum(len(r.json()["revisions"]) for r in runs) == 14
 
