@@ -17,6 +17,7 @@ BEGIN
                     AND application_name <> 'dbci admin')
           AND clock_timestamp() < deadline LOOP
         PERFORM pg_sleep(0.05);
+        PERFORM pg_stat_clear_snapshot();  -- else the first look is seen again, till the end
     END LOOP;
 END
 $$;
