@@ -12,6 +12,7 @@ import secrets
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,25 @@ class Blocker:
         self.connection.close()
         self.engine.dispose()
 
+    def release_after_a_wait_gives_up(self) -> None:
+        """In a thread: release the lock once a session has waited for it and given up (its
+        lock_timeout), whatever the machine's speed."""
+
+        def blocked() -> bool:
+            with self.engine.connect() as look:  # a transaction each: pg_stat_activity is fresh
+                return bool(look.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE %(pid)s = ANY (pg_blocking_pids(pid))", {"pid": self.pid}).scalar())
+
+        def watch() -> None:
+            for waiting in (True, False):  # someone waits; then no one does: it gave up
+                deadline = time.monotonic() + 30
+                while blocked() != waiting and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            self.release()
+
+        threading.Thread(target=watch, daemon=True).start()
+
 
 def at_head_then_add_note(project: Path) -> str:
     """Migrate dev to head, then add a revision that alters a table; its id."""
@@ -167,8 +187,7 @@ def test_a_table_lock_released_in_time_lets_the_retry_succeed(dev: str, project:
     set_dbci(project, "[tool.dbci.stages.dev]", 'lock_timeout = "200ms"', "retries = 5",
              "retry_delay = 0.5")
     revision = at_head_then_add_note(project)
-    blocker = Blocker(dev, 'persistence_schema."CollectionCanonical"')
-    threading.Timer(0.6, blocker.release).start()
+    Blocker(dev, 'persistence_schema."CollectionCanonical"').release_after_a_wait_gives_up()
     run = dbci("--json", "migrate", "--stage", "dev")
     assert run.code == 0, run.err
     assert [a["revision"] for a in run.json()["applied"]] == [revision]
