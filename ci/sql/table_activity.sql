@@ -1,19 +1,18 @@
 -- The tables that hold the round trip's rows, each with a counter of its writes so unchanged
 -- tables need no new digest (the oids follow renames). When :discover is true (a statement that
 -- may write rows ran, or the read is whole): every table already known ($1), and any table this
--- transaction wrote to; else only the known ones among the relations the step touched (`keys`).
-SELECT c.oid, n.nspname, c.relname, format('%I.%I', n.nspname, c.relname) AS name,
-       pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
-         + pg_stat_get_xact_tuples_deleted(c.oid) AS writes
-FROM pg_class c
+-- transaction wrote to; else only the known ones among the relations the step touched (`wanted`,
+-- looked up by oid). One pass over pg_class either way, each table's counters read once.
+SELECT c.oid, n.nspname, c.relname, format('%I.%I', n.nspname, c.relname) AS name, c.writes
+FROM (SELECT c.oid, c.relname, c.relnamespace,
+             pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
+               + pg_stat_get_xact_tuples_deleted(c.oid) AS writes
+      FROM pg_class c
+      WHERE c.relkind IN ('r', 'p')
+        AND (:discover OR c.oid = ANY (ARRAY(SELECT w.oid FROM wanted w
+                                             WHERE w.kind = 'relation')))
+      OFFSET 0) c
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p')
-  AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
+WHERE n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
   AND NOT (c.relname = $3 AND n.nspname = $2)
-  AND ((:discover AND (c.oid = ANY ($1::oid[])
-                       OR pg_stat_get_xact_tuples_inserted(c.oid)
-                          + pg_stat_get_xact_tuples_updated(c.oid)
-                          + pg_stat_get_xact_tuples_deleted(c.oid) > 0))
-       OR (NOT :discover AND c.oid = ANY ($1::oid[])
-           AND (n.nspname, c.relname) IN (SELECT k.schema, k.name FROM keys k
-                                          WHERE k.kind = 'relation')))
+  AND (c.oid = ANY ($1::oid[]) OR (:discover AND c.writes > 0))
