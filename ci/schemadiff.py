@@ -28,6 +28,13 @@ class Captured:
     inspector: Any
 
 
+def load_inspector() -> None:
+    """Import schemainspect ahead of a capture made deep in a call stack: its import calls
+    ``inspect.stack()`` for each query file it reads, which inside env.py's run over a long
+    history took about a second (0.2 s near the bottom of the stack)."""
+    import schemainspect  # noqa: F401
+
+
 def capture(connection: sa.Connection) -> Captured:
     """Read the whole schema of the database behind ``connection`` into memory."""
     from schemainspect import get_inspector

@@ -40,7 +40,7 @@ from ci.rules.roundtrip import (
     UPGRADE_FAILS,
 )
 from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_env
-from ci.schemadiff import Captured, capture, migra_sql
+from ci.schemadiff import Captured, capture, load_inspector, migra_sql
 from ci.snapshot import Catalog, Difference, Snapshot, Unit, UnitKey
 from ci.tracker import NOTHING, Read, StepReader
 
@@ -460,6 +460,8 @@ def roundtrip(config: Config, start: str | None = None, end: str | None = None,
     if not checked:
         return RoundTripResult([], [], 0.0, True)  # an empty history (or shard): nothing to do
     began = time.monotonic()
+    if schema_after is not None:
+        load_inspector()  # not in the middle of the run: see there
     trip = RoundTrip(config, history, progress, capture, schema_after)
     with contextlib.ExitStack() as stack:
         target = target or stack.enter_context(targets.scratch(config))
