@@ -10,8 +10,10 @@ migra's SQL from the migrated schema to the ORM's comes along for reviewers.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from inspect import signature
 from typing import Any
 
 import sqlalchemy as sa
@@ -101,6 +103,45 @@ def _orm_database(metadata: sa.MetaData, connection: sa.Connection,
     metadata.create_all(connection)
 
 
+#: The parameters of the Alembic method :func:`_each_schema_reflected_at_once` mends.
+_PRE_CACHE = ("self", "schema", "tablenames", "all_available_tablenames", "info_key",
+              "inspector_method")
+
+
+@contextlib.contextmanager
+def _each_schema_reflected_at_once() -> Iterator[None]:
+    """Mend Alembic's autogenerate (1.20) for as long as it compares.
+
+    It reflects each schema's tables in bulk up front, but keeps one cache entry per kind of
+    object whatever the schema, and skips the bulk read when that entry exists: every schema
+    after the first falls back to several queries per table. Here each schema's bulk read is
+    merged into the entry instead. The results are the same either way; an Alembic without
+    that method, or with another signature for it, is left alone.
+    """
+    try:
+        helper = importlib.import_module("alembic.autogenerate.compare.util")._InspectorConv
+        original = helper._pre_cache
+    except (ImportError, AttributeError):
+        original = None
+    if original is None or tuple(signature(original).parameters) != _PRE_CACHE:
+        yield
+        return
+
+    def pre_cache(self: Any, schema: str | None, tablenames: list[str],
+                  all_available_tablenames: Any, info_key: str, inspector_method: Any) -> None:
+        cache = self.inspector.info_cache
+        earlier = cache.pop(info_key, None)
+        original(self, schema, tablenames, all_available_tablenames, info_key, inspector_method)
+        if isinstance(earlier, dict) and isinstance(cache.get(info_key), dict):
+            cache[info_key] = earlier | cache[info_key]
+
+    helper._pre_cache = pre_cache
+    try:
+        yield
+    finally:
+        helper._pre_cache = original
+
+
 def compare(config: Config, history: History, migrated: sa.Connection,
             head: Captured | None = None) -> tuple[list[Drift], list[str]]:
     """Drifts between the migrated database (at head) and the ORM; migra's SQL between them.
@@ -116,7 +157,8 @@ def compare(config: Config, history: History, migrated: sa.Connection,
             raise BadInput(f"{display_path(history.script_dir.env_py_location)}: "
                            "no target_metadata in context.configure(); drift needs the ORM")
         context.opts.setdefault("compare_server_default", True)
-        found.extend(_alembic_drift(d) for d in compare_metadata(context, metadata))
+        with _each_schema_reflected_at_once():
+            found.extend(_alembic_drift(d) for d in compare_metadata(context, metadata))
         state["metadata"] = metadata
 
     run_env(config, history, migrated, inspect)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from conftest import add_revision, dbci, edit_orm
 
 pytestmark = pytest.mark.db
@@ -94,6 +96,29 @@ def test_a_table_only_the_migrations_create_is_one_finding(project: Path) -> Non
     assert run.code == 1
     assert [(f["rule"], f["object"]) for f in run.json()["findings"]] == [
         ("drift-migrations-only", f"{PS}.audit")]
+
+
+def test_every_schema_is_reflected_in_bulk(project: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alembic reads each schema's tables in one query per kind; left alone, it read the tables
+    of every schema after the first one by one (a query per table and kind)."""
+    add_revision(project, "create_audits",
+                 'op.create_table("audit_a", sa.Column("id", sa.Integer, primary_key=True)); '
+                 'op.create_table("audit_b", sa.Column("id", sa.Integer, primary_key=True))',
+                 'op.drop_table("audit_b"); op.drop_table("audit_a")')
+    one_by_one: list[str] = []
+    columns = sa.engine.reflection.Inspector.get_columns
+
+    def get_columns(self: sa.engine.reflection.Inspector, table: str, *args: Any,
+                    **kwargs: Any) -> Any:
+        one_by_one.append(table)
+        return columns(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(sa.engine.reflection.Inspector, "get_columns", get_columns)
+    run = dbci("--json", "drift")
+    assert sorted((f["rule"], f["object"]) for f in run.json()["findings"]) == [
+        ("drift-migrations-only", "public.audit_a"), ("drift-migrations-only", "public.audit_b")]
+    assert one_by_one == []
 
 
 def test_a_project_without_target_metadata_is_bad_input(alembic_project: Path,
