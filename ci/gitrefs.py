@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import subprocess
@@ -88,6 +89,24 @@ def _into_checkout(ini: bytes, top: Path, checkout: Path) -> bytes:
     return ini
 
 
+def _link_unchanged(source: Path, target: Path, data: bytes) -> bool:
+    """Hard-link the work tree's file into the checkout when it holds the same bytes, and its
+    compiled bytecode with it, so loading an unchanged revision compiles nothing again; False
+    when it differs or cannot be linked (then the caller writes it)."""
+    try:
+        if source.stat().st_size != len(data) or source.read_bytes() != data:
+            return False
+        os.link(source, target)
+    except OSError:
+        return False
+    if source.suffix == ".py":
+        cached = Path(importlib.util.cache_from_source(str(target)))
+        with contextlib.suppress(OSError):  # none yet: Python compiles it as usual
+            cached.parent.mkdir(exist_ok=True)
+            os.link(importlib.util.cache_from_source(str(source)), cached)
+    return True
+
+
 @contextlib.contextmanager
 def project_at(ref: str, config: Config) -> Iterator[Config]:
     """A Config for the project as it is at ``ref``, checked out into a temporary folder.
@@ -106,7 +125,8 @@ def project_at(ref: str, config: Config) -> Iterator[Config]:
         for rel, data in files.items():
             target = Path(tmp) / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            if not _link_unchanged(top / rel, target, data):
+                target.write_bytes(data)
         try:
             yield Config(ini_path=Path(tmp) / ini, settings=config.settings,
                          database_url=config.database_url)
