@@ -15,10 +15,8 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -31,6 +29,9 @@ from botocore.exceptions import (
 
 from ci.errors import BadInput, DbciError, OutsideFailure
 
+if TYPE_CHECKING:
+    from botocore.config import Config as BotoConfig
+
 #: Seconds to wait for AWS to answer (``DBCI_AWS_TIMEOUT`` changes it): a CI job must fail
 #: in seconds, not hang.
 DEFAULT_TIMEOUT = 15.0
@@ -40,6 +41,8 @@ ATTEMPTS = 3
 
 def boto_config() -> BotoConfig:
     """Short timeouts and a few retries."""
+    from botocore.config import Config as BotoConfig  # boto3 and botocore.config take 0.2 s
+
     try:
         timeout = float(os.environ.get("DBCI_AWS_TIMEOUT") or DEFAULT_TIMEOUT)
     except ValueError as exc:
@@ -53,6 +56,8 @@ NOT_FOUND = {"ResourceNotFoundException", "NoSuchKey", "NoSuchBucket", "404", "N
 
 def client(service: str) -> Any:
     """A boto3 client with dbci's timeouts and retries."""
+    import boto3  # here: every command imports this module, few call AWS
+
     try:
         return boto3.session.Session().client(service, config=boto_config())
     except NoRegionError as exc:
