@@ -46,7 +46,7 @@ class Revision:
             return ()
         return (down,) if isinstance(down, str) else tuple(down)
 
-    @property
+    @cached_property
     def path(self) -> Path:
         return Path(self.script.path)
 
