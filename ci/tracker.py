@@ -56,14 +56,15 @@ _NAMED = {  # the units a read snapshots, as the CTE `named` (kind, schema, name
 
 
 @cache
-def _statement(tracked: bool, whole: bool, discover: bool) -> str:
-    """One read: the touched keys (unless ``whole``), the units, the tables holding rows."""
+def _statement(tracked: bool, whole: bool, discover: bool, keep: bool) -> str:
+    """One read: the touched keys (unless ``whole``), the units, the tables holding rows; with
+    ``keep``, the owners of the units' catalog rows recorded for later reads."""
     ctes = [sql("track_read") if tracked and not whole else "",
             "taken AS (DELETE FROM pg_temp.dbci_touched RETURNING 1)" if tracked and whole else "",
             _NAMED["none" if whole else "touched"],
             f"wanted AS ({sql('snapshot/wanted')})",
             f"units AS ({units_sql(KINDS, everything=whole)})",
-            sql("track_remember") if tracked else "",
+            sql("track_remember") if tracked and keep else "",
             "tables AS ({})".format(sql("table_activity").replace(
                 ":discover", "true" if discover else "false"))]
     keys = "" if whole else ("SELECT 'key', kind, schema, name, NULL::jsonb, NULL::oid, "
@@ -101,23 +102,30 @@ class StepReader:
         if self.tracked:
             run_script(self.connection, "track_uninstall")
 
-    def read(self, known: Iterable[int], discover: bool, whole: bool = False) -> Read:
+    def read(self, known: Iterable[int], discover: bool, whole: bool = False,
+             keep: bool = True) -> Read:
         """The units touched since the last read and the tables holding rows: the tables
-        ``known`` (by oid), and, when ``discover``, every table this transaction wrote to."""
+        ``known`` (by oid), and, when ``discover``, every table this transaction wrote to.
+
+        ``keep`` False: the read is inside a savepoint that will be rolled back, so what it
+        would record for later reads (who owns each catalog row) is not recorded.
+        """
         whole = whole or not self.tracked
         discover = discover or whole
-        rows = self._run(whole, known, discover)
+        rows = self._run(whole, known, discover, keep)
         keys = None if whole else {(k, s, n) for tag, k, s, n, *_ in rows if tag == "key"}
         if keys is not None and any(kind not in KINDS or kind == "schema" for kind, *_ in keys):
-            return self.read(known, discover=True, whole=True)  # a schema: many names changed
+            return self.read(known, discover=True, whole=True, keep=keep)  # a schema: many names
         return Read(keys, {(k, s, n): Unit(definition) for tag, k, s, n, definition, *_ in rows
                            if tag == "unit"},
                     [Table(oid, schema, table, name, writes)
                      for tag, name, schema, table, _, oid, writes in rows if tag == "table"],
                     discover)
 
-    def _run(self, whole: bool, known: Iterable[int], discover: bool) -> list[tuple[Any, ...]]:
+    def _run(self, whole: bool, known: Iterable[int], discover: bool,
+             keep: bool) -> list[tuple[Any, ...]]:
         name = "dbci_read_" + "_".join(flag for flag, on in (
-            ("tracked", self.tracked), ("whole", whole), ("discover", discover)) if on)
-        return run_prepared(self.connection, name, _statement(self.tracked, whole, discover),
+            ("tracked", self.tracked), ("whole", whole), ("discover", discover),
+            ("forget", not keep)) if on)
+        return run_prepared(self.connection, name, _statement(self.tracked, whole, discover, keep),
                             ("{" + ",".join(map(str, known)) + "}", *self.version_table))

@@ -104,6 +104,21 @@ def test_a_rolled_back_savepoint_forgets_its_ddl_and_its_owners(reader: StepRead
     assert touched(reader, "DROP INDEX s.ix") == {T}  # what was known before still names it
 
 
+def test_a_read_that_forgets_reads_the_same_and_records_no_owner(reader: StepReader) -> None:
+    owners = "SELECT count(*) FROM dbci_track.owner"
+    recorded = reader.connection.exec_driver_sql(owners).scalar()
+    savepoint = reader.connection.begin_nested()
+    reader.connection.exec_driver_sql("CREATE TABLE s.u (id int)")
+    forgot = reader.read([], discover=False, keep=False)
+    assert reader.connection.exec_driver_sql(owners).scalar() == recorded
+    savepoint.rollback()
+    reader.connection.exec_driver_sql("CREATE TABLE s.u (id int)")
+    kept = reader.read([], discover=False)
+    assert (forgot.keys, forgot.units) == (kept.keys, kept.units) == (
+        {("relation", "s", "u")}, take(reader.connection, kept.keys, VERSION))
+    assert reader.connection.exec_driver_sql(owners).scalar() > recorded
+
+
 def test_tables_holding_rows_are_read_when_written_or_touched(reader: StepReader) -> None:
     reader.connection.exec_driver_sql("INSERT INTO s.t VALUES (1, 'a')")
     written = reader.read([], discover=True)

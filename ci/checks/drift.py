@@ -144,7 +144,8 @@ def _each_schema_reflected_at_once() -> Iterator[None]:
 
 def compare(config: Config, history: History, migrated: sa.Connection,
             head: Captured | None = None) -> tuple[list[Drift], list[str]]:
-    """Drifts between the migrated database (at head) and the ORM; migra's SQL between them.
+    """Drifts between the migrated database (at head) and the ORM; migra's SQL between them
+    when there are any (migra inspects the ORM's database only then).
 
     ``head`` is the migrated schema when the caller captured it already.
     """
@@ -177,15 +178,15 @@ def compare(config: Config, history: History, migrated: sa.Connection,
                 "it must create every table and type it uses"
             ) from exc
         orm.commit()
-        built = capture(orm)
-    seen = {d.object for d in found}
-    owners = _sequence_owners(head.snapshot) | _sequence_owners(built.snapshot)
-    for diff in snapshot.compare(snapshot.without_not_null(head.snapshot),
-                                 snapshot.without_not_null(built.snapshot)):
-        subject = owners.get(diff.object, diff.object)  # a serial's sequence: its column
-        if subject not in seen and not _inside(subject, seen):
-            found.append(_snapshot_drift(diff))
-    return found, migra_sql(head, built)
+        built = snapshot.take(orm)
+        seen = {d.object for d in found}
+        owners = _sequence_owners(head.snapshot) | _sequence_owners(built)
+        for diff in snapshot.compare(snapshot.without_not_null(head.snapshot),
+                                     snapshot.without_not_null(built)):
+            subject = owners.get(diff.object, diff.object)  # a serial's sequence: its column
+            if subject not in seen and not _inside(subject, seen):
+                found.append(_snapshot_drift(diff))
+        return found, migra_sql(head, capture(orm)) if found else []
 
 
 def _sequence_owners(units: snapshot.Snapshot) -> dict[str, str]:

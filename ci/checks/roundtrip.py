@@ -231,7 +231,7 @@ class RoundTrip:
         """Downgrade, compare with before the upgrade; True when the schema differs."""
         if not self._downgrade(conn, rev):
             return False
-        down = self._read()
+        down = self._read(keep=False)  # the savepoint is rolled back after
         keys = None if up_keys is None or down.keys is None else up_keys | down.keys
         after = self.catalog.now(keys, down.units, down.keys)
         reported = self._report(rev, self._expected(previous, keys), after, keys)
@@ -271,13 +271,14 @@ class RoundTrip:
                 out[key] = unit
         return out
 
-    def _read(self, whole: bool = False, discover: bool = False) -> Read:
+    def _read(self, whole: bool = False, discover: bool = False, keep: bool = True) -> Read:
         """What the statements since the last read did; nothing is read when none ran."""
         assert self.reader is not None and self.watch is not None
         ran, wrote = self.watch.look()
         if not (ran or whole or discover):
             return NOTHING
-        return self.reader.read(self.rows.known(), discover=wrote or discover, whole=whole)
+        return self.reader.read(self.rows.known(), discover=wrote or discover, whole=whole,
+                                keep=keep)
 
     def _settle(self, conn: sa.Connection,
                 read: Read) -> tuple[dict[UnitKey, Unit | None], dict[str, Digest | None]]:
