@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import io
 import os
@@ -68,6 +69,12 @@ def files_at(ref: str, folder: Path) -> dict[str, bytes]:
     root = repo_root(here)
     commit = resolve(ref, here)
     rel = folder.resolve().relative_to(root.resolve())
+    return dict(_archive(root, commit, rel))
+
+
+@functools.lru_cache(maxsize=2)
+def _archive(root: Path, commit: str, rel: Path) -> dict[str, bytes]:
+    """The files below ``rel`` at ``commit`` (``check`` asks twice; a commit never changes)."""
     try:
         data = _git(["archive", "--format=tar", commit, "--", str(rel)], root)
     except _GitError:
