@@ -196,12 +196,19 @@ def test_three_processes_share_a_fresh_embedded_server(project: Path, tmp_path: 
 # -- an interrupted command drops its scratch database too ------------------------------------
 
 
+def _signals_as_a_terminal_gives_them() -> None:
+    """In the child: SIGINT handled by default, as in a shell's foreground job; a test run
+    started in the background would otherwise pass on the SIGINT it ignores."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
 def test_an_interrupted_command_drops_its_scratch_database(project: Path,
                                                            signal_name: str) -> None:
     add_revision(project, "slow_backfill", 'op.execute("SELECT pg_sleep(2)")')
     process = subprocess.Popen([str(DBCI), "roundtrip"], cwd=project, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=_signals_as_a_terminal_gives_them)
     mine = f"dbci_{process.pid}_"
     deadline = time.monotonic() + 30
     while not scratch_databases(prefix=mine) and time.monotonic() < deadline:
