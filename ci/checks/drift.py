@@ -132,8 +132,9 @@ def _each_schema_reflected_at_once() -> Iterator[None]:
         cache = self.inspector.info_cache
         earlier = cache.pop(info_key, None)
         original(self, schema, tablenames, all_available_tablenames, info_key, inspector_method)
-        if isinstance(earlier, dict) and isinstance(cache.get(info_key), dict):
-            cache[info_key] = earlier | cache[info_key]
+        if isinstance(earlier, dict):  # keep the earlier schemas' tables in any case
+            now = cache.get(info_key)
+            cache[info_key] = earlier | now if isinstance(now, dict) else earlier
 
     helper._pre_cache = pre_cache
     try:
