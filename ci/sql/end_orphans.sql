@@ -6,15 +6,13 @@
 DO $$
 DECLARE
     deadline timestamptz := clock_timestamp() + interval '10 seconds';
+    orphans int[] := ARRAY(SELECT pid FROM pg_stat_activity
+                           WHERE datname = current_database() AND pid <> pg_backend_pid()
+                             AND application_name LIKE 'dbci%'
+                             AND application_name <> 'dbci admin');
 BEGIN
-    PERFORM pg_terminate_backend(pid) FROM pg_stat_activity
-    WHERE datname = current_database() AND pid <> pg_backend_pid()
-      AND application_name LIKE 'dbci%'
-      AND application_name <> 'dbci admin';
-    WHILE EXISTS (SELECT 1 FROM pg_stat_activity
-                  WHERE datname = current_database() AND pid <> pg_backend_pid()
-                    AND application_name LIKE 'dbci%'
-                    AND application_name <> 'dbci admin')
+    PERFORM pg_terminate_backend(pid) FROM unnest(orphans) AS pid;
+    WHILE EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = ANY (orphans))
           AND clock_timestamp() < deadline LOOP
         PERFORM pg_sleep(0.05);
         PERFORM pg_stat_clear_snapshot();  -- else the first look is seen again, till the end
