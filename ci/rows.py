@@ -65,6 +65,11 @@ class Rows:
         self.names: dict[int, str] = {}  # oid -> quoted name, as last seen
         self.tables: dict[int, tuple[str, str]] = {}  # oid -> (schema, table), as last seen
 
+    def committed(self) -> None:
+        """The transaction committed: the server's write counters (per transaction) start again
+        at zero, so a table's count of writes since then is its whole counter."""
+        self.writes = dict.fromkeys(self.writes, 0)
+
     def known(self) -> list[int]:
         """The oids of the tables known to hold rows."""
         return list(self.names)

@@ -126,8 +126,7 @@ class RoundTrip:
                     break
                 self._capture_schema(conn, len(before) + index)
                 if index % COMMIT_EVERY == 0:
-                    with context.autocommit_block():
-                        pass  # commits the work so far; Alembic begins a new transaction
+                    self._commit(context)
             if not self.stopped:  # an autocommit revision's failure leaves no transaction
                 self.reader.uninstall()  # to do it in
 
@@ -188,6 +187,13 @@ class RoundTrip:
             self.outcomes.append(Outcome(rev.id, status, path))  # else: skipped, recorded
         self._load_data(conn, rev)
         return True
+
+    def _commit(self, context: MigrationContext) -> None:
+        """Commit the work so far (Alembic begins a new transaction), so one run never holds
+        too many locks."""
+        with context.autocommit_block():
+            pass
+        self.rows.committed()
 
     def _capture_schema(self, conn: sa.Connection, ran: int) -> None:
         """The whole schema, once ``schema_after`` revisions have run: theirs alone, unless a
