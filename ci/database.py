@@ -62,21 +62,25 @@ def run_plain(connection: sa.Connection, text: str) -> list[tuple[Any, ...]]:
 
 
 def run_prepared(connection: sa.Connection, name: str, text: str,
-                 params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+                 settings: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
     """Run a catalog query as a server-side prepared statement, planned once per connection.
 
-    It goes through the driver's own cursor: these are dbci's queries, not the revision's, so
-    statement capture does not see them.
+    The statement takes no parameters, so the server plans it once for good (with parameters it
+    would plan it afresh for each of its first five runs); its inputs are the session
+    ``settings`` (``dbci.*``, read with ``current_setting``), set in the same round trip. It goes
+    through the driver's own cursor: these are dbci's queries, not the revision's, so statement
+    capture does not see them.
     """
     prepared = connection.info.setdefault("dbci_prepared", set())
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if name not in prepared:
-            types = f"({', '.join(['text'] * len(params))})" if params else ""
-            cursor.execute(f"PREPARE {name}{types} AS {text}")
+            cursor.execute(f"PREPARE {name} AS {text}")
             prepared.add(name)
-        args = f"({', '.join(['%s'] * len(params))})" if params else ""
-        cursor.execute(f"EXECUTE {name}{args}", params)
+        values = [v for pair in (settings or {}).items() for v in pair]
+        setting = ", ".join(["set_config(%s, %s, false)"] * len(settings or {}))
+        cursor.execute(f"SELECT {setting}; EXECUTE {name}" if setting else f"EXECUTE {name}",
+                       values)
         return cursor.fetchall() if cursor.description else []
     finally:
         cursor.close()
@@ -349,6 +353,12 @@ def _create_database(conn: sa.Connection, name: str) -> None:
 
 #: Databases this process was lent (URL -> how many scratch databases use it now).
 _LENT: dict[str, int] = {}
+
+
+def lent(url: str) -> bool:
+    """Whether a scratch database's URL is a database this process was lent (the role may not
+    create databases): there is no second one to be had."""
+    return url in _LENT
 
 
 @contextlib.contextmanager

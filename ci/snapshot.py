@@ -56,10 +56,17 @@ def units_sql(kinds: Iterable[str], everything: bool) -> str:
 
 @cache
 def _query(kinds: tuple[str, ...] | None) -> str:
-    """One statement for the units of ``kinds`` named in ``$1`` (None: every unit of every kind)."""
-    return ("WITH named AS (SELECT * FROM jsonb_to_recordset($1::jsonb) "
+    """One statement for the units of ``kinds`` named in ``dbci.wanted`` (None: every unit of
+    every kind)."""
+    return ("WITH named AS (SELECT * FROM "
+            "jsonb_to_recordset(current_setting('dbci.wanted')::jsonb) "
             "AS w(kind text, schema text, name text)),\n"
             f"wanted AS ({sql('snapshot/wanted')})\n{units_sql(kinds or KINDS, kinds is None)}")
+
+
+def version_settings(version_table: tuple[str, str]) -> dict[str, str]:
+    """The session settings naming Alembic's version table, which snapshots leave out."""
+    return {"dbci.version_schema": version_table[0], "dbci.version_table": version_table[1]}
 
 
 def take(connection: sa.Connection, keys: Iterable[UnitKey] | None = None,
@@ -72,7 +79,7 @@ def take(connection: sa.Connection, keys: Iterable[UnitKey] | None = None,
                                                                      for w in wanted))
     statement = "dbci_snapshot_" + ("all" if kinds is None else "_".join(kinds))
     rows = run_prepared(connection, statement, _query(kinds),
-                        (json.dumps(wanted), version_table[0], version_table[1]))
+                        {"dbci.wanted": json.dumps(wanted), **version_settings(version_table)})
     return {(kind, schema, name): Unit(definition) for kind, schema, name, definition, _ in rows}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ci.database import run_prepared, run_script, sql
-from ci.snapshot import KINDS, Snapshot, Unit, UnitKey, units_sql
+from ci.snapshot import KINDS, Snapshot, Unit, UnitKey, units_sql, version_settings
 
 
 @dataclass(frozen=True)
@@ -128,4 +128,5 @@ class StepReader:
             ("tracked", self.tracked), ("whole", whole), ("discover", discover),
             ("forget", not keep)) if on)
         return run_prepared(self.connection, name, _statement(self.tracked, whole, discover, keep),
-                            ("{" + ",".join(map(str, known)) + "}", *self.version_table))
+                            {"dbci.known": "{" + ",".join(map(str, known)) + "}",
+                             **version_settings(self.version_table)})

@@ -91,6 +91,7 @@ FROM (SELECT * FROM pg_class c  -- the wanted ones first, by oid (OFFSET 0 keeps
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
   AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
-  AND NOT (c.relname = $3 AND n.nspname = $2)
+  AND NOT (c.relname = current_setting('dbci.version_table')
+           AND n.nspname = current_setting('dbci.version_schema'))
   AND (SELECT count(*) FROM pg_depend e WHERE e.classid = 'pg_class'::regclass
        AND e.objid = c.oid AND e.deptype = 'e') = 0  -- by index, not an anti join
