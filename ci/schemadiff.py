@@ -6,6 +6,8 @@ not create databases (dbci then works in the one database it is lent) gets the s
 
 from __future__ import annotations
 
+import inspect
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -29,14 +31,29 @@ class Captured:
 
 
 def load_inspector() -> None:
-    """Import schemainspect ahead of a capture made deep in a call stack: its import calls
-    ``inspect.stack()`` for each query file it reads, which inside env.py's run over a long
-    history took about a second (0.2 s near the bottom of the stack)."""
-    import schemainspect  # noqa: F401
+    """Import schemainspect ahead of a capture made deep in a call stack.
+
+    Its import finds its own package for each of its 17 query files with ``inspect.stack()``,
+    which reads the source lines of every frame: inside env.py's run over a long history that
+    took about a second, and 0.2 s near the bottom of the stack. It needs the frames alone, so
+    while it imports, ``inspect.stack`` reads no source lines."""
+    if "schemainspect" in sys.modules:
+        return
+    stack = inspect.stack
+
+    def frames_only(context: int = 1) -> list[inspect.FrameInfo]:
+        return stack(0)[1:]  # not this frame: the caller looks for the first frame outside
+
+    inspect.stack = frames_only
+    try:
+        import schemainspect  # noqa: F401
+    finally:
+        inspect.stack = stack
 
 
 def capture(connection: sa.Connection) -> Captured:
     """Read the whole schema of the database behind ``connection`` into memory."""
+    load_inspector()
     from schemainspect import get_inspector
 
     with warnings.catch_warnings():
@@ -51,6 +68,7 @@ def migra_sql(source: Captured | None, target: Captured) -> list[str]:
     migra's SQL leaves some types and foreign-key targets unqualified; it is shown to reviewers,
     never run by dbci.
     """
+    load_inspector()
     from migra import Migration
     from schemainspect import get_inspector
 

@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 
 from ci import snapshot, targets
 from ci.config import Config
+from ci.database import lent
 from ci.errors import BadInput, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, load_history
@@ -148,22 +149,15 @@ def compare(config: Config, history: History, migrated: sa.Connection,
     """Drifts between the migrated database (at head) and the ORM; migra's SQL between them
     when there are any (migra inspects the ORM's database only then).
 
-    ``head`` is the migrated schema when the caller captured it already.
+    The ORM's schema is built with create_all in a database of its own and compared with the
+    migrated one; Alembic's autogenerate compares the ORM with the migrated database only where
+    the two differ (where they agree, all it could add is its own noise). On a lent database,
+    which is emptied for the ORM's schema, Alembic compares first. ``head`` is the migrated
+    schema when the caller captured it already.
     """
     found: list[Drift] = []
-    state: dict[str, Any] = {}
-
-    def inspect(context: MigrationContext) -> None:
-        metadata = context.opts.get("target_metadata")
-        if not isinstance(metadata, sa.MetaData):
-            raise BadInput(f"{display_path(history.script_dir.env_py_location)}: "
-                           "no target_metadata in context.configure(); drift needs the ORM")
-        context.opts.setdefault("compare_server_default", True)
-        with _each_schema_reflected_at_once():
-            found.extend(_alembic_drift(d) for d in compare_metadata(context, metadata))
-        state["metadata"] = metadata
-
-    run_env(config, history, migrated, inspect)
+    first = lent(migrated.engine.url.render_as_string(hide_password=False))
+    metadata = _alembic_compare(config, history, migrated, found if first else None)
     extensions = [tuple(row) for row in migrated.exec_driver_sql(
         "SELECT x.extname, n.nspname FROM pg_extension x "
         "JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'")]
@@ -171,7 +165,7 @@ def compare(config: Config, history: History, migrated: sa.Connection,
     migrated.rollback()  # hold no locks: a lent database is emptied for the ORM's schema
     with targets.scratch(config) as target, targets.connect(target) as orm:
         try:
-            _orm_database(state["metadata"], orm, extensions)
+            _orm_database(metadata, orm, extensions)
         except sa.exc.DBAPIError as exc:
             raise BadInput(
                 f"{display_path(history.script_dir.env_py_location)}: the ORM's create_all "
@@ -180,14 +174,38 @@ def compare(config: Config, history: History, migrated: sa.Connection,
             ) from exc
         orm.commit()
         built = snapshot.take(orm)
+        differences = snapshot.compare(snapshot.without_not_null(head.snapshot),
+                                       snapshot.without_not_null(built))
+        if differences and not first:
+            _alembic_compare(config, history, migrated, found)
         seen = {d.object for d in found}
         owners = _sequence_owners(head.snapshot) | _sequence_owners(built)
-        for diff in snapshot.compare(snapshot.without_not_null(head.snapshot),
-                                     snapshot.without_not_null(built)):
+        for diff in differences:
             subject = owners.get(diff.object, diff.object)  # a serial's sequence: its column
             if subject not in seen and not _inside(subject, seen):
                 found.append(_snapshot_drift(diff))
         return found, migra_sql(head, capture(orm)) if found else []
+
+
+def _alembic_compare(config: Config, history: History, migrated: sa.Connection,
+                     found: list[Drift] | None) -> sa.MetaData:
+    """env.py's ``target_metadata``; with ``found``, Alembic's drifts between it and the
+    migrated database added to it."""
+    state: dict[str, sa.MetaData] = {}
+
+    def inspect(context: MigrationContext) -> None:
+        metadata = context.opts.get("target_metadata")
+        if not isinstance(metadata, sa.MetaData):
+            raise BadInput(f"{display_path(history.script_dir.env_py_location)}: "
+                           "no target_metadata in context.configure(); drift needs the ORM")
+        if found is not None:
+            context.opts.setdefault("compare_server_default", True)
+            with _each_schema_reflected_at_once():
+                found.extend(_alembic_drift(d) for d in compare_metadata(context, metadata))
+        state["metadata"] = metadata
+
+    run_env(config, history, migrated, inspect)
+    return state["metadata"]
 
 
 def _sequence_owners(units: snapshot.Snapshot) -> dict[str, str]:
