@@ -131,6 +131,7 @@ class Settings(_Table):
     seed_bucket: StrictStr = "env-rdev-dataportal"
     seed_prefix: StrictStr = "database/"
     terraform_file: StrictStr = ".happy/terraform/modules/ecs-stack/main.tf"
+    roundtrip_workers: StrictInt = 2  # 1: the round trip runs in this process alone
     stages: dict[Annotated[str, StringConstraints(pattern=f"^{STAGE_NAME}$")], Stage] = Field(
         default_factory=lambda: {k: Stage(**v) for k, v in DEFAULT_STAGES.items()})
 
@@ -183,6 +184,13 @@ class Settings(_Table):
     def _number_width(cls, value: int) -> int:
         if not 1 <= value <= MAX_NUMBER_WIDTH:
             raise ValueError(f"must be between 1 and {MAX_NUMBER_WIDTH}")
+        return value
+
+    @field_validator("roundtrip_workers")
+    @classmethod
+    def _workers(cls, value: int) -> int:
+        if value not in (1, 2):
+            raise ValueError("must be 1 or 2")
         return value
 
     @field_validator("squawk_pg_version")

@@ -563,3 +563,16 @@ def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnS
     server_ = OwnServer(tmp_path / "own-cache", monkeypatch)
     yield server_
     server_.stop()
+
+
+def scratch_databases(url: str | None = None, prefix: str = f"dbci_{os.getpid()}_") -> set[str]:
+    """The scratch databases on a server (the test server by default) named with ``prefix``
+    (by default: those of this process, where dbci() runs)."""
+    engine = create_engine(url or server())
+    try:
+        with engine.connect() as connection:
+            return set(connection.exec_driver_sql(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %(p)s)",
+                {"p": prefix}).scalars())
+    finally:
+        engine.dispose()

@@ -121,11 +121,12 @@ def test_an_unknown_setting(project: Path) -> None:
     ("number_width = 100000000", r"number_width = 100000000: must be between 1 and 9"),
     ('squawk_pg_version = "banana"', r"squawk_pg_version = 'banana': is not a PostgreSQL "
      r"version such as '15' or '13.0'"),
+    ("roundtrip_workers = 3", r"roundtrip_workers = 3: must be 1 or 2"),
     ('squawk_exclude = ["require-concurent-index-creation"]',
      r"squawk refuses them \(invalid value 'require-concurent-index-creation' for "
      r"'--exclude <rule>'"),
 ], ids=["unknown", "attribute", "spec", "malformed", "no-placeholder", "not-py",
-        "no-revision", "width-0", "width-huge", "pg-version", "squawk-rule"])
+        "no-revision", "width-0", "width-huge", "pg-version", "workers", "squawk-rule"])
 def test_settings_that_would_misbehave_are_refused_when_loaded(project: Path, line: str,
                                                                says: str) -> None:
     set_dbci(project, line)

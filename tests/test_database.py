@@ -18,26 +18,13 @@ from conftest import (
     dbci,
     edit_orm,
     edit_revision,
-    server,
+    scratch_databases,
     user_objects,
 )
 
 from ci.database import create_engine, embedded_url, mask_url, stop_embedded
 
 pytestmark = pytest.mark.db
-
-
-def scratch_databases(url: str | None = None, prefix: str = f"dbci_{os.getpid()}_") -> set[str]:
-    """The scratch databases on a server (the test server by default) named with ``prefix``
-    (by default: those of this process, where dbci() runs)."""
-    engine = create_engine(url or server())
-    try:
-        with engine.connect() as connection:
-            return set(connection.exec_driver_sql(
-                "SELECT datname FROM pg_database WHERE starts_with(datname, %(p)s)",
-                {"p": prefix}).scalars())
-    finally:
-        engine.dispose()
 
 
 def leave_column(project: Path) -> None:

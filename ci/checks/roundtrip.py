@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,8 +23,10 @@ from alembic.runtime.migration import MigrationContext
 from psycopg2.extensions import STATUS_BEGIN, TRANSACTION_STATUS_IDLE
 
 from ci import snapshot, targets
+from ci.beside import Child, beside
+from ci.beside import available as beside_available
 from ci.config import Config
-from ci.database import is_connection_lost, run_plain
+from ci.database import is_connection_lost, lent, run_plain
 from ci.errors import BadInput, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, Revision, load_history
@@ -46,6 +49,14 @@ from ci.tracker import NOTHING, Read, StepReader
 
 #: Commit progress every so many revisions, so one run never holds too many locks.
 COMMIT_EVERY = 100
+
+#: The fewest revisions worth a second worker (a database of its own, env.py run once more,
+#: the first part upgraded twice).
+SPLIT_FROM = 40
+#: The first worker's share of the range. Checking a revision costs about four times its
+#: upgrade (upgrade, downgrade, two reads), and the second worker upgrades through the first
+#: part before it checks its own: with these shares both end together.
+FIRST_SHARE = 0.57
 
 
 @dataclass
@@ -101,9 +112,11 @@ class RoundTrip:
         self.reader: StepReader | None = None  # set once env.py has configured the context
         self.watch: Watch | None = None
 
-    def run(self, connection: sa.Connection, before: list[Revision],
-            checked: list[Revision]) -> None:
-        """Upgrade through ``before``, then check each revision of ``checked``."""
+    def run(self, connection: sa.Connection, before: list[Revision], checked: list[Revision],
+            others: int = 0) -> None:
+        """Upgrade through ``before``, then check each revision of ``checked``. The last
+        ``others`` revisions of ``before`` are another worker's to check: should one of their
+        upgrades fail, this run stops there (that worker reports it)."""
 
         def body(context: MigrationContext) -> None:
             conn = context.connection
@@ -111,14 +124,17 @@ class RoundTrip:
             self.reader = StepReader.install(conn, (context.version_table_schema or "public",
                                                      context.version_table))
             self.watch = Watch(conn)
-            for rev in before:
-                apply(rev, "upgrade")
-                self._load_data(conn, rev)
+            failed = self._bring_up(context, conn, before, others)
+            if failed is not None:
+                self.outcomes += [Outcome(r.id, "not run", note=f"after {failed} failed")
+                                  for r in checked]
+                self.stopped = True
+                return
             self._settle(conn, self._read(whole=True))
-            self._capture_schema(conn, len(before))
+            total = others + len(checked)
             for index, rev in enumerate(checked, start=1):
                 if self.progress:
-                    self.progress(f"roundtrip: revision {index} of {len(checked)} ({rev.id})")
+                    self.progress(f"roundtrip: revision {others + index} of {total} ({rev.id})")
                 if not self._check(context, conn, rev):
                     self.outcomes += [Outcome(r.id, "not run", note=f"after {rev.id} failed")
                                       for r in checked[index:]]
@@ -132,6 +148,35 @@ class RoundTrip:
 
         run_env(self.config, self.history, connection, body)
 
+    def _bring_up(self, context: MigrationContext, conn: sa.Connection,
+                  before: list[Revision], others: int) -> str | None:
+        """Upgrade through ``before`` unchecked (loading their data fixtures, keeping their
+        statements and the schema when asked). Should one of the last ``others`` fail, it ends
+        there: its id."""
+        for ran, rev in enumerate(before, start=1):
+            try:
+                self._upgrade(conn, rev)
+            except RevisionFailed as exc:
+                if ran <= len(before) - others:
+                    raise
+                self.statements.pop(rev.id, None)  # it never ran whole
+                self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} failed: "
+                           f"{error_line(exc.error)}", line=_line(rev, "upgrade"))
+                return rev.id
+            self._load_data(conn, rev)
+            self._capture_schema(conn, ran)
+            if ran % COMMIT_EVERY == 0:
+                self._commit(context)
+        return None
+
+    def _upgrade(self, conn: sa.Connection, rev: Revision) -> None:
+        """Run a revision's upgrade, keeping its statements when asked."""
+        if rev.id in self.capture:
+            with capture_statements(conn) as self.statements[rev.id]:
+                apply(rev, "upgrade")
+        else:
+            apply(rev, "upgrade")
+
     def _check(self, context: MigrationContext, conn: sa.Connection, rev: Revision) -> bool:
         """Upgrade, then prove the downgrade; False when the upgrade failed (stop the run)."""
         assert self.reader is not None
@@ -142,11 +187,7 @@ class RoundTrip:
         if before_upgrade:
             run_plain(conn, "SAVEPOINT dbci_upgrade")
         try:
-            if rev.id in self.capture:
-                with capture_statements(conn) as self.statements[rev.id]:
-                    apply(rev, "upgrade")
-            else:
-                apply(rev, "upgrade")
+            self._upgrade(conn, rev)
         except RevisionFailed as exc:
             self.statements.pop(rev.id, None)  # it never ran whole
             if before_upgrade:
@@ -321,6 +362,7 @@ class RoundTrip:
         """Run ``roundtrip_data/<revision>.sql``: rows later steps must keep."""
         path = self.data.get(rev.id)
         if path is not None:
+            self._settle(conn, self._read())  # what ran before the fixture is not the fixture's
             shown = display_path(path)
             try:
                 text = path.read_text(encoding="utf-8")
@@ -445,33 +487,108 @@ class RoundTripResult:
         return lines
 
 
+@dataclass
+class Started:
+    """A round trip under way: its range, the database this process checks on, and the second
+    worker, if there is one, already checking the first ``first`` revisions of ``checked``."""
+
+    history: History
+    before: list[Revision]
+    checked: list[Revision]
+    target: targets.Target
+    began: float
+    first: int = 0
+    child: Child[RoundTripResult] | None = None
+
+
+@contextlib.contextmanager
+def begin(config: Config, start: str | None = None, end: str | None = None,
+          shard: tuple[int, int] | None = None, target: targets.Target | None = None,
+          share: float = FIRST_SHARE) -> Iterator[Started]:
+    """Start a round trip over a range: on ``target`` (an empty scratch database), else on a new
+    scratch database, dropped at the end. With two workers (see :func:`_split`), a forked child
+    starts checking ``share`` of the range on a scratch database of its own at once, so the
+    caller can do other work (lint) before :func:`roundtrip` checks the rest."""
+    history = load_history(config)
+    for path in history.orphan_fixtures():
+        raise BadInput(f"{display_path(path)}: names no revision of this history, so it would "
+                       "never be loaded; rename it after its revision or delete it")
+    before, checked = select(history.order(), start, end, shard)
+    began = time.monotonic()
+    with contextlib.ExitStack() as outer, contextlib.ExitStack() as stack:
+        target = target or stack.enter_context(targets.scratch(config))
+        first = _split(config, checked, target, share)
+        child = outer.enter_context(beside(partial(  # waited for once this run's work is done
+            _first_part, config, history, before, checked[:first]))) if first else None
+        yield Started(history, before, checked, target, began, first, child)
+
+
 def roundtrip(config: Config, start: str | None = None, end: str | None = None,
               shard: tuple[int, int] | None = None,
               progress: Callable[[str], None] | None = None,
               target: targets.Target | None = None, capture: frozenset[str] = frozenset(),
-              schema_after: int | None = None) -> RoundTripResult:
-    """Check every revision in range on ``target`` (an empty scratch database), else on a new
-    scratch database.
+              schema_after: int | None = None, started: Started | None = None) -> RoundTripResult:
+    """Check every revision in range (see :func:`begin`); or, of a round trip ``started``
+    already, this process's part alone (:func:`finish` adds the second worker's).
 
-    Each revision runs once, so what else needs them run comes along: the statements the
-    upgrades of ``capture`` sent (for squawk), and the whole schema once ``schema_after``
-    revisions of the history's order have run (the base branch's head, for the diff; None when
-    a data fixture changed the schema).
+    What else needs the revisions run comes along: the statements the upgrades of ``capture``
+    sent (for squawk), and the whole schema once ``schema_after`` revisions of the history's
+    order have run (the base branch's head, for the diff; None when a data fixture changed the
+    schema). With two workers, this process upgrades through the child's part unchecked, then
+    checks the rest, so its database ends at the range's end.
     """
-    history = load_history(config)
-    order = history.order()
-    for path in history.orphan_fixtures():
-        raise BadInput(f"{display_path(path)}: names no revision of this history, so it would "
-                       "never be loaded; rename it after its revision or delete it")
-    before, checked = select(order, start, end, shard)
+    if started is None:
+        with begin(config, start, end, shard, target) as started:
+            return finish(started, roundtrip(config, progress=progress, capture=capture,
+                                             schema_after=schema_after, started=started))
+    before, checked, first = started.before, started.checked, started.first
     if not checked:
         return RoundTripResult([], [], 0.0, True)  # an empty history (or shard): nothing to do
-    began = time.monotonic()
     if schema_after is not None:
         load_inspector()  # not in the middle of the run: see there
-    trip = RoundTrip(config, history, progress, capture, schema_after)
-    with contextlib.ExitStack() as stack:
-        target = target or stack.enter_context(targets.scratch(config))
-        trip.run(stack.enter_context(targets.connect(target)), before, checked)
-    return RoundTripResult(trip.findings, trip.outcomes, time.monotonic() - began,
+    trip = RoundTrip(config, started.history, progress, capture, schema_after)
+    with targets.connect(started.target) as connection:
+        trip.run(connection, before + checked[:first], checked[first:], others=first)
+    return RoundTripResult(trip.findings, trip.outcomes, time.monotonic() - started.began,
                            not trip.stopped, trip.statements, trip.schema)
+
+
+def finish(started: Started, own: RoundTripResult) -> RoundTripResult:
+    """The whole round trip: this process's part (``own``) after the second worker's, whose
+    failed upgrade, should there be one, stopped this process at the same revision."""
+    if started.child is None:
+        return own
+    part = started.child.result()
+    if part.reached_head:
+        findings, outcomes = part.findings + own.findings, part.outcomes + own.outcomes
+    else:
+        findings = part.findings
+        outcomes = part.outcomes + [Outcome(r.id, "not run", note=f"after {part.stopped_at} "
+                                            "failed") for r in started.checked[started.first:]]
+    return dataclasses.replace(own, findings=findings, outcomes=outcomes,
+                               seconds=time.monotonic() - started.began,
+                               reached_head=own.reached_head and part.reached_head)
+
+
+def _split(config: Config, checked: list[Revision], target: targets.Target,
+           share: float) -> int:
+    """How many revisions, from the start of ``checked``, a second worker checks (0: none).
+
+    Only where it pays and is safe: two workers asked for, a long enough range, Linux with two
+    CPUs, and a server where dbci may create a database (not one it was lent)."""
+    if (config.settings.roundtrip_workers < 2 or len(checked) < SPLIT_FROM
+            or not beside_available() or lent(target.url)):
+        return 0
+    return round(len(checked) * share)
+
+
+@contextlib.contextmanager
+def _first_part(config: Config, history: History, before: list[Revision],
+                checked: list[Revision]) -> Iterator[RoundTripResult]:
+    """The second worker's run: ``checked`` on a scratch database of its own, dropped after
+    the result is handed over."""
+    trip = RoundTrip(config, history)
+    with targets.scratch(config) as target:
+        with targets.connect(target) as connection:
+            trip.run(connection, before, checked)
+        yield RoundTripResult(trip.findings, trip.outcomes, 0.0, not trip.stopped)

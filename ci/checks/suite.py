@@ -3,6 +3,7 @@ composed into one Report."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from ci import targets
 from ci.checks.diff import base_prefix, diff, resolve_base
 from ci.checks.drift import drift
 from ci.checks.lint import Pending, lint_files, load_base, lock_safety
-from ci.checks.roundtrip import Outcome, RoundTripResult, roundtrip
+from ci.checks.roundtrip import Outcome, RoundTripResult, Started, begin, finish, roundtrip
 from ci.checks.seed import seed_check
 from ci.checks.squawk import CapturedSQL, capture_sql, server_version
 from ci.config import Config
@@ -22,6 +23,10 @@ from ci.report import Report, Step
 from ci.rules.roundtrip import UPGRADE_FAILS
 from ci.runner import upgrade
 from ci.schemadiff import capture
+
+#: The second worker's share of check's round trip: more than ``roundtrip`` alone gives it, as
+#: this process also lints (while the worker checks) and runs drift and diff afterwards.
+CHECK_SHARE = 0.8
 
 
 def in_ci() -> bool:
@@ -44,11 +49,14 @@ def check(config: Config, base: str | None = None,
         raise BadInput("no base branch to compare with (tried [tool.dbci] base_ref, origin/main, "
                        "main, origin/master, master); in CI, fetch it (actions/checkout with "
                        "fetch-depth: 0) or pass --base REF")
-    base_history = load_base(config, ref) if ref is not None else None
-    linted, pending = lint_files(config, ref, base_history)
-    seeded = seed_check(config, ref, verify_seed)
     report = Report([], [], base=ref, shard=f"{shard[0]}/{shard[1]}" if shard else None)
-    sql = _database_checks(config, report, ref, base_history, shard, pending, progress)
+    with contextlib.ExitStack() as stack:
+        started = _begin(config, shard, report, stack)  # a second worker starts checking now
+        base_history = load_base(config, ref) if ref is not None else None
+        linted, pending = lint_files(config, ref, base_history)
+        seeded = seed_check(config, ref, verify_seed)
+        sql = _database_checks(config, report, ref, base_history, started, pending, progress) \
+            if started is not None else None
     if pending is not None:
         lock_safety(config, linted, pending, sql or capture_sql(
             config, pending.history, pending.order, {r.id for r in pending.new}))
@@ -61,54 +69,63 @@ def check(config: Config, base: str | None = None,
     return report
 
 
+def _begin(config: Config, shard: tuple[int, int] | None, report: Report,
+           stack: contextlib.ExitStack) -> Started | None:
+    """The round trip, begun (see :func:`begin`) before lint so its second worker works while
+    this process lints; None when the history does not load (lint says why, and the round
+    trip, drift and diff do not run)."""
+    try:
+        load_history(config).order()
+    except DbciError as exc:
+        report.steps += [Step(name, None, f"not run: {exc.message}")
+                         for name in ("roundtrip", "drift", "diff")]
+        return None
+    return stack.enter_context(begin(config, shard=shard, share=CHECK_SHARE))
+
+
 def _database_checks(config: Config, report: Report, ref: str | None,
-                     base_history: History | None, shard: tuple[int, int] | None,
-                     pending: Pending | None,
+                     base_history: History | None, started: Started, pending: Pending | None,
                      progress: Callable[[str], None] | None) -> CapturedSQL | None:
     """The round trip, drift and diff, sharing one scratch database brought to head.
 
-    Each revision runs once: without a shard, the round trip also captures the new revisions'
-    SQL for squawk (returned) and, where the base's revisions come first unchanged, the base
-    head's schema for the diff.
+    Each revision runs once in this process: without a shard, the round trip also captures the
+    new revisions' SQL for squawk (returned) and, where the base's revisions come first
+    unchanged, the base head's schema for the diff.
     """
     steps, findings = report.steps, report.findings
-    try:
-        history = load_history(config)
-        order = history.order()
-    except DbciError as exc:
-        steps += [Step(name, None, f"not run: {exc.message}")
-                  for name in ("roundtrip", "drift", "diff")]
-        return None
+    history, target, shard = started.history, started.target, report.shard
+    order = history.order()
     whole = shard is None
     new = frozenset(r.id for r in pending.new) if pending is not None and whole else frozenset()
     prefix = base_prefix(config, history, base_history, ref) \
         if whole and ref is not None and base_history is not None else None
-    with targets.scratch(config) as target:
-        trip = roundtrip(config, shard=shard, progress=progress, target=target, capture=new,
-                         schema_after=prefix)
-        findings += trip.findings
-        steps.append(Step("roundtrip", trip.ok, trip.summary))
-        report.revisions = [dataclasses.asdict(o) for o in trip.outcomes]
-        report.seconds = round(trip.seconds, 3)
-        with targets.connect(target) as migrated:
-            sql = CapturedSQL(trip.statements, [
-                dataclasses.replace(f, check="lint") for f in trip.findings
-                if f.rule == UPGRADE_FAILS.id and f.revision == trip.stopped_at],
-                server_version(migrated)) if new else None
-            if not trip.reached_head:
-                steps += [Step(name, None, "not run: the upgrade to head failed")
-                          for name in ("drift", "diff")]
-                return sql
-            if shard is not None:  # bring up what comes after this slice, unchecked
-                checked = {o.revision for o in trip.outcomes}
-                last = max((i for i, r in enumerate(order) if r.id in checked), default=-1)
+    own = roundtrip(config, progress=progress, capture=new, schema_after=prefix,
+                    started=started)  # this process's part: its database is at head
+    with targets.connect(target) as migrated:
+        sql = CapturedSQL(own.statements, [
+            dataclasses.replace(f, check="lint") for f in own.findings
+            if f.rule == UPGRADE_FAILS.id and f.revision == own.stopped_at],
+            server_version(migrated)) if new else None
+        if own.reached_head:
+            if not whole:  # bring up what comes after this slice, unchecked
+                ran = {o.revision for o in own.outcomes}
+                last = max((i for i, r in enumerate(order) if r.id in ran), default=-1)
                 upgrade(config, history, migrated, order[last + 1:])
                 migrated.commit()
             head = capture(migrated)
             drifted = drift(config, migrated, head)
-        findings += drifted.findings
-        steps.append(Step("drift", drifted.ok, drifted.summary))
-        changes = diff(config, base=ref, head=head, before=trip.schema)
+    trip = finish(started, own)  # the second worker's part, done meanwhile
+    findings += trip.findings
+    steps.append(Step("roundtrip", trip.ok, trip.summary))
+    report.revisions = [dataclasses.asdict(o) for o in trip.outcomes]
+    report.seconds = round(trip.seconds, 3)
+    if not own.reached_head:
+        steps += [Step(name, None, "not run: the upgrade to head failed")
+                  for name in ("drift", "diff")]
+        return sql
+    findings += drifted.findings
+    steps.append(Step("drift", drifted.ok, drifted.summary))
+    changes = diff(config, base=ref, head=head, before=own.schema)
     report.diff_sql = changes.sql
     steps.append(Step("diff", True, changes.summary))
     return sql

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,11 @@ from conftest import (
     edit_revision,
     git,
     revision_path,
+    set_dbci,
     write_revision,
 )
+
+from ci.beside import available
 
 pytestmark = pytest.mark.db
 
@@ -210,3 +214,23 @@ def test_a_base_revision_importing_changed_project_code_builds_the_base_head_on_
     doc = dbci("--json", "check", "--base", "main").json()
     assert doc["sql"] == dbci("--json", "diff", "--base", "main").json()["sql"]
     assert any("shape_b" in s for s in doc["sql"]) and any("shape_a" in s for s in doc["sql"])
+
+
+@pytest.mark.skipif(not available(), reason="a second worker needs Linux, 2 CPUs")
+def test_two_workers_report_what_one_reports(git_project: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second worker checks every revision here; this process, upgrading through them
+    unchecked, still captures the new revision's SQL for squawk and the base head's schema for
+    the diff."""
+    counted_branch(git_project, tmp_path, monkeypatch)
+    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
+    monkeypatch.setattr("ci.checks.suite.CHECK_SHARE", 1.0)
+    two = dbci("--json", "check", "--base", "main").json()
+    set_dbci(git_project, "roundtrip_workers = 1")
+    one = dbci("--json", "check", "--base", "main").json()
+    for doc in (one, two):
+        for step in doc["checks"]:
+            step["summary"] = re.sub(r" in [\d.]+s$", "", step["summary"])  # the time it took
+    assert without(two, "seconds") == without(one, "seconds")
+    assert any("ix_owner" in s for s in two["sql"])
+    assert "require-concurrent-index-creation" in {f["rule"] for f in two["findings"]}

@@ -17,11 +17,14 @@ from conftest import (
     dbci,
     edit_revision,
     revision_path,
+    scratch_databases,
     write_revision,
 )
 
 from bench.generate import generate
+from ci.beside import available
 from ci.checks.roundtrip import select
+from ci.rules.roundtrip import UPGRADE_FAILS
 
 pytestmark = pytest.mark.db
 
@@ -509,3 +512,50 @@ def test_rows_written_after_a_commit_are_read_again(
     run = roundtrip()
     assert run.code == 0, run.out
     assert set(statuses(run).values()) == {"passed"}
+
+
+# -- two workers: a forked child checks the first part on a database of its own -------------
+
+two_cpus = pytest.mark.skipif(not available(), reason="a second worker needs Linux, 2 CPUs")
+
+
+@pytest.fixture
+def small_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split histories of a dozen revisions, as dbci splits long ones."""
+    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
+
+
+def one_worker(root: Path) -> None:
+    (root / "pyproject.toml").write_text("[tool.dbci]\nroundtrip_workers = 1\n")
+
+
+@two_cpus
+@pytest.mark.parametrize("seed", [1, 7, 6])  # broken: in the first part, its last, the second
+def test_two_workers_find_what_one_finds(alembic_project: Path, seed: int, small_split: None,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(alembic_project)
+    generated_history(alembic_project, seed, count=12)
+    before = set(scratch_databases(prefix="dbci_"))
+    two = roundtrip()
+    assert set(scratch_databases(prefix="dbci_")) == before  # the child's is dropped too
+    one_worker(alembic_project)
+    one = roundtrip()
+    assert (two.code, found(two), statuses(two)) == (one.code, found(one), statuses(one))
+    assert list(statuses(two)) == list(statuses(one))  # in the history's order
+
+
+@two_cpus
+def test_an_upgrade_failing_in_the_first_part_stops_both_workers(
+        alembic_project: Path, small_split: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(alembic_project)
+    ids, _ = generated_history(alembic_project, 1, count=12)
+    failing = ids[3]
+    path = next((alembic_project / "migrations" / "versions").glob(f"{failing}_*.py"))
+    header = "def upgrade() -> None:\n"
+    path.write_text(path.read_text().replace(header, header + "    op.execute('SELECT 1/0')\n"))
+    run = roundtrip()
+    assert run.code == 1
+    assert {(f["rule"], f["revision"]) for f in run.json()["findings"]} == {
+        (UPGRADE_FAILS.id, failing)}
+    assert list(statuses(run).values()) == ["passed"] * 3 + ["failed"] + ["not run"] * 10
+    assert run.json()["reached_head"] is False
