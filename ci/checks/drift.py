@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 from ci import snapshot, targets
 from ci.config import Config
 from ci.database import lent
-from ci.errors import BadInput, error_line
+from ci.errors import BadInput, DbciError, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, load_history
 from ci.rules.drift import BY_SIDE
@@ -91,7 +91,7 @@ def _snapshot_drift(diff: snapshot.Difference) -> Drift:
 
 
 def _orm_database(metadata: sa.MetaData, connection: sa.Connection,
-                  extensions: list[tuple[str, str]]) -> None:
+                  extensions: list[tuple[str, ...]]) -> None:
     """Build the ORM's schema with create_all, after the schemas and extensions it relies on."""
     schemas = {t.schema for t in metadata.tables.values() if t.schema} | (
         {metadata.schema} if metadata.schema else set())
@@ -101,7 +101,7 @@ def _orm_database(metadata: sa.MetaData, connection: sa.Connection,
     for name, schema in extensions:
         connection.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {preparer.quote(name)} "
                                    f"SCHEMA {preparer.quote(schema)}")
-    metadata.create_all(connection)
+    metadata.create_all(connection, checkfirst=False)  # a new, empty database
 
 
 #: The parameters of the Alembic method :func:`_each_schema_reflected_at_once` mends.
@@ -144,8 +144,44 @@ def _each_schema_reflected_at_once() -> Iterator[None]:
         helper._pre_cache = original
 
 
+@dataclass(frozen=True)
+class OrmSchema:
+    """The schema the ORM's create_all builds, after the extensions it was built with."""
+
+    extensions: list[tuple[str, ...]]
+    units: snapshot.Snapshot
+
+
+def orm_schema(config: Config, connection: sa.Connection,
+               stack: contextlib.ExitStack) -> OrmSchema | None:
+    """The ORM's schema, built beside a round trip (by its second worker, on ``connection``'s
+    database): the extensions as they stand there, env.py's ``target_metadata``. Its database
+    stays until ``stack`` closes. None when it cannot be built so: drift builds it itself and
+    says why."""
+    history = load_history(config)
+    try:
+        metadata = _alembic_compare(config, history, connection, None)
+        extensions = _extensions(connection)
+        connection.rollback()
+        orm = stack.enter_context(targets.connect(stack.enter_context(targets.scratch(config))))
+        _orm_database(metadata, orm, extensions)
+        orm.commit()
+        return OrmSchema(extensions, snapshot.take(orm))
+    except (DbciError, sa.exc.DBAPIError):
+        return None
+
+
+def _extensions(connection: sa.Connection) -> list[tuple[str, ...]]:
+    """The database's extensions (but plpgsql) and their schemas."""
+    return [tuple(row) for row in connection.exec_driver_sql(
+        "SELECT x.extname, n.nspname FROM pg_extension x "
+        "JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql' "
+        "ORDER BY x.extname")]
+
+
 def compare(config: Config, history: History, migrated: sa.Connection,
-            head: Captured | None = None) -> tuple[list[Drift], list[str]]:
+            head: Captured | None = None,
+            built: OrmSchema | None = None) -> tuple[list[Drift], list[str]]:
     """Drifts between the migrated database (at head) and the ORM; migra's SQL between them
     when there are any (migra inspects the ORM's database only then).
 
@@ -153,15 +189,17 @@ def compare(config: Config, history: History, migrated: sa.Connection,
     migrated one; Alembic's autogenerate compares the ORM with the migrated database only where
     the two differ (where they agree, all it could add is its own noise). On a lent database,
     which is emptied for the ORM's schema, Alembic compares first. ``head`` is the migrated
-    schema when the caller captured it already.
+    schema when the caller captured it already; ``built`` the ORM's, when it was built beside
+    (used where it was built with the same extensions, and agrees).
     """
     found: list[Drift] = []
     first = lent(migrated.engine.url.render_as_string(hide_password=False))
-    metadata = _alembic_compare(config, history, migrated, found if first else None)
-    extensions = [tuple(row) for row in migrated.exec_driver_sql(
-        "SELECT x.extname, n.nspname FROM pg_extension x "
-        "JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'")]
+    extensions = _extensions(migrated)
     head = head or capture(migrated)
+    if built is not None and not first and built.extensions == extensions \
+            and not _differences(head.snapshot, built.units):
+        return [], []
+    metadata = _alembic_compare(config, history, migrated, found if first else None)
     migrated.rollback()  # hold no locks: a lent database is emptied for the ORM's schema
     with targets.scratch(config) as target, targets.connect(target) as orm:
         try:
@@ -173,18 +211,22 @@ def compare(config: Config, history: History, migrated: sa.Connection,
                 "it must create every table and type it uses"
             ) from exc
         orm.commit()
-        built = snapshot.take(orm)
-        differences = snapshot.compare(snapshot.without_not_null(head.snapshot),
-                                       snapshot.without_not_null(built))
+        units = snapshot.take(orm)
+        differences = _differences(head.snapshot, units)
         if differences and not first:
             _alembic_compare(config, history, migrated, found)
         seen = {d.object for d in found}
-        owners = _sequence_owners(head.snapshot) | _sequence_owners(built)
+        owners = _sequence_owners(head.snapshot) | _sequence_owners(units)
         for diff in differences:
             subject = owners.get(diff.object, diff.object)  # a serial's sequence: its column
             if subject not in seen and not _inside(subject, seen):
                 found.append(_snapshot_drift(diff))
         return found, migra_sql(head, capture(orm)) if found else []
+
+
+def _differences(head: snapshot.Snapshot, built: snapshot.Snapshot) -> list[snapshot.Difference]:
+    """The migrated schema against the ORM's, NOT NULL constraints by their columns alone."""
+    return snapshot.compare(snapshot.without_not_null(head), snapshot.without_not_null(built))
 
 
 def _alembic_compare(config: Config, history: History, migrated: sa.Connection,
@@ -250,13 +292,14 @@ class DriftResult:
 
 
 def drift(config: Config, migrated: sa.Connection | None = None,
-          head: Captured | None = None) -> DriftResult:
-    """Compare the ORM with the migrations at head (``migrated``, else a scratch database)."""
+          head: Captured | None = None, built: OrmSchema | None = None) -> DriftResult:
+    """Compare the ORM with the migrations at head (``migrated``, else a scratch database);
+    ``built``: the ORM's schema, when it was built beside (see :func:`orm_schema`)."""
     history = load_history(config)
     history.order()  # a broken history says so before anything runs
     with contextlib.ExitStack() as stack:
         if migrated is None:
             migrated = stack.enter_context(at_head(config))
-        drifts, statements = compare(config, history, migrated, head)
+        drifts, statements = compare(config, history, migrated, head, built)
     return DriftResult(list(findings(history, drifts, statements)),
                        ", ".join(h.id for h in history.heads) or "base", statements)

@@ -498,17 +498,32 @@ class Started:
     target: targets.Target
     began: float
     first: int = 0
-    child: Child[RoundTripResult] | None = None
+    child: Child[Part] | None = None
+    also: Any = None  # what the second worker's ``also`` gave, once :func:`finish` has it
+
+
+#: Work the second worker does after its part, on its database (at the end of that part),
+#: before it hands over: given the connection, and a stack that drops what it makes after.
+Also = Callable[[sa.Connection, contextlib.ExitStack], Any]
+
+
+@dataclass
+class Part:
+    """What the second worker hands over: its round trip, and what its ``also`` gave."""
+
+    result: RoundTripResult
+    also: Any = None
 
 
 @contextlib.contextmanager
 def begin(config: Config, start: str | None = None, end: str | None = None,
           shard: tuple[int, int] | None = None, target: targets.Target | None = None,
-          share: float = FIRST_SHARE) -> Iterator[Started]:
+          share: float = FIRST_SHARE, also: Also | None = None) -> Iterator[Started]:
     """Start a round trip over a range: on ``target`` (an empty scratch database), else on a new
     scratch database, dropped at the end. With two workers (see :func:`_split`), a forked child
     starts checking ``share`` of the range on a scratch database of its own at once, so the
-    caller can do other work (lint) before :func:`roundtrip` checks the rest."""
+    caller can do other work (lint) before :func:`roundtrip` checks the rest; then it does
+    ``also`` (its value is ``Started.also`` after :func:`finish`; None without a child)."""
     history = load_history(config)
     for path in history.orphan_fixtures():
         raise BadInput(f"{display_path(path)}: names no revision of this history, so it would "
@@ -519,7 +534,7 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
         target = target or stack.enter_context(targets.scratch(config))
         first = _split(config, checked, target, share)
         child = outer.enter_context(beside(partial(  # waited for once this run's work is done
-            _first_part, config, history, before, checked[:first]))) if first else None
+            _first_part, config, history, before, checked[:first], also))) if first else None
         yield Started(history, before, checked, target, began, first, child)
 
 
@@ -558,7 +573,8 @@ def finish(started: Started, own: RoundTripResult) -> RoundTripResult:
     failed upgrade, should there be one, stopped this process at the same revision."""
     if started.child is None:
         return own
-    part = started.child.result()
+    handed = started.child.result()
+    part, started.also = handed.result, handed.also
     if part.reached_head:
         findings, outcomes = part.findings + own.findings, part.outcomes + own.outcomes
     else:
@@ -584,11 +600,13 @@ def _split(config: Config, checked: list[Revision], target: targets.Target,
 
 @contextlib.contextmanager
 def _first_part(config: Config, history: History, before: list[Revision],
-                checked: list[Revision]) -> Iterator[RoundTripResult]:
-    """The second worker's run: ``checked`` on a scratch database of its own, dropped after
-    the result is handed over."""
+                checked: list[Revision], also: Also | None) -> Iterator[Part]:
+    """The second worker's run: ``checked`` on a scratch database of its own, then ``also``;
+    what they made is dropped after the result is handed over."""
     trip = RoundTrip(config, history)
-    with targets.scratch(config) as target:
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(targets.scratch(config))
         with targets.connect(target) as connection:
             trip.run(connection, before, checked)
-        yield RoundTripResult(trip.findings, trip.outcomes, 0.0, not trip.stopped)
+            value = also(connection, stack) if also and not trip.stopped else None
+        yield Part(RoundTripResult(trip.findings, trip.outcomes, 0.0, not trip.stopped), value)

@@ -7,10 +7,11 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
+from functools import partial
 
 from ci import targets
 from ci.checks.diff import base_prefix, diff, resolve_base
-from ci.checks.drift import drift
+from ci.checks.drift import drift, orm_schema
 from ci.checks.lint import Pending, lint_files, load_base, lock_safety
 from ci.checks.roundtrip import Outcome, RoundTripResult, Started, begin, finish, roundtrip
 from ci.checks.seed import seed_check
@@ -26,7 +27,7 @@ from ci.schemadiff import capture
 
 #: The second worker's share of check's round trip: more than ``roundtrip`` alone gives it, as
 #: this process also lints (while the worker checks) and runs drift and diff afterwards.
-CHECK_SHARE = 0.8
+CHECK_SHARE = 0.66
 
 
 def in_ci() -> bool:
@@ -80,7 +81,8 @@ def _begin(config: Config, shard: tuple[int, int] | None, report: Report,
         report.steps += [Step(name, None, f"not run: {exc.message}")
                          for name in ("roundtrip", "drift", "diff")]
         return None
-    return stack.enter_context(begin(config, shard=shard, share=CHECK_SHARE))
+    return stack.enter_context(begin(config, shard=shard, share=CHECK_SHARE,
+                                     also=partial(orm_schema, config)))
 
 
 def _database_checks(config: Config, report: Report, ref: str | None,
@@ -106,6 +108,7 @@ def _database_checks(config: Config, report: Report, ref: str | None,
             dataclasses.replace(f, check="lint") for f in own.findings
             if f.rule == UPGRADE_FAILS.id and f.revision == own.stopped_at],
             server_version(migrated)) if new else None
+        head = None
         if own.reached_head:
             if not whole:  # bring up what comes after this slice, unchecked
                 ran = {o.revision for o in own.outcomes}
@@ -113,13 +116,13 @@ def _database_checks(config: Config, report: Report, ref: str | None,
                 upgrade(config, history, migrated, order[last + 1:])
                 migrated.commit()
             head = capture(migrated)
-            drifted = drift(config, migrated, head)
-    trip = finish(started, own)  # the second worker's part, done meanwhile
+        trip = finish(started, own)  # the second worker's part, and the ORM's schema it built
+        drifted = drift(config, migrated, head, started.also) if head is not None else None
     findings += trip.findings
     steps.append(Step("roundtrip", trip.ok, trip.summary))
     report.revisions = [dataclasses.asdict(o) for o in trip.outcomes]
     report.seconds = round(trip.seconds, 3)
-    if not own.reached_head:
+    if drifted is None or head is None:
         steps += [Step(name, None, "not run: the upgrade to head failed")
                   for name in ("drift", "diff")]
         return sql

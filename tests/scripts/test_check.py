@@ -234,3 +234,20 @@ def test_two_workers_report_what_one_reports(git_project: Path, tmp_path: Path,
     assert without(two, "seconds") == without(one, "seconds")
     assert any("ix_owner" in s for s in two["sql"])
     assert "require-concurrent-index-creation" in {f["rule"] for f in two["findings"]}
+
+
+@pytest.mark.skipif(not available(), reason="a second worker needs Linux, 2 CPUs")
+def test_drift_the_second_worker_saw_is_reported_as_one_worker_reports_it(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second worker builds the ORM's schema; where it differs from the migrations, drift
+    builds it again for migra and Alembic, and reports what one worker reports."""
+    edit_orm(project, "    schema_version: Mapped[str | None] = mapped_column(sa.String(16))\n", "")
+    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
+    two = dbci("--json", "check").json()
+    set_dbci(project, "roundtrip_workers = 1")
+    one = dbci("--json", "check").json()
+    drifted = [f for f in two["findings"] if f["check"] == "drift"]
+    assert drifted == [f for f in one["findings"] if f["check"] == "drift"]
+    assert any(f.get("object") == "persistence_schema.CollectionVersion.schema_version"
+               for f in drifted)
+    assert drifted[0].get("detail", "").startswith("migra")
