@@ -372,9 +372,14 @@ def superuser(sql_text: str, database: str = "postgres") -> list[tuple[Any, ...]
     return run_sql(url, sql_text)
 
 
+#: ``application_name`` of the sessions a test opens itself: not a dbci run's, so a run that
+#: ends a killed run's sessions in a lent database (those named ``dbci...``) leaves them alone.
+TEST_APPLICATION = "pytest"
+
+
 def run_sql(url: str, sql_text: str) -> list[tuple[Any, ...]]:
     """Run SQL (as written: no parameters) on a database in autocommit; the rows it returns."""
-    engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    engine = create_engine(url, TEST_APPLICATION).execution_options(isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
             result = connection.exec_driver_sql(sql_text.replace("%", "%%"))
@@ -415,7 +420,7 @@ def lent(make_role: Any) -> str:
 
 def user_objects(url: str) -> int:
     """What the database holds beyond an empty one (0: empty)."""
-    engine = create_engine(url)
+    engine = create_engine(url, TEST_APPLICATION)
     try:
         with engine.connect() as connection:
             return int(run_script(connection, "user_objects")[0][0])

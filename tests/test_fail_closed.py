@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from conftest import (
     DBCI,
+    TEST_APPLICATION,
     OwnServer,
     Run,
     add_revision,
@@ -48,7 +49,7 @@ ENV_PY = "database/env.py"
 
 def tables(url: str) -> set[str]:
     """The tables of every schema but the system's, as ``schema.table``."""
-    engine = create_engine(url)
+    engine = create_engine(url, TEST_APPLICATION)
     try:
         with engine.connect() as connection:
             return set(connection.exec_driver_sql(
@@ -488,7 +489,7 @@ def test_a_lent_database_a_killed_run_left_is_cleaned_and_used(project: Path, le
 @pytest.mark.db
 def test_a_lent_database_with_objects_of_its_own_is_still_refused(project: Path,
                                                                  lent: str) -> None:
-    engine = create_engine(lent)
+    engine = create_engine(lent, TEST_APPLICATION)
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE mine (id int)")
     engine.dispose()
@@ -526,7 +527,7 @@ def test_a_run_waiting_for_its_turn_is_not_taken_for_a_killed_one(project: Path,
     # Both runs wait for the lent database while the test holds it: whichever goes first
     # must leave the other's waiting session alone (it once ended it as an orphan), and the
     # session another run has open to try making a database (here, the test's own).
-    engine = create_engine(lent)
+    engine = create_engine(lent, TEST_APPLICATION)
     trying = create_engine(lent, ADMIN_APPLICATION)
     with engine.connect() as holder, trying.connect() as other:
         holder.exec_driver_sql(f"SELECT pg_advisory_lock({LENT_LOCK})")
