@@ -27,6 +27,8 @@ from conftest import (
     write_revision,
 )
 
+from ci.beside import available
+
 
 @pytest.fixture
 def case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
@@ -137,9 +139,17 @@ CONCURRENT = ('op.execute("COMMIT")\nop.execute("CREATE INDEX CONCURRENTLY ix_no
 
 
 @pytest.mark.db
-def test_a_revision_that_commits_before_a_concurrent_index(project: Path) -> None:
+@pytest.mark.parametrize("split", [False, True], ids=["one worker", "upgraded unchecked"])
+def test_a_revision_that_commits_before_a_concurrent_index(
+        project: Path, split: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if split:  # the second worker checks it; this process upgrades through it, checks the next
+        if not available():
+            pytest.skip("a second worker needs Linux, 2 CPUs")
+        monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
+        monkeypatch.setattr("ci.checks.roundtrip.FIRST_SHARE", 0.95)  # 15 of 16
     revision = add_revision(project, "index_concurrently", CONCURRENT,
                             'op.execute("DROP INDEX persistence_schema.ix_note")')
+    add_revision(project, "after_it", 'op.execute("SELECT 1")', 'op.execute("SELECT 1")')
     run = dbci("--json", "roundtrip")
     assert run.code == 0, run.out
     assert statuses(run)[revision] == "passed"

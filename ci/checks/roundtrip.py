@@ -163,6 +163,7 @@ class RoundTrip:
                 self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} failed: "
                            f"{error_line(exc.error)}", line=_line(rev, "upgrade"))
                 return rev.id
+            _in_transaction(conn, rev, "upgrade", may_commit=rev.commits_itself)
             self._load_data(conn, rev)
             self._capture_schema(conn, ran)
             if ran % COMMIT_EVERY == 0:
