@@ -74,15 +74,20 @@ def check_downgrade(rev: Revision) -> Iterator[Finding]:
     func = rev.function("downgrade")
     if is_irreversible(rev):
         return
+    if func is None:
+        yield MISSING_DOWNGRADE.at(rev, f"{rev.id} has no downgrade() function{_saw(rev)}",
+                                   line=1)
+    elif _does_nothing(func.body) and not _upgrade_does_nothing(rev):
+        yield MISSING_DOWNGRADE.at(rev, f"{rev.id}'s downgrade() does nothing{_saw(rev)}",
+                                   line=func.lineno)
+
+
+def _saw(rev: Revision) -> str:
+    """What upgrade() does, for the message: the calls it makes, the first four."""
     upgrade = rev.function("upgrade")
     calls = _calls(upgrade) if upgrade is not None else []
-    saw = (f", while upgrade() calls {', '.join(calls[:4])}{', ...' if len(calls) > 4 else ''}"
-           if calls else ", while upgrade() has code")
-    if func is None:
-        yield MISSING_DOWNGRADE.at(rev, f"{rev.id} has no downgrade() function{saw}", line=1)
-    elif _does_nothing(func.body) and not _upgrade_does_nothing(rev):
-        yield MISSING_DOWNGRADE.at(rev, f"{rev.id}'s downgrade() does nothing{saw}",
-                                   line=func.lineno)
+    return (f", while upgrade() calls {', '.join(calls[:4])}{', ...' if len(calls) > 4 else ''}"
+            if calls else ", while upgrade() has code")
 
 
 def check_markers(rev: Revision) -> Iterator[Finding]:
