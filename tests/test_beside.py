@@ -81,3 +81,25 @@ def test_leaving_early_ends_the_child_and_its_cleanup_runs(tmp_path: Path) -> No
             time.sleep(0.01)
         raise BadInput("this process failed first")
     assert cleaned.read_text() == "dropped"
+
+
+class TwoArguments(Exception):  # noqa: N818 - pickles, but does not unpickle: as some libraries'
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{code}: {text}")
+
+
+def test_a_failure_that_does_not_come_back_whole_comes_back_as_its_text(tmp_path: Path) -> None:
+    with beside(lambda: work(TwoArguments(7, "deep"), tmp_path / "cleaned")) as child, \
+            pytest.raises(DbciError, match="second worker failed: TwoArguments: 7: deep"):
+        child.result()
+
+
+def test_a_cleanup_that_fails_after_the_handover_fails_the_block() -> None:
+    @contextlib.contextmanager
+    def leaves_a_database() -> Iterator[int]:
+        yield 1
+        raise OutsideFailure("cannot drop the scratch database dbci_1_x")
+
+    with pytest.raises(OutsideFailure, match="could not clean up"), \
+            beside(leaves_a_database) as child:
+        assert child.result() == 1
