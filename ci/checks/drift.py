@@ -172,11 +172,12 @@ def orm_schema(config: Config, connection: sa.Connection,
 
 
 def _extensions(connection: sa.Connection) -> list[tuple[str, ...]]:
-    """The database's extensions (but plpgsql) and their schemas."""
+    """The database's extensions (but plpgsql) and their schemas, in the order they were
+    made (one that needs another comes after it)."""
     return [tuple(row) for row in connection.exec_driver_sql(
         "SELECT x.extname, n.nspname FROM pg_extension x "
         "JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql' "
-        "ORDER BY x.extname")]
+        "ORDER BY x.oid")]
 
 
 def compare(config: Config, history: History, migrated: sa.Connection,
@@ -196,7 +197,7 @@ def compare(config: Config, history: History, migrated: sa.Connection,
     first = lent(migrated.engine.url.render_as_string(hide_password=False))
     extensions = _extensions(migrated)
     head = head or capture(migrated)
-    if built is not None and not first and built.extensions == extensions \
+    if built is not None and not first and set(built.extensions) == set(extensions) \
             and not _differences(head.snapshot, built.units):
         return [], []
     metadata = _alembic_compare(config, history, migrated, found if first else None)

@@ -104,20 +104,22 @@ def _database_checks(config: Config, report: Report, ref: str | None,
     own = roundtrip(config, progress=progress, capture=new, schema_after=prefix,
                     started=started)  # this process's part: its database is at head
     with targets.connect(target) as migrated:
-        sql = CapturedSQL(own.statements, [
-            dataclasses.replace(f, check="lint") for f in own.findings
-            if f.rule == UPGRADE_FAILS.id and f.revision == own.stopped_at],
-            server_version(migrated)) if new else None
-        head = None
-        if own.reached_head:
-            if not whole:  # bring up what comes after this slice, unchecked
-                ran = {o.revision for o in own.outcomes}
-                last = max((i for i, r in enumerate(order) if r.id in ran), default=-1)
-                upgrade(config, history, migrated, order[last + 1:])
-                migrated.commit()
-            head = capture(migrated)
+        # the head's schema while the second worker finishes (if the round trip got there)
+        head = capture(migrated) if own.reached_head and whole else None
         trip = finish(started, own)  # the second worker's part, and the ORM's schema it built
-        drifted = drift(config, migrated, head, started.also) if head is not None else None
+        not_run = set(trip.with_status("not run"))
+        sql = CapturedSQL({r: s for r, s in own.statements.items() if r not in not_run}, [
+            dataclasses.replace(f, check="lint") for f in trip.findings
+            if f.rule == UPGRADE_FAILS.id and f.revision == trip.stopped_at],
+            server_version(migrated)) if new else None
+        if trip.reached_head and not whole:  # bring up what comes after this slice, unchecked
+            ran = {o.revision for o in trip.outcomes}
+            last = max((i for i, r in enumerate(order) if r.id in ran), default=-1)
+            upgrade(config, history, migrated, order[last + 1:])
+            migrated.commit()
+            head = capture(migrated)
+        drifted = drift(config, migrated, head, started.also) \
+            if trip.reached_head and head is not None else None
     findings += trip.findings
     steps.append(Step("roundtrip", trip.ok, trip.summary))
     report.revisions = [dataclasses.asdict(o) for o in trip.outcomes]

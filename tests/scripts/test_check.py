@@ -251,3 +251,39 @@ def test_drift_the_second_worker_saw_is_reported_as_one_worker_reports_it(
     assert any(f.get("object") == "persistence_schema.CollectionVersion.schema_version"
                for f in drifted)
     assert drifted[0].get("detail", "").startswith("migra")
+
+
+AUTOCOMMIT_INDEX = ('with op.get_context().autocommit_block():\n'
+                    '    op.execute("CREATE INDEX CONCURRENTLY ix_note ON '
+                    'persistence_schema.\\"CollectionCanonical\\" (id)")')
+
+
+@pytest.mark.skipif(not available(), reason="a second worker needs Linux, 2 CPUs")
+@pytest.mark.parametrize(("upgrade", "downgrade"), [
+    ('op.execute("SELECT 1/0")', "pass"),  # fails in the second worker's part
+    (AUTOCOMMIT_INDEX, 'op.execute("SELECT 1")'),  # cannot run again over what it left
+], ids=["failing upgrade", "upgrade that cannot run again"])
+def test_a_run_stopped_in_the_second_workers_part_reports_as_one_worker(
+        git_project: Path, monkeypatch: pytest.MonkeyPatch, upgrade: str,
+        downgrade: str) -> None:
+    """The merged round trip decides: the failed upgrade's lint finding is kept, and drift and
+    diff do not run on a head the round trip says it never reached."""
+    add_revision(git_project, "base_x", 'op.execute("SELECT 1")', 'op.execute("SELECT 1")')
+    commit_all(git_project, "base")
+    git(git_project, "checkout", "-q", "-b", "feature")
+    add_revision(git_project, "new_x", upgrade, downgrade)
+    add_revision(git_project, "new_y", INDEXED, UNINDEXED)
+    commit_all(git_project, "new")
+    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
+    monkeypatch.setattr("ci.checks.suite.CHECK_SHARE", 0.95)  # new_x is the worker's, new_y ours
+    two = dbci("--json", "check", "--base", "main")
+    set_dbci(git_project, "roundtrip_workers = 1")
+    one = dbci("--json", "check", "--base", "main")
+    docs = []
+    for run in (one, two):
+        doc = run.json()
+        for step in doc["checks"]:
+            step["summary"] = re.sub(r" in [\d.]+s$", "", step["summary"])
+        docs.append((run.code, without(doc, "seconds")))
+    assert docs[0] == docs[1]
+    assert {s["check"]: s["ok"] for s in docs[1][1]["checks"]}["drift"] is None
