@@ -1,9 +1,11 @@
 """The round trip: every revision's downgrade restores exactly the schema before its upgrade.
 
-One database, one connection, Alembic's own env.py. Each revision is upgraded once; its downgrade
-runs inside a savepoint, is compared with the schema before the upgrade, and is rolled back, so
-the run carries on from the true upgraded state. Event triggers name the objects each step
-touched, so only those are snapshotted: the cost stays linear in the number of revisions.
+One database, one connection, Alembic's own env.py, per worker. Each revision is upgraded once;
+its downgrade runs inside a savepoint, is compared with the schema before the upgrade, and is
+rolled back, so the run carries on from the true upgraded state. A long range is split between
+two workers (:func:`begin`): a forked child checks its first part on a database of its own.
+Event triggers name the objects each step touched, so only those are snapshotted: the cost
+stays linear in the number of revisions.
 Revisions that cannot run in a transaction (``autocommit_block``) and roles that may not create
 event triggers take a slower path with whole snapshots, reported as such.
 """
