@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -534,6 +535,8 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
     before, checked = select(history.order(), start, end, shard)
     began = time.monotonic()
     with contextlib.ExitStack() as outer, contextlib.ExitStack() as stack:
+        gc.freeze()  # the loaded modules and history: the collector need not walk them again
+        outer.callback(gc.unfreeze)  # (in either process: the child starts from this heap)
         target = target or stack.enter_context(targets.scratch(config))
         first = _split(config, checked, target, share)
         child = outer.enter_context(beside(partial(  # waited for once this run's work is done

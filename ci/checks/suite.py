@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import os
 from collections.abc import Callable
 from functools import partial
@@ -55,6 +56,8 @@ def check(config: Config, base: str | None = None,
         started = _begin(config, shard, report, stack)  # a second worker starts checking now
         base_history = load_base(config, ref) if ref is not None else None
         linted, pending = lint_files(config, ref, base_history)
+        if started is not None:  # the base's history too (the round trip unfreezes it all)
+            gc.freeze()
         seeded = seed_check(config, ref, verify_seed)
         sql = _database_checks(config, report, ref, base_history, started, pending, progress) \
             if started is not None else None
