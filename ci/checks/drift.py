@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from inspect import signature
 from typing import Any
@@ -152,23 +152,29 @@ class OrmSchema:
     units: snapshot.Snapshot
 
 
-def orm_schema(config: Config, connection: sa.Connection,
-               stack: contextlib.ExitStack) -> OrmSchema | None:
-    """The ORM's schema, built beside a round trip (by its second worker, on ``connection``'s
-    database): the extensions as they stand there, env.py's ``target_metadata``. Its database
-    stays until ``stack`` closes. None when it cannot be built so: drift builds it itself and
-    says why."""
-    history = load_history(config)
+def orm_schema(config: Config,
+               connection: sa.Connection) -> Callable[[contextlib.ExitStack], OrmSchema | None]:
+    """The ORM's schema, built beside a round trip by its second worker: env.py's
+    ``target_metadata`` and the extensions as they stand in ``connection``'s database, read
+    now; then built in a database of its own, which stays until the stack it is given closes.
+    None when it cannot be built so: drift builds it itself and says why."""
     try:
-        metadata = _alembic_compare(config, history, connection, None)
+        metadata = _alembic_compare(config, load_history(config), connection, None)
         extensions = _extensions(connection)
-        connection.rollback()
-        orm = stack.enter_context(targets.connect(stack.enter_context(targets.scratch(config))))
-        _orm_database(metadata, orm, extensions)
-        orm.commit()
-        return OrmSchema(extensions, snapshot.take(orm))
     except (DbciError, sa.exc.DBAPIError):
-        return None
+        return lambda stack: None
+
+    def build(stack: contextlib.ExitStack) -> OrmSchema | None:
+        try:
+            orm = stack.enter_context(targets.connect(stack.enter_context(
+                targets.scratch(config))))
+            _orm_database(metadata, orm, extensions)
+            orm.commit()
+            return OrmSchema(extensions, snapshot.take(orm))
+        except (DbciError, sa.exc.DBAPIError):
+            return None
+
+    return build
 
 
 def _extensions(connection: sa.Connection) -> list[tuple[str, ...]]:

@@ -506,9 +506,11 @@ class Started:
     also: Any = None  # what the second worker's ``also`` gave, once :func:`finish` has it
 
 
-#: Work the second worker does after its part, on its database (at the end of that part),
-#: before it hands over: given the connection, and a stack that drops what it makes after.
-Also = Callable[[sa.Connection, contextlib.ExitStack], Any]
+#: Work the second worker does after its part, before it hands over: given its connection (at
+#: the end of that part), what it needs from that database; then, with that database dropped
+#: (out of the way of the first process's end), the rest, given a stack that drops what it
+#: makes after the handover.
+Also = Callable[[sa.Connection], Callable[[contextlib.ExitStack], Any]]
 
 
 @dataclass
@@ -607,12 +609,15 @@ def _split(config: Config, checked: list[Revision], target: targets.Target,
 @contextlib.contextmanager
 def _first_part(config: Config, history: History, before: list[Revision],
                 checked: list[Revision], also: Also | None) -> Iterator[Part]:
-    """The second worker's run: ``checked`` on a scratch database of its own, then ``also``;
-    what they made is dropped after the result is handed over."""
+    """The second worker's run: ``checked`` on a scratch database of its own (dropped when the
+    part is done), then ``also``, whose databases are dropped after the result is handed
+    over."""
     trip = RoundTrip(config, history)
+    rest = None
+    with targets.scratch(config) as target, targets.connect(target) as connection:
+        trip.run(connection, before, checked)
+        if also and not trip.stopped:
+            rest = also(connection)
     with contextlib.ExitStack() as stack:
-        target = stack.enter_context(targets.scratch(config))
-        with targets.connect(target) as connection:
-            trip.run(connection, before, checked)
-            value = also(connection, stack) if also and not trip.stopped else None
-        yield Part(RoundTripResult(trip.findings, trip.outcomes, 0.0, not trip.stopped), value)
+        yield Part(RoundTripResult(trip.findings, trip.outcomes, 0.0, not trip.stopped),
+                   rest(stack) if rest else None)
