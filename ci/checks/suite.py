@@ -26,8 +26,9 @@ from ci.rules.roundtrip import UPGRADE_FAILS
 from ci.runner import upgrade
 from ci.schemadiff import capture
 
-#: The second worker's share of check's round trip: more than ``roundtrip`` alone gives it, as
-#: this process also lints (while the worker checks) and runs drift and diff afterwards.
+#: The second worker's share of check's round trip, so both end together: this process also
+#: lints (while the worker checks) and captures the schemas for the diff; the worker drops its
+#: database and builds the ORM's schema after its part.
 CHECK_SHARE = 0.59
 
 
