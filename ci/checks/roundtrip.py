@@ -162,9 +162,7 @@ class RoundTrip:
             except RevisionFailed as exc:
                 if ran <= len(before) - others:
                     raise
-                self.statements.pop(rev.id, None)  # it never ran whole
-                self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} failed: "
-                           f"{error_line(exc.error)}", line=_line(rev, "upgrade"))
+                self._upgrade_failed(rev, exc)
                 return rev.id
             _in_transaction(conn, rev, "upgrade", may_commit=rev.commits_itself)
             self._load_data(conn, rev)
@@ -172,6 +170,12 @@ class RoundTrip:
             if ran % COMMIT_EVERY == 0:
                 self._commit(context)
         return None
+
+    def _upgrade_failed(self, rev: Revision, exc: RevisionFailed) -> None:
+        """Report a failed upgrade; its statements are not kept (it never ran whole)."""
+        self.statements.pop(rev.id, None)
+        self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} failed: {error_line(exc.error)}",
+                   line=_line(rev, "upgrade"))
 
     def _upgrade(self, conn: sa.Connection, rev: Revision) -> None:
         """Run a revision's upgrade, keeping its statements when asked."""
@@ -193,11 +197,9 @@ class RoundTrip:
         try:
             self._upgrade(conn, rev)
         except RevisionFailed as exc:
-            self.statements.pop(rev.id, None)  # it never ran whole
             if before_upgrade:
                 run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_upgrade")
-            self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} failed: {error_line(exc.error)}",
-                       line=_line(rev, "upgrade"))
+            self._upgrade_failed(rev, exc)
             self.outcomes.append(Outcome(rev.id, "failed", path))
             return False
         _in_transaction(conn, rev, "upgrade", may_commit=autocommit)
