@@ -153,21 +153,22 @@ class OrmSchema:
 
 
 def orm_schema(config: Config,
-               connection: sa.Connection) -> Callable[[contextlib.ExitStack], OrmSchema | None]:
-    """The ORM's schema, built beside a round trip by its second worker: env.py's
-    ``target_metadata`` and the extensions as they stand in ``connection``'s database, read
-    now; then built in a database of its own, which stays until the stack it is given closes.
-    None when it cannot be built so: drift builds it itself and says why."""
+               stack: contextlib.ExitStack) -> Callable[[sa.Connection], OrmSchema | None]:
+    """The ORM's schema, built beside a round trip by its second worker: a database of its own
+    made now, ahead of the worker's part (on some file systems a database made right after
+    another was dropped costs more), which stays until ``stack`` closes; then, given the
+    worker's connection at the end of its part, env.py's ``target_metadata`` and the
+    extensions as they stand there, built in it. None when it cannot be built so: drift builds
+    it itself and says why."""
     try:
-        metadata = _alembic_compare(config, load_history(config), connection, None)
-        extensions = _extensions(connection)
+        orm = stack.enter_context(targets.connect(stack.enter_context(targets.scratch(config))))
     except (DbciError, sa.exc.DBAPIError):
-        return lambda stack: None
+        return lambda connection: None
 
-    def build(stack: contextlib.ExitStack) -> OrmSchema | None:
+    def build(connection: sa.Connection) -> OrmSchema | None:
         try:
-            orm = stack.enter_context(targets.connect(stack.enter_context(
-                targets.scratch(config))))
+            metadata = _alembic_compare(config, load_history(config), connection, None)
+            extensions = _extensions(connection)
             _orm_database(metadata, orm, extensions)
             orm.commit()
             return OrmSchema(extensions, snapshot.take(orm))

@@ -29,7 +29,7 @@ from ci import snapshot, targets
 from ci.beside import Child, beside
 from ci.beside import available as beside_available
 from ci.config import Config
-from ci.database import is_connection_lost, lent, run_plain
+from ci.database import is_connection_lost, lent, run_plain, server_url
 from ci.errors import BadInput, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, Revision, load_history
@@ -508,11 +508,10 @@ class Started:
     also: Any = None  # what the second worker's ``also`` gave, once :func:`finish` has it
 
 
-#: Work the second worker does after its part, before it hands over: given its connection (at
-#: the end of that part), what it needs from that database; then, with that database dropped
-#: (out of the way of the first process's end), the rest, given a stack that drops what it
-#: makes after the handover.
-Also = Callable[[sa.Connection], Callable[[contextlib.ExitStack], Any]]
+#: Work the second worker does beside its part: given a stack that closes after the handover,
+#: what it makes ahead of its part (dropped then); then, given its connection
+#: at the end of that part, what it hands over.
+Also = Callable[[contextlib.ExitStack], Callable[[sa.Connection], Any]]
 
 
 @dataclass
@@ -541,10 +540,14 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
     with contextlib.ExitStack() as outer, contextlib.ExitStack() as stack:
         gc.freeze()  # the loaded modules and history: the collector need not walk them again
         outer.callback(gc.unfreeze)  # (in either process: the child starts from this heap)
-        target = target or stack.enter_context(targets.scratch(config))
+        if target is None and config.database_url is not None:  # a server of the user's may
+            target = stack.enter_context(targets.scratch(config))  # lend its one database
+        server_url(config.database_url)  # the embedded server is up before the child starts
         first = _split(config, checked, target, share)
         child = outer.enter_context(beside(partial(  # waited for once this run's work is done
             _first_part, config, history, before, checked[:first], also))) if first else None
+        if target is None:  # the embedded server's, made while the child makes its own
+            target = stack.enter_context(targets.scratch(config))
         yield Started(history, before, checked, target, began, first, child)
 
 
@@ -596,14 +599,15 @@ def finish(started: Started, own: RoundTripResult) -> RoundTripResult:
                                reached_head=own.reached_head and part.reached_head)
 
 
-def _split(config: Config, checked: list[Revision], target: targets.Target,
+def _split(config: Config, checked: list[Revision], target: targets.Target | None,
            share: float) -> int:
     """How many revisions, from the start of ``checked``, a second worker checks (0: none).
 
     Only where it pays and is safe: two workers asked for, a long enough range, Linux with two
-    CPUs, and a server where dbci may create a database (not one it was lent)."""
+    CPUs, and a server where dbci may create a database (not one it was lent; ``target`` is
+    None on the embedded server, where dbci always may)."""
     if (config.settings.roundtrip_workers < 2 or len(checked) < SPLIT_FROM
-            or not beside_available() or lent(target.url)):
+            or not beside_available() or (target is not None and lent(target.url))):
         return 0
     return round(len(checked) * share)
 
@@ -611,15 +615,13 @@ def _split(config: Config, checked: list[Revision], target: targets.Target,
 @contextlib.contextmanager
 def _first_part(config: Config, history: History, before: list[Revision],
                 checked: list[Revision], also: Also | None) -> Iterator[Part]:
-    """The second worker's run: ``checked`` on a scratch database of its own (dropped when the
-    part is done), then ``also``, whose databases are dropped after the result is handed
-    over."""
+    """The second worker's run: ``checked`` on a scratch database of its own, then ``also``;
+    what they made is dropped after the result is handed over."""
     trip = RoundTrip(config, history)
-    rest = None
-    with targets.scratch(config) as target, targets.connect(target) as connection:
-        trip.run(connection, before, checked)
-        if also and not trip.stopped:
-            rest = also(connection)
     with contextlib.ExitStack() as stack:
+        rest = also(stack) if also else None
+        connection = stack.enter_context(targets.connect(stack.enter_context(
+            targets.scratch(config))))
+        trip.run(connection, before, checked)
         yield Part(RoundTripResult(trip.findings, trip.outcomes, 0.0, not trip.stopped),
-                   rest(stack) if rest else None)
+                   rest(connection) if rest and not trip.stopped else None)
