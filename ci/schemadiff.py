@@ -10,6 +10,7 @@ import inspect
 import sys
 import warnings
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,21 +35,28 @@ def load_inspector() -> None:
     """Import schemainspect ahead of a capture made deep in a call stack.
 
     Its import finds its own package for each of its 17 query files with ``inspect.stack()``,
-    which reads the source lines of every frame: inside env.py's run over a long history that
-    took about a second, and 0.2 s near the bottom of the stack. It needs the frames alone, so
-    while it imports, ``inspect.stack`` reads no source lines."""
+    which reads the source lines of every frame, and ``inspect.getmodule`` on those frames,
+    which walks every loaded module (a long history's revisions too): inside env.py's run over
+    a long history that took about a second, and 0.2 s near the bottom of the stack. It needs
+    the frames alone, and a frame's module is the one its globals are, so while it imports
+    neither is looked up the slow way."""
     if "schemainspect" in sys.modules:
         return
-    stack = inspect.stack
+    stack, getmodule = inspect.stack, inspect.getmodule
 
     def frames_only(context: int = 1) -> list[inspect.FrameInfo]:
         return stack(0)[1:]  # not this frame: the caller looks for the first frame outside
 
-    inspect.stack = frames_only
+    def module_of(object: object, _filename: str | None = None) -> ModuleType | None:
+        if inspect.isframe(object):  # (named as inspect names it)
+            return sys.modules.get(object.f_globals.get("__name__", ""))
+        return getmodule(object, _filename)
+
+    inspect.stack, inspect.getmodule = frames_only, module_of
     try:
         import schemainspect  # noqa: F401
     finally:
-        inspect.stack = stack
+        inspect.stack, inspect.getmodule = stack, getmodule
 
 
 def capture(connection: sa.Connection) -> Captured:
