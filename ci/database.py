@@ -191,8 +191,8 @@ def embedded_url() -> str:
     ``dbci`` processes share it, the package's file lock serialises start-up.
     """
     pgdata = _server_dir()
-    try:
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:  # the folder too: the package makes it after looking, which races another dbci
+        pgdata.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutsideFailure(f"cannot use the cache folder {pgdata.parent} for the embedded "
                              f"PostgreSQL ({exc.strerror}); set DBCI_CACHE_DIR to a writable "
