@@ -317,6 +317,11 @@ def scratch_database(database_url: str | None) -> Iterator[str]:
     except OperationalError as exc:
         admin.dispose()
         raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
+    except BaseException:  # interrupted once the database may be there (Ctrl-C, or a second
+        with contextlib.suppress(Exception):  # worker asked to end): it goes too
+            _drop(admin, name)
+        admin.dispose()
+        raise
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     except BaseException:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from conftest import (
     DBCI,
     Run,
@@ -22,6 +23,7 @@ from conftest import (
     user_objects,
 )
 
+from ci import database
 from ci.database import create_engine, embedded_url, mask_url, stop_embedded
 
 pytestmark = pytest.mark.db
@@ -206,6 +208,24 @@ def test_an_interrupted_command_drops_its_scratch_database(project: Path,
     assert process.returncode == {"SIGTERM": 143, "SIGINT": 130}[signal_name]  # 128 + signal
     assert err == "dbci roundtrip: interrupted; scratch databases were dropped\n"
     assert scratch_databases(prefix=mine) == set()
+
+
+def test_an_interrupt_just_as_a_scratch_database_is_made_drops_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or a second worker asked to end) lands as soon as CREATE DATABASE returns,
+    before dbci holds the database: it is dropped all the same."""
+    made = database._create_database
+
+    def made_then_interrupted(conn: sa.Connection, name: str) -> None:
+        made(conn, name)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(database, "_create_database", made_then_interrupted)
+    before = scratch_databases()
+    with pytest.raises(KeyboardInterrupt), \
+            database.scratch_database(os.environ.get("DATABASE_URL")):
+        pass
+    assert scratch_databases() == before
 
 
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,8 +24,11 @@ from conftest import (
 )
 
 from bench.generate import generate
+from ci import targets
 from ci.beside import available
 from ci.checks.roundtrip import select
+from ci.config import Config
+from ci.errors import EXIT_OUTSIDE, OutsideFailure
 from ci.rules.roundtrip import UPGRADE_FAILS
 
 pytestmark = pytest.mark.db
@@ -559,3 +564,26 @@ def test_an_upgrade_failing_in_the_first_part_stops_both_workers(
         (UPGRADE_FAILS.id, failing)}
     assert list(statuses(run).values()) == ["passed"] * 3 + ["failed"] + ["not run"] * 10
     assert run.json()["reached_head"] is False
+
+
+@two_cpus
+def test_a_first_process_that_cannot_make_its_database_ends_the_second_worker(
+        alembic_project: Path, small_split: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the embedded server the second worker starts before the first process makes its
+    database; should that fail, the worker is ended and drops what it made (with DATABASE_URL
+    the first process fails before the worker starts): one line, exit 3, nothing left."""
+    monkeypatch.chdir(alembic_project)
+    generated_history(alembic_project, 1, count=12)
+    parent, real = os.getpid(), targets.scratch
+
+    def scratch(config: Config) -> contextlib.AbstractContextManager[targets.Target]:
+        if os.getpid() == parent:
+            raise OutsideFailure("cannot create a scratch database on the test's server: no")
+        return real(config)
+
+    monkeypatch.setattr(targets, "scratch", scratch)
+    before = set(scratch_databases(prefix="dbci_"))
+    run = roundtrip()
+    assert run.code == EXIT_OUTSIDE
+    assert run.err.strip().splitlines()[-1].endswith("the test's server: no")
+    assert set(scratch_databases(prefix="dbci_")) == before
