@@ -233,8 +233,7 @@ def named_database(server: str | None, name: str) -> Iterator[str]:
         try:
             yield make_url(base).set(database=name).render_as_string(hide_password=False)
         except BaseException:
-            with contextlib.suppress(Exception):  # the server may be gone
-                _drop(admin, name)
+            _drop_quietly(admin, name)
             raise
     except OperationalError as exc:
         raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
@@ -318,15 +317,13 @@ def scratch_database(database_url: str | None) -> Iterator[str]:
         admin.dispose()
         raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
     except BaseException:  # interrupted once the database may be there (Ctrl-C, or a second
-        with contextlib.suppress(Exception):  # worker asked to end): it goes too
-            _drop(admin, name)
+        _drop_quietly(admin, name)  # worker asked to end): it goes too
         admin.dispose()
         raise
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     except BaseException:
-        with contextlib.suppress(Exception):  # the server may be gone: the next run sweeps it
-            _drop(admin, name)
+        _drop_quietly(admin, name)
         raise
     else:
         try:
@@ -341,6 +338,13 @@ def scratch_database(database_url: str | None) -> Iterator[str]:
 def _drop(admin: Engine, name: str) -> None:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _drop_quietly(admin: Engine, name: str) -> None:
+    """Drop on the way out of a failure, which stays the one reported (the server may be gone:
+    the next run sweeps the database)."""
+    with contextlib.suppress(Exception):
+        _drop(admin, name)
 
 
 def _create_database(conn: sa.Connection, name: str) -> None:

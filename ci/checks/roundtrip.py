@@ -29,7 +29,7 @@ from ci import snapshot, targets
 from ci.beside import Child, beside
 from ci.beside import available as beside_available
 from ci.config import Config
-from ci.database import is_connection_lost, lent, run_plain, server_url
+from ci.database import embedded_url, is_connection_lost, lent, run_plain
 from ci.errors import BadInput, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, Revision, load_history
@@ -540,9 +540,10 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
     with contextlib.ExitStack() as outer, contextlib.ExitStack() as stack:
         gc.freeze()  # the loaded modules and history: the collector need not walk them again
         outer.callback(gc.unfreeze)  # (in either process: the child starts from this heap)
-        if target is None and config.database_url is not None:  # a server of the user's may
-            target = stack.enter_context(targets.scratch(config))  # lend its one database
-        server_url(config.database_url)  # the embedded server is up before the child starts
+        if target is None and config.database_url is None:
+            embedded_url()  # the embedded server is up before the child starts
+        elif target is None:  # a server of the user's may lend its one database: see first
+            target = stack.enter_context(targets.scratch(config))
         first = _split(config, checked, target, share)
         child = outer.enter_context(beside(partial(  # waited for once this run's work is done
             _first_part, config, history, before, checked[:first], also))) if first else None
