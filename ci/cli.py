@@ -7,6 +7,7 @@ none of them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import os
@@ -20,7 +21,7 @@ from types import FrameType
 from typing import TextIO
 
 import ci.scripts
-from ci import masking
+from ci import github, masking
 from ci.command import Command, Group
 from ci.config import Config
 from ci.database import is_connection_lost, is_database_error
@@ -129,6 +130,12 @@ def _expected(error: BaseException) -> DbciError:
     return internal(error)
 
 
+def _summary(command: str, why: str) -> None:
+    """The job summary (when there is one) says why a command gave no result."""
+    with contextlib.suppress(OSError):
+        github.append_step_summary(f"## dbci {command}: ⚠️ could not run\n\n{why}\n")
+
+
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     printer = Printer(out=out, err=err, json=args.json, github=args.github)
     signals: list[int] = []
@@ -145,6 +152,7 @@ def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except KeyboardInterrupt:
         printer.err.write(f"dbci {args.command_name}: interrupted; scratch databases were "
                           "dropped\n")
+        _summary(args.command_name, "interrupted")
         return EXIT_TERMINATED if signal.SIGTERM in signals else EXIT_INTERRUPTED
     except (Exception, SystemExit) as exc:
         error = _expected(exc)
@@ -159,6 +167,7 @@ def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.github:
             printer.annotations([Finding(args.command_name, "error", error.message)])
         printer.err.write(f"dbci {args.command_name}: {error.message}\n")
+        _summary(args.command_name, error.message)
         return error.exit_code
     finally:
         printer.close()

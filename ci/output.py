@@ -1,6 +1,9 @@
 """The one place that prints: results as text, GitHub annotations, or one JSON document.
 
-Everything goes through masked streams, so no password dbci knows of reaches output.
+Everything goes through masked streams, so no password dbci knows of reaches output. stdout
+carries only the product (the report, the SQL, the JSON document), so ``> file`` is always
+safe; every workflow command (``::add-mask::``, ``::error``...) goes to stderr, which the
+runner reads as it reads stdout.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ class Printer:
             self._stop_listening = masking.listen(self._add_mask)
 
     def _add_mask(self, secret: str) -> None:
-        """``::add-mask::`` for a new secret: on stderr under --json, so stdout stays JSON."""
-        stream = self.err if self.json else self.out
-        stream.stream.write(github.add_mask(secret) + "\n")  # type: ignore[attr-defined]
+        """``::add-mask::`` for a new secret, on stderr at once, unmasked (it is the mask)."""
+        self.err.stream.write(github.add_mask(secret) + "\n")  # type: ignore[attr-defined]
+        self.err.flush()
 
     def close(self) -> None:
         """Stop hearing of new secrets."""
@@ -66,11 +69,9 @@ class Printer:
             self.annotations(result.findings)
 
     def annotations(self, findings: list[Finding]) -> None:
-        """One ``::error`` workflow command per finding (on stderr under --json, so stdout
-        stays one JSON document; the runner reads workflow commands from both)."""
-        stream = self.err if self.json else self.out
+        """One ``::error`` workflow command per finding, on stderr."""
         for finding in findings:
-            stream.write(github.annotation(finding) + "\n")
+            self.err.write(github.annotation(finding) + "\n")
 
     def log(self, message: str) -> None:
         """A line of what is happening (a migration's steps, its retries), on stderr at once."""

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 
-from ci import github
 from ci.checks.suite import check
 from ci.command import Command, parse_shard
 from ci.config import Config
-from ci.errors import DbciError
 from ci.output import Printer
 from ci.report import publish
 
@@ -33,10 +30,6 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     try:
         report = check(config, base=args.base, progress=printer.progress, shard=args.shard,
                        verify_seed=args.verify_seed)
-    except DbciError as exc:
-        with contextlib.suppress(OSError):  # the job summary says why there is no report
-            github.append_step_summary(f"## dbci check: ⚠️ could not run\n\n{exc.message}\n")
-        raise
     finally:
         printer.progress_done()
     return publish(report, printer, args.comment)
