@@ -42,9 +42,10 @@ PORTABLE = ("--no-owner", "--no-privileges", "--no-publications", "--no-subscrip
             "--no-security-labels", "--no-tablespaces")
 
 
-def libpq_environment(url: str | None, application: str) -> dict[str, str]:
+def libpq_environment(url: str | None, application: str,
+                      read_only: bool = False) -> dict[str, str]:
     """libpq's variables for a URL (none for a tool that connects nowhere): the password in
-    PGPASSWORD, not on a command line."""
+    PGPASSWORD, not on a command line; ``PGOPTIONS`` makes the session read-only if asked."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     if url is None:
         return clean
@@ -53,7 +54,8 @@ def libpq_environment(url: str | None, application: str) -> dict[str, str]:
     values = {"PGHOST": host, "PGPORT": str(parsed.port or 5432), "PGUSER": parsed.username,
               "PGPASSWORD": parsed.password, "PGDATABASE": parsed.database,
               "PGSSLMODE": parsed.query.get("sslmode"), "PGAPPNAME": application,
-              "PGCONNECT_TIMEOUT": "10"}
+              "PGCONNECT_TIMEOUT": "10",
+              "PGOPTIONS": targets.read_only_options(url) if read_only else None}
     return {**clean, **{k: str(v) for k, v in values.items() if v}}
 
 
@@ -62,11 +64,12 @@ PSQL_SCRIPT_ERROR = 3
 
 
 def run_tool(name: str, args: list[str], url: str | None, what: str,
-             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+             stdin: str | None = None, read_only: bool = False
+             ) -> subprocess.CompletedProcess[str]:
     """Run pg_dump, pg_restore or psql on a database; a failure is one line from its stderr."""
     try:
         done = subprocess.run([str(database.client_program(name)), *args], capture_output=True,
-                              text=True, env=libpq_environment(url, f"dbci {name}"),
+                              text=True, env=libpq_environment(url, f"dbci {name}", read_only),
                               check=False, input=stdin,
                               stdin=subprocess.DEVNULL if stdin is None else None)
     except OSError as exc:
@@ -133,7 +136,7 @@ def dump(config: Config, target: targets.Target, out: Path, data: bool = False) 
     with _written(out) as tmp:
         run_tool("pg_dump", ["--format=custom", *PORTABLE, f"--file={tmp}",
                              *(f"--exclude-table-data={t}" for t in tables)],
-                 target.url, f"dumping {target.display}")
+                 target.url, f"dumping {target.display}", read_only=True)
         # pg_dump can end well with a file the disk cut short: read it back before keeping it
         run_tool("pg_restore", ["--list", str(tmp)], target.url,
                  f"reading back the dump of {target.display} (a full disk?)")

@@ -156,13 +156,26 @@ def given(config: Config) -> Target:
     return Target(Kind.DATABASE, normalize_url(config.database_url))
 
 
+#: The server option that makes every transaction of a session read-only from its first one.
+READ_ONLY = "-c default_transaction_read_only=on"
+
+
+def read_only_options(url: str) -> str:
+    """libpq's ``options`` for a read-only session: the URL's own options, then read-only."""
+    own = make_url(url).query.get("options")
+    return " ".join([*([own] if isinstance(own, str) else own or ()), READ_ONLY])
+
+
 @contextlib.contextmanager
 def connect(target: Target, *, application_name: str = APPLICATION, read_only: bool = False,
             settings: dict[str, str] | None = None) -> Iterator[sa.Connection]:
-    """One connection to a target, its engine disposed afterwards: read-only if asked (every
-    transaction of the session), with session ``settings`` (``lock_timeout``...). Losing the
-    server, here or while the connection is in use, is one line naming it (exit 3)."""
-    engine = target.engine(application_name=application_name)
+    """One connection to a target, its engine disposed afterwards: read-only if asked (the
+    session starts with ``default_transaction_read_only=on``), with session ``settings``
+    (``lock_timeout``...). Losing the server, here or while the connection is in use, is one
+    line naming it (exit 3)."""
+    engine = target.engine(application_name=application_name,
+                           connect_args={"options": read_only_options(target.url)}
+                           if read_only else {})
     connected = False
     try:
         with database.connect(engine) as connection:
@@ -170,8 +183,6 @@ def connect(target: Target, *, application_name: str = APPLICATION, read_only: b
             for name, value in (settings or {}).items():
                 connection.exec_driver_sql("SELECT set_config(%(n)s, %(v)s, false)",
                                            {"n": name, "v": value})
-            if read_only:
-                connection.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             connection.commit()
             yield connection
     except Exception as exc:
