@@ -10,6 +10,9 @@
 - One transaction per revision, each timed; ``alembic_version`` read back and checked.
 - Refuses what a user would not mean: a database at a revision this code does not know, a
   target that does not exist, a downgrade not asked for.
+- Bound to a plan when given one (``--plan``): the stage must still be at the plan's revision,
+  the revision files and env.py unchanged, and the steps the ones the plan lists; otherwise
+  nothing runs (see :mod:`ci.plan`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from ci.database import is_connection_lost
 from ci.errors import BadInput, DbciError, OutsideFailure, error_line
 from ci.findings import Finding
 from ci.history import History, load_history
-from ci.rules.stage import STAGE_MIGRATION_FAILS
+from ci.plan import BoundPlan, changed_files
+from ci.rules.stage import STAGE_MIGRATION_FAILS, STAGE_PLAN_STALE
 from ci.runner import Stamp, Statement, apply, capture_statements, run_env, stamp
 from ci.settings import Stage
 
@@ -63,6 +67,7 @@ class Migration:
     applied: list[Step] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     sql: list[str] | None = None  # the plan: what the pending revisions execute
+    steps: list[tuple[str, str]] = field(default_factory=list)  # planned (revision, direction)
 
     @property
     def ok(self) -> bool:
@@ -89,7 +94,11 @@ class Plan:
         return tuple(sorted(heads))
 
 
-def plan(history: History, stage: str, start: tuple[str, ...], destination: str,
+#: Where a migration goes: ``heads``, a revision, ``-1``, ``base``, or (a plan's) revision ids.
+Destination = str | tuple[str, ...]
+
+
+def plan(history: History, stage: str, start: tuple[str, ...], destination: Destination,
          allow_downgrade: bool) -> Plan:
     """What moving from ``start`` to ``destination`` (``head``, a revision, ``-1``, ``base``)
     means, in Alembic's own steps; refuses an unknown start, an unknown target and a downgrade
@@ -103,32 +112,38 @@ def plan(history: History, stage: str, start: tuple[str, ...], destination: str,
                        "from the base branch")
     direction = _direction(history, start, destination)
     if direction == "downgrade" and not allow_downgrade:
-        raise BadInput(f"stage {stage}: {destination} is below the database's revision "
+        raise BadInput(f"stage {stage}: {_shown(destination)} is below the database's revision "
                        f"{', '.join(start) or 'base'}; a downgrade must be asked for: "
                        "--allow-downgrade")
     # Alembic's own command.upgrade and command.downgrade plan with these two
     current: Any = start
+    to: Any = destination  # Alembic's revision map takes a tuple of ids too
     try:
-        steps = (script._upgrade_revs(destination, current) if direction == "upgrade"
-                 else script._downgrade_revs(destination, current))
+        steps = (script._upgrade_revs(to, current) if direction == "upgrade"
+                 else script._downgrade_revs(to, current))
     except (CommandError, RevisionError) as exc:
         raise BadInput(f"stage {stage}: cannot move from {', '.join(start) or 'base'} to "
-                       f"{destination}: {error_line(exc)}") from exc
+                       f"{_shown(destination)}: {error_line(exc)}") from exc
     return Plan(start, list(steps), direction)
 
 
-def _direction(history: History, start: tuple[str, ...], destination: str) -> str:
+def _shown(destination: Destination) -> str:
+    return ", ".join(destination) if isinstance(destination, tuple) else destination
+
+
+def _direction(history: History, start: tuple[str, ...], destination: Destination) -> str:
     """``upgrade`` or ``downgrade``, by where the target lies from the database's revision."""
-    if destination == "base" or re.fullmatch(r"-\d+", destination):
-        return "downgrade"
-    if destination in ("head", "heads") or re.fullmatch(r"\+\d+", destination):
-        return "upgrade"
+    if isinstance(destination, str):
+        if destination == "base" or re.fullmatch(r"-\d+", destination):
+            return "downgrade"
+        if destination in ("head", "heads") or re.fullmatch(r"\+\d+", destination):
+            return "upgrade"
     try:
         wanted = {r.revision for r in history.script_dir.revision_map.get_revisions(destination)
                   if r is not None and not isinstance(r, str)}
     except (CommandError, RevisionError) as exc:
-        raise BadInput(f"no revision {destination!r} in this history; `dbci lint` lists "
-                       "them") from exc
+        raise BadInput(f"no revision {_shown(destination)!r} in this history; `dbci lint` "
+                       "lists them") from exc
     below = set(start) | {a for head in start for a in history.ancestors(head)}
     return "downgrade" if wanted <= below and wanted != set(start) else "upgrade"
 
@@ -175,12 +190,34 @@ def blockers(connection: sa.Connection, mine: tuple[int, ...]) -> str:
                      f"{since:%H:%M:%S})" for pid, app, state, since in rows) or "a session gone"
 
 
-def migrate(config: Config, target: targets.Target, settings: Stage, destination: str = "heads",
-            allow_downgrade: bool = False, log: Callable[[str], None] = print) -> Migration:
-    """Migrate a stage to ``destination``, one revision per transaction, and verify it."""
+class _Stale(Exception):
+    """The stage is not where the plan starts, or would not run the plan's steps."""
+
+
+def _stale(stage: str, at: tuple[str, ...], why: str) -> Migration:
+    """A run that refused its plan: a finding, nothing changed."""
+    return Migration(stage, at, at, findings=[STAGE_PLAN_STALE.at_stage(
+        stage, f"the plan was not run on stage {stage}: {why}; nothing was changed")])
+
+
+def migrate(config: Config, target: targets.Target, settings: Stage,
+            destination: Destination = "heads", allow_downgrade: bool = False,
+            log: Callable[[str], None] = print, bound: BoundPlan | None = None) -> Migration:
+    """Migrate a stage to ``destination``, one revision per transaction, and verify it; with
+    ``bound``, run exactly that plan or nothing."""
     stage = target.stage or "?"
     history = load_history(config)
     history.order()  # a broken history says so before anything touches the stage
+    if bound is not None:
+        start = bound.start
+        if bound.stage != stage:
+            return _stale(stage, start, f"it was made for stage {bound.stage}")
+        changed = changed_files(config, history, bound)
+        if changed:
+            return _stale(stage, start, f"{', '.join(changed)} changed since it was made")
+        destination = bound.end if len(bound.end) != 1 else bound.end[0]
+        destination = destination or "base"
+        allow_downgrade = any(step.direction == "downgrade" for step in bound.steps)
     name = f"dbci migrate {stage}"
     # A killed dbci leaves no session at work: the server checks every second, during a long
     # statement, that its client is still there, and rolls the revision back when it is not.
@@ -194,7 +231,7 @@ def migrate(config: Config, target: targets.Target, settings: Stage, destination
         try:
             mine = (_pid(lock), _pid(work))
             work.rollback()  # env.py must find the connection outside a transaction
-            return _Run(config, history, work, stage, settings, log, mine).run(
+            return _Run(config, history, work, stage, settings, log, mine, bound).run(
                 destination, allow_downgrade)
         finally:
             lock.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
@@ -208,24 +245,36 @@ class _Run:
     """One migration of a stage, tried again where a revision hit a lock timeout."""
 
     def __init__(self, config: Config, history: History, work: sa.Connection, stage: str,
-                 settings: Stage, log: Callable[[str], None], mine: tuple[int, ...]) -> None:
+                 settings: Stage, log: Callable[[str], None], mine: tuple[int, ...],
+                 bound: BoundPlan | None = None) -> None:
         self.config, self.history, self.work = config, history, work
         self.stage, self.settings, self.log, self.mine = stage, settings, log, mine
+        self.bound = bound
         self.applied: list[Step] = []
         self.tries: dict[str, int] = {}
         self.plans: list[Plan] = []  # one per try: what the database's revision called for
         self.where: Stamp | None = None
         self.clock = 0.0
 
-    def body(self, context: MigrationContext, destination: str,
+    def body(self, context: MigrationContext, destination: Destination,
              allow_downgrade: bool) -> list[Any]:
-        """Read the revision under the lock, plan, and hand Alembic the steps."""
+        """Read the revision under the lock, plan (or check the bound plan), and hand Alembic
+        the steps."""
         self.where = Stamp(tuple(context.get_current_heads()), context.version_table_schema,
                            context.version_table)
-        self.plans.append(plan(self.history, self.stage, self.where.heads, destination,
-                               allow_downgrade))
+        bound = self.bound
+        if bound is not None and set(self.where.heads) != set(bound.start):
+            raise _Stale(f"the stage is at {', '.join(self.where.heads) or 'base'}, the plan "
+                         f"starts at {', '.join(bound.start) or 'base'} (it moved since the "
+                         "plan was made); make a new plan")
+        todo = plan(self.history, self.stage, self.where.heads, destination, allow_downgrade)
+        if bound is not None and _pairs(todo.steps) != [(s.revision, s.direction)
+                                                        for s in bound.steps]:
+            raise _Stale("its steps are not the ones this history runs from there to "
+                         f"{', '.join(bound.end) or 'base'}; make a new plan")
+        self.plans.append(todo)
         self.clock = time.monotonic()
-        return self.plans[-1].steps
+        return todo.steps
 
     def timed(self, ctx: MigrationContext, step: Any, heads: Any, run_args: Any) -> None:
         """Alembic's callback after each revision: its time, and a line in the log."""
@@ -236,7 +285,7 @@ class _Run:
         self.log(f"migrate: {self.applied[-1].direction} {self.applied[-1].revision} "
                  f"({self.applied[-1].seconds:.2f}s)")
 
-    def run(self, destination: str, allow_downgrade: bool) -> Migration:
+    def run(self, destination: Destination, allow_downgrade: bool) -> Migration:
         """Try until done, a revision fails, or the retries of one are spent."""
         while True:
             done = len(self.applied)
@@ -246,12 +295,22 @@ class _Run:
                         lambda context: self.body(context, destination, allow_downgrade),
                         forced={"transaction_per_migration": True,
                                 "on_version_apply": (self.timed,)})
-            except Exception as exc:
-                if isinstance(exc, DbciError) or is_connection_lost(exc) or \
-                        len(self.plans) == tried:
-                    raise
+            except _Stale as exc:
                 self.work.rollback()
+                at = self.where.heads if self.where is not None else ()
+                return _stale(self.stage, at, str(exc))
+            except Exception as exc:
+                if isinstance(exc, DbciError) or len(self.plans) == tried:
+                    raise
                 failing = self.plans[-1].steps[len(self.applied) - done].info.up_revision_id
+                if is_connection_lost(exc):
+                    stands = _revisions(_heads_after(self.plans[0], self.applied))
+                    raise OutsideFailure(
+                        f"stage {self.stage}: lost the connection during revision {failing} "
+                        f"({error_line(exc)}); the stage stands at {stands} or, if the commit "
+                        f"was under way, at {failing}: see `dbci status --stage "
+                        f"{self.stage}`") from exc
+                self.work.rollback()
                 failed = self._failed(failing, exc)
                 if failed is not None:
                     return failed
@@ -262,7 +321,7 @@ class _Run:
         """A revision's failure: a finding, or (a lock timeout, a deadlock) None after a pause
         before the next try; exit 3 once the tries are spent."""
         first = self.plans[0]
-        stands = ", ".join(_heads_after(first, self.applied)) or "base"
+        stands = _revisions(_heads_after(first, self.applied))
         reason = RETRYABLE.get(getattr(getattr(exc, "orig", None), "pgcode", None) or "")
         if reason is not None and self.history.get(failing).commits_itself:
             reason = None  # part of it may have committed: running it again could fail
@@ -302,6 +361,16 @@ class _Run:
         return Migration(self.stage, self.plans[0].start, tuple(sorted(now)), self.applied)
 
 
+def _revisions(heads: tuple[str, ...]) -> str:
+    return ", ".join(heads) or "base"
+
+
+def _pairs(steps: list[Any]) -> list[tuple[str, str]]:
+    """Alembic's steps as (revision, direction)."""
+    return [(step.revision.revision, "upgrade" if step.is_upgrade else "downgrade")
+            for step in steps]
+
+
 def _heads_after(plan_: Plan, applied: list[Step]) -> tuple[str, ...]:
     """Where the stage stands after the steps of ``plan_`` that were applied."""
     return Plan(plan_.start, plan_.steps[:len(applied)], plan_.direction).end
@@ -334,7 +403,7 @@ def pending_sql(config: Config, target: targets.Target, destination: str,
                 sql.extend(_script(rev.id, direction, statements))
 
         run_env(config, history, connection, body)
-    return Migration(stage, at.heads, todo.end, sql=sql)
+    return Migration(stage, at.heads, todo.end, sql=sql, steps=_pairs(todo.steps))
 
 
 def _script(revision: str, direction: str, statements: list[Statement]) -> list[str]:

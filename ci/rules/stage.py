@@ -37,6 +37,15 @@ STAGE_MIGRATION_FAILS = rule(
     "fix the revision (run it on a copy of the stage: db dump, then db load-schema) and migrate "
     "again",
     check="migrate")
+STAGE_PLAN_STALE = rule(
+    "stage-plan-stale",
+    """``migrate --plan`` refused its plan: the stage is no longer at the plan's starting
+    revision, a revision file or env.py changed since the plan was made, the history would run
+    other steps, or the plan names another stage. What an approver read is no longer what would
+    run, so nothing runs.""",
+    "make a new plan (`dbci migrate --stage STAGE --sql --plan-out FILE`), have it reviewed, "
+    "and apply that one",
+    check="migrate")
 
 #: The rule for each difference, going from what the migrations build to what the stage holds.
 BY_CHANGE = {"added": STAGE_EXTRA, "removed": STAGE_MISSING, "changed": STAGE_DIFFERS}

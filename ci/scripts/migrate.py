@@ -1,14 +1,18 @@
-"""``dbci migrate --stage STAGE``: migrate a deployed database, one run at a time, verified."""
+"""``dbci migrate --stage STAGE``: migrate a deployed database, one run at a time, verified;
+``--sql --plan-out FILE`` writes a plan and ``--plan FILE`` runs exactly that plan."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from pathlib import Path
 
-from ci import targets
+from ci import github, plan, targets
 from ci.command import Command, scratch_argument, stage_arguments
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK
-from ci.findings import Result, count
+from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
+from ci.findings import Result, count, display_path
+from ci.history import load_history
 from ci.migrate import Migration, migrate, pending_sql
 from ci.output import Printer
 
@@ -20,6 +24,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sql", action="store_true",
                         help="print the SQL the pending revisions run (captured on a scratch "
                              "database at the stage's revision); change nothing")
+    parser.add_argument("--plan-out", type=Path, metavar="FILE",
+                        help="with --sql: also write the plan (stage, from and to revisions, "
+                             "the SQL, sha256 of each file) for --plan")
+    parser.add_argument("--plan", type=Path, metavar="FILE",
+                        help="run exactly the plan --plan-out wrote, or nothing (exit 1) when "
+                             "the stage moved or a file changed since")
     parser.add_argument("--allow-downgrade", action="store_true",
                         help="allow a target below the stage's revision")
     scratch_argument(parser)
@@ -32,31 +42,86 @@ def _json(migration: Migration) -> dict[str, object]:
                     for s in migration.applied]}
     if migration.sql is not None:
         doc["sql"] = migration.sql
+        doc["pending"] = len(migration.steps)
     return doc
 
 
+def _revisions(heads: tuple[str, ...]) -> str:
+    return ", ".join(heads) or "base"
+
+
+def _summary(markdown: str) -> None:
+    """A section of the job's summary (when there is one); losing it fails nothing."""
+    with contextlib.suppress(OSError):
+        github.append_step_summary(markdown)
+
+
+def _flag_errors(args: argparse.Namespace) -> None:
+    """Flags that do not go together, refused before anything is read."""
+    if args.plan_out is not None and not args.sql:
+        raise BadInput("--plan-out writes the plan of --sql; pass --sql too")
+    if args.plan_out is not None and (args.plan_out.is_dir() or
+                                      not args.plan_out.absolute().parent.is_dir()):
+        raise BadInput(f"--plan-out {display_path(args.plan_out)}: not a file in an existing "
+                       "folder")
+    if args.plan is not None and (args.sql or args.revision != "heads" or args.allow_downgrade):
+        raise BadInput("--plan runs the plan as it was made: it takes no --sql, --revision or "
+                       "--allow-downgrade")
+
+
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
-    """Migrate (or, with --sql, print the plan); exit 1 when a revision failed there."""
+    """Migrate (with --sql, print the plan; with --plan, run one); exit 1 when a revision
+    failed there or a plan no longer holds."""
+    _flag_errors(args)
+    bound = plan.read(args.plan) if args.plan is not None else None
     target = targets.stage(config, args.stage, args.tunnel_port)
     if args.sql:
-        planned = pending_sql(config, target, args.revision, args.allow_downgrade,
-                              args.scratch_url)
-        printer.result(Result(lines=[f"-- dbci migrate --sql: stage {planned.stage} from "
-                                     f"{', '.join(planned.start) or 'base'} to "
-                                     f"{', '.join(planned.end) or 'base'}",
-                                     *(planned.sql or ["-- nothing to run"])],
-                              data=_json(planned)))
-        return EXIT_OK
+        return _plan(config, target, args, printer)
     settings = config.settings.stages[args.stage]
     done = migrate(config, target, settings, args.revision, args.allow_downgrade,
-                   log=printer.log)
-    moved = (f"from {', '.join(done.start) or 'base'} to {', '.join(done.end) or 'base'} "
+                   log=printer.log, bound=bound)
+    moved = (f"from {_revisions(done.start)} to {_revisions(done.end)} "
              f"({count(len(done.applied), 'revision')})" if done.applied else
-             f"already at {', '.join(done.end) or 'base'}")
-    printer.result(Result(findings=done.findings, data=_json(done), summary=[
-        f"migrate: stage {done.stage} {moved}" if done.ok else
-        f"migrate: stage {done.stage} stopped at {', '.join(done.end) or 'base'}"]))
+             f"already at {_revisions(done.end)}")
+    line = (f"migrate: stage {done.stage} {moved}" if done.ok else
+            f"migrate: stage {done.stage} stopped at {_revisions(done.end)}")
+    _summary(_markdown(done, line))
+    printer.result(Result(findings=done.findings, data=_json(done), summary=[line]))
     return EXIT_OK if done.ok else EXIT_FINDINGS
+
+
+def _plan(config: Config, target: targets.Target, args: argparse.Namespace,
+          printer: Printer) -> int:
+    """``--sql``: the SQL on stdout, the plan file when asked, a summary section."""
+    planned = pending_sql(config, target, args.revision, args.allow_downgrade, args.scratch_url)
+    sql = planned.sql or []
+    head = (f"-- dbci migrate --sql: stage {planned.stage} from {_revisions(planned.start)} "
+            f"to {_revisions(planned.end)}")
+    data = _json(planned)
+    if args.plan_out is not None:
+        bound = plan.bind(config, load_history(config), planned.stage, planned.start,
+                          planned.end, planned.steps, "\n".join(sql) + "\n" if sql else "")
+        bound.write(args.plan_out)
+        data["plan"] = display_path(args.plan_out)
+        data["sql_sha256"] = bound.sql_sha256
+    _summary(f"## Migration plan for {planned.stage}\n\n"
+             f"From `{_revisions(planned.start)}` to `{_revisions(planned.end)}`: "
+             f"{count(len(planned.steps), 'revision')} to run.\n\n```sql\n"
+             + "\n".join(sql or ["-- nothing to run"]) + "\n```\n")
+    printer.result(Result(lines=[head, *(sql or ["-- nothing to run"])], data=data))
+    return EXIT_OK
+
+
+def _markdown(done: Migration, line: str) -> str:
+    """The job summary's section of a run: where the stage went, or where it stopped and why."""
+    mark = "✅" if done.ok else "❌"
+    out = [f"## dbci migrate: {mark} stage {done.stage}", "", line.removeprefix("migrate: ")]
+    if done.applied:
+        out += ["", "| revision | direction | seconds |", "|---|---|---|"]
+        out += [f"| `{s.revision}` | {s.direction} | {s.seconds:.2f} |" for s in done.applied]
+    for finding in done.findings:
+        out += ["", f"**{finding.rule}**: {finding.message.splitlines()[0]}"]
+    return "\n".join(out) + "\n"
 
 
 COMMAND = Command("migrate", "migrate a deployed stage (lock, short lock waits, retries, verify)",

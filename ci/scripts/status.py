@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
-from ci import targets
-from ci.checks.status import status
+from ci import github, targets
+from ci.checks.status import StageStatus, status
 from ci.command import Command, scratch_argument, stage_arguments
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
@@ -16,15 +17,30 @@ from ci.output import Printer
 def arguments(parser: argparse.ArgumentParser) -> None:
     stage_arguments(parser)
     scratch_argument(parser)
+    parser.add_argument("--fail-on-pending", action="store_true",
+                        help="exit 1 also when revisions are pending on the stage")
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
-    """Print the stage's status; exit 1 when its schema is not the migrations'."""
+    """Print the stage's status; exit 1 when its schema is not the migrations' (or, with
+    --fail-on-pending, when revisions are pending)."""
     found = status(config, targets.stage(config, args.stage, args.tunnel_port), args.scratch_url)
+    failed = not found.ok or (args.fail_on_pending and bool(found.pending))
+    with contextlib.suppress(OSError):
+        github.append_step_summary(_markdown(found, failed))
     printer.result(Result(findings=found.findings, summary=[f"status: {found.summary}"], data={
         "stage": found.stage, "revision": list(found.revision), "pending": found.pending,
         "compared": found.compared}))
-    return EXIT_OK if found.ok else EXIT_FINDINGS
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _markdown(found: StageStatus, failed: bool) -> str:
+    """The job summary's section: the stage's revision, what is pending, what differs."""
+    out = [f"## dbci status: {'❌' if failed else '✅'} stage {found.stage}", "", found.summary]
+    if found.pending:
+        out += ["", "Pending: " + ", ".join(f"`{rev}`" for rev in found.pending)]
+    out += [f"- **{f.rule}** {f.message}" for f in found.findings]
+    return "\n".join(out) + "\n"
 
 
 COMMAND = Command("status", "a stage's revision, the pending ones, and changes made by hand",
