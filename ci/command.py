@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ci.config import Config
+from ci.database import normalize_url
+from ci.errors import BadInput
 from ci.output import Printer
 from ci.settings import STAGE_NAME
 
@@ -51,11 +53,20 @@ def stage_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -
                              "database), keeping the secret's user, password and database")
 
 
+def scratch_url(text: str) -> str:
+    """A scratch server's URL, read (its password masked) and checked as it is parsed."""
+    try:
+        return normalize_url(text, "--scratch-url (or DBCI_SCRATCH_URL)")
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(exc.message) from exc
+
+
 def scratch_argument(parser: argparse.ArgumentParser) -> None:
     """``--scratch-url``: where a stage command may build scratch databases."""
     parser.add_argument("--scratch-url", default=os.environ.get("DBCI_SCRATCH_URL") or None,
-                        metavar="URL", help="server for scratch databases (env DBCI_SCRATCH_URL; "
-                        "default: the embedded one); never the stage's")
+                        type=scratch_url, metavar="URL",
+                        help="server for scratch databases (env DBCI_SCRATCH_URL; default: the "
+                        "embedded one); never the stage's")
 
 
 @dataclass(frozen=True)

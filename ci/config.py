@@ -29,6 +29,7 @@ class Config:
     ini_path: Path
     settings: Settings = field(default_factory=Settings)
     database_url: str | None = None
+    database_url_source: str = "--database-url"  # or DATABASE_URL: where the URL came from
 
     @classmethod
     def load(cls, ini_path: str | os.PathLike[str], database_url: str | None = None) -> Config:
@@ -54,12 +55,14 @@ class Config:
             except configparser.Error as exc:
                 first = str(exc).splitlines()[0]
                 raise BadInput(f"{path}: [alembic] {key}: {first}; fix the file") from exc
+        source = "--database-url" if database_url else "DATABASE_URL"
         database_url = database_url or os.environ.get("DATABASE_URL") or None
         masking.register_url(database_url)
         config = cls(
             ini_path=path,
             settings=Settings.from_pyproject(path.parent / "pyproject.toml"),
             database_url=database_url,
+            database_url_source=source,
         )
         if not config.script_location.is_dir():
             raise BadInput(f"{path}: script_location {config.script_location} is not a folder")

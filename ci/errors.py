@@ -51,6 +51,8 @@ def error_line(error: BaseException) -> str:
     orig = getattr(error, "orig", None) or error
     text = str(orig).strip()
     line = text.splitlines()[0] if text else type(orig).__name__
+    if not isinstance(orig, Exception) and line != type(orig).__name__:
+        line = f"{type(orig).__name__}: {line}"  # SystemExit(0) says "0" on its own
     hint = getattr(getattr(orig, "diag", None), "message_hint", None)
     return f"{line} (HINT: {hint})" if hint else line
 

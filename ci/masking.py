@@ -24,10 +24,15 @@ _REGISTERED: list[str] = []  # the secrets as registered, in order
 _LISTENERS: list[Callable[[str], None]] = []
 
 #: ``scheme://user:PASSWORD@host``: the userinfo's password; also in a URL whose scheme is
-#: mistyped (``postgresql//user:PASSWORD@host``) or missing (``user:PASSWORD@host``).
+#: mistyped (``postgresql//user:PASSWORD@host``) or missing (``user:PASSWORD@host``). The
+#: password runs to the last ``@`` of the word: one that holds ``@ : / ? #`` unencoded is
+#: masked whole, never split where a URL parser would split it.
 _USERINFO = re.compile(
-    r"(?P<head>(?:[a-z][a-z0-9+.-]*:?//)?[^:/?#@\s'\"]*:)(?P<secret>[^@\s/?#]*)(?=@)",
+    r"(?P<head>(?:[a-z][a-z0-9+.-]*:?//)?[^:/?#@\s'\"]*:)(?P<secret>(?!//)\S*)(?=@[^@\s]*)",
     re.IGNORECASE)
+#: The shortest text registered whole when it is no URL at all (shorter ones would mask
+#: every occurrence of a common word).
+WHOLE_FROM = 4
 #: ``password=...`` in a query string or a libpq ``key=value`` DSN (quoted or not).
 _KEYWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|[^\s&;'\"]+)",
                       re.IGNORECASE)
@@ -65,9 +70,24 @@ def register(secret: str | None) -> None:
 
 
 def register_url(url: str | None) -> None:
-    """Mask every password form a URL or DSN carries."""
+    """Mask every password form a URL or DSN carries; a text that is no URL at all (it may be
+    a password pasted in the wrong place) is masked whole."""
     for secret in passwords(url or ""):
         register(secret)
+    text = (url or "").strip()
+    if len(text) >= WHOLE_FROM and not _parses(text):
+        register(text)
+
+
+def _parses(text: str) -> bool:
+    """Whether ``text`` reads as a URL with at most one ``@`` (or as a libpq DSN)."""
+    if "=" in text and "://" not in text:
+        return True  # ``host=... password=...``: its password is masked by keyword
+    try:
+        make_url(text)
+    except (ArgumentError, ValueError):
+        return False
+    return text.count("@") <= 1
 
 
 @contextlib.contextmanager

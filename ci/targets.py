@@ -69,6 +69,8 @@ class Target:
 def scratch(config: Config) -> contextlib.AbstractContextManager[Target]:
     """A fresh empty database for one run: on the embedded server, or on the server of the given
     URL; dropped afterwards (a lent database is emptied instead)."""
+    if config.database_url:  # refused as the flag or variable it came from
+        normalize_url(config.database_url, config.database_url_source)
     return scratch_on(config.database_url)
 
 
@@ -153,7 +155,8 @@ def given(config: Config) -> Target:
     """The database named by ``--database-url``/``DATABASE_URL``."""
     if not config.database_url:
         raise BadInput("no database given; pass --database-url URL or set DATABASE_URL")
-    return Target(Kind.DATABASE, normalize_url(config.database_url))
+    return Target(Kind.DATABASE, normalize_url(config.database_url,
+                                               config.database_url_source))
 
 
 #: The server option that makes every transaction of a session read-only from its first one.

@@ -38,6 +38,7 @@ from conftest import (
     server,
     set_dbci,
     user_objects,
+    workflow_commands,
 )
 from sqlalchemy.engine import make_url
 
@@ -175,10 +176,10 @@ def test_sys_exit_in_a_revision_fails_it(project: Path) -> None:
     assert run.code == 1
     assert [(f["rule"], f["revision"]) for f in run.json()["findings"]] == [
         ("upgrade-fails", revision)]
-    assert "SystemExit" in run.json()["findings"][0]["message"] or "0" in run.out
+    assert f"upgrade of {revision} failed: SystemExit: 0" in run.json()["findings"][0]["message"]
     github = dbci("--github", "check")
     assert github.code == 1
-    assert "::error file=database/versions/" in github.out
+    assert "::error file=database/versions/" in github.err and not workflow_commands(github.out)
 
 
 @pytest.mark.db
@@ -287,8 +288,9 @@ def test_a_broken_project_file_is_exit_2_and_one_line(project: Path,
 def test_a_port_that_is_not_a_number(project: Path) -> None:
     run = dbci("--json", "--database-url", "postgresql://u:Sekr1t@db:notaport/app", "roundtrip")
     assert run.code == 2
-    assert run.json()["error"].startswith("not a database URL: postgresql://u:***@db:notaport")
-    assert "Sekr1t" not in run.out + run.err
+    assert run.json()["error"].startswith("--database-url is not a database URL (the value is "
+                                          "not shown)")
+    assert "Sekr1t" not in run.out + run.err and "notaport" not in run.out + run.err
 
 
 def test_an_unusable_cache_folder_is_exit_3(project: Path, tmp_path: Path) -> None:

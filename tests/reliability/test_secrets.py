@@ -156,3 +156,34 @@ def test_a_stage_whose_url_is_in_a_secret(project: Path, aws: str, on_embedded: 
     run_everywhere(["--database-url", role, "db", "load-schema", str(tmp_path / "dev.dump"),
                     "--create", name], summary, {0, 2})
     assert files_holding_it(project, tmp_path) == []
+
+
+#: URLs whose password holds ``@ : / ? #`` unencoded, and a text that is no URL at all: a
+#: parser splits them at the wrong ``@`` (the tail of the password becomes the host).
+UNENCODED = "Pq@ss:w/rd?#x9"
+SPLIT_WRONGLY = [f"postgresql://app:{UNENCODED}@db.example/app", f"app:{UNENCODED}@db.example",
+                 f"postgresql://app:{UNENCODED}@db.example:5432/app?sslmode=require",
+                 f"not a url {UNENCODED}"]
+#: Pieces of it a wrong split would print.
+PIECES = ("Pq@ss", "ss:w", "w/rd", "rd?#", "#x9")
+
+
+@pytest.mark.parametrize("url", SPLIT_WRONGLY, ids=["uri", "no-scheme", "query", "no-url"])
+@pytest.mark.parametrize("where", ["--database-url", "DATABASE_URL", "--scratch-url"])
+def test_a_url_that_would_split_wrongly_is_refused_unseen(project: Path, url: str, where: str,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    if where == "DATABASE_URL":
+        monkeypatch.setenv("DATABASE_URL", url)
+        args = ["roundtrip"]
+    elif where == "--database-url":
+        args = ["--database-url", url, "roundtrip"]
+    else:
+        args = ["migrate", "--stage", "dev", "--sql", "--scratch-url", url]
+    for flags in FLAGS:
+        run = dbci(*flags, *args)
+        assert run.code == 2, (flags, run.err)
+        shown = run.out + "\n".join(line for line in run.err.splitlines()
+                                    if not line.startswith("::add-mask::"))
+        assert not [piece for piece in PIECES if piece in shown], (flags, shown)
+        assert where.split("/")[0] in run.out + run.err  # the message names where it came from
