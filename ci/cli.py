@@ -18,7 +18,7 @@ import textwrap
 import traceback
 from collections.abc import Sequence
 from types import FrameType
-from typing import TextIO
+from typing import Any, NoReturn, TextIO
 
 import ci.scripts
 from ci import github, masking
@@ -52,12 +52,31 @@ def discover(only: str | None = None) -> list[Command | Group]:
     return sorted(found, key=lambda c: c.name) if found or only is None else discover()
 
 
+class UsageError(BadInput):
+    """Arguments the parser refused: exit 2, printed as every other expected failure."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but an argument error is raised to :func:`main`, which prints it in the form
+    asked for (one JSON document under ``--json``), instead of exiting from inside."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
+
+
 def _named(argv: Sequence[str] | None) -> str | None:
     """The command ``argv`` names, read past the global options (None: none yet)."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     _common(parser, top=True)
     parser.add_argument("command", nargs="?")
-    known, _ = parser.parse_known_args(argv)
+    try:
+        known, _ = parser.parse_known_args(argv)
+    except argparse.ArgumentError:
+        return None  # the full parser says what is wrong
     return str(known.command) if known.command else None
 
 
@@ -76,7 +95,7 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
                            help=text)
 
 
-def _add(sub: argparse._SubParsersAction[argparse.ArgumentParser], command: Command | Group,
+def _add(sub: argparse._SubParsersAction[Any], command: Command | Group,
          prefix: str) -> None:
     parser = sub.add_parser(command.name, help=command.help, description=command.help)
     name = f"{prefix} {command.name}".strip()
@@ -92,7 +111,7 @@ def _add(sub: argparse._SubParsersAction[argparse.ArgumentParser], command: Comm
 
 def build_parser(commands: Sequence[Command | Group] | None = None) -> argparse.ArgumentParser:
     """The argument parser of every command (``discover()``'s, unless given)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="dbci", description="Checks and migrations for Alembic + PostgreSQL projects.",
         epilog="exit codes: 0 ok, 1 a check found problems, 2 bad input or configuration, "
                "3 an outside system failed")
@@ -108,9 +127,20 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     """Run ``dbci``; returns the exit code."""
     if commands is None:
         commands = discover(_named(argv))
+    out, err = out or sys.stdout, err or sys.stderr
     with masking.scope():
-        return _main(build_parser(commands).parse_args(argv), out or sys.stdout,
-                     err or sys.stderr)
+        try:
+            args = build_parser(commands).parse_args(argv)
+        except UsageError as exc:
+            words = list(sys.argv[1:] if argv is None else argv)
+            printer = Printer(out=out, err=err, json="--json" in words,
+                              github="--github" in words)
+            if not printer.json:
+                printer.err.write(exc.parser.format_usage())
+            _fail(printer, exc, exc.parser.prog.removeprefix("dbci").strip())
+            printer.close()
+            return exc.exit_code
+        return _main(args, out, err)
 
 
 def _expected(error: BaseException) -> DbciError:
@@ -130,10 +160,26 @@ def _expected(error: BaseException) -> DbciError:
     return internal(error)
 
 
+def _fail(printer: Printer, error: DbciError, command: str) -> int:
+    """Print an expected failure (one JSON document under --json, else its detail and one
+    line on stderr), tell GitHub and the job summary; its exit code."""
+    if printer.json:
+        printer.document({"ok": False, "error": error.message, "exit_code": error.exit_code,
+                          "findings": [], **({"detail": error.detail} if error.detail else {})})
+    elif error.detail:
+        printer.err.write(textwrap.indent(error.detail, "    ") + "\n")
+    if printer.github:
+        printer.annotations([Finding(command or "dbci", "error", error.message)])
+    printer.err.write(f"{' '.join(['dbci', command]).strip()}: {error.message}\n")
+    _summary(command, error.message)
+    return error.exit_code
+
+
 def _summary(command: str, why: str) -> None:
     """The job summary (when there is one) says why a command gave no result."""
     with contextlib.suppress(OSError):
-        github.append_step_summary(f"## dbci {command}: ⚠️ could not run\n\n{why}\n")
+        github.append_step_summary(f"## {' '.join(['dbci', command]).strip()}: ⚠️ could not "
+                                   f"run\n\n{why}\n")
 
 
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -158,17 +204,7 @@ def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         error = _expected(exc)
         if args.debug:
             traceback.print_exc(file=printer.err)
-        if args.json:
-            printer.document({"ok": False, "error": error.message, "exit_code": error.exit_code,
-                              "findings": [], **({"detail": error.detail} if error.detail
-                                                 else {})})
-        elif error.detail:
-            printer.err.write(textwrap.indent(error.detail, "    ") + "\n")
-        if args.github:
-            printer.annotations([Finding(args.command_name, "error", error.message)])
-        printer.err.write(f"dbci {args.command_name}: {error.message}\n")
-        _summary(args.command_name, error.message)
-        return error.exit_code
+        return _fail(printer, error, args.command_name)
     finally:
         printer.close()
         if signal.getsignal(signal.SIGTERM) is interrupt:

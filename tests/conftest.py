@@ -201,6 +201,11 @@ def no_traceback(args: tuple[str, ...], run: Run) -> Run:
     return run
 
 
+def workflow_commands(text: str) -> list[str]:
+    """The lines of ``text`` that GitHub would read as workflow commands (``::name ...``)."""
+    return [line for line in text.splitlines() if line.startswith("::")]
+
+
 def dbci(*args: str) -> Run:
     """Run dbci in this process (fast), output captured."""
     out, err = io.StringIO(), io.StringIO()

@@ -46,11 +46,22 @@ def test_python_dash_m_ci_is_dbci(project: Path, monkeypatch: pytest.MonkeyPatch
     assert capsys.readouterr().out.endswith("lint: ok\n")
 
 
-def test_a_missing_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        dbci()
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err.startswith("usage: dbci")
+def test_a_missing_subcommand_is_a_usage_error() -> None:
+    run = dbci()
+    assert run.code == 2 and run.out == ""
+    assert run.err.startswith("usage: dbci")
+    assert run.err.splitlines()[-1] == "dbci: the following arguments are required: COMMAND"
+
+
+@pytest.mark.parametrize("args", [
+    ["roundtrip", "--shard", "0/3"], ["migrate"], ["nosuch"], ["lint", "--no-such-flag"],
+    ["migrate", "--stage", "dev", "--tunnel-port", "abc"]])
+def test_argument_errors_under_json_are_one_document(args: list[str]) -> None:
+    run = dbci("--json", *args)
+    assert run.code == 2
+    doc = run.json()
+    assert (doc["ok"], doc["exit_code"], doc["findings"]) == (False, 2, [])
+    assert doc["error"] and "usage:" not in run.out + run.err
 
 
 def test_lint_a_project_that_is_not_ours_from_another_folder(alembic_project: Path,
@@ -113,8 +124,8 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_github_masks_the_database_password(project: Path) -> None:
     run = dbci("--github", "--database-url", "postgresql://u:s3cret@db.example/app", "lint")
     assert run.code == 0
-    assert run.out.startswith("::add-mask::s3cret\n")
-    assert "s3cret" not in run.out.split("\n", 1)[1]
+    assert run.err.startswith("::add-mask::s3cret\n")  # workflow commands: stderr only
+    assert "s3cret" not in run.out + run.err.split("\n", 1)[1] and "::" not in run.out
 
 
 def test_json_errors_are_one_document(project: Path) -> None:
@@ -170,12 +181,12 @@ def test_a_url_learned_after_start_up_is_masked_everywhere(project: Path) -> Non
     url_file.write_text("postgresql://app:L8te-Secret@db.internal:5432/portal\n")
     run = grp("--github", "grp", "show", str(url_file))
     assert run.code == 3
-    assert run.out.splitlines()[0] == "::add-mask::L8te-Secret"
-    rest = run.out.split("\n", 1)[1] + run.err
-    assert "L8te-Secret" not in rest
-    assert "connecting to postgresql://app:***@db.internal:5432/portal" in rest
-    assert run.err == ("dbci grp show: cannot reach postgresql://app:***@db.internal:5432/portal;"
-                       " the stage is stage dev (db.internal:5432/portal)\n")
+    mask, *rest = run.err.splitlines()
+    assert mask == "::add-mask::L8te-Secret"  # on stderr, before any line that could hold it
+    assert "L8te-Secret" not in run.out + "\n".join(rest)
+    assert "connecting to postgresql://app:***@db.internal:5432/portal" in run.out
+    assert rest[-1] == ("dbci grp show: cannot reach postgresql://app:***@db.internal:5432/"
+                        "portal; the stage is stage dev (db.internal:5432/portal)")
     doc = grp("--json", "grp", "show", str(url_file))
     assert "L8te-Secret" not in doc.out + doc.err
     assert "app:***@db.internal" in json.loads(doc.out.split("\n", 1)[1])["error"]

@@ -149,9 +149,9 @@ def test_database_url_from_the_environment_is_masked_too(
     assert run.json()["exit_code"] == 3 and "alice:***@db.invalid" in run.json()["error"]
     assert "hunter2" not in run.out + run.err
     github = dbci("--github", "roundtrip")
-    mask, *rest = github.out.splitlines()
+    mask, *rest = github.err.splitlines()
     assert mask == "::add-mask::hunter2"  # GitHub hides it in every later log line
-    assert "hunter2" not in "\n".join(rest) + github.err
+    assert "hunter2" not in "\n".join(rest) + github.out
 
 
 # -- processes sharing the embedded server --------------------------------------------------

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import HEAD, IDS, add_revision, dbci, revision_path, tables, version
+from conftest import (
+    HEAD,
+    IDS,
+    add_revision,
+    dbci,
+    revision_path,
+    tables,
+    version,
+    workflow_commands,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -173,7 +182,7 @@ def test_a_failed_deploy_says_in_the_summary_where_it_stopped(dev: str, project:
     assert text.startswith("## dbci migrate: ❌ stage dev\n")
     assert f"stage dev stopped at {HEAD}" in text
     assert f"revision {broken} failed on stage dev:" in text and "nowhere" in text
-    assert "::error" in run.err and "::" not in run.out  # workflow commands on stderr only
+    assert "::error" in run.err and not workflow_commands(run.out)  # on stderr only
 
 
 def test_a_deploy_that_could_not_run_says_so_in_the_summary(project: Path, tmp_path: Path,

@@ -341,7 +341,7 @@ def test_the_secret_password_never_reaches_output(project: Path, aws: str,
                  if line != "::add-mask::Xy9-hidden"]
         assert "Xy9-hidden" not in "\n".join(shown), flags
     github = dbci("--github", "migrate", "--stage", "dev")
-    assert "::add-mask::Xy9-hidden" in github.out
+    assert github.err.startswith("::add-mask::Xy9-hidden\n") and "::" not in github.out
 
 
 # -- status: deployed drift ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from conftest import (
     git,
     revision_path,
     set_dbci,
+    workflow_commands,
     write_revision,
 )
 
@@ -71,7 +72,7 @@ def test_a_broken_downgrade_fails_the_report_and_names_the_revision(project: Pat
     assert "1 failed (07_2e805208407e)" in run.out
     assert f"- **roundtrip/downgrade-leaves-objects** `{path}:" in run.out
     assert "persistence_schema.CollectionVersion.published_at" in run.out
-    assert f"::error file={path},line=" in run.out
+    assert f"::error file={path},line=" in run.err and not workflow_commands(run.out)
     doc = dbci("--json", "check").json()
     assert doc["ok"] is False
     assert [(f["check"], f["revision"]) for f in doc["findings"]] == [

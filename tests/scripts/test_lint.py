@@ -234,7 +234,8 @@ def test_the_json_document_has_the_contract_shape(project: Path) -> None:
 def test_github_annotations(project: Path) -> None:
     path = docstring_id(project)
     run = dbci("--github", "lint")
-    annotations = [line for line in run.out.splitlines() if line.startswith("::")]
+    assert "::" not in run.out  # workflow commands go to stderr
+    annotations = [line for line in run.err.splitlines() if line.startswith("::")]
     assert annotations == [
         f"::error file=database/versions/{path.name},line=3,"
         "title=dbci lint%3A docstring-revision-id::docstring says '14_000000000000'; "
@@ -245,7 +246,7 @@ def test_github_annotations(project: Path) -> None:
 
 def test_no_annotations_when_clean(project: Path) -> None:
     run = dbci("--github", "lint")
-    assert run.code == 0 and "::" not in run.out
+    assert run.code == 0 and "::" not in run.out + run.err
 
 
 # -- downgrades that are accepted
