@@ -102,7 +102,10 @@ def scope() -> Iterator[None]:
 
 
 def listen(listener: Callable[[str], None]) -> Callable[[], None]:
-    """Call ``listener`` with each secret registered from now on; returns the way to stop."""
+    """Call ``listener`` with each secret registered so far (a flag's, read as the arguments
+    were parsed), then with each registered from now on; returns the way to stop."""
+    for secret in _REGISTERED:
+        listener(secret)
     _LISTENERS.append(listener)
     return lambda: _LISTENERS.remove(listener) if listener in _LISTENERS else None
 

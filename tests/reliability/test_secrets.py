@@ -187,3 +187,5 @@ def test_a_url_that_would_split_wrongly_is_refused_unseen(project: Path, url: st
                                     if not line.startswith("::add-mask::"))
         assert not [piece for piece in PIECES if piece in shown], (flags, shown)
         assert where.split("/")[0] in run.out + run.err  # the message names where it came from
+        if "--github" in flags:  # GitHub learns it first, whenever dbci read it
+            assert run.err.startswith("::add-mask::"), run.err
