@@ -131,19 +131,34 @@ def _shown(destination: Destination) -> str:
     return ", ".join(destination) if isinstance(destination, tuple) else destination
 
 
-def _direction(history: History, start: tuple[str, ...], destination: Destination) -> str:
-    """``upgrade`` or ``downgrade``, by where the target lies from the database's revision."""
-    if isinstance(destination, str):
-        if destination == "base" or re.fullmatch(r"-\d+", destination):
-            return "downgrade"
-        if destination in ("head", "heads") or re.fullmatch(r"\+\d+", destination):
-            return "upgrade"
-    try:
+#: ``+N`` / ``-N`` revisions from the database's own (N at least 1).
+RELATIVE = re.compile(r"[+-][1-9][0-9]*")
+
+
+def resolve(history: History, destination: Destination) -> set[str] | None:
+    """The revisions a target names (None for ``head(s)``, ``base`` and relative ones, which
+    depend on the database); BadInput for one this history cannot name. Needs no database, so
+    a wrong ``--revision`` is refused before anything is read."""
+    if isinstance(destination, str) and (destination in ("head", "heads", "base") or
+                                         RELATIVE.fullmatch(destination)):
+        return None
+    try:  # Alembic asserts on some texts ('', '@') before it can say it knows no such revision
         wanted = {r.revision for r in history.script_dir.revision_map.get_revisions(destination)
                   if r is not None and not isinstance(r, str)}
-    except (CommandError, RevisionError) as exc:
-        raise BadInput(f"no revision {_shown(destination)!r} in this history; `dbci lint` "
-                       "lists them") from exc
+    except (CommandError, RevisionError, AssertionError, ValueError):
+        wanted = set()
+    if not wanted:
+        raise BadInput(f"--revision {_shown(destination)!r}: no such revision in this history "
+                       "(a revision id, head, base, or +N/-N); `dbci lint` lists them")
+    return wanted
+
+
+def _direction(history: History, start: tuple[str, ...], destination: Destination) -> str:
+    """``upgrade`` or ``downgrade``, by where the target lies from the database's revision."""
+    wanted = resolve(history, destination)
+    if wanted is None:
+        return "downgrade" if destination == "base" or str(destination).startswith("-") else \
+            "upgrade"
     below = set(start) | {a for head in start for a in history.ancestors(head)}
     return "downgrade" if wanted <= below and wanted != set(start) else "upgrade"
 

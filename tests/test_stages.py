@@ -328,7 +328,7 @@ def test_a_stage_at_a_revision_this_code_does_not_know(dev: str, project: Path) 
 
 def test_a_target_that_does_not_exist(dev: str) -> None:
     run = dbci("migrate", "--stage", "dev", "--revision", "99_ffffffffffff")
-    assert run.code == 2 and "no revision '99_ffffffffffff'" in run.err
+    assert run.code == 2 and "--revision '99_ffffffffffff': no such revision" in run.err
     assert tables(dev) == set()
 
 

@@ -13,7 +13,7 @@ from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
 from ci.findings import Result, count, display_path
 from ci.history import load_history
-from ci.migrate import Migration, migrate, pending_sql
+from ci.migrate import Migration, migrate, pending_sql, resolve
 from ci.output import Printer
 
 
@@ -74,6 +74,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     failed there or a plan no longer holds."""
     _flag_errors(args)
     bound = plan.read(args.plan) if args.plan is not None else None
+    resolve(load_history(config), args.revision)  # local input first: no AWS to refuse it
     target = targets.stage(config, args.stage, args.tunnel_port)
     if args.sql:
         return _plan(config, target, args, printer)
