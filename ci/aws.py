@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 #: Seconds to wait for AWS to answer (``DBCI_AWS_TIMEOUT`` changes it): a CI job must fail
 #: in seconds, not hang.
 DEFAULT_TIMEOUT = 15.0
+#: The longest wait DBCI_AWS_TIMEOUT may ask for.
+MAX_TIMEOUT = 3600.0
 #: Tries of a call, the first included (boto3's standard retry mode, with backoff).
 ATTEMPTS = 3
 
@@ -43,11 +46,14 @@ def boto_config() -> BotoConfig:
     """Short timeouts and a few retries."""
     from botocore.config import Config as BotoConfig  # boto3 and botocore.config take 0.2 s
 
+    text = os.environ.get("DBCI_AWS_TIMEOUT") or ""
     try:
-        timeout = float(os.environ.get("DBCI_AWS_TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError as exc:
-        raise BadInput(f"DBCI_AWS_TIMEOUT={os.environ['DBCI_AWS_TIMEOUT']!r} is not a number of "
-                       "seconds") from exc
+        timeout = float(text) if text else DEFAULT_TIMEOUT
+    except ValueError:
+        timeout = math.nan
+    if not 0 < timeout <= MAX_TIMEOUT:  # nan and inf too
+        raise BadInput(f"DBCI_AWS_TIMEOUT={text[:40]!r}: give a number of seconds above 0 and "
+                       f"at most {MAX_TIMEOUT:.0f} (default {DEFAULT_TIMEOUT:.0f})")
     return BotoConfig(connect_timeout=min(timeout, 5.0), read_timeout=timeout,
                       retries={"max_attempts": ATTEMPTS, "mode": "standard"})
 #: What AWS calls a thing that is not there.

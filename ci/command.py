@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ci.config import Config
 from ci.database import normalize_url
@@ -51,6 +52,18 @@ def stage_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -
     parser.add_argument("--tunnel-port", type=int, metavar="PORT",
                         help="reach the stage through 127.0.0.1:PORT (a port forward to its "
                              "database), keeping the secret's user, password and database")
+
+
+def output_file(text: str) -> Path:
+    """A file dbci will write: refused as it is parsed, before any work, when it names a
+    folder or lies in a folder that does not exist."""
+    path = Path(text)
+    if not text or path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; name the file to write")
+    if not path.absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: the folder {str(path.parent)!r} does not "
+                                         "exist; make it first")
+    return path
 
 
 def scratch_url(text: str) -> str:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ci.checks.suite import check
-from ci.command import Command, parse_shard
+from ci.command import Command, output_file, parse_shard
 from ci.config import Config
 from ci.output import Printer
 from ci.report import publish
@@ -18,7 +17,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", type=parse_shard, metavar="K/N",
                         help="round-trip only the K-th of N slices of the history (join the "
                              "shards' --json reports with dbci report)")
-    parser.add_argument("--comment", type=Path, metavar="FILE",
+    parser.add_argument("--comment", type=output_file, metavar="FILE",
                         help="also write the report as a pull request comment's body")
     parser.add_argument("--verify-seed", action="store_true",
                         help="also load the rdev seed from S3 and run this branch's revisions "

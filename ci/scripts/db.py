@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from ci import targets
-from ci.command import Command, Group, stage_arguments
+from ci.command import Command, Group, output_file, stage_arguments
 from ci.config import Config
 from ci.database import named_database
 from ci.dump import dump, load_schema, readable
@@ -18,7 +18,7 @@ from ci.output import Printer
 
 
 def dump_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, type=Path, metavar="FILE",
+    parser.add_argument("--out", required=True, type=output_file, metavar="FILE",
                         help="the dump to write (pg_dump's custom format)")
     stage_arguments(parser, required=False)
     parser.add_argument("--data", action="store_true", help="every row too, not only the schema")

@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 
 from ci import github, plan, targets
-from ci.command import Command, scratch_argument, stage_arguments
+from ci.command import Command, output_file, scratch_argument, stage_arguments
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
 from ci.findings import Result, count, display_path
@@ -24,7 +24,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sql", action="store_true",
                         help="print the SQL the pending revisions run (captured on a scratch "
                              "database at the stage's revision); change nothing")
-    parser.add_argument("--plan-out", type=Path, metavar="FILE",
+    parser.add_argument("--plan-out", type=output_file, metavar="FILE",
                         help="with --sql: also write the plan (stage, from and to revisions, "
                              "the SQL, sha256 of each file) for --plan")
     parser.add_argument("--plan", type=Path, metavar="FILE",
@@ -60,10 +60,6 @@ def _flag_errors(args: argparse.Namespace) -> None:
     """Flags that do not go together, refused before anything is read."""
     if args.plan_out is not None and not args.sql:
         raise BadInput("--plan-out writes the plan of --sql; pass --sql too")
-    if args.plan_out is not None and (args.plan_out.is_dir() or
-                                      not args.plan_out.absolute().parent.is_dir()):
-        raise BadInput(f"--plan-out {display_path(args.plan_out)}: not a file in an existing "
-                       "folder")
     if args.plan is not None and (args.sql or args.revision != "heads" or args.allow_downgrade):
         raise BadInput("--plan runs the plan as it was made: it takes no --sql, --revision or "
                        "--allow-downgrade")

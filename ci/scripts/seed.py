@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ci import seed
-from ci.command import Command, Group, stage_arguments
+from ci.command import Command, Group, output_file, stage_arguments
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Result, display_path
@@ -15,7 +15,7 @@ from ci.rules.seed import SEED_OBJECT_DIFFERS
 
 
 def build_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, type=Path, metavar="FILE",
+    parser.add_argument("--out", required=True, type=output_file, metavar="FILE",
                         help="the seed to write (plain SQL)")
     parser.add_argument("--from", dest="source", metavar="FILE_OR_S3_URL",
                         help="the seed to start from (default: the one data_load_path names)")
