@@ -1,7 +1,8 @@
 """What a step of the round trip did, read in one statement: the snapshot units its DDL touched
 (told by two event triggers), those units as they stand now, and the tables holding rows.
 
-Where the role may not create event triggers, every read is whole: every unit, every table.
+Where the role may not create event triggers (insufficient_privilege, and only then), every
+read is whole: every unit, every table.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg2 import errorcodes
 
 from ci.database import run_prepared, run_script, sql
+from ci.errors import error_line
 from ci.snapshot import KINDS, Snapshot, Unit, UnitKey, units_sql, version_settings
 
 
@@ -79,21 +82,27 @@ class StepReader:
     """Reads what each step did, on the connection the round trip runs on."""
 
     def __init__(self, connection: sa.Connection, version_table: tuple[str, str],
-                 tracked: bool) -> None:
+                 tracked: bool, why: str = "") -> None:
         self.connection = connection
         self.version_table = version_table
         self.tracked = tracked
+        self.why = why  # why every read is whole (not tracked)
 
     @classmethod
     def install(cls, connection: sa.Connection,
                 version_table: tuple[str, str]) -> StepReader:
-        """Install the event triggers; where the role may not, every read will be whole."""
+        """Install the event triggers; where the role may not (insufficient_privilege), every
+        read will be whole, and ``why`` says so. Any other failure is raised: a broken install
+        would otherwise make every run slow without a word."""
         savepoint = connection.begin_nested()
         try:
             run_script(connection, "track_install")
-        except connection.dialect.loaded_dbapi.Error:  # raised by the driver's own cursor
+        except connection.dialect.loaded_dbapi.Error as exc:  # raised by the driver's own cursor
+            if getattr(exc, "pgcode", None) != errorcodes.INSUFFICIENT_PRIVILEGE:
+                raise
             savepoint.rollback()
-            return cls(connection, version_table, tracked=False)
+            return cls(connection, version_table, tracked=False,
+                       why=f"the role may not create event triggers ({error_line(exc)})")
         savepoint.commit()
         return cls(connection, version_table, tracked=True)
 

@@ -3,11 +3,14 @@ units as a whole snapshot finds them, in one read."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
+import psycopg2
 import pytest
 import sqlalchemy as sa
 
+from ci.database import run_plain
 from ci.snapshot import UnitKey, take
 from ci.tracker import StepReader
 
@@ -139,3 +142,26 @@ def test_a_role_that_may_not_create_event_triggers_reads_whole(scratch: sa.Conne
     assert scratch.exec_driver_sql("SELECT 1").scalar() == 1  # the transaction is still usable
     read = reader.read([], discover=False)
     assert read.keys is None and read.units == take(scratch, None, VERSION)
+
+
+def test_an_install_that_fails_for_another_reason_than_privilege_is_raised(
+        scratch: sa.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a role that may not create event triggers falls back to whole snapshots; a broken
+    install script would otherwise slow every run without a word."""
+
+    def broken(connection: sa.Connection, name: str) -> None:
+        run_plain(connection, "CREATE EVENT TRIGGER dbci_broken ON ddl_command_end "
+                              "EXECUTE FUNCTION no_such_function()")
+
+    monkeypatch.setattr("ci.tracker.run_script", broken)
+    with pytest.raises(psycopg2.Error, match="no_such_function"):
+        StepReader.install(scratch, VERSION)
+
+
+def test_a_role_that_may_not_create_event_triggers_reads_whole_and_says_why(
+        scratch: sa.Connection) -> None:
+    role = f"dbci_tracker_test_{os.getpid()}"  # made in the test's transaction, rolled back
+    scratch.exec_driver_sql(f"CREATE ROLE {role}; SET ROLE {role}")
+    found = StepReader.install(scratch, VERSION)
+    assert not found.tracked
+    assert found.why.startswith("the role may not create event triggers (permission denied")
