@@ -92,11 +92,10 @@ def lint_files(config: Config, base: str | None = None,
     squawk is to lint once their SQL is captured (by :func:`capture_sql` or a round trip).
     ``base_history`` is the history at ``base`` when the caller loaded it already."""
     history = load_history(config)
-    if not history.revisions:
-        raise BadInput(f"{display_path(history.versions_dir)}: no revisions; "
-                       "write the first with `dbci new MESSAGE`")
     result = LintResult(history_findings(history), len(history.revisions),
                         display_path(history.versions_dir), base)
+    if not history.revisions:  # a project before its first revision: nothing wrong, as roundtrip
+        result.notes.append("no revisions yet; write the first with `dbci new MESSAGE`")
     pending = None
     if base is not None:
         base_history = base_history or load_base(config, base)

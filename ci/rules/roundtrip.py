@@ -12,8 +12,9 @@ UPGRADE_FAILS = rule(
     "run `alembic upgrade` to this revision locally and fix the error shown",
     check=("roundtrip", "lint"))
 DOWNGRADE_FAILS = rule(
-    "downgrade-fails", """The revision's downgrade raised right after its upgrade. A downgrade
-    that cannot work must say so: raise NotImplementedError or mark it
+    "downgrade-fails", """The revision's downgrade raised right after its upgrade (a
+    NotImplementedError raised by Alembic, SQLAlchemy or other code it calls, too). A downgrade
+    that cannot work must say so: raise NotImplementedError("<reason>") in it, or mark it
     `# dbci: irreversible -- <reason>`.""",
     "fix downgrade() so it undoes upgrade()", check="roundtrip")
 LEAVES = rule(
