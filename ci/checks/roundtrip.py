@@ -8,6 +8,27 @@ Event triggers name the objects each step touched, so only those are snapshotted
 stays linear in the number of revisions.
 Revisions that cannot run in a transaction (``autocommit_block``) and roles that may not create
 event triggers take a slower path with whole snapshots, reported as such.
+
+The state machine, the same on either worker. Every step starts SETTLED: in the transaction
+Alembic holds (``context._transaction``), no savepoint, the schema at the last upgrade, the
+catalog and row digests read from it, Alembic's memo of the named types it created matching it.
+
+- pass (fast path): SAVEPOINT dbci_upgrade, upgrade, read; SAVEPOINT dbci_downgrade,
+  downgrade, read and compare; ROLLBACK TO dbci_downgrade, RELEASE dbci_upgrade, memo put
+  back as after the upgrade -> SETTLED at this revision.
+- finding: as a pass, then ROLLBACK TO dbci_upgrade (memo as before it) for migra's view of
+  the state before, upgrade again, RELEASE -> SETTLED at this revision.
+- failed downgrade (fast path): ROLLBACK TO dbci_downgrade, RELEASE -> SETTLED at this revision.
+- failed upgrade: ROLLBACK TO dbci_upgrade (fast path) -> STOPPED: the rest "not run"; where it
+  is the second worker's, the first process stops at the same revision as it brings it up.
+- self-commit or autocommit block (``commits_itself``; no savepoint survives a commit): upgrade;
+  should it have ended Alembic's transaction (``.commit()``), Alembic takes the connection's
+  new one; whole read; commit; downgrade, whole read, compare; memo as before the upgrade,
+  upgrade again, whole read -> SETTLED. A failed downgrade rolls back to the commit and reads
+  whole: as after the upgrade -> SETTLED; else (it committed part of its work) -> STOPPED.
+  A commit the source does not show (no savepoint to go back to) -> exit 2, naming it.
+- periodic commit (every COMMIT_EVERY revisions, checked or brought up): Alembic commits its
+  transaction and begins the next; row write counters start again -> SETTLED.
 """
 
 from __future__ import annotations
@@ -23,6 +44,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
+from psycopg2 import errorcodes
 from psycopg2.extensions import STATUS_BEGIN, TRANSACTION_STATUS_IDLE
 
 from ci import snapshot, targets
@@ -30,12 +52,12 @@ from ci.beside import Child, beside
 from ci.beside import available as beside_available
 from ci.config import Config
 from ci.database import embedded_url, is_connection_lost, lent, run_plain
-from ci.errors import BadInput, error_line
+from ci.errors import BadInput, described, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, Revision, load_history
 from ci.rows import Digest, Rows, Watch
 from ci.rules import Rule, allowed
-from ci.rules.downgrade import is_irreversible
+from ci.rules.downgrade import irreversible_at_run_time, is_irreversible
 from ci.rules.roundtrip import (
     BY_CHANGE,
     CHANGES,
@@ -112,7 +134,8 @@ class RoundTrip:
         self.catalog = Catalog()
         self.rows = Rows()
         self.data = history.fixtures("roundtrip_data")
-        self.reader: StepReader | None = None  # set once env.py has configured the context
+        self.context: MigrationContext  # env.py's, set once it has configured it
+        self.reader: StepReader | None = None  # set then too
         self.watch: Watch | None = None
 
     def run(self, connection: sa.Connection, before: list[Revision], checked: list[Revision],
@@ -124,10 +147,11 @@ class RoundTrip:
         def body(context: MigrationContext) -> None:
             conn = context.connection
             assert conn is not None
+            self.context = context
             self.reader = StepReader.install(conn, (context.version_table_schema or "public",
                                                      context.version_table))
             self.watch = Watch(conn)
-            failed = self._bring_up(context, conn, before, others)
+            failed = self._bring_up(conn, before, others)
             if failed is not None:
                 self.outcomes += [Outcome(r.id, "not run", note=f"after {failed} failed")
                                   for r in checked]
@@ -138,25 +162,25 @@ class RoundTrip:
             for index, rev in enumerate(checked, start=1):
                 if self.progress:
                     self.progress(f"roundtrip: revision {others + index} of {total} ({rev.id})")
-                if not self._check(context, conn, rev):
+                if not self._check(conn, rev):
                     self.outcomes += [Outcome(r.id, "not run", note=f"after {rev.id} failed")
                                       for r in checked[index:]]
                     self.stopped = True
                     break
                 self._capture_schema(conn, len(before) + index)
                 if index % COMMIT_EVERY == 0:
-                    self._commit(context)
+                    self._commit()
             if not self.stopped:  # an autocommit revision's failure leaves no transaction
                 self.reader.uninstall()  # to do it in
 
         run_env(self.config, self.history, connection, body)
 
-    def _bring_up(self, context: MigrationContext, conn: sa.Connection,
-                  before: list[Revision], others: int) -> str | None:
+    def _bring_up(self, conn: sa.Connection, before: list[Revision], others: int) -> str | None:
         """Upgrade through ``before`` unchecked (loading their data fixtures, keeping their
         statements and the schema when asked). Should one of the last ``others`` fail, it ends
         there: its id."""
         for ran, rev in enumerate(before, start=1):
+            root = conn.get_transaction()
             try:
                 self._upgrade(conn, rev)
             except RevisionFailed as exc:
@@ -164,11 +188,11 @@ class RoundTrip:
                     raise
                 self._upgrade_failed(rev, exc)
                 return rev.id
-            _in_transaction(conn, rev, "upgrade", may_commit=rev.commits_itself)
+            self._after(conn, rev, "upgrade", rev.commits_itself, root)
             self._load_data(conn, rev)
             self._capture_schema(conn, ran)
             if ran % COMMIT_EVERY == 0:
-                self._commit(context)
+                self._commit()
         return None
 
     def _upgrade_failed(self, rev: Revision, exc: RevisionFailed) -> None:
@@ -185,62 +209,102 @@ class RoundTrip:
         else:
             apply(rev, "upgrade")
 
-    def _check(self, context: MigrationContext, conn: sa.Connection, rev: Revision) -> bool:
-        """Upgrade, then prove the downgrade; False when the upgrade failed (stop the run)."""
+    def _check(self, conn: sa.Connection, rev: Revision) -> bool:
+        """Upgrade, then prove the downgrade; False when the run cannot carry on (the upgrade
+        failed, or a self-committing downgrade failed part way): the run stops."""
         assert self.reader is not None
         autocommit = rev.commits_itself
         path = ("autocommit" if autocommit else "fast" if self.reader.tracked
                 else "whole snapshots")
+        note = "" if autocommit or self.reader.tracked else self.reader.why
         before_upgrade = not autocommit  # a savepoint holds the state before the upgrade
+        memo = _memo(self.context)
         if before_upgrade:
-            run_plain(conn, "SAVEPOINT dbci_upgrade")
+            self._savepoint(conn, rev, "upgrade", "SAVEPOINT dbci_upgrade")
+        root = conn.get_transaction()
         try:
             self._upgrade(conn, rev)
         except RevisionFailed as exc:
             if before_upgrade:
-                run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_upgrade")
+                self._savepoint(conn, rev, "upgrade", "ROLLBACK TO SAVEPOINT dbci_upgrade")
+            _restore(self.context, memo)
             self._upgrade_failed(rev, exc)
-            self.outcomes.append(Outcome(rev.id, "failed", path))
+            self.outcomes.append(Outcome(rev.id, "failed", path, note))
             return False
-        _in_transaction(conn, rev, "upgrade", may_commit=autocommit)
+        self._after(conn, rev, "upgrade", autocommit, root)
         up = self._read(whole=autocommit)
         previous, rows_before = self._settle(conn, up)
         failed_before = len(self.findings)
         if is_irreversible(rev):
             self.outcomes.append(Outcome(rev.id, "skipped", path, "irreversible"))
         elif not before_upgrade:
-            if not self._check_downgrade_autocommit(conn, rev, previous, rows_before):
-                self.outcomes.append(Outcome(rev.id, "failed", path))
+            carried = self._check_downgrade_autocommit(conn, rev, previous, rows_before, memo)
+            if carried is not True:
+                self.outcomes.append(Outcome(rev.id, "failed", path, carried or ""))
                 return False
         else:
-            run_plain(conn, "SAVEPOINT dbci_downgrade")
+            upgraded = _memo(self.context)
+            self._savepoint(conn, rev, "downgrade", "SAVEPOINT dbci_downgrade")
             try:
                 differs = self._check_downgrade(conn, rev, up.keys, previous, rows_before)
                 left = capture(conn) if differs else None
             except BaseException:
-                run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_downgrade")
+                self._savepoint(conn, rev, "downgrade", "ROLLBACK TO SAVEPOINT dbci_downgrade")
                 raise
+            _restore(self.context, upgraded)  # the downgrade is undone: what it created too
             if left is None:  # back to the upgrade, which stays: one round trip
-                run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_downgrade; "
+                self._savepoint(conn, rev, "downgrade", "ROLLBACK TO SAVEPOINT dbci_downgrade; "
                                 "RELEASE SAVEPOINT dbci_upgrade")
                 before_upgrade = False
             else:
-                run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_downgrade")
-                self._explain(conn, rev, left, failed_before)
+                self._savepoint(conn, rev, "downgrade", "ROLLBACK TO SAVEPOINT dbci_downgrade")
+                self._explain(conn, rev, left, failed_before, memo)
         if before_upgrade:
-            run_plain(conn, "RELEASE SAVEPOINT dbci_upgrade")  # the upgrade stays
+            self._savepoint(conn, rev, "upgrade", "RELEASE SAVEPOINT dbci_upgrade")
         if not (self.outcomes and self.outcomes[-1].revision == rev.id):
             status = "failed" if len(self.findings) > failed_before else "passed"
-            self.outcomes.append(Outcome(rev.id, status, path))  # else: skipped, recorded
+            self.outcomes.append(Outcome(rev.id, status, path, note))  # else: skipped, recorded
         self._load_data(conn, rev)
         return True
 
-    def _commit(self, context: MigrationContext) -> None:
+    def _commit(self) -> None:
         """Commit the work so far (Alembic begins a new transaction), so one run never holds
         too many locks."""
-        with context.autocommit_block():
+        with self.context.autocommit_block():
             pass
         self.rows.committed()
+
+    def _after(self, conn: sa.Connection, rev: Revision, direction: str, may_commit: bool,
+               root: sa.RootTransaction | None) -> None:
+        """After a step that ended the transaction it ran in (``root``): where it was known to
+        (its source says so; it ran without savepoints), carry on in a new transaction that
+        Alembic knows as its own; elsewhere refuse to go on, naming the revision: the
+        savepoints the round trip works with are gone."""
+        driver: Any = conn.connection.dbapi_connection
+        # COMMIT as SQL: psycopg2 believes it is in a transaction, the server says it is not
+        sent = driver.status == STATUS_BEGIN and \
+            driver.info.transaction_status == TRANSACTION_STATUS_IDLE
+        if not sent and conn.get_transaction() is root:  # the common case: nothing to do
+            return
+        if not may_commit:
+            raise _commits(rev, direction)
+        if sent:
+            driver.commit()  # nothing left to commit; psycopg2 begins afresh at the next statement
+        # ``op.get_bind().commit()``: Alembic still holds the transaction that ended
+        ended = self.context._transaction
+        if ended is not None and not ended.is_active:
+            self.context._transaction = conn.get_transaction() or conn.begin()
+
+    def _savepoint(self, conn: sa.Connection, rev: Revision, direction: str, text: str) -> None:
+        """One of the round trip's own savepoint commands around a revision's ``direction``;
+        should the savepoint be gone, the revision ended the transaction in a way neither its
+        source nor the driver showed: say so, naming it."""
+        try:
+            run_plain(conn, text)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            if getattr(exc, "pgcode", None) != errorcodes.INVALID_SAVEPOINT_SPECIFICATION:
+                raise
+            raise _commits(rev, direction) from exc
 
     def _capture_schema(self, conn: sa.Connection, ran: int) -> None:
         """The whole schema, once ``schema_after`` revisions have run: theirs alone, unless a
@@ -248,11 +312,14 @@ class RoundTrip:
         if ran == self.schema_after and not self.fixture_ddl:
             self.schema = capture(conn)
 
-    def _explain(self, conn: sa.Connection, rev: Revision, left: Captured, first: int) -> None:
+    def _explain(self, conn: sa.Connection, rev: Revision, left: Captured, first: int,
+                 memo: dict[str, Any]) -> None:
         """Attach migra's SQL from what the downgrade left to the schema before the upgrade:
         roll back to before the upgrade, capture it, then upgrade again to carry on (the
-        savepoint stays, to be released)."""
-        run_plain(conn, "ROLLBACK TO SAVEPOINT dbci_upgrade")
+        savepoint stays, to be released). Alembic's memo of the named types it created goes
+        back to before the upgrade too (``memo``), or the upgrade would not create them again."""
+        self._savepoint(conn, rev, "upgrade", "ROLLBACK TO SAVEPOINT dbci_upgrade")
+        _restore(self.context, memo)
         statements = migra_sql(left, capture(conn))
         apply(rev, "upgrade")
         self._settle(conn, self._read())  # the same units, with new oids
@@ -265,17 +332,20 @@ class RoundTrip:
                 break
 
     def _downgrade(self, conn: sa.Connection, rev: Revision, may_commit: bool = False) -> bool:
+        """Run the downgrade; False when it raised (a finding, or a skip where the revision's
+        own downgrade said it cannot be undone, with a reason)."""
+        root = conn.get_transaction()
         try:
             apply(rev, "downgrade")
-            _in_transaction(conn, rev, "downgrade", may_commit)
         except RevisionFailed as exc:
-            if isinstance(exc.error, NotImplementedError):
+            if irreversible_at_run_time(rev, exc.error):
                 self.outcomes.append(Outcome(rev.id, "skipped", note="downgrade raises "
-                                             "NotImplementedError"))
+                                             f"{described(exc.error)}"))
             else:
                 self._fail(DOWNGRADE_FAILS, rev, f"downgrade of {rev.id} failed: "
-                           f"{error_line(exc.error)}", line=_line(rev, "downgrade"))
+                           f"{_raised(exc.error)}", line=_line(rev, "downgrade"))
             return False
+        self._after(conn, rev, "downgrade", may_commit, root)
         return True
 
     def _check_downgrade(self, conn: sa.Connection, rev: Revision, up_keys: set[UnitKey] | None,
@@ -293,25 +363,46 @@ class RoundTrip:
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
                                     previous: dict[UnitKey, Unit | None],
-                                    rows_before: dict[str, Digest | None]) -> bool:
-        """No savepoint can hold a revision that commits: downgrade, compare, upgrade again.
-        False when the upgrade cannot run again over what the downgrade left (the findings say
-        what): the run stops there."""
+                                    rows_before: dict[str, Digest | None],
+                                    memo: dict[str, Any]) -> bool | str | None:
+        """No savepoint can hold a revision that commits: commit the upgrade, downgrade,
+        compare, upgrade again. True to carry on; else the run stops there, with the note to
+        give (None: the findings say why), when the upgrade cannot run again over what the
+        downgrade left, or a failed downgrade committed part of its work."""
+        upgraded = _memo(self.context)
+        self._commit()  # a failed downgrade rolls back to here: the upgrade, whole
         if not self._downgrade(conn, rev, may_commit=True):
-            return True
+            _restore(self.context, upgraded)
+            return True if self._recovered(conn) else \
+                "its downgrade failed after committing part of its work"
         down = self._read(whole=True)
         reported = self._report(rev, self._expected(previous, None), down.units, None)
         self._report_rows(rev, self.rows.compare(conn, down, rows_before), reported)
+        _restore(self.context, memo)  # downgraded: Alembic creates its named types again
+        root = conn.get_transaction()
         try:
             apply(rev, "upgrade")
         except RevisionFailed as exc:
             if not any(f.revision == rev.id for f in self.findings):
                 self._fail(UPGRADE_FAILS, rev, f"{exc.reason}, run again after its downgrade",
                            line=_line(rev, "upgrade"))
-            return False
-        _in_transaction(conn, rev, "upgrade", may_commit=True)
+            return None
+        self._after(conn, rev, "upgrade", True, root)
         self._settle(conn, self._read(whole=True))
         return True
+
+    def _recovered(self, conn: sa.Connection) -> bool:
+        """After a failed downgrade of a revision that commits: roll back what it left
+        uncommitted, then read everything again; True when schema and rows are as the upgrade
+        left them (committed just before the downgrade)."""
+        conn.rollback()
+        conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]  # one SA missed
+        self.context._transaction = conn.begin() if self.context._transaction is not None \
+            else None
+        self.rows.committed()
+        units, rows = self._settle(conn, self._read(whole=True))
+        return (all(self.catalog.units.get(key) == unit for key, unit in units.items())
+                and all(self.rows.digests.get(name) == digest for name, digest in rows.items()))
 
     def _expected(self, previous: dict[UnitKey, Unit | None],
                   keys: set[UnitKey] | None) -> Snapshot:
@@ -393,23 +484,31 @@ class RoundTrip:
             self.findings.append(finding)
 
 
-def _in_transaction(conn: sa.Connection, rev: Revision, direction: str,
-                    may_commit: bool) -> None:
-    """After a revision that ended the transaction it ran in (``COMMIT``): where it was known
-    to (its source says ``"COMMIT"``; it ran without savepoints), tell the driver, so the next
-    statement begins a transaction again; elsewhere refuse to go on, the savepoints the round
-    trip works with being gone."""
-    driver: Any = conn.connection.dbapi_connection
-    # psycopg2 has sent BEGIN and believes it is in a transaction, the server says it is not
-    if driver.status != STATUS_BEGIN or driver.info.transaction_status != TRANSACTION_STATUS_IDLE:
-        return
-    if may_commit:
-        driver.commit()  # nothing left to commit; psycopg2 begins afresh at the next statement
-        return
-    raise BadInput(f"{rev.display}: the {direction} of {rev.id} commits the transaction it "
-                   "runs in (COMMIT), so dbci cannot undo it to check it; run statements that "
-                   "must be outside a transaction inside "
-                   "`with op.get_context().autocommit_block():`")
+def _commits(rev: Revision, direction: str) -> BadInput:
+    """A revision that ended the transaction the round trip holds it in, as one line naming it."""
+    return BadInput(f"{rev.display}: the {direction} of {rev.id} commits the transaction it "
+                    "runs in (COMMIT, or .commit() on the connection), so dbci cannot undo it "
+                    "to check it; run statements that must be outside a transaction inside "
+                    "`with op.get_context().autocommit_block():`")
+
+
+def _memo(context: MigrationContext) -> dict[str, Any]:
+    """A copy of Alembic's memo of the named types (enums) its operations created or dropped in
+    this run: SQLAlchemy consults it to make each only once per run (checked on Alembic 1.20,
+    SQLAlchemy 2.1), so where the round trip undoes a step, the memo must forget it too."""
+    return {kind: set(names) for kind, names in context.impl.memo.items()}
+
+
+def _restore(context: MigrationContext, memo: dict[str, Any]) -> None:
+    """Put back Alembic's memo as :func:`_memo` copied it."""
+    context.impl.memo.clear()
+    context.impl.memo.update({kind: set(names) for kind, names in memo.items()})
+
+
+def _raised(error: BaseException) -> str:
+    """What a downgrade raised: the database's line, or a Python error with its type, so a
+    ``NotImplementedError`` that is not the revision's own says what it is."""
+    return described(error) if isinstance(error, NotImplementedError) else error_line(error)
 
 
 def _line(rev: Revision, function: str) -> int | None:
@@ -488,8 +587,11 @@ class RoundTripResult:
                  if o.status == "skipped"]
         slow = [o for o in self.outcomes if o.path != "fast"]
         if slow:
+            why = sorted({o.note for o in slow if o.path == "whole snapshots" and o.note
+                          and o.status != "skipped"})
             lines.append(f"{count(len(slow), 'revision')} took the slower whole-snapshot path "
-                         f"({', '.join(sorted({o.path for o in slow}))})")
+                         f"({', '.join(sorted({o.path for o in slow}))})"
+                         + "".join(f": {reason}" for reason in why))
         return lines
 
 

@@ -1,0 +1,300 @@
+"""The round trip's state machine (see the top of ``ci/checks/roundtrip.py``): each step starts
+from the state the one before it left, whatever it was: a pass, a finding, a failed upgrade or
+downgrade, a self-commit, an autocommit block, a periodic commit, on either worker. Each test
+checks one transition by what the next revision can do: it runs on the state it expects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Run, dbci, empty_history, fixture_project, write_revision
+
+from ci.beside import available
+
+pytestmark = pytest.mark.db
+
+TABLE = 'op.create_table("t", sa.Column("id", sa.Integer, primary_key=True), ' \
+        'sa.Column("x", sa.Integer))'
+#: A revision that commits twice itself: ``.commit()`` on the connection, then an autocommit
+#: block (a concurrent index, as teams write it), with a downgrade that does it right.
+SELF_COMMIT = ('op.get_bind().commit()\nwith op.get_context().autocommit_block():\n'
+               '    op.create_index("ix_{n}", "t", ["x"], postgresql_concurrently=True)')
+SELF_COMMIT_DOWN = ('with op.get_context().autocommit_block():\n'
+                    '    op.drop_index("ix_{n}", table_name="t", postgresql_concurrently=True)')
+
+
+def add_column(n: int) -> tuple[str, str]:
+    return (f'op.add_column("t", sa.Column("c{n}", sa.Integer))',
+            f'op.drop_column("t", "c{n}")')
+
+
+@pytest.fixture
+def history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., str]]:
+    """``history(upgrade, downgrade)``: append a revision (``rNNN``) to an empty project whose
+    first revision creates ``t(id, x)``; its id."""
+    root = fixture_project("enum_left_behind", tmp_path)
+    folder = root / "migrations" / "versions"
+    for path in folder.glob("*.py"):
+        path.unlink()
+    monkeypatch.chdir(root)
+    made: list[str] = []
+
+    def add(upgrade: str, downgrade: str = "pass") -> str:
+        revision = f"r{len(made):03d}"
+        write_revision(folder, f"{revision}.py", revision, made[-1] if made else None,
+                       upgrade=upgrade, downgrade=downgrade)
+        made.append(revision)
+        return revision
+
+    add(TABLE, 'op.drop_table("t")')
+    yield add
+
+
+def roundtrip(*args: str) -> Run:
+    return dbci("--json", "roundtrip", *args)
+
+
+def outcomes(run: Run) -> dict[str, tuple[str, str]]:
+    """Revision -> (status, path)."""
+    return {r["revision"]: (r["status"], r["path"]) for r in run.json()["revisions"]}
+
+
+def found(run: Run) -> set[tuple[str, str]]:
+    return {(f["rule"], f["revision"]) for f in run.json()["findings"]}
+
+
+# -- a finding: back to before the upgrade (for migra), upgraded again ----------------------------
+
+
+def test_an_enum_left_behind_is_a_finding_not_a_failed_upgrade(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alembic's most common downgrade mistake: ``drop_table`` leaves the table's enum type.
+    The finding's upgrade runs again on the state before it; SQLAlchemy would skip creating the
+    type it remembers having created in this run, were that memory not put back too."""
+    monkeypatch.chdir(fixture_project("enum_left_behind", tmp_path))
+    run = roundtrip()
+    assert run.code == 1, run.out + run.err
+    (finding,) = run.json()["findings"]
+    assert (finding["rule"], finding["object"]) == ("downgrade-leaves-objects", "public.kind")
+    assert 'drop type "public"."kind"' in finding["detail"]
+
+
+def test_after_a_finding_the_next_revision_runs_on_the_upgrade(
+        history: Callable[..., str]) -> None:
+    enum = history('op.create_table("e", sa.Column("k", sa.Enum("a", "b", name="kind")))',
+                   'op.drop_table("e")')  # leaves the type: a finding
+    after = history('op.execute("ALTER TABLE e ADD COLUMN k2 kind")',  # the type and e are
+                    'op.execute("ALTER TABLE e DROP COLUMN k2")')  # there: upgraded again
+    run = roundtrip()
+    assert found(run) == {("downgrade-leaves-objects", enum)}
+    assert outcomes(run)[after] == ("passed", "fast")
+
+
+# -- a pass, and a failed downgrade on the fast path: the savepoints hold it ---------------
+
+
+def test_after_a_pass_and_a_failed_downgrade_the_run_carries_on(
+        history: Callable[..., str]) -> None:
+    passes = history(*add_column(1))
+    fails = history(*add_column(2)[:1], 'op.drop_column("t", "no_such_column")')
+    after = history('op.execute("UPDATE t SET c1 = 1, c2 = 2")')
+    run = roundtrip()
+    assert found(run) == {("downgrade-fails", fails)}
+    assert outcomes(run)[passes] == outcomes(run)[after] == ("passed", "fast")
+
+
+def test_a_failed_upgrade_stops_the_run(history: Callable[..., str]) -> None:
+    fails = history('op.execute("SELECT 1/0")')
+    after = history(*add_column(1))
+    run = roundtrip()
+    assert run.code == 1 and found(run) == {("upgrade-fails", fails)}
+    assert outcomes(run)[after] == ("not run", "fast")
+    assert run.json()["reached_head"] is False
+
+
+# -- revisions that commit themselves --------------------------------------------------------
+
+
+def test_a_failed_downgrade_of_a_self_committing_revision_is_a_finding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its downgrade drops the index concurrently outside an autocommit block: the server
+    refuses, in the transaction the round trip holds; that is rolled back to the committed
+    upgrade, and the run carries on."""
+    monkeypatch.chdir(fixture_project("concurrent_downgrade_fails", tmp_path))
+    run = roundtrip()
+    assert run.code == 1, run.out + run.err
+    (finding,) = run.json()["findings"]
+    assert (finding["rule"], finding["revision"]) == ("downgrade-fails", "bbbbbbbbbbb2")
+    assert "DROP INDEX CONCURRENTLY cannot run inside a transaction block" in finding["message"]
+    assert finding["file"] == "migrations/versions/bbbbbbbbbbb2_index_x.py"
+    assert outcomes(run) == {"aaaaaaaaaaa1": ("passed", "fast"),
+                             "bbbbbbbbbbb2": ("failed", "autocommit"),
+                             "ccccccccccc3": ("passed", "fast")}
+
+
+def test_a_self_committing_downgrade_that_fails_part_way_stops_the_run(
+        history: Callable[..., str]) -> None:
+    """Its autocommit block committed the index's drop before the downgrade failed: the state
+    is neither the upgrade's nor the one before it, so no later revision can be checked."""
+    fails = history(SELF_COMMIT.format(n=1), SELF_COMMIT_DOWN.format(n=1)
+                    + '\nop.execute("SELECT 1/0")')
+    after = history(*add_column(1))
+    run = roundtrip()
+    assert found(run) == {("downgrade-fails", fails)}
+    doc = run.json()
+    assert outcomes(run)[fails] == ("failed", "autocommit")
+    assert "committing part of its work" in doc["revisions"][1]["note"]
+    assert outcomes(run)[after][0] == "not run" and doc["reached_head"] is False
+
+
+def test_after_a_self_commit_the_next_revision_runs_in_a_transaction(
+        history: Callable[..., str]) -> None:
+    committing = history(SELF_COMMIT.format(n=1), SELF_COMMIT_DOWN.format(n=1))
+    after = history(*add_column(1))
+    leaves = history(*add_column(2)[:1])  # then a finding: its savepoints work again
+    run = roundtrip()
+    assert found(run) == {("downgrade-leaves-objects", leaves)}
+    assert outcomes(run)[committing] == ("passed", "autocommit")
+    assert outcomes(run)[after] == ("passed", "fast")
+
+
+def test_a_commit_its_source_does_not_show_names_the_revision(
+        history: Callable[..., str]) -> None:
+    """``op.get_bind().commit()`` outside an autocommit block ends the transaction holding the
+    savepoint: the one line names the revision and its file (exit 2), as the README says."""
+    committing = history('op.get_bind().commit()\nop.add_column("t", sa.Column("c", sa.Integer))',
+                         'op.drop_column("t", "c")')
+    run = dbci("roundtrip")
+    assert run.code == 2, run.err
+    assert f"migrations/versions/{committing}.py: the upgrade of {committing} commits the " \
+        "transaction it runs in" in run.err
+    assert "savepoint" not in run.err
+
+
+# -- periodic commits, after revisions that committed themselves --------------------------------
+
+
+def long_history(add: Callable[..., str], count: int, committing: set[int]) -> list[str]:
+    """``count`` revisions adding a column each; those numbered in ``committing`` commit
+    themselves first."""
+    ids = []
+    for n in range(1, count + 1):
+        up, down = add_column(n)
+        if n in committing:
+            up, down = f"{SELF_COMMIT.format(n=n)}\n{up}", f"{down}\n{SELF_COMMIT_DOWN.format(n=n)}"
+        ids.append(add(up, down))
+    return ids
+
+
+def test_a_periodic_commit_after_a_self_committing_revision(
+        history: Callable[..., str]) -> None:
+    """More than COMMIT_EVERY (100) revisions, some committing themselves before the 100th:
+    the periodic commit commits the transaction Alembic began after theirs."""
+    ids = long_history(history, 104, {5, 50, 99, 101})
+    run = roundtrip()
+    assert run.code == 0, run.out + run.err
+    assert {status for status, _ in outcomes(run).values()} == {"passed"}
+    assert {outcomes(run)[ids[n - 1]][1] for n in (5, 50, 99, 101)} == {"autocommit"}
+
+
+def test_a_periodic_commit_while_bringing_up_the_revisions_before_the_range(
+        history: Callable[..., str]) -> None:
+    ids = long_history(history, 103, {3, 60})
+    run = roundtrip("--from", ids[-1])
+    assert run.code == 0, run.out + run.err
+    assert outcomes(run) == {ids[-1]: ("passed", "fast")}
+
+
+two_cpus = pytest.mark.skipif(not available(), reason="a second worker needs Linux, 2 CPUs")
+
+
+@two_cpus
+def test_both_workers_commit_after_self_committing_revisions(
+        history: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second worker checks the first part, the first process brings it up unchecked, and
+    both commit every few revisions after revisions that committed themselves."""
+    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
+    monkeypatch.setattr("ci.checks.roundtrip.COMMIT_EVERY", 3)
+    ids = long_history(history, 12, {2, 4, 9})
+    leaves = history(*add_column(99)[:1])
+    run = roundtrip()
+    assert run.code == 1, run.out + run.err
+    assert found(run) == {("downgrade-leaves-objects", leaves)}
+    assert [outcomes(run)[r][0] for r in ids] == ["passed"] * 12
+
+
+# -- skips: only the revision's own word --------------------------------------------------------
+
+
+def test_a_not_implemented_error_from_library_code_is_a_failed_downgrade(
+        history: Callable[..., str]) -> None:
+    """Alembic raises NotImplementedError for what an operation cannot do; that is no reason
+    the revision gave, so no skip."""
+    fails = history(*add_column(1)[:1], 'with op.batch_alter_table("t") as batch:\n'
+                    '    batch.drop_column("c1")\n'
+                    '    batch.impl.create_table(None)  # "Can\'t create table in batch mode"')
+    run = roundtrip()
+    assert run.code == 1, run.out
+    (finding,) = run.json()["findings"]
+    assert (finding["rule"], finding["revision"]) == ("downgrade-fails", fails)
+    assert "NotImplementedError" in finding["message"]
+    assert outcomes(run)[fails][0] == "failed"
+
+
+def test_a_not_implemented_error_without_a_reason_is_a_failed_downgrade_and_a_lint_finding(
+        history: Callable[..., str]) -> None:
+    bare = history(*add_column(1)[:1], "raise NotImplementedError")
+    run = roundtrip()
+    assert found(run) == {("downgrade-fails", bare)}
+    lint = dbci("--json", "lint")
+    assert {(f["rule"], f["revision"]) for f in lint.json()["findings"]} >= {
+        ("marker-without-reason", bare)}
+    reasoned = history(*add_column(2)[:1],
+                       'raise NotImplementedError("the column\'s data is gone")')
+    assert not {(f["rule"], f.get("revision")) for f in dbci("--json", "lint").json()["findings"]
+                } & {("marker-without-reason", reasoned), ("missing-downgrade", reasoned)}
+    run = roundtrip()
+    assert run.json()["revisions"][-1] == {"revision": reasoned, "status": "skipped",
+                                           "path": "fast", "note": "irreversible"}
+
+
+# -- the fast path's event triggers -------------------------------------------------------------
+
+
+def test_a_superuser_takes_the_fast_path(history: Callable[..., str]) -> None:
+    history(*add_column(1))
+    run = roundtrip()
+    assert run.code == 0
+    assert {r["path"] for r in run.json()["revisions"]} == {"fast"}
+    assert {r["note"] for r in run.json()["revisions"]} == {""}
+
+
+def test_a_role_without_the_privilege_takes_whole_snapshots_and_says_why(
+        history: Callable[..., str], make_role: Callable[..., str]) -> None:
+    history(*add_column(1))
+    url = make_role("CREATEDB")
+    run = dbci("--json", "--database-url", url, "roundtrip")
+    assert run.code == 0, run.out + run.err
+    revisions = run.json()["revisions"]
+    assert {r["path"] for r in revisions} == {"whole snapshots"}
+    assert all("may not create event triggers" in r["note"] for r in revisions)
+    text = dbci("--database-url", url, "roundtrip").out
+    assert "took the slower whole-snapshot path (whole snapshots): the role may not create " \
+        "event triggers (permission denied" in text
+
+
+# -- an empty history: no error, for lint as for the round trip ----------------------------------
+
+
+def test_an_empty_history_is_no_error_for_lint_nor_for_the_round_trip(project: Path) -> None:
+    empty_history(project)
+    trip = dbci("roundtrip")
+    assert (trip.code, trip.out) == (0, "roundtrip: no revisions to check\n")
+    lint = dbci("lint")
+    assert lint.code == 0, lint.err
+    assert lint.out.splitlines() == ["lint: 0 revisions in database/versions",
+                                     "no revisions yet; write the first with `dbci new MESSAGE`",
+                                     "lint: ok"]
+    assert dbci("--json", "lint").json() == {"ok": True, "findings": []}
