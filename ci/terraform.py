@@ -4,7 +4,8 @@ changing only the file-name part of that one string.
 The file is parsed by python-hcl2; the ``locals`` attribute is found in its syntax tree, whose
 tokens carry their place in the text, so the edit touches nothing else (interpolations in the
 bucket part, comments, spacing, other locals). The result must parse again, and, where a
-``terraform`` binary exists, pass ``terraform fmt -check``.
+``terraform`` binary exists, the bump must add no ``terraform fmt`` difference of its own. A
+file name built by interpolation is refused: only a literal one is dbci's to change.
 """
 
 from __future__ import annotations
@@ -95,11 +96,14 @@ def find(path: Path, text: str | None = None) -> DataLoadPath:
     string = value.children[0] if isinstance(value, Tree) and value.children else None
     if not (isinstance(string, Tree) and string.data == "string"):
         raise BadInput(f"{display_path(path)}: local.{LOCAL} is not a string naming a seed")
-    literal = [token for part in string.children if isinstance(part, Tree)
-               for token in part.children
+    parts = [part for part in string.children if isinstance(part, Tree)]
+    literal = [token for part in parts[-1:] for token in part.children
                if isinstance(token, Token) and token.type == "STRING_CHARS"]
-    if not literal:
-        raise BadInput(f"{display_path(path)}: local.{LOCAL} has no literal file name")
+    if not literal or ("/" not in literal[-1] and len(parts) > 1):
+        raise BadInput(f"{display_path(path)}: the file name of local.{LOCAL} is not literal "
+                       "text (it ends in a ${...} interpolation, or is built from one); dbci "
+                       "changes only a literal seed file name: write it out "
+                       "(.../seed_data_<revision>.sql)")
     written = text[string.meta.start_pos + 1:string.meta.end_pos - 1]
     return DataLoadPath(path, text, written, literal[-1], found[0].meta.line)
 
@@ -120,19 +124,32 @@ def bumped(found: DataLoadPath, file_name: str) -> str:
     return found.text[:start] + folder + file_name + found.text[end:]
 
 
-def fmt_check(path: Path, text: str) -> None:
-    """``terraform fmt -check`` on the new text, where a terraform binary exists."""
+def formatted(text: str) -> str | None:
+    """``terraform fmt``'s version of ``text``, where a terraform binary exists."""
     binary = shutil.which("terraform")
     if binary is None:
-        return
+        return None
     try:
-        done = subprocess.run([binary, "fmt", "-check", "-"], input=text, capture_output=True,
+        done = subprocess.run([binary, "fmt", "-"], input=text, capture_output=True,
                               text=True, check=False, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise OutsideFailure(f"terraform fmt could not run: {exc}") from exc
     if done.returncode != 0:
-        raise BadInput(f"{display_path(path)}: the bumped file would fail terraform fmt -check; "
-                       "nothing was changed")
+        first = (done.stderr.strip().splitlines() or ["no output"])[0]
+        raise OutsideFailure(f"terraform fmt failed: {first}")
+    return done.stdout
+
+
+def fmt_check(path: Path, before: str, after: str, file_name: str) -> None:
+    """Refuse a bump that adds a formatting difference of its own: bumping the formatted file
+    must give the formatted bumped file. A file that was not formatted before may stay so
+    (a team's main.tf need not be); the bump never makes it worse."""
+    was = formatted(before)
+    if was is None:
+        return
+    if formatted(after) != bumped(find(path, was), file_name):
+        raise BadInput(f"{display_path(path)}: the bump itself would add a terraform fmt "
+                       "difference; nothing was changed")
 
 
 def bump(path: Path, file_name: str, check: bool = False) -> tuple[DataLoadPath, bool]:
@@ -148,6 +165,6 @@ def bump(path: Path, file_name: str, check: bool = False) -> tuple[DataLoadPath,
     if again.file_name != file_name or again.line != found.line:
         raise BadInput(f"{display_path(path)}: the bump did not land where it should; nothing "
                        "was changed")
-    fmt_check(path, text)
+    fmt_check(path, found.text, text, file_name)
     replace_files({path: text})
     return found, True

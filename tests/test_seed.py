@@ -250,6 +250,22 @@ def test_bump_changes_only_the_file_name_of_an_interpolated_path(bucket: str,
         assert subprocess.run(["terraform", "fmt", "-check", str(project / TF)]).returncode == 0
 
 
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="needs a terraform binary")
+def test_bump_leaves_a_file_that_was_not_formatted_as_it_was_around_the_name(
+        bucket: str, project: Path) -> None:
+    text = (project / TF).read_text()
+    assert "  data_load_path = " in text
+    edit_file(project / TF, "  data_load_path = ", "  data_load_path =      ")  # not fmt's
+    assert subprocess.run(["terraform", "fmt", "-check", str(project / TF)],
+                          capture_output=True).returncode != 0
+    assert dbci("seed", "build", "--out", "seed.sql").code == 0
+    assert dbci("seed", "upload", "seed.sql").code == 0
+    before = (project / TF).read_text()
+    run = dbci("tf", "bump")
+    assert run.code == 0, run.err
+    assert (project / TF).read_text() == before.replace(OLD_KEY, HEAD_KEY)
+
+
 def test_bump_refuses_a_seed_not_uploaded(aws: str, project: Path) -> None:
     boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={
         "LocationConstraint": "us-west-2"})
@@ -266,7 +282,11 @@ def test_bump_refuses_a_seed_not_uploaded(aws: str, project: Path) -> None:
     ('locals {\n  data_load_path = "a"\n}\nlocals {\n  data_load_path = "b"\n}\n',
      "2 definitions of local.data_load_path"),
     ("locals {\n  data_load_path = 5\n}\n", "is not a string naming a seed"),
-], ids=["syntax", "missing", "twice", "not-a-string"])
+    ('locals {\n  data_load_path = "s3://b/${var.prefix}/${var.seed}.sql"\n}\n',
+     "the file name of local.data_load_path is not literal text"),
+    ('locals {\n  data_load_path = "s3://b/database/${var.seed}"\n}\n',
+     "the file name of local.data_load_path is not literal text"),
+], ids=["syntax", "missing", "twice", "not-a-string", "interpolated-name", "ends-interpolated"])
 def test_terraform_files_that_go_wrong(project: Path, text: str, says: str) -> None:
     (project / TF).write_text(text)
     before = folder_state(project)
