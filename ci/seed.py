@@ -29,7 +29,7 @@ from ci.findings import display_path
 from ci.history import History, load_history
 from ci.migrate import Migration, migrate
 from ci.migrate import plan as plan_migration
-from ci.runner import run_env
+from ci.runner import run_env, stamp
 
 #: A fixed ``\\restrict`` key: pg_dump 18 would pick a random one, and two builds of the same
 #: inputs must give the same bytes.
@@ -204,10 +204,36 @@ class Uploaded:
     stored: aws.Digests | None = None
 
 
+#: The lines pg_dump's plain format opens and closes a dump with.
+DUMP_LINES = ("-- PostgreSQL database dump\n", "-- PostgreSQL database dump complete\n")
+
+
+def verified(config: Config, path: Path) -> str:
+    """The revision of a seed ``seed build`` could have written, else BadInput before anything
+    is uploaded: a pg_dump plain dump of a revision of this history that loads cleanly into a
+    scratch database, whose ``alembic_version`` then holds exactly that revision."""
+    history = load_history(config)
+    what = display_path(path)
+    revision = _checked_revision(history, path, what)
+    text = path.read_text(encoding="utf-8")
+    if not all(line in text for line in DUMP_LINES):
+        raise BadInput(f"{what}: not a pg_dump plain-SQL dump (no '-- PostgreSQL database dump' "
+                       "and '... complete' lines); upload the file dbci seed build wrote")
+    with targets.scratch(config) as scratch:
+        load_sql(scratch, path, f"{what}: loading it into a scratch database")
+        with targets.connect(scratch) as connection:
+            at = stamp(config, history, connection)
+    if at.heads != (revision,):
+        raise BadInput(f"{what}: once loaded, its alembic_version holds "
+                       f"{', '.join(at.heads) or 'nothing'}, not {revision}; upload the file "
+                       "dbci seed build wrote")
+    return revision
+
+
 def upload(config: Config, path: Path, dry_run: bool = False) -> Uploaded:
-    """Upload a seed of this history under the name of the revision inside it; never over
-    another object."""
-    revision = _checked_revision(load_history(config), path, display_path(path))
+    """Upload a seed of this history under the name of the revision inside it, once it
+    proved to be one (:func:`verified`); never over another object."""
+    revision = verified(config, path)
     bucket = config.settings.seed_bucket
     url = f"s3://{bucket}/{seed_key(config, revision)}"
     if dry_run:

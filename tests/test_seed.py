@@ -81,6 +81,15 @@ def bucket(aws: str, project: Path, database: str, monkeypatch: pytest.MonkeyPat
     return BUCKET
 
 
+@pytest.fixture
+def head_seed(database: str, tmp_path: Path) -> Path:
+    """A seed as seed build writes one: a plain dump of the reference project at head."""
+    assert dbci("--database-url", database, "migrate", "--stage", "rdev").code == 0
+    path = tmp_path / "seed.sql"
+    path.write_text(plain_dump(database))
+    return path
+
+
 def objects() -> dict[str, bytes]:
     s3 = boto3.client("s3")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
@@ -130,6 +139,27 @@ def test_the_seed_loads_with_psql_into_an_empty_database(bucket: str, project: P
         assert run_sql(url, 'SELECT count(*) FROM persistence_schema."CollectionCanonical"')[0][0]
     finally:
         run_sql(server(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("junk", [
+    "\nDROP TABLE nowhere;\n", "\nthis is not SQL at all\n",
+    "\nUPDATE alembic_version SET version_num = '01_2d1455f47d8e';\n"],
+    ids=["fails", "not-sql", "moves-the-revision"])
+def test_a_seed_with_junk_is_never_uploaded(bucket: str, head_seed: Path, junk: str) -> None:
+    text = head_seed.read_text()
+    end = text.index("-- PostgreSQL database dump complete")
+    head_seed.write_text(text[:end] + junk + text[end:])
+    run = dbci("seed", "upload", str(head_seed))
+    assert run.code == 2 and len(run.err.splitlines()) == 1, run.err
+    assert HEAD_KEY not in objects()  # the key stays free for the real seed
+
+
+def test_a_version_block_alone_is_no_seed(bucket: str, tmp_path: Path) -> None:
+    seed = tmp_path / "seed.sql"
+    seed.write_text(f"COPY public.alembic_version (version_num) FROM stdin;\n{HEAD}\n\\.\n")
+    run = dbci("seed", "upload", str(seed))
+    assert run.code == 2 and "not a pg_dump plain-SQL dump" in run.err
+    assert HEAD_KEY not in objects()
 
 
 def test_a_second_upload_never_overwrites(bucket: str, project: Path) -> None:
@@ -331,10 +361,8 @@ def test_a_seed_whose_revision_disagrees_with_its_name(bucket: str, project: Pat
     assert run.code == 2 and "which is not a revision of this history" in run.err
 
 
-def test_a_bucket_that_does_not_exist(aws: str, project: Path, tmp_path: Path) -> None:
-    seed = tmp_path / "seed.sql"
-    seed.write_text(f"COPY public.alembic_version (version_num) FROM stdin;\n{HEAD}\n\\.\n")
-    run = dbci("seed", "upload", str(seed))
+def test_a_bucket_that_does_not_exist(aws: str, project: Path, head_seed: Path) -> None:
+    run = dbci("seed", "upload", str(head_seed))
     assert run.code == 2 and "NoSuchBucket" in run.err
 
 
@@ -344,7 +372,7 @@ def moto_auth(url: str, count: str) -> None:
     urllib.request.urlopen(request, timeout=5).close()
 
 
-def test_access_denied(bucket: str, project: Path, aws: str, tmp_path: Path,
+def test_access_denied(bucket: str, project: Path, aws: str, head_seed: Path,
                        monkeypatch: pytest.MonkeyPatch) -> None:
     iam = boto3.client("iam")
     iam.create_user(UserName="reader")
@@ -352,25 +380,21 @@ def test_access_denied(bucket: str, project: Path, aws: str, tmp_path: Path,
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"],
                                                 "Resource": "*"}]}))
     key = iam.create_access_key(UserName="reader")["AccessKey"]
-    seed = tmp_path / "seed.sql"
-    seed.write_text(f"COPY public.alembic_version (version_num) FROM stdin;\n{HEAD}\n\\.\n")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
     moto_auth(aws, "0")
     try:
-        run = dbci("seed", "upload", str(seed))
+        run = dbci("seed", "upload", str(head_seed))
     finally:
         moto_auth(aws, "inf")
     assert run.code == 3 and "AccessDenied" in run.err
     assert HEAD_KEY not in objects()
 
 
-def test_s3_down_leaves_the_terraform_file_as_it_was(project: Path, tmp_path: Path) -> None:
+def test_s3_down_leaves_the_terraform_file_as_it_was(project: Path, head_seed: Path) -> None:
     before = folder_state(project)
     run = dbci("tf", "bump")  # AWS_ENDPOINT_URL is a closed port here
     assert run.code == 3 and "cannot reach the endpoint" in run.err
-    seed = tmp_path / "seed.sql"
-    seed.write_text(f"COPY public.alembic_version (version_num) FROM stdin;\n{HEAD}\n\\.\n")
-    upload = dbci("seed", "upload", str(seed))
+    upload = dbci("seed", "upload", str(head_seed))
     assert upload.code == 3
     assert folder_state(project) == before
