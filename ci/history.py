@@ -24,7 +24,10 @@ FIXTURE_FOLDERS = ("roundtrip_data", "seed")
 
 #: ``autocommit_block()``, or ``op.execute("COMMIT")`` (how revisions ran ``CONCURRENTLY``
 #: before it): a revision that commits part of its work itself.
-_COMMITS = re.compile(r"""\bautocommit_block\b|(['"])\s*COMMIT\s*;?\s*\1""", re.IGNORECASE)
+#: A revision that commits part of its work itself: an autocommit block, a ``COMMIT``
+#: statement, or ``.commit()`` on the connection (``op.get_bind().commit()``).
+_COMMITS = re.compile(r"""\bautocommit_block\b|(['"])\s*COMMIT\s*;?\s*\1|\.commit\(\s*\)""",
+                      re.IGNORECASE)
 _DOC_FIELD = re.compile(r"^\s*(Revision ID|Revises):[ \t]*(.*?)\s*$", re.MULTILINE)
 
 

@@ -160,11 +160,24 @@ def test_after_a_self_commit_the_next_revision_runs_in_a_transaction(
     assert outcomes(run)[after] == ("passed", "fast")
 
 
+def test_a_commit_on_the_connection_is_a_self_commit_and_checked(
+        history: Callable[..., str]) -> None:
+    """``op.get_bind().commit()`` outside an autocommit block: its source shows it commits, so
+    it takes the slower path and gets its true verdict."""
+    committing = history('op.get_bind().commit()\nop.add_column("t", sa.Column("c", sa.Integer))',
+                         'op.drop_column("t", "c")')
+    run = dbci("--json", "roundtrip")
+    assert run.code == 0, run.err
+    assert {r["revision"]: (r["status"], r["path"]) for r in run.json()["revisions"]}[
+        committing] == ("passed", "autocommit")
+
+
 def test_a_commit_its_source_does_not_show_names_the_revision(
         history: Callable[..., str]) -> None:
-    """``op.get_bind().commit()`` outside an autocommit block ends the transaction holding the
-    savepoint: the one line names the revision and its file (exit 2), as the README says."""
-    committing = history('op.get_bind().commit()\nop.add_column("t", sa.Column("c", sa.Integer))',
+    """A COMMIT its source does not show ends the transaction holding the savepoint: the one
+    line names the revision and its file (exit 2), as the README says."""
+    committing = history('op.execute("COM" + "MIT")\n'
+                         'op.add_column("t", sa.Column("c", sa.Integer))',
                          'op.drop_column("t", "c")')
     run = dbci("roundtrip")
     assert run.code == 2, run.err
