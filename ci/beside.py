@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
+from ci import interrupts
 from ci.errors import EXIT_OUTSIDE, DbciError, OutsideFailure, described
 
 T = TypeVar("T")
@@ -85,7 +86,10 @@ class Child(Generic[T]):
                                  f"({self._ended()}); run again, or set roundtrip_workers = 1 "
                                  "in [tool.dbci]") from None
         if kind == "interrupted":
-            raise KeyboardInterrupt
+            if interrupts.by_signal():  # this process was interrupted too: its Ctrl-C
+                raise KeyboardInterrupt
+            raise OutsideFailure(f"{NAME} (pid {self.pid}) was ended by a signal sent to it "
+                                 "alone; run again, or set roundtrip_workers = 1 in [tool.dbci]")
         if kind == "error":
             message, exit_code, detail = value
             raise DbciError(message, exit_code=exit_code, detail=detail)
@@ -181,4 +185,4 @@ def _send(out: Any, payload: tuple[str, Any]) -> bool:
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     """The first SIGTERM interrupts the work; later ones wait for its cleanup to end."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    interrupts.record(signum, frame)

@@ -17,11 +17,10 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Sequence
-from types import FrameType
 from typing import Any, NoReturn, TextIO
 
 import ci.scripts
-from ci import github, masking
+from ci import github, interrupts, masking
 from ci.command import Command, Group
 from ci.config import Config
 from ci.database import is_connection_lost, is_database_error
@@ -157,6 +156,9 @@ def _expected(error: BaseException) -> DbciError:
     if isinstance(error, SystemExit):
         return BadInput(f"the project's code exited (SystemExit: {error.code}) while dbci ran "
                         "it; dbci counts that as a failure, never a pass")
+    if isinstance(error, KeyboardInterrupt):  # no signal behind it: raised by code
+        return BadInput("the project's code raised KeyboardInterrupt (no Ctrl-C was pressed) "
+                        "while dbci ran it; dbci counts that as a failure, never a pass")
     return internal(error)
 
 
@@ -184,31 +186,33 @@ def _summary(command: str, why: str) -> None:
 
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     printer = Printer(out=out, err=err, json=args.json, github=args.github)
-    signals: list[int] = []
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        signals.append(signum)
-        raise KeyboardInterrupt
-
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, interrupt)  # so scratch databases get dropped
+    interrupts.reset()
+    ours = [number for number in interrupts.HANDLED  # so scratch databases get dropped
+            if signal.getsignal(number) in (signal.SIG_DFL, signal.default_int_handler)]
+    for number in ours:
+        signal.signal(number, interrupts.record)
     try:
         config = Config.load(args.config, args.database_url)
-        return int(args.command.run(config, args, printer))
-    except KeyboardInterrupt:
-        printer.err.write(f"dbci {args.command_name}: interrupted; scratch databases were "
-                          "dropped\n")
-        _summary(args.command_name, "interrupted")
-        return EXIT_TERMINATED if signal.SIGTERM in signals else EXIT_INTERRUPTED
-    except (Exception, SystemExit) as exc:
+        code = int(args.command.run(config, args, printer))
+        if interrupts.by_signal():  # caught on the way, and turned into a result
+            raise KeyboardInterrupt
+        return code
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        if interrupts.by_signal():  # whatever the interrupt broke on its way out
+            printer.err.write(f"dbci {args.command_name}: interrupted; scratch databases were "
+                              "dropped\n")
+            _summary(args.command_name, "interrupted")
+            return EXIT_TERMINATED if signal.SIGTERM in interrupts.RECEIVED else \
+                EXIT_INTERRUPTED
         error = _expected(exc)
         if args.debug:
             traceback.print_exc(file=printer.err)
         return _fail(printer, error, args.command_name)
     finally:
         printer.close()
-        if signal.getsignal(signal.SIGTERM) is interrupt:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for number in ours:
+            signal.signal(number, signal.SIG_DFL if number != signal.SIGINT
+                          else signal.default_int_handler)
 
 
 def entry() -> None:

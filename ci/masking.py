@@ -22,6 +22,7 @@ MASK = "***"
 _SECRETS: set[str] = set()  # every form to mask
 _REGISTERED: list[str] = []  # the secrets as registered, in order
 _LISTENERS: list[Callable[[str], None]] = []
+_RUN_STARTS: list[int] = []  # where the secrets of each open scope() begin in _REGISTERED
 
 #: ``scheme://user:PASSWORD@host``: the userinfo's password; also in a URL whose scheme is
 #: mistyped (``postgresql//user:PASSWORD@host``) or missing (``user:PASSWORD@host``). The
@@ -94,9 +95,11 @@ def _parses(text: str) -> bool:
 def scope() -> Iterator[None]:
     """One run of dbci: the secrets it learns are forgotten when it ends (tests run many)."""
     known, registered = set(_SECRETS), list(_REGISTERED)
+    _RUN_STARTS.append(len(_REGISTERED))
     try:
         yield
     finally:
+        _RUN_STARTS.pop()
         _SECRETS.intersection_update(known)
         _REGISTERED[:] = registered
 
@@ -104,7 +107,7 @@ def scope() -> Iterator[None]:
 def listen(listener: Callable[[str], None]) -> Callable[[], None]:
     """Call ``listener`` with each secret registered so far (a flag's, read as the arguments
     were parsed), then with each registered from now on; returns the way to stop."""
-    for secret in _REGISTERED:
+    for secret in _REGISTERED[_RUN_STARTS[-1] if _RUN_STARTS else 0:]:
         listener(secret)
     _LISTENERS.append(listener)
     return lambda: _LISTENERS.remove(listener) if listener in _LISTENERS else None

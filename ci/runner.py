@@ -26,7 +26,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
-from ci import targets
+from ci import interrupts, targets
 from ci.config import Config
 from ci.database import is_connection_lost
 from ci.errors import BadInput, DbciError, described, error_line, internal, user_frame
@@ -161,9 +161,11 @@ def run_env(config: Config, history: History, connection: sa.Connection,
     try:
         with _environment(cfg, history.script_dir, forced or {}, fn=driver, **environment):
             history.script_dir.run_env()
-    except (DbciError, KeyboardInterrupt):
+    except DbciError:
         raise
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and interrupts.by_signal():
+            raise  # the user's Ctrl-C; one env.py raised itself is env.py's failure
         if (ran and (exc is ran[0] or ran[0] is None)) or is_connection_lost(exc):
             raise  # body's own, or a step's: the caller knows what it was doing
         raise env_failed(exc, env_py, config) from exc
@@ -175,32 +177,40 @@ def run_env(config: Config, history: History, connection: sa.Connection,
 def apply(rev: Revision, direction: str) -> None:
     """Run a revision's ``upgrade()`` or ``downgrade()``; failures name the revision.
 
-    ``sys.exit()`` in a revision is a failure like any other; losing the server is not the
+    ``sys.exit()`` and a ``KeyboardInterrupt`` the revision raises itself are failures like any
+    other; losing the server, or a signal (and whatever it broke on its way out), is not the
     revision's failure and passes through.
     """
     try:
         getattr(rev.script.module, direction)()
-    except DBAPIError as exc:
-        if is_connection_lost(exc):
+    except BaseException as exc:
+        failure = _failure(rev, direction, exc)
+        if failure is exc:
             raise
+        raise failure from exc
+
+
+def _failure(rev: Revision, direction: str, exc: BaseException) -> BaseException:
+    """What a revision's exception stands for: itself when it is not the revision's to carry,
+    else a RevisionFailed (or the BadInput of a missing extension)."""
+    if interrupts.by_signal():  # the user's Ctrl-C, or a worker asked to end
+        return exc if isinstance(exc, KeyboardInterrupt) else KeyboardInterrupt()
+    if isinstance(exc, DbciError) or is_connection_lost(exc):
+        return exc
+    if isinstance(exc, DBAPIError):
         match = _MISSING_EXTENSION.search(str(exc.orig))
         if match:
-            name = match.group(1) or match.group(2)
-            raise BadInput(
-                f"{rev.display}: {rev.id} needs the extension {name}, which this PostgreSQL "
-                "lacks (the embedded build has no OpenSSL: no pgcrypto or uuid-ossp); set "
-                "DATABASE_URL to a full PostgreSQL server"
-            ) from exc
-        raise RevisionFailed(rev, direction, exc) from exc
-    except (DbciError, KeyboardInterrupt):
-        raise
-    except AssertionError as exc:
+            return BadInput(
+                f"{rev.display}: {rev.id} needs the extension {match.group(1) or match.group(2)}, "
+                "which this PostgreSQL lacks (the embedded build has no OpenSSL: no pgcrypto or "
+                "uuid-ossp); set DATABASE_URL to a full PostgreSQL server")
+    if isinstance(exc, AssertionError):
         raised_in = traceback.extract_tb(exc.__traceback__)[-1].filename
         if Path(raised_in).resolve() != rev.path.resolve():  # Alembic's or dbci's own assert
-            raise internal(exc) from exc
-        raise RevisionFailed(rev, direction, exc) from exc
-    except (Exception, SystemExit) as exc:
-        raise RevisionFailed(rev, direction, exc) from exc
+            return internal(exc)
+    if isinstance(exc, Exception | SystemExit | KeyboardInterrupt):
+        return RevisionFailed(rev, direction, exc)
+    return exc  # GeneratorExit and the like: not a revision's failure
 
 
 def _literal(cursor: Any, statement: str, parameters: Any) -> str:

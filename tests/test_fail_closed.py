@@ -195,6 +195,47 @@ def test_system_exit_in_env_py_is_an_error_with_a_json_document(project: Path) -
     assert text.err.splitlines()[-1].startswith(f"dbci roundtrip: {ENV_PY}: env.py exited")
 
 
+@pytest.mark.db
+@pytest.mark.parametrize("direction", ["upgrade", "downgrade"])
+def test_a_keyboard_interrupt_a_revision_raises_is_its_failure(project: Path,
+                                                                direction: str) -> None:
+    raises = "raise KeyboardInterrupt"
+    revision = add_revision(project, "interrupts", raises if direction == "upgrade" else "pass",
+                            raises if direction == "downgrade" else "pass")
+    run = dbci("--json", "roundtrip")
+    assert run.code == 1, run.out + run.err
+    (finding,) = run.json()["findings"]
+    assert (finding["rule"], finding["revision"]) == (f"{direction}-fails", revision)
+    assert f"{direction} of {revision} failed: KeyboardInterrupt" in finding["message"]
+
+
+@pytest.mark.db
+def test_a_keyboard_interrupt_env_py_raises_is_its_failure(project: Path) -> None:
+    edit_file(project / ENV_PY, "if context.is_offline_mode():",
+              "raise KeyboardInterrupt\n\n\nif context.is_offline_mode():")
+    run = dbci("roundtrip")
+    assert run.code == 2
+    assert run.err.splitlines()[-1].startswith(f"dbci roundtrip: {ENV_PY}:")
+    assert "KeyboardInterrupt" in run.err and "interrupted" not in run.err
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("after", ["raise", "raise RuntimeError('the session is gone')"],
+                         ids=["as-is", "turned-into-another-error"])
+def test_a_real_interrupt_is_exit_130_whatever_it_broke(project: Path, after: str) -> None:
+    """A Ctrl-C arriving mid-revision interrupts the run, even when what it broke raises
+    something else on its way out (SQLAlchemy's PendingRollbackError, once in 13 tries)."""
+    revision = add_revision(project, "ctrl_c", "import os, signal\ntry:\n"
+                            "    os.kill(os.getpid(), signal.SIGINT)\n"
+                            "except KeyboardInterrupt:\n"
+                            f"    {after}")
+    run = dbci("roundtrip")
+    assert run.code == 130, run.out + run.err
+    assert run.err.splitlines()[-1] == ("dbci roundtrip: interrupted; scratch databases were "
+                                        "dropped")
+    assert revision not in run.out
+
+
 # -- 3: check is the full PR check -------------------------------------------------------------
 
 

@@ -34,8 +34,9 @@ def test_a_text_that_is_no_url_is_masked_whole() -> None:
     "postgresql+psycopg2://postgres@/postgres?host=/tmp/dbci-socket",
     "postgresql://app@db.example:5432/app", "postgresql+psycopg2://db.example/app"])
 def test_a_url_without_a_password_registers_nothing(url: str) -> None:
+    before = list(masking._REGISTERED)
     masking.register_url(url)
-    assert masking._REGISTERED == []
+    assert masking._REGISTERED == before
     assert masking.mask(url) == url
 
 

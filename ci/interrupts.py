@@ -1,0 +1,29 @@
+"""Which signals interrupted this process. A ``KeyboardInterrupt`` with no signal behind it is
+the project's code raising it (a revision, env.py): a failure like any other, never the user's
+Ctrl-C; and a run a signal interrupted ends as interrupted, whatever broke on its way out."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+#: The signals received since :func:`reset`, in order.
+RECEIVED: list[int] = []
+#: The signals dbci turns into ``KeyboardInterrupt``, so that cleanup runs.
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+def record(signum: int, frame: FrameType | None) -> None:
+    """A signal handler: note the signal, then interrupt the work."""
+    RECEIVED.append(signum)
+    raise KeyboardInterrupt
+
+
+def by_signal() -> bool:
+    """Whether a signal interrupted this process since :func:`reset`."""
+    return bool(RECEIVED)
+
+
+def reset() -> None:
+    """Forget the signals of an earlier run (tests run many in one process)."""
+    RECEIVED.clear()
