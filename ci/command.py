@@ -56,10 +56,13 @@ def stage_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -
 
 def output_file(text: str) -> Path:
     """A file dbci will write: refused as it is parsed, before any work, when it names a
-    folder or lies in a folder that does not exist."""
+    folder, a device or pipe, or lies in a folder that does not exist."""
     path = Path(text)
     if not text or path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder; name the file to write")
+    if path.exists() and not path.is_file():  # /dev/null, a pipe: a rename would replace it
+        raise argparse.ArgumentTypeError(f"{text!r} is not a regular file; dbci writes files "
+                                         "whole, by renaming a new one over the old")
     if not path.absolute().parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r}: the folder {str(path.parent)!r} does not "
                                          "exist; make it first")

@@ -21,6 +21,9 @@ def replace_files(writes: Mapping[Path, str], removes: Iterable[Path] = ()) -> N
     folder turned read-only) the ones done are undone from the old contents kept in memory.
     """
     removes = [p for p in removes if p not in writes]
+    for path in [*writes, *removes]:
+        if path.exists() and not path.is_file():  # a rename would replace a device or a pipe
+            raise BadInput(f"{display_path(path)}: not a regular file; nothing was changed")
     staged: dict[Path, str] = {}
     try:
         for path, text in writes.items():

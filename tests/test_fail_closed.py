@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -44,6 +45,8 @@ from sqlalchemy.engine import make_url
 
 from ci import squawk
 from ci.database import ADMIN_APPLICATION, LENT_LOCK, SCRATCH_COMMENT, create_engine
+from ci.errors import BadInput
+from ci.files import replace_files
 
 ENV_PY = "database/env.py"
 
@@ -324,6 +327,28 @@ def test_a_broken_project_file_is_exit_2_and_one_line(project: Path,
     assert re.match(rf"dbci roundtrip: (/\S*/)?{pattern}", run.err.splitlines()[-1]), run.err
     doc = dbci("--json", "roundtrip")
     assert doc.code == 2 and re.match(rf"(/\S*/)?{pattern}", doc.json()["error"])
+
+
+@pytest.mark.parametrize("args", [["db", "dump", "--out"], ["seed", "build", "--out"],
+                                  ["check", "--comment"],
+                                  ["migrate", "--stage", "dev", "--sql", "--plan-out"]])
+def test_an_output_file_that_is_a_pipe_is_never_replaced(project: Path, tmp_path: Path,
+                                                         args: list[str]) -> None:
+    """`--out /dev/null` once replaced /dev/null with a file (a rename over a device): an
+    output that is not a regular file is refused before any work. A pipe stands in here."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    run = dbci(*args, str(pipe))
+    assert run.code == 2 and "is not a regular file" in run.err.splitlines()[-1]
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+def test_replace_files_never_renames_over_a_pipe(tmp_path: Path) -> None:
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(BadInput, match="not a regular file; nothing was changed"):
+        replace_files({tmp_path / "a.txt": "a", pipe: "b"})
+    assert stat.S_ISFIFO(pipe.stat().st_mode) and not (tmp_path / "a.txt").exists()
 
 
 def test_a_port_that_is_not_a_number(project: Path) -> None:
