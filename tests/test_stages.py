@@ -61,16 +61,24 @@ def test_migrate_a_stage_from_its_secret_to_head(dev: str) -> None:
     assert (again.code, again.out) == (0, f"migrate: stage dev already at {HEAD}\n")
 
 
-def test_migrate_sql_prints_the_plan_and_changes_nothing(dev: str) -> None:
+def test_migrate_sql_prints_the_plan_and_changes_nothing(dev: str, project: Path) -> None:
+    concurrent = add_revision(
+        project, "concurrent_index", "with op.get_context().autocommit_block():\n"
+        '    op.create_index("ix_name", "CollectionVersion", ["name"], '
+        'schema="persistence_schema", postgresql_concurrently=True)',
+        'with op.get_context().autocommit_block():\n'
+        '    op.drop_index("ix_name", "CollectionVersion", schema="persistence_schema", '
+        'postgresql_concurrently=True)')
     run = dbci("migrate", "--stage", "dev", "--sql")
     assert run.code == 0, run.err
-    assert run.out.startswith(f"-- dbci migrate --sql: stage dev from base to {HEAD}\n")
+    assert run.out.startswith(f"-- dbci migrate --sql: stage dev from base to {concurrent}\n")
     assert f"-- upgrade {IDS[0]}" in run.out and "CREATE SCHEMA" in run.out.upper()
-    assert "CREATE INDEX CONCURRENTLY" not in run.out or "outside a transaction" in run.out
+    assert f"-- upgrade {concurrent}\nCREATE INDEX CONCURRENTLY ix_name ON " \
+        'persistence_schema."CollectionVersion" (name);  -- outside a transaction\n' in run.out
     assert tables(dev) == set() and version(dev) == set()
     dbci("migrate", "--stage", "dev", "--revision", IDS[9])
     rest = dbci("--json", "migrate", "--stage", "dev", "--sql")
-    assert rest.json()["from"] == [IDS[9]] and rest.json()["to"] == [HEAD]
+    assert rest.json()["from"] == [IDS[9]] and rest.json()["to"] == [concurrent]
     assert f"-- upgrade {IDS[10]}" in "\n".join(rest.json()["sql"])
     assert f"-- upgrade {IDS[9]}" not in "\n".join(rest.json()["sql"])
     assert version(dev) == {IDS[9]}
