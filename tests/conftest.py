@@ -20,7 +20,7 @@ import tempfile
 import textwrap
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,6 +199,48 @@ def no_traceback(args: tuple[str, ...], run: Run) -> Run:
     if "--debug" not in args:
         assert "Traceback" not in run.out + run.err, f"dbci {' '.join(args)}:\n{run.err}"
     return run
+
+
+@pytest.fixture(scope="session")
+def head_seed_sql() -> str:
+    """A seed as ``seed build`` writes one (a plain dump of the reference project at head),
+    made once per test session on a scratch database of the test server."""
+    from ci import dump
+
+    with scratch_database(os.environ.get("DATABASE_URL")) as url:
+        run = dbci("--config", str(REPO / "alembic.ini"), "--database-url", url, "migrate",
+                   "--stage", "rdev")
+        assert run.code == 0, run.err
+        return dump.for_any_server(dump.run_tool(
+            "pg_dump", ["--format=plain", *dump.PORTABLE, "--restrict-key=testseed"], url,
+            "the test seed").stdout)
+
+
+def blocks_until(flag: Path, seconds: int = 60) -> str:
+    """A revision's body that says it has started (``flag`` appears, then ``flag.go`` must
+    appear) and waits for the test in Python, where a signal lands at once: the test acts on
+    the condition itself, never after a sleep."""
+    return (f"import pathlib, time\npathlib.Path({str(flag)!r}).touch()\n"
+            f"for _ in range({seconds * 100}):\n"
+            f"    if pathlib.Path({str(flag) + '.go'!r}).exists():\n        break\n"
+            "    time.sleep(0.01)")
+
+
+def wait_for(check: Callable[[], object], seconds: float = 60) -> bool:
+    """Poll ``check()`` until it is true or the time is up: tests wait on a condition, never on
+    a fixed sleep."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def waiting_on_a_lock(url: str, application: str) -> bool:
+    """Whether a session of ``application`` waits for a lock in the database of ``url``."""
+    return bool(run_sql(url, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                             f"AND application_name LIKE '{application}%'"))
 
 
 def workflow_commands(text: str) -> list[str]:

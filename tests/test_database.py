@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,11 +15,13 @@ from conftest import (
     DBCI,
     Run,
     add_revision,
+    blocks_until,
     dbci,
     edit_orm,
     edit_revision,
     scratch_databases,
     user_objects,
+    wait_for,
 )
 
 from ci import database
@@ -192,17 +193,16 @@ def _signals_as_a_terminal_gives_them() -> None:
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
-def test_an_interrupted_command_drops_its_scratch_database(project: Path,
+def test_an_interrupted_command_drops_its_scratch_database(project: Path, tmp_path: Path,
                                                            signal_name: str) -> None:
-    add_revision(project, "slow_backfill", 'op.execute("SELECT pg_sleep(2)")')
+    started = tmp_path / "started"
+    add_revision(project, "slow_backfill", blocks_until(started))
     process = subprocess.Popen([str(DBCI), "roundtrip"], cwd=project, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                preexec_fn=_signals_as_a_terminal_gives_them)
     mine = f"dbci_{process.pid}_"
-    deadline = time.monotonic() + 30
-    while not scratch_databases(prefix=mine) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert scratch_databases(prefix=mine), "the run never created its scratch database"
+    assert wait_for(started.exists), "the run never reached the slow revision"
+    assert scratch_databases(prefix=mine), "the run holds no scratch database"
     process.send_signal(getattr(signal, signal_name))
     out, err = process.communicate(timeout=60)
     assert process.returncode == {"SIGTERM": 143, "SIGINT": 130}[signal_name]  # 128 + signal

@@ -29,6 +29,7 @@ from conftest import (
     OwnServer,
     Run,
     add_revision,
+    blocks_until,
     commit_all,
     dbci,
     dbci_process,
@@ -39,6 +40,7 @@ from conftest import (
     server,
     set_dbci,
     user_objects,
+    wait_for,
     workflow_commands,
 )
 from sqlalchemy.engine import make_url
@@ -370,18 +372,16 @@ def test_an_unusable_cache_folder_is_exit_3(project: Path, tmp_path: Path) -> No
 
 @pytest.mark.db
 def test_the_server_stopping_in_the_middle_is_exit_3_and_one_line(
-        project: Path, own_server: OwnServer) -> None:
-    add_revision(project, "slow", 'op.execute("SELECT pg_sleep(30)")')
+        project: Path, own_server: OwnServer, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    add_revision(project, "slow", f'{blocks_until(started)}\nop.execute("SELECT 1")')
     process = subprocess.Popen([str(DBCI), "roundtrip"], cwd=project, text=True,
                                env={**os.environ, **own_server.env},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        log = own_server.cache / "pg18" / "postmaster.pid"
-        while not log.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(4)  # into the slow revision
-        own_server.stop_now()
+        assert wait_for(started.exists), "the run never reached the slow revision"
+        own_server.stop_now()  # while the revision runs, its transaction open
+        Path(f"{started}.go").touch()
         out, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:

@@ -82,11 +82,10 @@ def bucket(aws: str, project: Path, database: str, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.fixture
-def head_seed(database: str, tmp_path: Path) -> Path:
-    """A seed as seed build writes one: a plain dump of the reference project at head."""
-    assert dbci("--database-url", database, "migrate", "--stage", "rdev").code == 0
+def head_seed(head_seed_sql: str, tmp_path: Path) -> Path:
+    """A seed as seed build writes one, in a file."""
     path = tmp_path / "seed.sql"
-    path.write_text(plain_dump(database))
+    path.write_text(head_seed_sql)
     return path
 
 

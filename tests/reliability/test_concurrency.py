@@ -23,6 +23,7 @@ from conftest import (
     run_sql,
     set_dbci,
     version,
+    wait_for,
 )
 
 from ci.database import create_engine, embedded_url
@@ -66,8 +67,9 @@ def test_three_checks_at_once_on_one_embedded_server(tmp_path: Path) -> None:
 
 def test_a_migration_never_queues_the_applications_readers_past_its_lock_timeout(
         project: Path, aws: str, stage_db: str) -> None:
-    """The application holds a transaction on a table for 3 s; the migration that alters the
-    table waits at most lock_timeout (200 ms) per try, so a reader that arrives behind the
+    """The application holds a transaction on a table until the migration has given up its
+    lock wait three times (and waits a fourth); the migration that alters the table waits at most lock_timeout
+    (200 ms) per try, so a reader that arrives behind the
     migration's lock request waits at most that long, never the 3 s."""
     put_secret(SECRET, rds_layout(stage_db))
     set_dbci(project, "[tool.dbci.stages.dev]", 'lock_timeout = "200ms"', "retries = 20",
@@ -97,13 +99,29 @@ def test_a_migration_never_queues_the_applications_readers_past_its_lock_timeout
     readers = [threading.Thread(target=reader) for _ in range(2)]
     for thread in readers:
         thread.start()
-    threading.Timer(3.0, lambda: (holder.rollback(), holder.close())).start()
+    tries: set[object] = set()  # the migration's transactions seen waiting for the table
+
+    def release_after_three_tries() -> None:
+        def waited_four_times() -> bool:
+            tries.update(row[0] for row in run_sql(
+                stage_db, "SELECT xact_start FROM pg_stat_activity WHERE wait_event_type = "
+                          "'Lock' AND application_name = 'dbci migrate dev'"))
+            return len(tries) >= 4
+        wait_for(waited_four_times, 120)
+        holder.rollback()
+        holder.close()
+
+    releaser = threading.Thread(target=release_after_three_tries)
+    releaser.start()
     try:
         run = dbci("--json", "migrate", "--stage", "dev")
     finally:
         done.set()
+        releaser.join(timeout=150)
         for thread in readers:
             thread.join(timeout=30)
+    assert len(tries) >= 4, "the premise: the migration waited for the table, four times"
+    assert len(waits) > 10, "the premise: the readers ran while the migration waited"
     assert run.code == 0, run.err
     assert [a["revision"] for a in run.json()["applied"]] == [revision]
     assert run.err.count("hit lock_timeout (200ms)") >= 3  # it tried, let go, tried again

@@ -35,6 +35,7 @@ from conftest import (
     revision_path,
     run_sql,
     version,
+    wait_for,
 )
 from sqlalchemy.engine import make_url
 
@@ -49,16 +50,6 @@ def dev(project: Path, aws: str, stage_db: str) -> str:
     put_secret(SECRET, rds_layout(stage_db))
     assert dbci("migrate", "--stage", "dev").code == 0
     return stage_db
-
-
-def wait_for(check: object, seconds: float = 60) -> bool:
-    """Poll ``check()`` until it is true or the time is up."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def sessions(url: str, running: str) -> list[tuple[object, ...]]:
@@ -180,10 +171,10 @@ def silent_endpoint() -> Iterator[str]:
 @pytest.mark.parametrize("args", [["migrate", "--stage", "dev"], ["tf", "bump"],
                                   ["seed", "upload", "seed.sql"]], ids=lambda a: a[0])
 def test_a_slow_aws_times_out_within_its_bounds(project: Path, args: list[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                head_seed_sql: str) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)  # the stage's URL is the secret's
-    Path("seed.sql").write_text(f"COPY public.alembic_version (version_num) FROM stdin;\n"
-                                f"{HEAD}\n\\.\n")
+    Path("seed.sql").write_text(head_seed_sql)
     before = folder_state(project)
     with silent_endpoint() as endpoint:
         began = time.monotonic()
@@ -198,11 +189,11 @@ def test_a_slow_aws_times_out_within_its_bounds(project: Path, args: list[str],
     assert folder_state(project) == before
 
 
-def test_aws_down_uploads_nothing_and_changes_nothing(project: Path, aws: str) -> None:
+def test_aws_down_uploads_nothing_and_changes_nothing(project: Path, aws: str,
+                                                      head_seed_sql: str) -> None:
     boto3.client("s3").create_bucket(Bucket="env-rdev-dataportal", CreateBucketConfiguration={
         "LocationConstraint": "us-west-2"})
-    Path("seed.sql").write_text(f"COPY public.alembic_version (version_num) FROM stdin;\n"
-                                f"{HEAD}\n\\.\n")
+    Path("seed.sql").write_text(head_seed_sql)
     before = folder_state(project)
     down = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
     for args in (["seed", "upload", "seed.sql"], ["tf", "bump"]):
