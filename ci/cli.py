@@ -191,6 +191,7 @@ def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if signal.getsignal(number) in (signal.SIG_DFL, signal.default_int_handler)]
     for number in ours:
         signal.signal(number, interrupts.record)
+    config: Config | None = None
     try:
         config = Config.load(args.config, args.database_url)
         code = int(args.command.run(config, args, printer))
@@ -209,6 +210,8 @@ def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             traceback.print_exc(file=printer.err)
         return _fail(printer, error, args.command_name)
     finally:
+        if config is not None:  # an SSM tunnel: ended on every exit, signals included
+            config.resources.close()
         printer.close()
         for number in ours:
             signal.signal(number, signal.SIG_DFL if number != signal.SIGINT

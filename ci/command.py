@@ -17,7 +17,7 @@ from ci.config import Config
 from ci.database import normalize_url
 from ci.errors import BadInput
 from ci.output import Printer
-from ci.settings import STAGE_NAME
+from ci.settings import MAX_PORT, STAGE_NAME
 
 Run = Callable[[Config, argparse.Namespace, Printer], int]
 Arguments = Callable[[argparse.ArgumentParser], None]
@@ -44,14 +44,35 @@ def stage_name(text: str) -> str:
     return text
 
 
+def tunnel_port(text: str) -> int:
+    """A TCP port, 1 to 65535, for ``--tunnel-port`` (argparse names the flag before the
+    refusal)."""
+    shown = text if len(text) <= 20 else f"{text[:20]}..."
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {shown!r} (a TCP port, 1 to "
+                                         f"{MAX_PORT})") from None
+    if not 1 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a TCP port (1 to {MAX_PORT})")
+    return port
+
+
 def stage_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """``--stage`` and ``--tunnel-port``, for the commands that work on a deployed stage."""
+    """``--stage``, ``--tunnel`` and ``--tunnel-port``, for the commands that work on a
+    deployed stage."""
     parser.add_argument("--stage", required=required, metavar="STAGE", type=stage_name,
                         help="the deployed stage ([tool.dbci.stages]; default ones: dev, "
                              "staging, prod, test, rdev)")
-    parser.add_argument("--tunnel-port", type=int, metavar="PORT",
-                        help="reach the stage through 127.0.0.1:PORT (a port forward to its "
-                             "database), keeping the secret's user, password and database")
+    parser.add_argument("--tunnel", choices=["ssm"],
+                        help="ssm: open an AWS SSM port forward to the secret's host and port "
+                             "through the stage's ssm_target (needs the AWS CLI and its "
+                             "session-manager plugin), and end it when dbci ends (default: "
+                             "the stage's tunnel setting)")
+    parser.add_argument("--tunnel-port", type=tunnel_port, metavar="PORT",
+                        help="reach the stage through 127.0.0.1:PORT (a port forward already "
+                             "open, e.g. by make db/tunnel), keeping the secret's user, "
+                             "password and database")
 
 
 def output_file(text: str) -> Path:

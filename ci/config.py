@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ class Config:
     settings: Settings = field(default_factory=Settings)
     database_url: str | None = None
     database_url_source: str = "--database-url"  # or DATABASE_URL: where the URL came from
+    #: What lives as long as the command (an SSM tunnel); the CLI closes it on every exit.
+    resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False,
+                                            compare=False)
 
     @classmethod
     def load(cls, ini_path: str | os.PathLike[str], database_url: str | None = None) -> Config:

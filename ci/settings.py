@@ -10,7 +10,7 @@ import re
 import string
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -78,6 +78,11 @@ def placeholders(fmt: str, allowed: tuple[str, ...]) -> list[str]:
     return found
 
 
+#: The highest TCP port.
+MAX_PORT = 65535
+#: An EC2 instance's id, or a managed (on-premises) instance's: what SSM sessions target.
+SSM_TARGET = r"i-[0-9a-f]{8,17}|mi-[0-9a-f]{17}"
+
 #: PostgreSQL's spelling of a duration: ``5s``, ``500ms``, ``15min``, ``1h``, ``0`` (no limit).
 DURATION = re.compile(r"\d+(\.\d+)?\s*(us|ms|s|min|h|d)?")
 
@@ -93,6 +98,8 @@ class Stage(_Table):
     retry_delay: StrictInt | StrictFloat = 2  # seconds before the first retry, doubled each time
     seedable: StrictBool = False  # may `seed load` put rdev seed data here
     tunnel_port: StrictInt | None = None  # reach the stage through 127.0.0.1:PORT
+    tunnel: Literal["ssm"] | None = None  # "ssm": dbci opens an SSM port forward itself
+    ssm_target: StrictStr | None = None  # the instance the SSM forward goes through
 
     @field_validator("lock_timeout", "statement_timeout")
     @classmethod
@@ -101,11 +108,26 @@ class Stage(_Table):
             raise ValueError("is not a PostgreSQL duration such as '5s', '500ms' or '15min'")
         return value
 
-    @field_validator("lock_wait", "retries", "tunnel_port")
+    @field_validator("lock_wait", "retries")
     @classmethod
-    def _not_negative(cls, value: int | None) -> int | None:
-        if value is not None and value < 0:
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
             raise ValueError("must not be negative")
+        return value
+
+    @field_validator("tunnel_port")
+    @classmethod
+    def _port(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_PORT:
+            raise ValueError(f"is not a TCP port (1 to {MAX_PORT})")
+        return value
+
+    @field_validator("ssm_target")
+    @classmethod
+    def _instance(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(SSM_TARGET, value):
+            raise ValueError("is not an instance id (i-0123456789abcdef0, or mi-... for a "
+                             "managed instance)")
         return value
 
 
