@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 
 .PHONY: install install-test check test test-pg lint-code bench \
 	db/new_migration db/new_migration_auto db/test_migration db/migrate db/rollback db/status \
-	db/dump db/local/load-schema db/seed/build db/seed/upload db/init_remote_dev tf/bump
+	db/dump db/local/load-schema db/seed/build db/seed/upload db/init_remote_dev tf/bump \
+	db/tunnel
 
 # Values reach the recipes as environment variables, quoted by the shell: a message or a path
 # with quotes or other metacharacters stays one argument and runs nothing.
@@ -68,6 +69,13 @@ db/test_migration: install
 db/migrate: install
 	$(NEED_STAGE)
 	$(DBCI) migrate --stage "$$DEPLOYMENT_STAGE" $(TUNNEL)
+
+# An SSM port forward to a stage's database (its ssm_target), open until Ctrl-C, for work by hand:
+# DEPLOYMENT_STAGE=dev make db/tunnel PORT=5432, then `make db/migrate PORT=5432` elsewhere.
+db/tunnel: install
+	$(NEED_STAGE)
+	@test -n "$$PORT" || { echo 'usage: make db/tunnel DEPLOYMENT_STAGE=dev PORT=5432'; exit 2; }
+	$(DBCI) tunnel --stage "$$DEPLOYMENT_STAGE" --port "$$PORT"
 
 db/rollback: install
 	$(NEED_STAGE)

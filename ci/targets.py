@@ -26,6 +26,7 @@ from ci.database import (
     scratch_database,
 )
 from ci.errors import BadInput, OutsideFailure, error_line
+from ci.settings import Stage
 
 
 class Kind(enum.Enum):
@@ -97,25 +98,19 @@ def stage(config: Config, name: str, tunnel_port: int | None = None,
     Secrets Manager secret; through ``127.0.0.1:PORT`` when a tunnel port is given (or set),
     or through an SSM port forward (``--tunnel ssm`` or the stage's ``tunnel``) that lives as
     long as the command (``config.resources``)."""
-    settings = config.settings.stages.get(name)
-    if settings is None:
-        raise BadInput(f"unknown stage {name!r}; known: {', '.join(config.settings.stages)} "
-                       f"(a new one is a [tool.dbci.stages.{name}] table)")
-    table = f"[tool.dbci.stages.{name}]"
+    settings = stage_settings(config, name)
     if tunnel_port and tunnel:
         raise BadInput("--tunnel and --tunnel-port do not go together: --tunnel ssm opens a "
                        "forward, --tunnel-port uses one already open; pass one")
     if not (tunnel_port or tunnel) and settings.tunnel_port and settings.tunnel:
-        raise BadInput(f"{table} sets both tunnel and tunnel_port; keep one")
-    url = config.database_url
-    if not url:
-        secret = settings.secret or config.settings.secret_name.format(stage=name)
-        from ci import aws  # boto3 takes a while to import: only stages need it
-
-        url = url_from_secret(secret, aws.secret_json(secret))
+        raise BadInput(f"[tool.dbci.stages.{name}] sets both tunnel and tunnel_port; keep one")
+    url = stage_url(config, name, settings)
     port = tunnel_port or (None if tunnel else settings.tunnel_port)
     if not port and (tunnel or settings.tunnel) == "ssm":
-        port = _ssm_forward(config, name, settings.ssm_target, url)
+        from ci.tunnel import ssm_forward
+
+        instance, host, host_port = ssm_endpoint(name, settings, url)
+        port = config.resources.enter_context(ssm_forward(name, instance, host, host_port))
     if port:
         parsed = make_url(normalize_url(url))
         query = {k: v for k, v in parsed.query.items() if k not in ("host", "port")}
@@ -124,20 +119,37 @@ def stage(config: Config, name: str, tunnel_port: int | None = None,
     return Target(Kind.STAGE, normalize_url(url), stage=name)
 
 
-def _ssm_forward(config: Config, name: str, instance: str | None, url: str) -> int:
-    """Open an SSM port forward to ``url``'s host and port for the rest of the command; the
-    local port."""
-    if instance is None:
+def stage_settings(config: Config, name: str) -> Stage:
+    """``[tool.dbci.stages.<name>]``; an unknown stage is bad input."""
+    settings = config.settings.stages.get(name)
+    if settings is None:
+        raise BadInput(f"unknown stage {name!r}; known: {', '.join(config.settings.stages)} "
+                       f"(a new one is a [tool.dbci.stages.{name}] table)")
+    return settings
+
+
+def stage_url(config: Config, name: str, settings: Stage) -> str:
+    """The stage's URL as given (``--database-url``/``DATABASE_URL``) or read from its
+    secret, before any tunnel."""
+    if config.database_url:
+        return config.database_url
+    secret = settings.secret or config.settings.secret_name.format(stage=name)
+    from ci import aws  # boto3 takes a while to import: only stages need it
+
+    return url_from_secret(secret, aws.secret_json(secret))
+
+
+def ssm_endpoint(name: str, settings: Stage, url: str) -> tuple[str, str, int]:
+    """Where an SSM port forward to ``url``'s database goes: the stage's ``ssm_target``, and
+    the URL's host and port."""
+    if settings.ssm_target is None:
         raise BadInput(f"an SSM tunnel needs the instance it goes through: set [tool.dbci.stages."
                        f"{name}] ssm_target = \"i-...\" (its EC2 instance id)")
     parsed = make_url(normalize_url(url))
     if not parsed.host:  # no host, or libpq's ?host=/folder: a Unix socket
-        raise BadInput(f"--tunnel ssm: stage {name}'s database has no TCP host (a Unix socket, "
+        raise BadInput(f"an SSM tunnel: stage {name}'s database has no TCP host (a Unix socket, "
                        "or none), which an SSM port forward cannot reach")
-    from ci.tunnel import ssm_forward
-
-    return config.resources.enter_context(
-        ssm_forward(name, instance, parsed.host, parsed.port or 5432))
+    return settings.ssm_target, parsed.host, parsed.port or 5432
 
 
 #: The shapes of a stage's secret dbci reads, each with the keys it needs.

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import IO
 
 from ci import masking
@@ -62,18 +63,44 @@ def session_arguments(instance: str, host: str, port: int, local_port: int) -> l
             "--parameters", f"host={host},portNumber={port},localPortNumber={local_port}"]
 
 
+@dataclass(frozen=True)
+class Session:
+    """An open SSM port forward: its local port, and the ``aws`` process that holds it."""
+
+    instance: str
+    local_port: int
+    process: subprocess.Popen[bytes] = field(repr=False)
+    log: IO[bytes] = field(repr=False)
+
+    def wait(self) -> str:
+        """Block until the session ends by itself; why it ended, masked, as one phrase."""
+        code = self.process.wait()
+        return f"aws exited {code}: {_first_line(self.log)}"
+
+
 @contextlib.contextmanager
 def ssm_forward(stage: str, instance: str, host: str, port: int, *,
                 wait: float | None = None) -> Iterator[int]:
     """Forward a free local port to ``host:port`` through the SSM-managed ``instance``; yields
     the local port once it accepts, and ends the session (its whole process group) on exit."""
+    with ssm_session(stage, instance, host, port, wait=wait) as session:
+        yield session.local_port
+
+
+@contextlib.contextmanager
+def ssm_session(stage: str, instance: str, host: str, port: int, *,
+                local_port: int | None = None, wait: float | None = None) -> Iterator[Session]:
+    """:func:`ssm_forward` on ``local_port`` (a free one when None), yielding the session."""
     aws = shutil.which("aws")
     if aws is None:
         raise OutsideFailure(f"--tunnel ssm (stage {stage}) needs the AWS CLI with the "
                              "session-manager plugin (aws not found on PATH); install both, or "
                              "open a forward yourself and pass --tunnel-port PORT")
     bound = wait_bound() if wait is None else wait
-    local_port = free_port()
+    if local_port is None:
+        local_port = free_port()
+    else:
+        _check_free(local_port)
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(  # noqa: S603 - a fixed program and arguments, no shell
             [aws, *session_arguments(instance, host, port, local_port)],
@@ -82,9 +109,19 @@ def ssm_forward(stage: str, instance: str, host: str, port: int, *,
         try:
             _wait_open(process, local_port, bound, log,
                        f"stage {stage}: the SSM port forward through {instance}")
-            yield local_port
+            yield Session(instance, local_port, process, log)
         finally:
             _end(process)
+
+
+def _check_free(local_port: int) -> None:
+    """Refuse a local port something already listens on: dbci would talk to that instead."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", local_port))
+        except OSError as exc:
+            raise BadInput(f"127.0.0.1:{local_port} is in use ({exc.strerror}); pick another "
+                           "port") from exc
 
 
 def _wait_open(process: subprocess.Popen[bytes], local_port: int, bound: float, log: IO[bytes],
