@@ -1,0 +1,8 @@
+variable "seed" {
+  type    = string
+  default = "seed_data_12_7cd45af4a41d"
+}
+
+locals {
+  data_load_path = "s3://env-rdev-dataportal/database/${var.seed}.sql"
+}
