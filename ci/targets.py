@@ -104,9 +104,12 @@ def stage(config: Config, name: str, tunnel_port: int | None = None,
                        "forward, --tunnel-port uses one already open; pass one")
     if not (tunnel_port or tunnel) and settings.tunnel_port and settings.tunnel:
         raise BadInput(f"[tool.dbci.stages.{name}] sets both tunnel and tunnel_port; keep one")
-    url = stage_url(config, name, settings)
     port = tunnel_port or (None if tunnel else settings.tunnel_port)
-    if not port and (tunnel or settings.tunnel) == "ssm":
+    ssm = not port and (tunnel or settings.tunnel) == "ssm"
+    if ssm:
+        ssm_target(name, settings)  # refused before AWS is asked for the secret
+    url = stage_url(config, name, settings)
+    if ssm:
         from ci.tunnel import ssm_forward
 
         instance, host, host_port = ssm_endpoint(name, settings, url)
@@ -142,14 +145,20 @@ def stage_url(config: Config, name: str, settings: Stage) -> str:
 def ssm_endpoint(name: str, settings: Stage, url: str) -> tuple[str, str, int]:
     """Where an SSM port forward to ``url``'s database goes: the stage's ``ssm_target``, and
     the URL's host and port."""
-    if settings.ssm_target is None:
-        raise BadInput(f"an SSM tunnel needs the instance it goes through: set [tool.dbci.stages."
-                       f"{name}] ssm_target = \"i-...\" (its EC2 instance id)")
+    instance = ssm_target(name, settings)
     parsed = make_url(normalize_url(url))
     if not parsed.host:  # no host, or libpq's ?host=/folder: a Unix socket
         raise BadInput(f"an SSM tunnel: stage {name}'s database has no TCP host (a Unix socket, "
                        "or none), which an SSM port forward cannot reach")
-    return settings.ssm_target, parsed.host, parsed.port or 5432
+    return instance, parsed.host, parsed.port or 5432
+
+
+def ssm_target(name: str, settings: Stage) -> str:
+    """The instance a stage's SSM port forward goes through; bad configuration when unset."""
+    if settings.ssm_target is None:
+        raise BadInput(f"an SSM tunnel needs the instance it goes through: set [tool.dbci.stages."
+                       f"{name}] ssm_target = \"i-...\" (its EC2 instance id)")
+    return settings.ssm_target
 
 
 #: The shapes of a stage's secret dbci reads, each with the keys it needs.
