@@ -8,12 +8,14 @@ session-manager plugin forwards to the stage's private database host.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from conftest import (
     add_revision,
     blocks_until,
     dbci,
+    free_port,
     put_secret,
     rds_layout,
     server,
@@ -319,16 +322,25 @@ def test_a_unix_socket_host_cannot_be_tunnelled(ssm_dev: str, fake_aws: FakeAws)
 # -- dbci tunnel (make db/tunnel): a forward held open for work by hand --------------------------
 
 
-@pytest.mark.db
-def test_dbci_tunnel_holds_a_forward_until_interrupted(project: Path, ssm_dev: str,
-                                                       fake_aws: FakeAws) -> None:
-    port = str(_free_port())
+@contextlib.contextmanager
+def _dbci_tunnel(project: Path, port: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``dbci tunnel`` running, and the first line it wrote; killed at the end if need be."""
     process = subprocess.Popen([str(DBCI), "tunnel", "--stage", "dev", "--port", port],
                                cwd=project, text=True, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     try:
         assert process.stderr is not None
-        line = process.stderr.readline()
+        yield process, process.stderr.readline()
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.db
+def test_dbci_tunnel_holds_a_forward_until_interrupted(project: Path, ssm_dev: str,
+                                                       fake_aws: FakeAws) -> None:
+    port = str(free_port())
+    with _dbci_tunnel(project, port) as (process, line):
         assert line == (f"tunnel: stage dev's database on 127.0.0.1:{port} through {INSTANCE}; "
                         "Ctrl-C ends it\n")
         assert fake_aws.calls() == [_forward_arguments(port)]
@@ -337,9 +349,6 @@ def test_dbci_tunnel_holds_a_forward_until_interrupted(project: Path, ssm_dev: s
         assert version(ssm_dev) == {HEAD}
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
-    finally:
-        process.kill()
-        process.wait()
     assert process.returncode == 130
     assert wait_for(fake_aws.all_gone, 30)
 
@@ -347,26 +356,10 @@ def test_dbci_tunnel_holds_a_forward_until_interrupted(project: Path, ssm_dev: s
 @pytest.mark.db
 def test_dbci_tunnel_ends_with_exit_3_when_the_session_dies(project: Path, ssm_dev: str,
                                                             fake_aws: FakeAws) -> None:
-    port = str(_free_port())
-    process = subprocess.Popen([str(DBCI), "tunnel", "--stage", "dev", "--port", port],
-                               cwd=project, text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    try:
-        assert process.stderr is not None
-        assert process.stderr.readline().startswith("tunnel: stage dev's database")
+    with _dbci_tunnel(project, str(free_port())) as (process, line):
+        assert line.startswith("tunnel: stage dev's database")
         os.kill(fake_aws.pids()[0], signal.SIGKILL)
         _, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-        process.wait()
     assert process.returncode == 3
     assert err == (f"dbci tunnel: stage dev: the SSM port forward through {INSTANCE} ended "
                    "(aws exited -9: it said nothing)\n")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
