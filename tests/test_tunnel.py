@@ -46,7 +46,7 @@ PRIVATE_HOST = "db.dev.internal.invalid"
 
 FAKE_AWS = '''#!{python}
 """A stand-in for `aws ssm start-session`: records its arguments, forwards the port."""
-import json, os, socket, sys, threading, time
+import contextlib, json, os, socket, sys, threading, time
 from pathlib import Path
 
 here = Path(os.environ["FAKE_AWS_DIR"])
@@ -69,17 +69,12 @@ print("Starting session with SessionId: fake-0123", flush=True)
 
 
 def pipe(source, sink):
-    try:
+    with contextlib.suppress(OSError):
         while data := source.recv(65536):
             sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for end in (source, sink):
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    for end in (source, sink):
+        with contextlib.suppress(OSError):
+            end.shutdown(socket.SHUT_RDWR)
 
 
 while True:
