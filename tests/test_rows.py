@@ -20,6 +20,6 @@ def test_the_first_word_skips_comments(statement: str, word: str) -> None:
 
 
 @pytest.mark.parametrize("word", ["INSERT", "UPDATE", "DELETE", "TRUNCATE", "COPY", "DO", "CALL",
-                                  "WITH", "MERGE"])
+                                  "WITH", "MERGE", "SELECT", "EXPLAIN"])
 def test_statements_that_may_write_rows_are_watched(word: str) -> None:
     assert word not in SCHEMA_ONLY

@@ -68,9 +68,9 @@ def test_three_checks_at_once_on_one_embedded_server(tmp_path: Path) -> None:
 def test_a_migration_never_queues_the_applications_readers_past_its_lock_timeout(
         project: Path, aws: str, stage_db: str) -> None:
     """The application holds a transaction on a table until the migration has given up its
-    lock wait three times (and waits a fourth); the migration that alters the table waits at most lock_timeout
-    (200 ms) per try, so a reader that arrives behind the
-    migration's lock request waits at most that long, never the 3 s."""
+    lock wait three times (and waits a fourth); the migration that alters the table waits at
+    most lock_timeout (200 ms) per try, so a reader that arrives behind the migration's lock
+    request waits at most that long, never as long as the application holds the table."""
     put_secret(SECRET, rds_layout(stage_db))
     set_dbci(project, "[tool.dbci.stages.dev]", 'lock_timeout = "200ms"', "retries = 20",
              "retry_delay = 0.2")

@@ -304,6 +304,20 @@ def test_a_concurrent_index_takes_the_autocommit_path(project: Path) -> None:
     assert "1 revision took the slower whole-snapshot path (autocommit)" in text
 
 
+def test_rows_deleted_by_a_function_a_select_calls_are_found(project: Path) -> None:
+    """A downgrade deletes rows of a table its DDL never touches, through ``SELECT wipe()``:
+    rows are watched by what the server says the step wrote, not by how its SQL starts."""
+    wipe = add_revision(project, "wipe", 'op.add_column("DatasetArtifact", sa.Column("note", '
+                        'sa.Text), schema="persistence_schema")',
+                        "op.execute('CREATE FUNCTION pg_temp.wipe() RETURNS void LANGUAGE sql "
+                        "AS $$ DELETE FROM persistence_schema.\"CollectionVersion\" WHERE "
+                        "published_at IS NULL $$')\nop.execute('SELECT pg_temp.wipe()')\n"
+                        'op.drop_column("DatasetArtifact", "note", schema="persistence_schema")')
+    run = roundtrip()
+    assert run.code == 1
+    assert found(run) == {(ROWS, wipe, f"{PS}.CollectionVersion")}
+
+
 def test_a_role_without_event_triggers_finds_the_same_problems(
         project: Path, make_role: Callable[..., str]) -> None:
     for case in reversed(BROKEN.values()):  # drop_earlier_index before leave_column
