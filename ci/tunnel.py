@@ -67,7 +67,6 @@ def session_arguments(instance: str, host: str, port: int, local_port: int) -> l
 class Session:
     """An open SSM port forward: its local port, and the ``aws`` process that holds it."""
 
-    instance: str
     local_port: int
     process: subprocess.Popen[bytes] = field(repr=False)
     log: IO[bytes] = field(repr=False)
@@ -93,7 +92,7 @@ def ssm_session(stage: str, instance: str, host: str, port: int, *,
     """:func:`ssm_forward` on ``local_port`` (a free one when None), yielding the session."""
     aws = shutil.which("aws")
     if aws is None:
-        raise OutsideFailure(f"--tunnel ssm (stage {stage}) needs the AWS CLI with the "
+        raise OutsideFailure(f"an SSM tunnel to stage {stage} needs the AWS CLI with the "
                              "session-manager plugin (aws not found on PATH); install both, or "
                              "open a forward yourself and pass --tunnel-port PORT")
     bound = wait_bound() if wait is None else wait
@@ -109,7 +108,7 @@ def ssm_session(stage: str, instance: str, host: str, port: int, *,
         try:
             _wait_open(process, local_port, bound, log,
                        f"stage {stage}: the SSM port forward through {instance}")
-            yield Session(instance, local_port, process, log)
+            yield Session(local_port, process, log)
         finally:
             _end(process)
 

@@ -203,7 +203,7 @@ def test_no_aws_cli_is_exit_3_naming_the_plugin(ssm_dev: str, tmp_path: Path,
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     run = dbci("migrate", "--stage", "dev", "--tunnel", "ssm")
     assert run.code == 3
-    assert run.err == ("dbci migrate: --tunnel ssm (stage dev) needs the AWS CLI with the "
+    assert run.err == ("dbci migrate: an SSM tunnel to stage dev needs the AWS CLI with the "
                        "session-manager plugin (aws not found on PATH); install both, or open a "
                        "forward yourself and pass --tunnel-port PORT\n")
     assert version(ssm_dev) == set()
