@@ -40,6 +40,7 @@ class Report:
     revisions: list[dict[str, str]] = field(default_factory=list)  # the round trip's outcomes
     seconds: float = 0.0  # the round trip's
     shard: str | None = None  # "K/N" when this report covers one slice of the round trip
+    postgres: str | None = None  # the server's major version ("18"); None: not recorded
 
     @property
     def ok(self) -> bool:
@@ -52,7 +53,7 @@ class Report:
                            for s in self.steps],
                 "base": self.base, "sql": self.diff_sql, "base_head": self.base_head,
                 "added": [list(a) for a in self.added], "revisions": self.revisions,
-                "seconds": self.seconds, "shard": self.shard}
+                "seconds": self.seconds, "shard": self.shard, "postgres": self.postgres}
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Report:
@@ -63,7 +64,77 @@ class Report:
                    findings=list(read.findings), base=read.base, diff_sql=read.sql,
                    base_head=read.base_head, added=read.added,
                    revisions=[o.model_dump() for o in read.revisions], seconds=read.seconds,
-                   shard=read.shard)
+                   shard=read.shard, postgres=read.postgres)
+
+
+def finding_key(finding: Finding) -> tuple[str | None, ...]:
+    """What makes two findings the same one, whichever shard or server reported it."""
+    return (finding.check, finding.rule, finding.revision, finding.file, finding.object,
+            finding.message)
+
+
+def distinct(findings: list[Finding]) -> list[Finding]:
+    """The findings, each kept once (the first of the same ones), in order."""
+    kept: dict[tuple[str | None, ...], Finding] = {}
+    for finding in findings:
+        kept.setdefault(finding_key(finding), finding)
+    return list(kept.values())
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How one PostgreSQL version's report differs from the common one."""
+
+    postgres: str | None
+    report: Report
+    only_here: list[Finding]  # its findings the common report lacks
+    missing_here: list[Finding]  # the common report's findings it lacks
+    checks: list[Step]  # its verdicts that are not the common report's
+
+
+@dataclass(frozen=True)
+class Joined:
+    """The report most PostgreSQL versions (or the first) agree on, and how the others differ."""
+
+    common: Report
+    agree: list[str | None]
+    differ: list[Difference] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.common.ok and all(d.report.ok for d in self.differ)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every version's findings, each once."""
+        return distinct(self.common.findings + [f for d in self.differ for f in d.only_here])
+
+    def to_json(self) -> dict[str, Any]:
+        """The common report's document, every finding once, and each version's differences."""
+        doc = {k: v for k, v in self.common.to_json().items() if k != "postgres"}
+        versions = {_version_key(v): {"ok": self.common.ok, "agrees": True, "findings": [],
+                                      "missing": [], "checks": []} for v in self.agree}
+        for d in self.differ:
+            versions[_version_key(d.postgres)] = {
+                "ok": d.report.ok, "agrees": False,
+                "findings": [f.to_json() for f in d.only_here],
+                "missing": [f.to_json() for f in d.missing_here],
+                "checks": [{"check": s.name, "ok": s.ok} for s in d.checks]}
+        return doc | {"ok": self.ok, "findings": [f.to_json() for f in self.findings],
+                      "versions": versions}
+
+
+def _version_key(postgres: str | None) -> str:
+    return postgres or "unknown"
+
+
+def _versions(versions: list[str | None]) -> str:
+    """``PostgreSQL 14, 15``; a version a report did not record is said so, last."""
+    known = [v for v in versions if v is not None]
+    if not known:
+        return "an unrecorded PostgreSQL version"
+    return f"PostgreSQL {', '.join(known)}" + (" and an unrecorded version"
+                                               if None in versions else "")
 
 
 class _Strict(BaseModel):
@@ -97,6 +168,7 @@ class _Document(BaseModel):
     revisions: list[_OutcomeDocument] = []
     seconds: float = 0.0
     shard: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*/[1-9][0-9]*$")] | None = None
+    postgres: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*$")] | None = None
 
     @field_validator("shard")
     @classmethod
@@ -114,25 +186,66 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(report: Report) -> str:
+def markdown(report: Report | Joined) -> str:
     """The whole report as GitHub-flavoured markdown."""
     title = "✅ all checks pass" if report.ok else f"❌ {count(len(report.findings), 'problem')}"
+    out = [f"## dbci check: {title}", ""]
+    if isinstance(report, Joined):
+        out += [_covers(report), ""]
+        out += _body(report.common)
+        for d in report.differ:
+            out += _difference(d, report)
+    else:
+        out += _body(report)
+    return "\n".join(out) + "\n"
+
+
+def _covers(joined: Joined) -> str:
+    """Which versions the report covers, and which of them differ."""
+    agree = _versions(joined.agree)
+    if not joined.differ:
+        return f"{agree} agree." if len(joined.agree) > 1 else f"On {agree}."
+    differ = [d.postgres for d in joined.differ]
+    return (f"{agree} {'agree on' if len(joined.agree) > 1 else 'reports'} what follows; "
+            f"{_versions(differ)} {'differ' if len(differ) > 1 else 'differs'} (see below).")
+
+
+def _difference(d: Difference, joined: Joined) -> list[str]:
+    """A section for a version whose report differs from the common one."""
+    ok = {s.name: s.ok for s in joined.common.steps}
+    others = _versions(joined.agree)
+    out = ["", f"### Only on {_versions([d.postgres])}", ""]
+    out += [f"- {s.name}: {_mark(s.ok)} ({_mark(ok.get(s.name))} on {others}): "
+            f"{_cell(s.summary)}" for s in d.checks]
+    out += _problems(d.only_here)
+    out += [f"- not found here: **{f.check}/{f.rule}** `{f.where}`: {_cell(f.message)}"
+            for f in d.missing_here]
+    return out
+
+
+def _problems(findings: list[Finding]) -> list[str]:
+    """A bullet for each finding, its details folded."""
+    out = []
+    for f in findings:
+        out.append(f"- **{f.check}/{f.rule}** `{f.where}`: {_cell(f.message)}"
+                   + (f" *Fix:* {_cell(f.hint)}" if f.hint else ""))
+        if f.detail:
+            out += ["  <details><summary>details</summary>", "", "  ```",
+                    *(f"  {line}" for line in f.detail.splitlines()), "  ```", "",
+                    "  </details>"]
+    return out
+
+
+def _body(report: Report) -> list[str]:
+    """The report below its title: the base, the table, the problems, the diff, the graph."""
     base = (f"Base: `{report.base}` (revisions there must be unchanged; squawk lints the ones "
             "added since)" if report.base else "Base: none found, so the rules that need one "
             "(`edited-deployed-revision`, squawk) did not run and the diff is over an empty "
             "database")
-    out = [f"## dbci check: {title}", "", base, "", "| check | result | summary |",
-           "|---|---|---|"]
+    out = [base, "", "| check | result | summary |", "|---|---|---|"]
     out += [f"| {s.name} | {_mark(s.ok)} | {_cell(s.summary)} |" for s in report.steps]
     if report.findings:
-        out += ["", "### Problems", ""]
-        for f in report.findings:
-            out.append(f"- **{f.check}/{f.rule}** `{f.where}`: {_cell(f.message)}"
-                       + (f" *Fix:* {_cell(f.hint)}" if f.hint else ""))
-            if f.detail:
-                out += ["  <details><summary>details</summary>", "", "  ```",
-                        *(f"  {line}" for line in f.detail.splitlines()), "  ```", "",
-                        "  </details>"]
+        out += ["", "### Problems", "", *_problems(report.findings)]
     over = f"over `{report.base}`" if report.base else "over an empty database"
     statements = count(len(report.diff_sql), "statement")
     out += ["", f"<details><summary>Schema diff {over} ({statements}, migra)</summary>", "",
@@ -148,10 +261,10 @@ def markdown(report: Report) -> str:
             out.append(f'  {previous} --> {node}["{label}"]')
             previous = node
         out.append("```")
-    return "\n".join(out) + "\n"
+    return out
 
 
-def publish(report: Report, printer: Printer, comment: Path | None = None) -> int:
+def publish(report: Report | Joined, printer: Printer, comment: Path | None = None) -> int:
     """Print the report (markdown, or JSON), append it to the job summary, write the pull
     request comment's body when asked; the exit code it calls for."""
     text = markdown(report)

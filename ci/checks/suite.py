@@ -10,6 +10,8 @@ import os
 from collections.abc import Callable
 from functools import partial
 
+import sqlalchemy as sa
+
 from ci import targets
 from ci.checks.diff import base_prefix, diff, resolve_base
 from ci.checks.drift import drift, orm_schema
@@ -21,7 +23,7 @@ from ci.config import Config
 from ci.errors import BadInput, DbciError
 from ci.findings import count
 from ci.history import History, load_history
-from ci.report import Report, Step
+from ci.report import Difference, Joined, Report, Step, distinct, finding_key
 from ci.rules.roundtrip import UPGRADE_FAILS
 from ci.runner import upgrade
 from ci.schemadiff import capture
@@ -84,6 +86,9 @@ def _begin(config: Config, shard: tuple[int, int] | None, report: Report,
     except DbciError as exc:
         report.steps += [Step(name, None, f"not run: {exc.message}")
                          for name in ("roundtrip", "drift", "diff")]
+        if config.database_url:  # no scratch database to ask: the given server, read-only
+            with targets.connect(targets.given(config), read_only=True) as connection:
+                report.postgres = _major(connection)
         return None
     return stack.enter_context(begin(config, shard=shard, share=CHECK_SHARE,
                                      also=partial(orm_schema, config)))
@@ -108,6 +113,7 @@ def _database_checks(config: Config, report: Report, ref: str | None,
     own = roundtrip(config, progress=progress, capture=new, schema_after=prefix,
                     started=started)  # this process's part: its database is at head
     with targets.connect(target) as migrated:
+        report.postgres = _major(migrated)
         # the head's schema while the second worker finishes (if the round trip got there)
         head = capture(migrated) if own.reached_head and whole else None
         trip = finish(started, own)  # the second worker's part, and the ORM's schema it built
@@ -140,6 +146,12 @@ def _database_checks(config: Config, report: Report, ref: str | None,
     return sql
 
 
+def _major(connection: sa.Connection) -> str | None:
+    """The server's major version (``18``), as the dialect read it on connecting."""
+    info = connection.dialect.server_version_info
+    return str(info[0]) if info else None
+
+
 def _graph(report: Report, base: History, pending: Pending | None) -> None:
     """The revisions this branch adds on the base head, for the mermaid graph."""
     report.base_head = ", ".join(h.id for h in base.heads) or None
@@ -148,22 +160,79 @@ def _graph(report: Report, base: History, pending: Pending | None) -> None:
         report.added.append((rev.id, doc[0] if doc else ""))
 
 
-def join(reports: list[Report]) -> Report:
-    """One report from the reports of the shards of a round trip: every shard must be there
-    (a missing one means revisions nobody checked); the round trip's outcomes and the findings
-    of all of them, the other checks as the shards found them (they agree)."""
-    if not reports:
+def by_version(named: list[tuple[str, Report]]) -> Joined:
+    """Each version's shards joined, and the report most versions (or the first) agree on."""
+    if not named:
         raise BadInput("no reports to join")
-    total = {int(r.shard.split("/")[1]) if r.shard else 1 for r in reports}
-    have = {int(r.shard.split("/")[0]) if r.shard else 1 for r in reports}
-    if len(total) != 1 or have != set(range(1, max(total) + 1)):
-        missing = sorted(set(range(1, max(total) + 1)) - have)
-        raise BadInput(f"the reports cover shards {sorted(have)} of {max(total)}; missing "
-                       f"{missing or 'none'}: their revisions were not checked (did a job fail "
-                       "or get cancelled?)")
+    groups: dict[str | None, list[tuple[str, Report]]] = {}
+    for name, report in named:
+        groups.setdefault(report.postgres, []).append((name, report))
+    order = sorted(groups, key=lambda v: (v is None, int(v or 0)))
+    joined = {v: join(groups[v]) for v in order}
+    verdicts = {v: _verdict(r) for v, r in joined.items()}
+    most = max(verdicts.values(), key=list(verdicts.values()).count)  # a tie: the first's
+    agree = [v for v in order if verdicts[v] == most]
+    common = joined[agree[0]]
+    return Joined(common, agree, [_difference(v, joined[v], common) for v in order
+                                  if v not in agree])
+
+
+def _verdict(report: Report) -> tuple[frozenset[tuple[str | None, ...]],
+                                      tuple[tuple[str, bool | None], ...]]:
+    """What two versions must share to agree: the findings and each check's verdict."""
+    return (frozenset(map(finding_key, report.findings)),
+            tuple((s.name, s.ok) for s in report.steps))
+
+
+def _difference(postgres: str | None, report: Report, common: Report) -> Difference:
+    """What ``report`` found that ``common`` did not, and the other way round."""
+    here, there = set(map(finding_key, report.findings)), set(map(finding_key, common.findings))
+    ok = {s.name: s.ok for s in common.steps}
+    return Difference(postgres, report,
+                      [f for f in report.findings if finding_key(f) not in there],
+                      [f for f in common.findings if finding_key(f) not in here],
+                      [s for s in report.steps if s.name not in ok or ok[s.name] != s.ok])
+
+
+def _k_of_n(report: Report) -> tuple[int, int]:
+    """The shard a report covers; a report of the whole history is shard 1 of 1."""
+    k, n = report.shard.split("/") if report.shard else ("1", "1")
+    return int(k), int(n)
+
+
+def join(named: list[tuple[str, Report]]) -> Report:
+    """The (file, report) pairs of one server's shards as one report; each shard exactly once.
+
+    A missing shard means revisions nobody checked. The round trip's outcomes and the findings
+    of all of them; the other checks as the shards found them (they agree).
+    """
+    if not named:
+        raise BadInput("no reports to join")
+    reports = [r for _, r in named]
+    on = f"PostgreSQL {reports[0].postgres}: " if reports[0].postgres else ""
+    shards = [(name, *_k_of_n(report)) for name, report in named]
+    counts: dict[int, list[str]] = {}
+    for name, _, n in shards:
+        counts.setdefault(n, []).append(name)
+    if len(counts) > 1:
+        split = "; ".join(f"of {n}: {', '.join(names)}" for n, names in sorted(counts.items()))
+        raise BadInput(f"{on}the reports split the history into different numbers of shards "
+                       f"({split}); pass the reports of one run of check")
+    total = next(iter(counts))
+    files: dict[int, list[str]] = {}
+    for name, k, _ in shards:
+        files.setdefault(k, []).append(name)
+    for k, names in sorted(files.items()):
+        if len(names) > 1:
+            raise BadInput(f"{on}shard {k}/{total} is given {len(names)} times "
+                           f"({', '.join(names)}); pass each shard's report once")
+    if set(files) != set(range(1, total + 1)):
+        missing = sorted(set(range(1, total + 1)) - set(files))
+        raise BadInput(f"{on}the reports cover shards {sorted(files)} of {total}; missing "
+                       f"{missing}: their revisions were not checked (did a job fail or get "
+                       "cancelled?)")
     first = reports[0]
-    findings = list({(f.check, f.rule, f.revision, f.file, f.object, f.message): f
-                     for r in reports for f in r.findings}.values())
+    findings = distinct([f for r in reports for f in r.findings])
     outcomes = [Outcome(**o) for r in reports for o in r.revisions]
     steps = []
     for step in first.steps:
@@ -180,4 +249,4 @@ def join(reports: list[Report]) -> Report:
     return Report(steps, findings, base=first.base, diff_sql=first.diff_sql,
                   base_head=first.base_head, added=first.added,
                   revisions=[dataclasses.asdict(o) for o in outcomes],
-                  seconds=max(r.seconds for r in reports))
+                  seconds=max(r.seconds for r in reports), postgres=first.postgres)

@@ -1,4 +1,4 @@
-"""``dbci report FILE...``: one report from the ``check --json`` reports of a sharded run."""
+"""``dbci report FILE...``: the ``check --json`` reports of every version and shard, as one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ci.checks.suite import join
+from ci.checks.suite import by_version
 from ci.command import Command
 from ci.config import Config
 from ci.errors import BadInput
@@ -18,7 +18,8 @@ from ci.report import Report, publish
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
-                        help="the JSON reports of `dbci --json check --shard K/N`, one per shard")
+                        help="the JSON reports of `dbci --json check --shard K/N`: every shard "
+                             "of every PostgreSQL version, at once")
     parser.add_argument("--comment", type=Path, metavar="FILE",
                         help="also write the report as a pull request comment's body")
 
@@ -37,8 +38,10 @@ def read(path: Path) -> Report:
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
-    """Join the shards' reports; print, summarise and comment as check does."""
-    return publish(join([read(path) for path in args.files]), printer, args.comment)
+    """Join each version's shards, then the versions; print, summarise and comment once."""
+    named = [(display_path(path), read(path)) for path in args.files]
+    return publish(by_version(named), printer, args.comment)
 
 
-COMMAND = Command("report", "join the reports of a sharded check into one", run, arguments)
+COMMAND = Command("report", "join the reports of a check's shards and PostgreSQL versions into one",
+                  run, arguments)
