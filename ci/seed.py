@@ -259,14 +259,14 @@ class Seeded:
 
 
 def load(config: Config, stage: str, tunnel_port: int | None = None,
-         log: Any = print) -> Seeded:
+         tunnel: str | None = None, log: Any = print) -> Seeded:
     """On an empty stage database: the seed ``data_load_path`` names, then migrate to head;
     otherwise only migrate. Refused where the stage is not seedable, before anything."""
     settings = config.settings.stages.get(stage)
     if settings is not None and not settings.seedable:
         raise BadInput(f"stage {stage} does not take seed data ([tool.dbci.stages.{stage}] "
                        "seedable = false); seed load is for rdev stacks")
-    target = targets.stage(config, stage, tunnel_port)
+    target = targets.stage(config, stage, tunnel_port, tunnel, log)
     with targets.connect(target) as connection:
         empty = not database.run_script(connection, "user_objects")[0][0]
         connection.rollback()

@@ -83,6 +83,9 @@ MAX_PORT = 65535
 #: An EC2 instance's id, or a managed (on-premises) instance's: what SSM sessions target.
 SSM_TARGET = r"i-[0-9a-f]{8,17}|mi-[0-9a-f]{17}"
 
+#: The longest first pause between two tries of a revision a stage may ask for, in seconds.
+MAX_RETRY_DELAY = 600.0
+
 #: PostgreSQL's spelling of a duration: ``5s``, ``500ms``, ``15min``, ``1h``, ``0`` (no limit).
 DURATION = re.compile(r"\d+(\.\d+)?\s*(us|ms|s|min|h|d)?")
 
@@ -113,6 +116,13 @@ class Stage(_Table):
     def _not_negative(cls, value: int) -> int:
         if value < 0:
             raise ValueError("must not be negative")
+        return value
+
+    @field_validator("retry_delay")
+    @classmethod
+    def _delay(cls, value: float) -> float:
+        if not 0 <= value <= MAX_RETRY_DELAY:  # nan and inf too: a sleep mid-migration
+            raise ValueError(f"must be a number of seconds from 0 to {MAX_RETRY_DELAY:.0f}")
         return value
 
     @field_validator("tunnel_port")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,11 +93,13 @@ def _same_server(one: str, other: str) -> bool:
 
 
 def stage(config: Config, name: str, tunnel_port: int | None = None,
-          tunnel: str | None = None) -> Target:
-    """A deployed stage: its URL from ``--database-url``/``DATABASE_URL``, else from its AWS
-    Secrets Manager secret; through ``127.0.0.1:PORT`` when a tunnel port is given (or set),
-    or through an SSM port forward (``--tunnel ssm`` or the stage's ``tunnel``) that lives as
-    long as the command (``config.resources``)."""
+          tunnel: str | None = None, log: Callable[[str], None] = print) -> Target:
+    """A deployed stage: its URL from ``--database-url`` on the command line, else from its
+    AWS Secrets Manager secret (an exported ``DATABASE_URL`` is ignored, with a notice to
+    ``log``: a shell's variable must never decide which database a migration changes);
+    through ``127.0.0.1:PORT`` when a tunnel port is given (or set), or through an SSM port
+    forward (``--tunnel ssm`` or the stage's ``tunnel``) that lives as long as the command
+    (``config.resources``)."""
     settings = stage_settings(config, name)
     if tunnel_port and tunnel:
         raise BadInput("--tunnel and --tunnel-port do not go together: --tunnel ssm opens a "
@@ -108,7 +110,7 @@ def stage(config: Config, name: str, tunnel_port: int | None = None,
     ssm = not port and (tunnel or settings.tunnel) == "ssm"
     if ssm:
         ssm_target(name, settings)  # refused before AWS is asked for the secret
-    url = stage_url(config, name, settings)
+    url = stage_url(config, name, settings, log)
     if ssm:
         from ci.tunnel import ssm_forward
 
@@ -131,15 +133,19 @@ def stage_settings(config: Config, name: str) -> Stage:
     return settings
 
 
-def stage_url(config: Config, name: str, settings: Stage) -> str:
-    """The stage's URL as given (``--database-url``/``DATABASE_URL``) or read from its
-    secret, before any tunnel."""
+def stage_url(config: Config, name: str, settings: Stage,
+              log: Callable[[str], None] = print) -> str:
+    """The stage's URL as given by ``--database-url`` on the command line, or read from its
+    secret, before any tunnel; checked where it came from."""
+    if config.database_url and config.database_url_source == "--database-url":
+        return normalize_url(config.database_url, "--database-url")
     if config.database_url:
-        return config.database_url
+        log(f"dbci: the exported DATABASE_URL is ignored for stage {name}: a stage's database "
+            "comes from --database-url on the command line or from its secret")
     secret = settings.secret or config.settings.secret_name.format(stage=name)
     from ci import aws  # boto3 takes a while to import: only stages need it
 
-    return url_from_secret(secret, aws.secret_json(secret))
+    return normalize_url(url_from_secret(secret, aws.secret_json(secret)), f"secret {secret!r}")
 
 
 def ssm_endpoint(name: str, settings: Stage, url: str) -> tuple[str, str, int]:

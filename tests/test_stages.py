@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,34 @@ def test_migrate_sql_prints_the_plan_and_changes_nothing(dev: str, project: Path
     assert f"-- upgrade {IDS[10]}" in "\n".join(rest.json()["sql"])
     assert f"-- upgrade {IDS[9]}" not in "\n".join(rest.json()["sql"])
     assert version(dev) == {IDS[9]}
+
+
+@pytest.fixture
+def other_db(dev: str) -> Iterator[str]:
+    """A second empty database on the test server: what a shell's DATABASE_URL points at."""
+    name = f"other_{os.getpid()}_{secrets.token_hex(3)}"
+    run_sql(server(), f'CREATE DATABASE "{name}"')
+    yield make_url(dev).set(database=name).render_as_string(hide_password=False)
+    run_sql(server(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_an_exported_database_url_never_becomes_the_stage(dev: str, other_db: str,
+                                                          tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setenv("DATABASE_URL", other_db)  # left over in the user's shell
+    notice = "dbci: the exported DATABASE_URL is ignored for stage dev: a stage's database " \
+             "comes from --database-url on the command line or from its secret"
+    for args in (["migrate", "--stage", "dev"], ["status", "--stage", "dev"],
+                 ["db", "dump", "--stage", "dev", "--out", str(tmp_path / "dev.dump")]):
+        run = dbci(*args)
+        assert run.code == 0, run.err
+        assert notice in run.err.splitlines(), run.err
+        assert "stage dev" in run.out
+    assert version(dev) == {HEAD} and tables(other_db) == set()
+    given = dbci("--database-url", other_db, "migrate", "--stage", "dev", "--revision", IDS[0])
+    assert given.code == 0 and notice not in given.err  # the command line names it: it counts
+    assert version(other_db) == {IDS[0]}
 
 
 def test_four_concurrent_migrations_apply_each_revision_once(dev: str, project: Path) -> None:

@@ -27,7 +27,7 @@ def dump_arguments(parser: argparse.ArgumentParser) -> None:
 def run_dump(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Dump a stage (or --database-url's database)."""
     if args.stage:
-        target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel)
+        target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel, printer.log)
     elif config.database_url:
         target = targets.given(config)
     else:

@@ -71,7 +71,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     _flag_errors(args)
     bound = plan.read(args.plan) if args.plan is not None else None
     resolve(load_history(config), args.revision)  # local input first: no AWS to refuse it
-    target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel)
+    target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel, printer.log)
     if args.sql:
         return _plan(config, target, args, printer)
     settings = config.settings.stages[args.stage]

@@ -56,7 +56,7 @@ def run_upload(config: Config, args: argparse.Namespace, printer: Printer) -> in
 
 def run_load(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Seed an empty rdev database, then migrate; or only migrate."""
-    done = seed.load(config, args.stage, args.tunnel_port, log=printer.log)
+    done = seed.load(config, args.stage, args.tunnel_port, args.tunnel, log=printer.log)
     migration = done.migration
     printer.result(Result(findings=migration.findings, summary=[
         f"seed load: stage {migration.stage} "

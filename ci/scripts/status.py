@@ -24,8 +24,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the stage's status; exit 1 when its schema is not the migrations' (or, with
     --fail-on-pending, when revisions are pending)."""
-    found = status(config, targets.stage(config, args.stage, args.tunnel_port, args.tunnel),
-                   args.scratch_url)
+    target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel, printer.log)
+    found = status(config, target, args.scratch_url)
     failed = not found.ok or (args.fail_on_pending and bool(found.pending))
     with contextlib.suppress(OSError):
         github.append_step_summary(_markdown(found, failed))

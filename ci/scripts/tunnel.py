@@ -26,7 +26,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     when the session ends by itself."""
     settings = targets.stage_settings(config, args.stage)
     targets.ssm_target(args.stage, settings)  # refused before AWS is asked for the secret
-    url = targets.stage_url(config, args.stage, settings)
+    url = targets.stage_url(config, args.stage, settings, printer.log)
     instance, host, port = targets.ssm_endpoint(args.stage, settings, url)
     with ssm_session(args.stage, instance, host, port, local_port=args.port) as session:
         printer.log(f"tunnel: stage {args.stage}'s database on 127.0.0.1:{args.port} through "
