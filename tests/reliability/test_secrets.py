@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 from conftest import (
     SECRET,
+    OwnServer,
     Run,
     add_revision,
     commit_all,
@@ -24,7 +25,7 @@ from conftest import (
     rds_layout,
     run_sql,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from ci import github
 
@@ -189,3 +190,37 @@ def test_a_url_that_would_split_wrongly_is_refused_unseen(project: Path, url: st
         assert where.split("/")[0] in run.out + run.err  # the message names where it came from
         if "--github" in flags:  # GitHub learns it first, whenever dbci read it
             assert run.err.startswith("::add-mask::"), run.err
+
+
+#: Passwords as users have them: every character a URL must escape, a space, both quotes.
+USER_PASSWORDS = ["Zq7#Sec:ret@Sau?ce/9x%41", "two words and 'quotes' \"too\"",
+                  "p@:/?#%20%41 end"]
+
+
+@pytest.mark.parametrize("password", USER_PASSWORDS, ids=["url-characters", "space-quotes",
+                                                          "encoded-looking"])
+def test_a_password_the_server_checks_over_tcp(project: Path, own_server: OwnServer,
+                                               password: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server checks the password (scram-sha-256 over TCP, as RDS does): dbci must pass it
+    exactly, however it is written, as a percent-encoded URL and raw in the RDS secret's JSON,
+    and show it nowhere, right or wrong."""
+    host, port = own_server.checking_passwords()
+    socket_url = own_server.start()
+    role = f"dbci_tcp_{os.getpid()}"
+    literal = password.replace("'", "''")
+    run_sql(socket_url, f'CREATE ROLE "{role}" LOGIN CREATEDB PASSWORD \'{literal}\'')
+    monkeypatch.setenv("DBCI_CACHE_DIR", str(own_server.cache))
+    forms = (password, quote(password, safe=""))
+    right = URL.create("postgresql", username=role, password=password, host=host,
+                       port=port, database="postgres").render_as_string(hide_password=False)
+    wrong = URL.create("postgresql", username=role, password=password + "x", host=host,
+                       port=port, database="postgres").render_as_string(hide_password=False)
+    for url, expect in ((right, {0}), (wrong, {3})):
+        for flags in FLAGS:
+            run = dbci(*flags, "--database-url", url, "roundtrip")
+            assert run.code in expect, (flags, run.err)
+            shown = run.out + "\n".join(line for line in run.err.splitlines()
+                                        if not line.startswith("::add-mask::"))
+            assert not any(form in shown for form in forms), (flags, shown)
+    assert "password authentication failed" in dbci("--database-url", wrong, "roundtrip").err
