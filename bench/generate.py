@@ -63,17 +63,19 @@ def _steps(count: int, rng: Random, schema: Schema, break_at: int | None) -> lis
     return steps
 
 
-def _write_revision(template: Path, versions: Path, step: Step, number: int, rev_hex: str,
-                    down: str | None) -> str:
+def write_revision(template: Path, versions: Path, number: int, rev_hex: str,
+                   down: str | tuple[str, ...] | None, message: str, upgrade: list[str],
+                   downgrade: list[str]) -> str:
+    """Write one revision file through the project's template; its revision id."""
     naming = NamingScheme()
-    slug = slugify(step.message) or "revision"
+    slug = slugify(message) or "revision"
     revision = naming.revision(number, rev_hex, slug)
     util.template_to_file(
         template, versions / naming.filename(number, rev_hex, slug), "utf-8",
         up_revision=revision, down_revision=down, branch_labels=None, depends_on=None,
         create_date=FIRST_DATE + datetime.timedelta(hours=number), comma=util.format_as_comma,
-        message=step.message, imports="from sqlalchemy.dialects import postgresql",
-        upgrades="\n    ".join(step.upgrade), downgrades="\n    ".join(step.downgrade))
+        message=message, imports="from sqlalchemy.dialects import postgresql",
+        upgrades="\n    ".join(upgrade), downgrades="\n    ".join(downgrade))
     return revision
 
 
@@ -91,9 +93,10 @@ def generate(path: Path, revisions: int, seed: int = 1, break_at: int | None = N
     schema = Schema(rename_referenced=rename_referenced)
     ids: list[str] = []
     for number, step in enumerate(_steps(revisions, rng, schema, break_at), start=1):
-        ids.append(_write_revision(path / "database" / "script.py.mako",
-                                   path / "database" / "versions", step, number,
-                                   f"{rng.getrandbits(48):012x}", ids[-1] if ids else None))
+        ids.append(write_revision(path / "database" / "script.py.mako",
+                                  path / "database" / "versions", number,
+                                  f"{rng.getrandbits(48):012x}", ids[-1] if ids else None,
+                                  step.message, step.upgrade, step.downgrade))
     missing = models.drifting_column(schema) if drift_orm else None
     (path / "orm.py").write_text(models.orm_source(schema, missing[1] if missing else None))
     return Project(path, ids, ids[break_at - 1] if break_at else None,

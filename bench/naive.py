@@ -1,8 +1,9 @@
 """The naive round trip the benchmark compares dbci with, run as a process of its own.
 
-Per revision: ``command.upgrade`` to it, a snapshot of the whole catalog, ``command.downgrade``
-by one, another whole snapshot compared with the one taken at the previous revision, and
-``command.upgrade`` again. Each command runs in its own transaction on one connection. It stops
+Per revision: ``alembic upgrade`` to it, a snapshot of the whole catalog, ``alembic downgrade``
+of it, another whole snapshot compared with the one taken at the previous revision, and
+``alembic upgrade`` again. Each command runs in its own transaction on one connection; the
+revision scripts are read once (:mod:`bench.migrations`), not by every command. It stops
 after ``--cap`` seconds and prints one JSON line: revisions done, of how many, seconds, and
 differences found.
 
@@ -19,10 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
+from bench.migrations import Alembic
 from ci import snapshot
 
 
@@ -34,25 +33,25 @@ def _done(conn: sa.Connection) -> None:
 
 def naive(ini: str, url: str, cap: float) -> dict[str, Any]:
     """Run the loop over every revision from base, or until ``cap`` seconds have passed."""
-    cfg = Config(ini)
-    revisions = [s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()][::-1]
+    alembic = Alembic(ini)
+    revisions = [s.revision for s in alembic.order()]
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     differences = done = 0
     began = time.monotonic()
     with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
+        alembic.config.attributes["connection"] = conn
         previous = snapshot.take(conn)
         _done(conn)
         for rev in revisions:
-            command.upgrade(cfg, rev)
+            alembic.upgrade(rev)
             _done(conn)
             current = snapshot.take(conn)
             _done(conn)
-            command.downgrade(cfg, "-1")
+            alembic.undo(rev)
             _done(conn)
             differences += len(snapshot.compare(previous, snapshot.take(conn)))
             _done(conn)
-            command.upgrade(cfg, rev)
+            alembic.upgrade(rev)
             _done(conn)
             previous = current
             done += 1

@@ -1,0 +1,292 @@
+"""The naive reference the round trip is checked against: slow, and obviously right.
+
+Each revision is checked on a database of its own: create it; ``alembic upgrade`` to each of
+the revision's parents; dump it; upgrade the revision; downgrade it; dump again; compare; drop
+the database. A dump is ``pg_dump --schema-only`` split into its objects (a table's columns
+and inline constraints each one object: column order is not compared) and a digest of every
+table's rows (``md5(string_agg(t::text, ',' ORDER BY t::text))``); nothing of dbci's snapshot
+code is used. The verdict of a revision is ``passed``, ``skipped`` (the ``# dbci: irreversible
+--`` marker, or a downgrade raising ``NotImplementedError`` with a reason from the revision's
+own file), ``upgrade-fails``, ``downgrade-fails``, or the kinds of difference joined by ``+``:
+``leaves`` (objects only after), ``drops`` (only before), ``changes`` (both, unlike), and
+``changes-rows`` (a table whose columns are unchanged holds other rows). Revisions after the
+first whose upgrade fails, in Alembic's order, are ``not run``, as in dbci's round trip.
+
+``dbci --json roundtrip`` runs on the same project; its findings map to the same words, and
+every revision's two verdicts must agree. Histories come from :mod:`bench.realistic`.
+
+    python -m bench.oracle --revisions 300 --seeds 1,2,3 [--database-url URL] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.script import Script
+from sqlalchemy.engine import make_url
+
+from bench import realistic
+from bench.migrations import Alembic
+from ci.database import client_program, scratch_database
+
+DBCI = Path(sys.executable).parent / "dbci"
+#: dbci's round-trip rule ids, in the oracle's words.
+WORDS = {"downgrade-leaves-objects": "leaves", "downgrade-drops-objects": "drops",
+         "downgrade-changes-objects": "changes", "downgrade-changes-rows": "changes-rows",
+         "downgrade-fails": "downgrade-fails", "upgrade-fails": "upgrade-fails"}
+MARKER = re.compile(r"^\s*# dbci: irreversible --", re.MULTILINE)
+HEADER = re.compile(r"^-- Name: (?P<name>.*); Type: (?P<type>.*); Schema: (?P<schema>.*); Owner:")
+ROWS = """SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+AND c.relname <> 'alembic_version'"""
+
+#: pg_dump's lines that are no object's: comments, psql commands, session settings.
+SESSION = ("--", "\\", "SET ", "SELECT pg_catalog.set_config")
+Key = tuple[str, str]  # (pg_dump's type, schema.name)
+
+
+@dataclass(frozen=True)
+class Dump:
+    """A database's objects (their normalised text, by key) and its tables' row digests."""
+
+    objects: dict[Key, str]
+    rows: dict[str, str]
+
+
+def _objects(text: str) -> Iterator[tuple[Key, str]]:
+    """pg_dump's entries by their ``-- Name:`` headers (without :data:`SESSION` lines); a
+    table's column and constraint lines become entries of their own."""
+    key: Key | None = None
+    lines: list[str] = []
+    for line in [*text.splitlines(), "-- Name: end; Type: END; Schema: -; Owner: -"]:
+        header = HEADER.match(line)
+        if header is None:
+            if key is not None and line.strip() and not line.startswith(SESSION):
+                lines.append(line)
+            continue
+        if key is not None:
+            yield from _split_table(key, lines) if key[0] == "TABLE" else [(key, "\n".join(lines))]
+        key, lines = (header["type"], f"{header['schema']}.{header['name']}"), []
+
+
+def _split_table(key: Key, lines: list[str]) -> Iterator[tuple[Key, str]]:
+    """``CREATE TABLE t (...)``: the table without its body, and each body line by name."""
+    rest = []
+    for line in lines:
+        if line.startswith("    "):
+            item = line.strip().rstrip(",")
+            if item.startswith("CONSTRAINT "):
+                yield ("CONSTRAINT", f"{key[1]}.{item.split()[1]}"), item
+            else:
+                yield ("COLUMN", f"{key[1]}.{item.split()[0]}"), item
+        else:
+            rest.append(line)
+    yield key, "\n".join(rest)
+
+
+def dump(url: str) -> Dump:
+    """The schema as pg_dump prints it, and a digest of every table's rows."""
+    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    done = subprocess.run([str(client_program("pg_dump")), "--schema-only", "--no-owner",
+                           "--no-privileges", "--exclude-table=*.alembic_version",
+                           "--dbname", libpq],
+                          capture_output=True, text=True, check=True)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            tables = conn.execute(sa.text(ROWS)).scalars().all()
+            rows = {t: str(conn.execute(sa.text(
+                f"SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' "
+                f"ORDER BY t::text), '')) FROM {t} t")).scalar()) for t in tables}
+    finally:
+        engine.dispose()
+    return Dump(dict(_objects(done.stdout)), rows)
+
+
+def compare(before: Dump, after: Dump) -> str:
+    """The kinds of difference, joined by ``+``; ``passed`` when there is none."""
+    kinds = set()
+    reshaped = set()
+    for key in before.objects.keys() | after.objects.keys():
+        old, new = before.objects.get(key), after.objects.get(key)
+        if old == new:
+            continue
+        kinds.add("leaves" if old is None else "drops" if new is None else "changes")
+        if key[0] in ("TABLE", "COLUMN"):
+            reshaped.add(".".join(key[1].split(".")[:2]))
+    if any(before.rows[t] != after.rows[t] for t in before.rows.keys() & after.rows.keys()
+           if t.replace('"', "") not in reshaped):
+        kinds.add("changes-rows")
+    return "+".join(sorted(kinds)) or "passed"
+
+
+def _irreversible_raise(error: BaseException, script: Script) -> bool:
+    """A NotImplementedError with a reason, raised in the revision's own file."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return (isinstance(error, NotImplementedError) and bool(str(error).strip()) and bool(frames)
+            and Path(frames[-1].filename).resolve() == Path(script.path).resolve())
+
+
+def check(ini: str, revision: str, server: str | None) -> str:
+    """One revision's verdict, on a database of its own."""
+    alembic = Alembic(ini)
+    script = alembic.script.get_revision(revision)
+    assert script is not None
+    with scratch_database(server) as url:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                alembic.config.attributes["connection"] = conn
+                try:
+                    for parent in script._versioned_down_revisions:
+                        alembic.upgrade(parent)
+                        conn.commit()
+                except Exception:  # a parent's upgrade failed: dbci stopped before this one
+                    return "not run"
+                before = dump(url)
+                try:
+                    alembic.upgrade(revision)
+                    conn.commit()
+                except Exception:
+                    return "upgrade-fails"
+                if MARKER.search(Path(script.path).read_text()):
+                    return "skipped"
+                try:
+                    alembic.undo(revision)
+                    conn.commit()
+                except Exception as exc:
+                    return "skipped" if _irreversible_raise(exc, script) else "downgrade-fails"
+                return compare(before, dump(url))
+        finally:
+            engine.dispose()
+
+
+def oracle(ini: str, server: str | None, jobs: int) -> dict[str, str]:
+    """Every revision's verdict, in Alembic's order."""
+    order = [s.revision for s in Alembic(ini).order()]
+    with ProcessPoolExecutor(jobs) as pool:
+        verdicts = list(pool.map(check, [ini] * len(order), order, [server] * len(order)))
+    if "upgrade-fails" in verdicts:
+        stop = verdicts.index("upgrade-fails") + 1
+        verdicts[stop:] = ["not run"] * (len(order) - stop)
+    return dict(zip(order, verdicts, strict=True))
+
+
+def dbci(ini: str, server: str | None) -> dict[str, str]:
+    """``dbci --json roundtrip``'s verdict on each revision, in the oracle's words."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    done = subprocess.run([str(DBCI), "--json", "roundtrip", "--config", ini], text=True,
+                          capture_output=True, env=env | ({"DATABASE_URL": server} if server
+                                                          else {}), check=False)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"dbci roundtrip exited {done.returncode}: {done.stderr.strip()}")
+    result = json.loads(done.stdout)
+    kinds: dict[str, set[str]] = {}
+    for finding in result["findings"]:
+        kinds.setdefault(finding["revision"], set()).add(WORDS.get(finding["rule"],
+                                                                   finding["rule"]))
+    return {r["revision"]: r["status"] if r["status"] in ("skipped", "not run") else
+            "+".join(sorted(kinds.get(r["revision"], ()))) or
+            ("passed" if r["status"] == "passed" else "failed, no finding")
+            for r in result["revisions"]}
+
+
+@dataclass
+class Agreement:
+    """One history's verdicts: the oracle's, dbci's and the generator's intent, by revision."""
+
+    seed: int
+    oracle: dict[str, str]
+    dbci: dict[str, str]
+    intent: dict[str, str]
+    seconds: tuple[float, float]  # the oracle's, dbci's
+
+    @property
+    def disagreements(self) -> list[str]:
+        """The revisions whose two verdicts differ (or that one side lacks)."""
+        return [r for r in self.oracle.keys() | self.dbci.keys()
+                if self.oracle.get(r) != self.dbci.get(r)]
+
+    @property
+    def unintended(self) -> list[str]:
+        """The revisions whose oracle verdict is not the one the generator meant."""
+        return [r for r, verdict in self.oracle.items() if self.intent.get(r) != verdict]
+
+    def lines(self) -> list[str]:
+        """A summary line, then one per disagreement."""
+        counts: dict[str, int] = {}
+        for verdict in self.oracle.values():
+            counts[verdict] = counts.get(verdict, 0) + 1
+        tally = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        out = [f"seed {self.seed}: {len(self.oracle)} revisions ({tally}); "
+               f"{len(self.disagreements)} disagreement(s), {len(self.unintended)} verdict(s) "
+               f"not the generator's intent; oracle {self.seconds[0]:.0f} s, "
+               f"dbci {self.seconds[1]:.1f} s"]
+        out += [f"  {r}: oracle {self.oracle.get(r)}, dbci {self.dbci.get(r)}, "
+                f"intended {self.intent.get(r)}"
+                for r in sorted({*self.disagreements, *self.unintended})]
+        return out
+
+
+def agree(folder: Path, seed: int, revisions: int, server: str | None,
+          jobs: int) -> Agreement:
+    """Generate one history into ``folder`` and check it both ways."""
+    project, intent = realistic.generate(folder, revisions, seed)
+    ini = str(project.ini)
+    began = time.monotonic()
+    verdicts = oracle(ini, server, jobs)
+    middle = time.monotonic()
+    theirs = dbci(ini, server)
+    return Agreement(seed, verdicts, theirs, intent,
+                     (middle - began, time.monotonic() - middle))
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--seeds takes numbers like 1,2,3: {text}") from exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check dbci against the oracle on one history per seed; 1 when any verdict differs."""
+    parser = argparse.ArgumentParser(prog="python -m bench.oracle", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--revisions", type=int, default=110, metavar="N",
+                        help="revisions of each history (default: 110)")
+    parser.add_argument("--seeds", type=_seeds, default=[1, 2, 3], metavar="S,S,...")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                        help="the server to check on (default: DATABASE_URL, else dbci's "
+                             "embedded server)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="revisions the oracle checks at once (default: one per CPU)")
+    args = parser.parse_args(argv)
+    disagreements = 0
+    with tempfile.TemporaryDirectory(prefix="bench-oracle-") as tmp:
+        for seed in args.seeds:
+            result = agree(Path(tmp) / f"seed-{seed}", seed, args.revisions,
+                           args.database_url, args.jobs)
+            print("\n".join(result.lines()), flush=True)
+            disagreements += len(result.disagreements)
+    total = len(args.seeds) * args.revisions
+    print(f"{total} revisions over seeds {','.join(map(str, args.seeds))}: "
+          f"{disagreements} disagreement(s)")
+    return 1 if disagreements else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
