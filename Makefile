@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: install install-test check test test-pg lint-code bench \
 	db/new_migration db/new_migration_auto db/test_migration db/migrate db/rollback db/status \
 	db/dump db/local/load-schema db/seed/build db/seed/upload db/init_remote_dev tf/bump \
-	db/tunnel
+	db/tunnel lock lock-check
 
 # Values reach the recipes as environment variables, quoted by the shell: a message or a path
 # with quotes or other metacharacters stays one argument and runs nothing.
@@ -53,6 +53,18 @@ lint-code: install-test
 
 bench: install-test
 	$(BIN)/python -m bench
+
+# The hashed lock the deploy workflows install from (--require-hashes): pyproject's dependencies
+# and its build backend, for the runners' Python 3.11 on Linux. Run after changing dependencies.
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
+lock: | $(BIN)/python
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in $(LOCK_FLAGS) \
+		--custom-compile-command "make lock" --quiet -o requirements/deploy.txt
+
+# Fails when pyproject asks for something requirements/deploy.txt does not pin with hashes.
+lock-check: | $(BIN)/python
+	$(BIN)/python requirements/check.py
 
 db/new_migration: install
 	@test -n "$$MESSAGE" || { echo 'usage: make db/new_migration MESSAGE="add links"'; exit 2; }
