@@ -36,7 +36,7 @@ def test_a_text_that_is_no_url_is_masked_whole() -> None:
 def test_a_url_without_a_password_registers_nothing(url: str) -> None:
     before = list(masking._REGISTERED)
     masking.register_url(url)
-    assert masking._REGISTERED == before
+    assert before == masking._REGISTERED
     assert masking.mask(url) == url
 
 
