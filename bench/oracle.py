@@ -223,8 +223,9 @@ class Agreement:
 
     @property
     def unintended(self) -> list[str]:
-        """The revisions whose oracle verdict is not the one the generator meant."""
-        return [r for r, verdict in self.oracle.items() if self.intent.get(r) != verdict]
+        """The revisions the oracle ran whose verdict is not the one the generator meant."""
+        return [r for r, verdict in self.oracle.items()
+                if verdict != "not run" and self.intent.get(r) != verdict]
 
     def lines(self) -> list[str]:
         """A summary line, then one per disagreement."""
@@ -242,10 +243,11 @@ class Agreement:
         return out
 
 
-def agree(folder: Path, seed: int, revisions: int, server: str | None,
-          jobs: int) -> Agreement:
-    """Generate one history into ``folder`` and check it both ways."""
-    project, intent = realistic.generate(folder, revisions, seed)
+def agree(folder: Path, seed: int, revisions: int, server: str | None, jobs: int,
+          fail_at: int | None = None) -> Agreement:
+    """Generate one history into ``folder`` (see :func:`bench.realistic.generate`) and check
+    it both ways."""
+    project, intent = realistic.generate(folder, revisions, seed, fail_at=fail_at)
     ini = str(project.ini)
     began = time.monotonic()
     verdicts = oracle(ini, server, jobs)

@@ -5,12 +5,12 @@ backfills and bulk inserts; revisions that commit themselves (``op.get_bind().co
 ``autocommit_block`` with CONCURRENTLY indexes) at and across every 100-revision commit
 boundary and the round trip's split; branches merged by a merge revision; irreversible
 revisions; downgrades that raise or forget things (an enum, an index, a column, rows, a
-default). With ``failing`` (the default) the last revision creates an index CONCURRENTLY
-outside an autocommit block, which PostgreSQL refuses inside a transaction. The same seed gives
-the same history. Each revision's intended verdict is recorded for people and tests to read;
-the oracle (:mod:`bench.oracle`) never reads it.
+default). Unless the history is ``safe``, the last revision (or ``fail_at``) creates an index
+CONCURRENTLY outside an autocommit block, which PostgreSQL refuses inside a transaction. The
+same seed gives the same history. Each revision's intended verdict is recorded for people and
+tests to read; the oracle (:mod:`bench.oracle`) never reads it.
 
-    python -m bench.realistic OUT --revisions 110 [--seed 1] [--safe]
+    python -m bench.realistic OUT --revisions 110 [--seed 1] [--safe | --fail-at K]
 """
 
 from __future__ import annotations
@@ -323,12 +323,12 @@ def commit_boundaries(count: int) -> set[int]:
     return {m + d for m in marks for d in (-1, 0, 1) if 2 <= m + d < count}
 
 
-def _next(h: History, lane: int, number: int, count: int, special: set[int],
+def _next(h: History, lane: int, number: int, fail_at: int | None, special: set[int],
           safe: bool) -> Revision:
     """The revision at ``number`` on ``lane``."""
     while True:
         rng = h.rng
-        if number == count and not safe:
+        if number == fail_at:
             step = concurrent_index(h, lane, block=False)
         elif number in special:
             step = rng.choice((self_commit, concurrent_index))(h, lane)
@@ -344,10 +344,13 @@ def _next(h: History, lane: int, number: int, count: int, special: set[int],
             return step
 
 
-def build(count: int, seed: int, safe: bool = False) -> list[Revision]:
-    """The revisions of a history, parents first; every 37th starts a fork of two short
-    branches (each touching tables of its own) joined by a merge revision."""
+def build(count: int, seed: int, safe: bool = False,
+          fail_at: int | None = None) -> list[Revision]:
+    """The revisions of a history, parents first; the 12th and every 37th after it start a
+    fork of two short branches (each touching tables of its own) joined by a merge revision.
+    Unless ``safe``, the upgrade of revision ``fail_at`` (default: the last) fails."""
     h = History(Random(seed))
+    fail_at = None if safe else fail_at or count
     special = commit_boundaries(count)
     revisions = [Revision("create schema persistence_schema",
                           ["op.execute(sa.schema.CreateSchema('persistence_schema'))"],
@@ -360,27 +363,27 @@ def build(count: int, seed: int, safe: bool = False) -> list[Revision]:
 
     while len(revisions) < count:
         number = len(revisions) + 1
-        if number % 37 == 0 and count - number >= 10:
+        if number % 37 == 12 and count - number >= 10:
             fork, ends = len(revisions) - 1, []
             old = h.lanes.pop(0)
             h.lanes |= {1: old[0::2], 2: old[1::2]}
             for lane in (1, 2):
                 tip = fork
                 for _ in range(h.rng.randint(2, 4)):
-                    tip = add(_next(h, lane, len(revisions) + 1, count, special, safe), tip)
+                    tip = add(_next(h, lane, len(revisions) + 1, fail_at, special, safe), tip)
                 ends.append(tip)
             revisions.append(Revision("merge branches", [], [], parents=tuple(ends)))
             h.lanes = {0: h.lanes.pop(1) + h.lanes.pop(2)}
         else:
-            add(_next(h, 0, number, count, special, safe), len(revisions) - 1)
+            add(_next(h, 0, number, fail_at, special, safe), len(revisions) - 1)
     return revisions
 
 
-def generate(path: Path, count: int, seed: int = 1, safe: bool = False) -> tuple[Project,
-                                                                                 dict[str, str]]:
+def generate(path: Path, count: int, seed: int = 1, safe: bool = False,
+             fail_at: int | None = None) -> tuple[Project, dict[str, str]]:
     """Write a project of ``count`` revisions into ``path`` (which must not exist); it and each
-    revision's intended verdict. ``safe``: no upgrade fails and no downgrade raises, so plain
-    ``alembic upgrade head`` and ``downgrade base`` run through it."""
+    revision's intended verdict (as if it ran). ``safe``: no upgrade fails and no downgrade
+    raises, so plain ``alembic upgrade head`` and ``downgrade base`` run through it."""
     if count < 12:
         raise ValueError("a real-shaped history needs at least 12 revisions")
     versions = path / "database" / "versions"
@@ -388,7 +391,7 @@ def generate(path: Path, count: int, seed: int = 1, safe: bool = False) -> tuple
     for name in COPIED:
         shutil.copyfile(REPO / name, path / name)
     (path / "orm.py").write_text(ORM)
-    steps = build(count, seed, safe)
+    steps = build(count, seed, safe, fail_at)
     rng = Random(seed)
     ids: list[str] = []
     for number, step in enumerate(steps, start=1):
@@ -409,9 +412,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--safe", action="store_true",
                         help="no failing upgrade, no raising downgrade (for timing)")
+    parser.add_argument("--fail-at", type=int, metavar="K",
+                        help="revision K's upgrade fails (default: the last's)")
     args = parser.parse_args(argv)
     try:
-        project, intents = generate(args.out, args.revisions, args.seed, args.safe)
+        project, intents = generate(args.out, args.revisions, args.seed, args.safe,
+                                    args.fail_at)
     except (ValueError, FileExistsError) as exc:
         print(f"bench.realistic: {exc}", file=sys.stderr)
         return 2

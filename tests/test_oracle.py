@@ -1,0 +1,45 @@
+"""dbci's round trip against the naive oracle (``bench/oracle.py``: a fresh database per
+revision, pg_dump and row digests) on real-shaped generated histories; ``make oracle`` runs
+the long version."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bench import oracle, realistic
+
+#: (seed, the revision whose upgrade fails): 40 revisions each (dbci splits them between two
+#: workers at 23), a fork from 12 and its merge, self-commits at 22 to 24; the first holds a
+#: defect of every kind, the second fails in the second worker's part, so 21 to 40 are not run.
+HISTORIES = ((31, 40), (19, 20))
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(("seed", "fail_at"), HISTORIES)
+def test_dbci_gives_every_revision_the_oracles_verdict(tmp_path: Path, seed: int,
+                                                       fail_at: int) -> None:
+    result = oracle.agree(tmp_path / "history", seed, 40, os.environ.get("DATABASE_URL"),
+                          jobs=2, fail_at=fail_at)
+    assert result.disagreements == [], "\n".join(result.lines())
+    assert result.unintended == [], "\n".join(result.lines())  # the oracle is not vacuous
+    assert len(set(result.oracle.values()) - {"passed", "upgrade-fails", "not run"}) >= 3
+    assert ("not run" in result.oracle.values()) == (fail_at < 40)
+
+
+def test_histories_are_the_seeds_and_place_self_commits_at_the_commit_boundaries(
+        tmp_path: Path) -> None:
+    first = realistic.build(230, 7)
+    assert [(r.upgrade, r.downgrade, r.parents) for r in first] == \
+        [(r.upgrade, r.downgrade, r.parents) for r in realistic.build(230, 7)]
+    commits = {n for n, r in enumerate(first, start=1)
+               if any("commit()" in line or "autocommit_block" in line for line in r.upgrade)}
+    assert {99, 100, 101, 130, 131, 132, 199, 200, 201} <= commits  # 131: 57% of 230
+    assert [len(r.parents) for r in first].count(2) == 6  # merges at 12, 49, ..., 197
+    assert first[-1].intent == "upgrade-fails"
+    assert not {r.intent for r in realistic.build(230, 7, safe=True)} & {
+        "upgrade-fails", "downgrade-fails"}
+    project, intent = realistic.generate(tmp_path / "p", 20, 3)
+    assert list(intent) == project.revisions and (project.path / "orm.py").exists()
