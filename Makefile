@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DBCI := $(BIN)/dbci
 PYTEST_ARGS ?=
 
-.PHONY: install install-test check test test-pg lint-code bench \
+.PHONY: install install-test check test test-pg lint-code bench oracle \
 	db/new_migration db/new_migration_auto db/test_migration db/migrate db/rollback db/status \
 	db/dump db/local/load-schema db/seed/build db/seed/upload db/init_remote_dev tf/bump \
 	db/tunnel lock lock-check
@@ -53,6 +53,12 @@ lint-code: install-test
 
 bench: install-test
 	$(BIN)/python -m bench
+
+# dbci's round trip against the naive oracle (a fresh database per revision) on real-shaped
+# histories: ORACLE_ARGS="--revisions 300 --seeds 1,2,3 [--database-url URL]".
+ORACLE_ARGS ?= --revisions 300 --seeds 1,2,3
+oracle: install-test
+	$(BIN)/python -m bench.oracle $(ORACLE_ARGS)
 
 # The hashed lock the deploy workflows install from (--require-hashes): pyproject's dependencies
 # and its build backend, for the runners' Python 3.11 on Linux. Run after changing dependencies.
