@@ -1,7 +1,8 @@
 """The workflows' contract, read from the YAML: triggers, the PostgreSQL matrix, the chain to
-prod behind its environment, concurrency, least privilege, pinned actions, no template
-injection, and every `dbci ...` they run a real command with real flags. actionlint and zizmor
-(every audit, offline) find nothing."""
+prod as plan-bound applies behind each stage's environment, bash with pipefail everywhere,
+concurrency groups, least privilege, hashed installs where credentials are, pinned actions, no
+template injection, no dbci output copied into the summary, and every `dbci ...` they run a real
+command with real flags. actionlint and zizmor (every audit, offline) find nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,11 @@ REPO = WORKFLOWS.parents[1]
 SAMPLES = {"SHARD": "1", "SHARDS": "1", "STAGE": "dev", "REVISION": "heads",
            "base": "origin/main", "REPORT": "report.json", "COMMENT": "comment.md",
            "REPORTS": "reports", "version": "18", "plan": "plan.sql", "OUT": "seed.sql",
-           "FILE": "seed.sql"}
+           "FILE": "seed.sql", "RUNNER_TEMP": tempfile.gettempdir(), "seed": "seed.sql"}
+#: Bash arrays the scripts build: the flags (none, here) and the report files (one).
+ARRAYS = {"${flags[@]}": [], "${reports[@]}": ["report.json"]}
+#: What a run may write to the job summary itself: dbci writes its own sections.
+SUMMARY = re.compile(r"(>>?|tee( -a)?)\s*\"?\$GITHUB_STEP_SUMMARY")
 
 
 def jobs(name: str) -> dict[str, Any]:
@@ -67,36 +73,92 @@ def test_the_check_runs_on_every_supported_postgresql() -> None:
     assert check["strategy"]["fail-fast"] is False
     assert check["services"]["postgres"]["image"].startswith("postgres:")
     runs = " ".join(s.get("run", "") for s in check["steps"])
-    assert "dbci --github --json check --base" in runs and "--shard" in runs
+    assert "dbci --json check --base" in runs and "--shard" in runs
+    assert "--github" not in runs, "the dbci job annotates each finding once, not every shard"
+    report = jobs("pr-checks.yml")["dbci"]
+    runs = [s.get("run", "") for s in report["steps"]]
+    assert sum("dbci --github report --comment" in r for r in runs) == 1
+    assert not any("for version in" in r for r in runs), "one report call for every version"
+
+
+def test_pr_checks_stops_on_a_cancel_except_to_fail_the_required_check() -> None:
+    report = jobs("pr-checks.yml")["dbci"]
+    assert report["if"] == "always()"
+    *others, last = report["steps"]
+    assert last["if"].startswith("${{ always() &&") and "exit 1" in last["run"]
+    for step in others:
+        assert "always()" not in step.get("if", ""), step
+        assert "!cancelled()" in step["if"], step
+    upload = jobs("pr-checks.yml")["check"]["steps"][-1]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert "!cancelled()" in upload["if"] and "always()" not in upload["if"]
 
 
 def test_migrate_is_reusable_with_the_inputs_callers_need() -> None:
     call = load("migrate.yml")["on"]["workflow_call"]["inputs"]
-    assert set(call) >= {"stage", "revision", "dry_run", "allow_downgrade", "runner"}
+    assert set(call) == {"stage", "revision", "dry_run", "allow_downgrade", "tunnel", "runner",
+                         "scratch_url"}, "no environment input: an apply runs in the stage's own"
     assert call["revision"]["default"] == "heads"
     assert (call["dry_run"]["type"], call["dry_run"]["default"]) == ("boolean", False)
-    job = jobs("migrate.yml")["migrate"]
-    assert "inputs.stage" in job["environment"]
-    assert job["concurrency"]["cancel-in-progress"] is False
-    assert "inputs.stage" in job["concurrency"]["group"]
-    uses = [s["uses"] for s in job["steps"] if "uses" in s]
-    assert any(u.startswith("aws-actions/configure-aws-credentials@") for u in uses)
+    assert call["tunnel"]["default"] == call["runner"]["default"] == ""
 
 
-def test_deploy_goes_dev_staging_then_prod_behind_a_plan() -> None:
+def test_every_apply_runs_the_plan_its_reviewers_saw() -> None:
+    plan, apply = jobs("migrate.yml")["plan"], jobs("migrate.yml")["apply"]
+    assert set(jobs("migrate.yml")) == {"plan", "apply"}
+    assert plan["environment"] == "${{ inputs.stage }}-read"
+    assert apply["environment"] == "${{ inputs.stage }}"  # exactly the stage: its reviewers
+    assert apply["needs"] == "plan"
+    assert apply["if"] == "${{ !inputs.dry_run && needs.plan.outputs.pending == 'true' }}"
+    planned = " ".join(s.get("run", "") for s in plan["steps"])
+    assert '--sql --plan-out "$RUNNER_TEMP/plan.json"' in planned
+    upload = next(s for s in plan["steps"] if s.get("uses", "").startswith(
+        "actions/upload-artifact@"))
+    assert upload["with"]["name"] == "${{ steps.plan.outputs.artifact }}"
+    download = next(s for s in apply["steps"] if s.get("uses", "").startswith(
+        "actions/download-artifact@"))
+    assert download["with"] == {"name": "${{ needs.plan.outputs.artifact }}",
+                                "path": "${{ runner.temp }}/plan"}
+    applied = [s.get("run", "") for s in apply["steps"]]
+    migrations = [line for run in applied for line in run.splitlines() if "dbci" in line
+                  and " migrate " in line]
+    assert migrations == ['dbci --github migrate --stage "$STAGE" --plan '
+                          '"$RUNNER_TEMP/plan/plan.json" "${flags[@]}"']
+    for job in (plan, apply):
+        uses = [s["uses"] for s in job["steps"] if "uses" in s]
+        assert any(u.startswith("aws-actions/configure-aws-credentials@") for u in uses)
+
+
+def test_concurrency_groups() -> None:
+    plan, apply = jobs("migrate.yml")["plan"], jobs("migrate.yml")["apply"]
+    assert apply["concurrency"] == {"group": "dbci-migrate-${{ inputs.stage }}",
+                                    "cancel-in-progress": False}
+    assert plan["concurrency"] == {
+        "group": "${{ inputs.dry_run && format('dbci-dry-run-{0}', inputs.stage) || "
+                 "format('dbci-plan-{0}', inputs.stage) }}", "cancel-in-progress": False}
+    assert load("schema-drift.yml")["concurrency"]["group"] == "dbci-schema-drift"
+    for name in WORKFLOW_FILES:
+        for job in jobs(name).values():
+            group = (job.get("concurrency") or {}).get("group", "")
+            if "dbci-migrate" in group or "dbci-plan" in group:
+                assert job["concurrency"]["cancel-in-progress"] is False
+
+
+def test_deploy_lints_then_goes_dev_staging_then_prod_each_planned_then_applied() -> None:
     on = load("deploy-migrations.yml")["on"]
     assert on["push"]["branches"] == ["main"] and on["push"]["paths"] == ["database/**"]
     chain = jobs("deploy-migrations.yml")
-    assert [chain[j]["with"]["stage"] for j in ("dev", "staging", "plan-prod", "prod")] == [
-        "dev", "staging", "prod", "prod"]
-    assert "needs" not in chain["dev"]
-    assert (chain["staging"]["needs"], chain["plan-prod"]["needs"], chain["prod"]["needs"]) == (
-        "dev", "staging", "plan-prod")
-    assert chain["plan-prod"]["with"]["dry_run"] is True
-    assert chain["plan-prod"]["with"]["environment"] == "prod-read"
-    assert "environment" not in chain["prod"]["with"]  # the prod environment, its reviewers
-    for job in chain.values():
-        assert job["uses"].endswith(".github/workflows/migrate.yml")
+    assert list(chain) == ["lint", "dev", "staging", "prod"]
+    assert "dbci --github lint" in " ".join(s.get("run", "") for s in chain["lint"]["steps"])
+    assert "needs" not in chain["lint"]
+    assert (chain["dev"]["needs"], chain["staging"]["needs"], chain["prod"]["needs"]) == (
+        "lint", "dev", "staging")
+    for stage in ("dev", "staging", "prod"):
+        job = chain[stage]
+        assert job["uses"] == "$/.github/workflows/migrate.yml"  # GitHub's self-repository form
+        assert job["with"]["stage"] == stage and "dry_run" not in job["with"]
+        assert job["with"]["tunnel"] == "${{ vars.DBCI_TUNNEL }}"
+        assert job["with"]["scratch_url"] == "${{ vars.DBCI_SCRATCH_URL }}"
 
 
 def test_a_manual_migration_is_a_dry_run_unless_asked() -> None:
@@ -105,6 +167,11 @@ def test_a_manual_migration_is_a_dry_run_unless_asked() -> None:
     assert set(inputs["stage"]["options"]) == {"dev", "staging", "prod", "test", "rdev"}
     assert inputs["revision"]["default"] == "heads"
     assert (inputs["dry_run"]["default"], inputs["allow_downgrade"]["default"]) == (True, False)
+    call = jobs("migrate-manual.yml")["migrate"]
+    assert call["uses"] == "$/.github/workflows/migrate.yml"
+    assert call["with"]["dry_run"] == "${{ inputs.dry_run }}" and "environment" not in call["with"]
+    assert call["with"]["tunnel"] == "${{ inputs.tunnel || vars.DBCI_TUNNEL }}"
+    assert call["with"]["scratch_url"] == "${{ vars.DBCI_SCRATCH_URL }}"
 
 
 def test_schema_drift_runs_nightly_on_every_stage() -> None:
@@ -113,19 +180,32 @@ def test_schema_drift_runs_nightly_on_every_stage() -> None:
     job = jobs("schema-drift.yml")["status"]
     assert job["strategy"]["fail-fast"] is False
     assert set(job["strategy"]["matrix"]["stage"]) >= {"dev", "staging", "prod"}
-    assert "dbci --github status" in " ".join(s.get("run", "") for s in job["steps"])
+    runs = " ".join(s.get("run", "") for s in job["steps"])
+    assert "dbci --github status" in runs and "--fail-on-pending" in runs
+    assert job["steps"][-2]["env"]["FAIL_ON_PENDING"] == "${{ matrix.stage == 'prod' }}"
+    issues = jobs("schema-drift.yml")["issues"]
+    assert issues["permissions"] == {"issues": "write"} and issues["needs"] == "status"
+    assert issues["if"] == "${{ !cancelled() }}"
+    (script,) = [s for s in issues["steps"] if "run" in s]
+    assert script["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert all(f"gh issue {verb}" in script["run"] for verb in ("list", "create", "edit", "close"))
 
 
 def test_rdev_seed_runs_on_dispatch_or_the_label_of_a_same_repository_pr() -> None:
     on = load("rdev-seed.yml")["on"]
     assert set(on) == {"workflow_dispatch", "pull_request"}
     assert on["pull_request"]["types"] == ["labeled"]
-    job = jobs("rdev-seed.yml")["seed"]
+    job, push = jobs("rdev-seed.yml")["seed"], jobs("rdev-seed.yml")["push"]
     assert "'rdev-seed'" in job["if"] and "head.repo.full_name == github.repository" in job["if"]
-    assert job["permissions"] == {"contents": "write", "id-token": "write"}
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert push["permissions"] == {"contents": "write", "pull-requests": "write"}
     runs = " ".join(s.get("run", "") for s in job["steps"])
     assert "dbci --github seed build" in runs and "dbci --github seed upload" in runs
-    assert "dbci --github tf bump" in runs and "git commit" in runs and "push" in runs
+    assert "dbci --github tf bump" in runs and "push" not in runs
+    (script,) = [s["run"] for s in push["steps"] if "run" in s]
+    assert "git commit" in script and 'push origin "HEAD:refs/heads/$branch"' in script
+    assert 'branch="rdev-seed/$RUN_ID"' in script and "gh pr create" in script
+    assert '[ "$branch" = "main" ]' in script, "never pushes to main"
 
 
 @pytest.mark.parametrize("name", WORKFLOW_FILES)
@@ -140,6 +220,13 @@ def test_least_privilege(name: str) -> None:
             assert name != "pr-checks.yml", "pull requests never get cloud credentials"
         if granted.get("contents") == "write":
             assert name == "rdev-seed.yml", "only the seed bump pushes a commit"
+        if granted.get("issues") == "write":
+            assert (name, job_id) == ("schema-drift.yml", "issues")
+        if granted.get("pull-requests") == "write":
+            assert (name, job_id) in {("pr-checks.yml", "dbci"), ("rdev-seed.yml", "push")}
+        if granted.get("id-token") == "write" and "steps" in job:
+            assert set(granted) == {"contents", "id-token"} and granted["contents"] == "read", \
+                f"{name}: {job_id} holds cloud credentials and nothing that writes to GitHub"
         assert set(granted.values()) <= {"read", "write"}
         if "steps" in job:
             assert "timeout-minutes" in job, f"{name}: job {job_id} has a timeout"
@@ -164,6 +251,53 @@ def test_actions_are_pinned_and_checkouts_keep_no_credentials(name: str) -> None
 
 
 @pytest.mark.parametrize("name", WORKFLOW_FILES)
+def test_every_run_step_is_bash_with_pipefail(name: str) -> None:
+    """Without `shell:`, GitHub runs `bash -e {0}`: no pipefail, a failing dbci piped into
+    another command ends green. `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`."""
+    assert load(name)["defaults"] == {"run": {"shell": "bash"}}
+    for job in jobs(name).values():
+        assert "shell" not in ((job.get("defaults") or {}).get("run") or {})
+        for step in job.get("steps", []):
+            assert step.get("shell", "bash") == "bash", step
+
+
+@pytest.mark.parametrize("name", WORKFLOW_FILES)
+def test_dbci_output_is_never_copied_into_the_summary(name: str) -> None:
+    """dbci --github writes its own (masked) summary sections; a workflow that copies its stdout
+    there could copy what dbci never meant to show, and pipes hide dbci's exit code."""
+    for step in steps(name):
+        for line in step.get("run", "").splitlines():
+            if re.search(r"(?:^|[;&|(]|\bthen|\belse)\s*dbci\s", line.strip()):
+                assert not re.search(r"\|\s*tee\b", line), line
+                assert not SUMMARY.search(line), line
+        script = step.get("run", "")
+        assert not re.search(r"cat [^\n]*plan[^\n]*\n[^\n]*GITHUB_STEP_SUMMARY|cat \"\$plan\"",
+                             script), script
+
+
+@pytest.mark.parametrize("name", WORKFLOW_FILES)
+def test_jobs_with_cloud_credentials_install_from_the_hashed_lock(name: str) -> None:
+    for job_id, job in jobs(name).items():
+        if (job.get("permissions") or {}).get("id-token") != "write" or "steps" not in job:
+            continue
+        installs = [s["run"] for s in job["steps"] if "pip install" in s.get("run", "")]
+        assert installs, f"{name}: {job_id} installs dbci"
+        for script in installs:
+            for line in script.splitlines():
+                if "pip install" in line:
+                    assert "--no-deps" in line, line
+                    assert "--require-hashes" in line or line.endswith(
+                        "--no-deps --no-build-isolation ."), line
+            assert "--require-hashes --no-deps -r requirements/deploy.txt" in script
+
+
+def test_the_hashed_lock_matches_pyproject() -> None:
+    done = subprocess.run([sys.executable, str(REPO / "requirements" / "check.py")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("name", WORKFLOW_FILES)
 def test_no_expression_inside_a_run_script(name: str) -> None:
     for step in steps(name):
         assert "${{" not in step.get("run", ""), f"{name}: {step.get('name')}: use env:"
@@ -178,7 +312,8 @@ def dbci_lines(script: str) -> list[list[str]]:
             words = shlex.split(match.group(1))
             args = []
             for word in words:
-                if word == "${flags[@]}":
+                if word in ARRAYS:
+                    args += ARRAYS[word]
                     continue
                 args.append(re.sub(r"\$\{?(\w+)(#[^}]*)?\}?",
                                    lambda m: SAMPLES.get(m.group(1), "x"), word))
@@ -195,5 +330,5 @@ def test_every_dbci_command_is_real(name: str) -> None:
             parser.parse_args(args)
         except SystemExit as exc:
             pytest.fail(f"{name}: `dbci {' '.join(args)}` is not a dbci command line ({exc})")
-    if name != "deploy-migrations.yml" and name != "migrate-manual.yml":
+    if name != "migrate-manual.yml":
         assert commands, f"{name} runs dbci"
