@@ -1,28 +1,34 @@
 """``python -m bench`` (``make bench``): time dbci roundtrip against its alternatives.
 
 For each size N, one generated history (a git repository whose last 5 revisions are new on a
-branch) is checked with ``dbci lint``, then timed, in turn and ``--repeat`` times, with
-``dbci roundtrip``, plain ``alembic upgrade head`` + ``downgrade base``, the in-process floor
-(the same steps, nothing checked), the naive loop, pytest-alembic's
-``test_up_down_consistency`` and ``dbci check --base``, all on dbci's embedded PostgreSQL. The
-tables go to stdout and to ``--out``; progress goes to stderr.
+branch) is checked with ``dbci lint``, then timed with ``dbci roundtrip``, plain ``alembic
+upgrade head`` + ``downgrade base``, the in-process floor (the same steps, nothing checked),
+the naive loop, pytest-alembic's ``test_up_down_consistency`` and ``dbci check --base``, all
+on dbci's embedded PostgreSQL. For each of ``--real-sizes``, a real-shaped history
+(:mod:`bench.realistic`, ``safe``: plain Alembic runs through it) is timed with ``dbci
+roundtrip`` and plain Alembic, on the embedded server and on ``--database-url``'s (a TCP
+server; skipped when none is given). Each round runs every tool once, in turn (A B A B); the
+first round is a warm-up, not counted (the naive loop, capped and estimated, is not warmed
+up). The tables go to stdout and to ``--out``; progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
 import sqlalchemy as sa
 
-from bench import measure, report
+from bench import measure, realistic, report
 from bench.generate import generate, with_base
-from ci.database import create_engine, embedded_url
+from ci.database import create_engine, embedded_url, mask_url, normalize_url
 
 #: Revisions the benchmark's branch adds over its base, for ``dbci check --base``.
 NEW = 5
@@ -52,17 +58,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--naive-cap", type=float, default=120.0, metavar="SECONDS",
                         help="stop the naive loop after this long and scale its time up to "
                              "the whole history (default: 120)")
+    parser.add_argument("--real-sizes", type=_sizes, default=[110, 300], metavar="N,N,...",
+                        help="real-shaped history sizes (default: 110,300)")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                        help="a TCP server to time the real-shaped histories on as well "
+                             "(default: DATABASE_URL; none: embedded server only)")
     return parser
 
 
-def server_version() -> str:
-    """The embedded server's version, as it reports it."""
-    engine = create_engine(embedded_url())
+def server_version(url: str | None = None) -> str:
+    """The server's version, as it reports it (None: the embedded server's)."""
+    engine = create_engine(normalize_url(url) if url else embedded_url())
     try:
         with engine.connect() as conn:
             return str(conn.exec_driver_sql("SHOW server_version").scalar())
     finally:
         engine.dispose()
+
+
+Tools = dict[str, Callable[[], measure.Timing]]
+
+
+def rounds(tools: Tools, repeat: int, label: str, log: Callable[[str], None],
+           cold: frozenset[str] = frozenset()) -> dict[str, measure.Timing]:
+    """One warm-up round (not counted; ``cold`` tools sit it out), then ``repeat`` rounds, the
+    tools taking turns in each; each tool's median."""
+    runs: dict[str, list[measure.Timing]] = {key: [] for key in tools}
+    for number in range(repeat + 1):
+        for key, tool in tools.items():
+            if number == 0 and key in cold:
+                continue
+            timing = tool()
+            log(f"bench: {label} {report.SHORT[key]}{' (warm-up)' if number == 0 else ''}: "
+                f"{timing.text()} s {timing.note}".rstrip())
+            if number:
+                runs[key].append(timing)
+    return {key: measure.median(timings) for key, timings in runs.items()}
 
 
 def measure_size(folder: Path, size: int, args: argparse.Namespace, python: Path,
@@ -71,21 +102,34 @@ def measure_size(folder: Path, size: int, args: argparse.Namespace, python: Path
     project = generate(folder / f"history-{size}", size, args.seed)
     base = with_base(project, NEW)
     measure.lint(project.ini)
-    tools: dict[str, Callable[[], measure.Timing]] = {
+    tools: Tools = {
         "plain": lambda: measure.plain_alembic(project.ini),
-        "roundtrip": lambda: measure.roundtrip(project.ini),
+        "roundtrip": lambda: measure.roundtrip(project.ini, size),
         "floor": lambda: measure.floor(project.ini),
-        "check": lambda: measure.check_base(project.ini, base),
+        "check": lambda: measure.check_base(project.ini, base, size),
         "naive": lambda: measure.naive(project.ini, args.naive_cap),
         "pytest_alembic": lambda: measure.pytest_alembic(project.ini, python),
     }
-    runs: dict[str, list[measure.Timing]] = {key: [] for key in tools}
-    for _ in range(args.repeat):
-        for key, tool in tools.items():
-            timing = tool()
-            log(f"bench: N={size} {report.SHORT[key]}: {timing.text()} s {timing.note}".rstrip())
-            runs[key].append(timing)
-    return report.Row(size, {key: measure.median(timings) for key, timings in runs.items()})
+    return report.Row(size, rounds(tools, args.repeat, f"N={size}", log, frozenset({"naive"})))
+
+
+def measure_real(folder: Path, size: int, args: argparse.Namespace,
+                 log: Callable[[str], None]) -> list[report.Row]:
+    """Generate one real-shaped history; time the round trip and plain Alembic on it on each
+    server."""
+    project, _ = realistic.generate(folder / f"real-{size}", size, args.seed, safe=True)
+    measure.compile_revisions(project.path / "database" / "versions")
+    rows = []
+    for where, server in (("embedded", None), ("TCP", args.database_url)):
+        if where == "TCP" and server is None:
+            continue
+        tools: Tools = {
+            "roundtrip": partial(measure.roundtrip, project.ini, size, server, findings=True),
+            "plain": partial(measure.plain_alembic, project.ini, server),
+        }
+        rows.append(report.Row(size, rounds(tools, args.repeat, f"real N={size} {where}", log),
+                               where))
+    return rows
 
 
 def run(args: argparse.Namespace, command: str, out: TextIO, err: TextIO) -> int:
@@ -99,8 +143,12 @@ def run(args: argparse.Namespace, command: str, out: TextIO, err: TextIO) -> int
     version = server_version()
     with tempfile.TemporaryDirectory(prefix="bench-histories-") as tmp:
         rows = [measure_size(Path(tmp), size, args, python, log) for size in args.sizes]
-    text = report.markdown(rows, report.machine(version), command, args.seed, args.repeat,
-                           NEW)
+        real = [row for size in args.real_sizes
+                for row in measure_real(Path(tmp), size, args, log)]
+    tcp = (f"{server_version(args.database_url)} at {mask_url(args.database_url)}"
+           if args.database_url else None)
+    text = report.markdown(rows, real, report.machine(version, tcp), command, args.seed,
+                           args.repeat, NEW)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     out.write(text)
@@ -113,7 +161,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     args = build_parser().parse_args(argv)
     command = shlex.join(["python", "-m", "bench", "--sizes", ",".join(map(str, args.sizes)),
                           "--repeat", str(args.repeat), "--out", str(args.out),
-                          "--seed", str(args.seed), "--naive-cap", f"{args.naive_cap:g}"])
+                          "--seed", str(args.seed), "--naive-cap", f"{args.naive_cap:g}",
+                          "--real-sizes", ",".join(map(str, args.real_sizes))]
+                         + (["--database-url", mask_url(args.database_url)]
+                            if args.database_url else []))
     try:
         return run(args, command, out or sys.stdout, err or sys.stderr)
     except (measure.BenchError, sa.exc.OperationalError) as exc:

@@ -1,7 +1,10 @@
 """The measurements of one generated project, each timed as a process of its own.
 
-All run on dbci's embedded PostgreSQL: ``dbci roundtrip`` makes its own scratch database, the
-others get a fresh one from :func:`ci.database.scratch_database`, dropped afterwards.
+On dbci's embedded PostgreSQL, or on a given server (``server``, a URL): ``dbci roundtrip``
+makes its own scratch database, the others get a fresh one from
+:func:`ci.database.scratch_database`, dropped afterwards. A dbci command that exits otherwise
+than expected, or whose JSON shows it did not run every revision, is refused: a failure, never
+a timing.
 """
 
 from __future__ import annotations
@@ -71,9 +74,10 @@ class Timing:
 UNSET = ("DATABASE_URL", "PYTHONDONTWRITEBYTECODE")
 
 
-def _environment(**extra: str) -> dict[str, str]:
-    """This environment without :data:`UNSET`, plus ``extra``."""
-    return {k: v for k, v in os.environ.items() if k not in UNSET} | extra
+def _environment(server: str | None = None, **extra: str) -> dict[str, str]:
+    """This environment without :data:`UNSET`, plus ``extra`` and ``server`` as DATABASE_URL."""
+    return ({k: v for k, v in os.environ.items() if k not in UNSET} | extra
+            | ({"DATABASE_URL": server} if server else {}))
 
 
 def _run(args: Sequence[str | Path], env: dict[str, str] | None = None,
@@ -97,17 +101,43 @@ def lint(ini: Path) -> None:
         raise BenchError(f"dbci lint failed on {ini}:\n{done.stdout}{done.stderr}")
 
 
-def roundtrip(ini: Path) -> Timing:
-    """``dbci roundtrip --config INI``, as a user runs it."""
-    seconds, done = _run([BIN / "dbci", "roundtrip", "--config", ini])
-    return Timing(seconds) if done.returncode == 0 else _failure("dbci roundtrip", done)
+def _dbci(tool: str, args: Sequence[str | Path], codes: tuple[int, ...], revisions: int,
+          server: str | None) -> Timing:
+    """``dbci --json ARGS``, timed; refused where it exits otherwise than ``codes`` or its JSON
+    does not show all ``revisions`` run (an early stop is no timing)."""
+    seconds, done = _run([BIN / "dbci", "--json", *args], env=_environment(server))
+    if done.returncode not in codes:
+        return _failure(tool, done)
+    try:
+        statuses = [r["status"] for r in json.loads(done.stdout)["revisions"]]
+    except (ValueError, KeyError, TypeError):
+        return Timing(None, f"{tool}: refused, its output is not dbci's JSON")
+    if len(statuses) != revisions or "not run" in statuses:
+        return Timing(None, f"{tool}: refused, {statuses.count('not run')} of "
+                      f"{len(statuses)} revisions not run ({revisions} in the history)")
+    return Timing(seconds)
 
 
-def check_base(ini: Path, base: str) -> Timing:
+def compile_revisions(folder: Path) -> None:
+    """Write the revisions' bytecode (for a history ``dbci lint`` does not pass: branches)."""
+    _, done = _run([sys.executable, "-m", "compileall", "-q", folder])
+    if done.returncode:
+        raise BenchError(f"compileall failed on {folder}:\n{done.stdout}{done.stderr}")
+
+
+def roundtrip(ini: Path, revisions: int, server: str | None = None,
+              findings: bool = False) -> Timing:
+    """``dbci roundtrip --config INI``, as a user runs it (exit 1 only where the history has
+    ``findings`` on purpose)."""
+    return _dbci("dbci roundtrip", ["roundtrip", "--config", ini], (0, 1) if findings else (0,),
+                 revisions, server)
+
+
+def check_base(ini: Path, base: str, revisions: int) -> Timing:
     """``dbci check --base BASE --config INI``: every check of a pull request (exit 1 means it
     ran and found problems, as squawk does on generated revisions)."""
-    seconds, done = _run([BIN / "dbci", "check", "--base", base, "--config", ini])
-    return Timing(seconds) if done.returncode in (0, 1) else _failure("dbci check", done)
+    return _dbci("dbci check", ["check", "--base", base, "--config", ini], (0, 1), revisions,
+                 None)
 
 
 def floor(ini: Path) -> Timing:
@@ -118,13 +148,12 @@ def floor(ini: Path) -> Timing:
     return Timing(seconds) if done.returncode == 0 else _failure("bench.floor", done)
 
 
-def plain_alembic(ini: Path) -> Timing:
+def plain_alembic(ini: Path, server: str | None = None) -> Timing:
     """``alembic upgrade head`` then ``alembic downgrade base`` on a fresh database."""
     total = 0.0
-    with scratch_database(None) as url:
+    with scratch_database(server) as url:
         for step in (["upgrade", "head"], ["downgrade", "base"]):
-            seconds, done = _run([BIN / "alembic", "-c", ini, *step],
-                                 env=_environment(DATABASE_URL=url))
+            seconds, done = _run([BIN / "alembic", "-c", ini, *step], env=_environment(url))
             if done.returncode:
                 return _failure(f"alembic {' '.join(step)}", done)
             total += seconds

@@ -301,6 +301,10 @@ def change_default(h: History, lane: int) -> Revision | None:
                     [alter + "server_default='0')"], "changes")
 
 
+#: Revisions that commit; a safe history has no ``.commit()`` (plain ``alembic upgrade``
+#: refuses it: "This transaction is inactive").
+COMMITTING: tuple[Callable[[History, int], Revision | None], ...] = (self_commit,
+                                                                    concurrent_index)
 NORMAL: tuple[tuple[Callable[[History, int], Revision | None], float], ...] = (
     (add_column, 2), (add_index, 2), (seed_rows, 2), (backfill, 2),
     (lambda h, lane: irreversible(h, lane, raises=False), 0.3))
@@ -308,7 +312,8 @@ NORMAL: tuple[tuple[Callable[[History, int], Revision | None], float], ...] = (
 SAFE_DEFECTS: tuple[Callable[[History, int], Revision | None], ...] = (
     lambda h, lane: create_table(h, lane, forget_enum=True), forget_index, forget_column,
     delete_rows, change_default)
-DEFECTS = (*SAFE_DEFECTS, raising_downgrade, lambda h, lane: irreversible(h, lane, raises=True))
+DEFECTS: tuple[Callable[[History, int], Revision | None], ...] = (
+    *SAFE_DEFECTS, raising_downgrade, lambda h, lane: irreversible(h, lane, raises=True))
 #: Share of revisions with a defect; tables are made until there are this many.
 DEFECT_RATE = 0.15
 TABLES = 45
@@ -331,7 +336,7 @@ def _next(h: History, lane: int, number: int, fail_at: int | None, special: set[
         if number == fail_at:
             step = concurrent_index(h, lane, block=False)
         elif number in special:
-            step = rng.choice((self_commit, concurrent_index))(h, lane)
+            step = rng.choice(COMMITTING[1:] if safe else COMMITTING)(h, lane)
         elif rng.random() < DEFECT_RATE:
             step = rng.choice(SAFE_DEFECTS if safe else DEFECTS)(h, lane)
         elif not h.tables(lane) or (sum(map(len, h.lanes.values())) < TABLES
@@ -382,8 +387,10 @@ def build(count: int, seed: int, safe: bool = False,
 def generate(path: Path, count: int, seed: int = 1, safe: bool = False,
              fail_at: int | None = None) -> tuple[Project, dict[str, str]]:
     """Write a project of ``count`` revisions into ``path`` (which must not exist); it and each
-    revision's intended verdict (as if it ran). ``safe``: no upgrade fails and no downgrade
-    raises, so plain ``alembic upgrade head`` and ``downgrade base`` run through it."""
+    revision's intended verdict (as if it ran). ``safe``: no upgrade fails, no downgrade raises
+    and no revision calls ``.commit()`` (Alembic's own transaction then ends under it: "This
+    transaction is inactive"), so plain ``alembic upgrade head`` and ``downgrade base`` run
+    through it."""
     if count < 12:
         raise ValueError("a real-shaped history needs at least 12 revisions")
     versions = path / "database" / "versions"
