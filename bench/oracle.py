@@ -2,7 +2,11 @@
 
 Each revision is checked on a database of its own: create it; ``alembic upgrade`` to each of
 the revision's parents; dump it; upgrade the revision; downgrade it; dump again; compare; drop
-the database. A dump is ``pg_dump --schema-only`` split into its objects (a table's columns
+the database. Each command runs as the ``alembic`` command does (env.py connects to
+``sqlalchemy.url`` itself), and one that returns with the version table naming other revisions
+than its target failed: a revision calling ``op.get_bind().commit()`` ends Alembic's
+transaction, and what follows (its version stamp too) is rolled back as env.py's connection
+closes. A dump is ``pg_dump --schema-only`` split into its objects (a table's columns
 and inline constraints each one object: column order is not compared) and a digest of every
 table's rows (``md5(string_agg(t::text, ',' ORDER BY t::text))``); nothing of dbci's snapshot
 code is used. The verdict of a revision is ``passed``, ``skipped`` (the ``# dbci: irreversible
@@ -16,6 +20,7 @@ first whose upgrade fails, in Alembic's order, are ``not run``, as in dbci's rou
 every revision's two verdicts must agree. Histories come from :mod:`bench.realistic`.
 
     python -m bench.oracle --revisions 300 --seeds 1,2,3 [--database-url URL] [--jobs 2]
+                           [--no-commits]
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -141,38 +147,52 @@ def _irreversible_raise(error: BaseException, script: Script) -> bool:
             and Path(frames[-1].filename).resolve() == Path(script.path).resolve())
 
 
+def _versions(url: str) -> set[str]:
+    """The revisions the database's version table names (none before the first upgrade)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if conn.execute(sa.text("SELECT to_regclass('alembic_version')")).scalar() is None:
+                return set()
+            return set(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+    finally:
+        engine.dispose()
+
+
+def _step(url: str, run: Callable[[], None], expected: set[str]) -> BaseException | None:
+    """Run one Alembic command; what it raised, or an error where it returned but left the
+    version table naming other revisions than ``expected`` (its work did not all commit)."""
+    try:
+        run()
+    except Exception as exc:
+        return exc
+    now = _versions(url)
+    return None if now == expected else RuntimeError(f"at {sorted(now)}, not {sorted(expected)}")
+
+
 def check(ini: str, revision: str, server: str | None) -> str:
-    """One revision's verdict, on a database of its own."""
+    """One revision's verdict, on a database of its own, each command run as ``alembic`` runs
+    it: env.py connects to ``sqlalchemy.url`` itself, and commits what Alembic commits."""
     alembic = Alembic(ini)
     script = alembic.script.get_revision(revision)
     assert script is not None
+    parents = set(script._versioned_down_revisions)
     with scratch_database(server) as url:
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-        try:
-            with engine.connect() as conn:
-                alembic.config.attributes["connection"] = conn
-                try:
-                    for parent in script._versioned_down_revisions:
-                        alembic.upgrade(parent)
-                        conn.commit()
-                except Exception:  # a parent's upgrade failed: dbci stopped before this one
-                    return "not run"
-                before = dump(url)
-                try:
-                    alembic.upgrade(revision)
-                    conn.commit()
-                except Exception:
-                    return "upgrade-fails"
-                if MARKER.search(Path(script.path).read_text()):
-                    return "skipped"
-                try:
-                    alembic.undo(revision)
-                    conn.commit()
-                except Exception as exc:
-                    return "skipped" if _irreversible_raise(exc, script) else "downgrade-fails"
-                return compare(before, dump(url))
-        finally:
-            engine.dispose()
+        alembic.config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        done: set[str] = set()
+        for parent in parents:  # a merge's parents: heads of two branches, one after the other
+            done.add(parent)
+            if _step(url, partial(alembic.upgrade, parent), done):
+                return "not run"  # an ancestor's upgrade failed: dbci stopped before this one
+        before = dump(url)
+        if _step(url, partial(alembic.upgrade, revision), {revision}):
+            return "upgrade-fails"
+        if MARKER.search(Path(script.path).read_text()):
+            return "skipped"
+        failed = _step(url, partial(alembic.undo, revision), parents)
+        if failed is not None:
+            return "skipped" if _irreversible_raise(failed, script) else "downgrade-fails"
+        return compare(before, dump(url))
 
 
 def oracle(ini: str, server: str | None, jobs: int) -> dict[str, str]:
@@ -244,10 +264,11 @@ class Agreement:
 
 
 def agree(folder: Path, seed: int, revisions: int, server: str | None, jobs: int,
-          fail_at: int | None = None) -> Agreement:
+          fail_at: int | None = None, commits: bool = True) -> Agreement:
     """Generate one history into ``folder`` (see :func:`bench.realistic.generate`) and check
     it both ways."""
-    project, intent = realistic.generate(folder, revisions, seed, fail_at=fail_at)
+    project, intent = realistic.generate(folder, revisions, seed, fail_at=fail_at,
+                                         commits=commits)
     ini = str(project.ini)
     began = time.monotonic()
     verdicts = oracle(ini, server, jobs)
@@ -276,12 +297,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "embedded server)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="revisions the oracle checks at once (default: one per CPU)")
+    parser.add_argument("--no-commits", action="store_true",
+                        help="histories without .commit() revisions (autocommit blocks only)")
     args = parser.parse_args(argv)
     disagreements = 0
     with tempfile.TemporaryDirectory(prefix="bench-oracle-") as tmp:
         for seed in args.seeds:
             result = agree(Path(tmp) / f"seed-{seed}", seed, args.revisions,
-                           args.database_url, args.jobs)
+                           args.database_url, args.jobs, commits=not args.no_commits)
             print("\n".join(result.lines()), flush=True)
             disagreements += len(result.disagreements)
     total = len(args.seeds) * args.revisions

@@ -10,7 +10,7 @@ CONCURRENTLY outside an autocommit block, which PostgreSQL refuses inside a tran
 same seed gives the same history. Each revision's intended verdict is recorded for people and
 tests to read; the oracle (:mod:`bench.oracle`) never reads it.
 
-    python -m bench.realistic OUT --revisions 110 [--seed 1] [--safe | --fail-at K]
+    python -m bench.realistic OUT --revisions 110 [--seed 1] [--safe | --fail-at K] [--no-commits]
 """
 
 from __future__ import annotations
@@ -197,7 +197,9 @@ def backfill(h: History, lane: int) -> Revision | None:
 
 
 def self_commit(h: History, lane: int) -> Revision | None:
-    """A column committed on its own before a backfill fills it (``.commit()``)."""
+    """A column committed on its own before a backfill fills it (``.commit()``). Its upgrade
+    fails: ``alembic upgrade`` exits 0, but Alembic's transaction ended at the commit, so the
+    backfill and the version stamp after it are rolled back when env.py's connection closes."""
     table = h.pick(lane)
     if table is None:
         return None
@@ -208,7 +210,8 @@ def self_commit(h: History, lane: int) -> Revision | None:
                      f"nullable=True), schema={table.schema!r})",
                      "op.get_bind().commit()  # the column is live before the long backfill",
                      f'op.execute("UPDATE {table.sql} SET {name} = id")'],
-                    [f"op.drop_column({table.name!r}, {name!r}, schema={table.schema!r})"])
+                    [f"op.drop_column({table.name!r}, {name!r}, schema={table.schema!r})"],
+                    "upgrade-fails")
 
 
 def concurrent_index(h: History, lane: int, block: bool = True) -> Revision | None:
@@ -329,14 +332,14 @@ def commit_boundaries(count: int) -> set[int]:
 
 
 def _next(h: History, lane: int, number: int, fail_at: int | None, special: set[int],
-          safe: bool) -> Revision:
+          safe: bool, commits: bool) -> Revision:
     """The revision at ``number`` on ``lane``."""
     while True:
         rng = h.rng
         if number == fail_at:
             step = concurrent_index(h, lane, block=False)
         elif number in special:
-            step = rng.choice(COMMITTING[1:] if safe else COMMITTING)(h, lane)
+            step = rng.choice(COMMITTING if commits else COMMITTING[1:])(h, lane)
         elif rng.random() < DEFECT_RATE:
             step = rng.choice(SAFE_DEFECTS if safe else DEFECTS)(h, lane)
         elif not h.tables(lane) or (sum(map(len, h.lanes.values())) < TABLES
@@ -349,13 +352,15 @@ def _next(h: History, lane: int, number: int, fail_at: int | None, special: set[
             return step
 
 
-def build(count: int, seed: int, safe: bool = False,
-          fail_at: int | None = None) -> list[Revision]:
+def build(count: int, seed: int, safe: bool = False, fail_at: int | None = None,
+          commits: bool = True) -> list[Revision]:
     """The revisions of a history, parents first; the 12th and every 37th after it start a
     fork of two short branches (each touching tables of its own) joined by a merge revision.
-    Unless ``safe``, the upgrade of revision ``fail_at`` (default: the last) fails."""
+    Unless ``safe``, the upgrade of revision ``fail_at`` (default: the last) fails; unless
+    ``safe`` or not ``commits``, some of those at the commit boundaries call ``.commit()``."""
     h = History(Random(seed))
     fail_at = None if safe else fail_at or count
+    commits = commits and not safe
     special = commit_boundaries(count)
     revisions = [Revision("create schema persistence_schema",
                           ["op.execute(sa.schema.CreateSchema('persistence_schema'))"],
@@ -375,17 +380,19 @@ def build(count: int, seed: int, safe: bool = False,
             for lane in (1, 2):
                 tip = fork
                 for _ in range(h.rng.randint(2, 4)):
-                    tip = add(_next(h, lane, len(revisions) + 1, fail_at, special, safe), tip)
+                    tip = add(_next(h, lane, len(revisions) + 1, fail_at, special, safe,
+                                    commits), tip)
                 ends.append(tip)
             revisions.append(Revision("merge branches", [], [], parents=tuple(ends)))
             h.lanes = {0: h.lanes.pop(1) + h.lanes.pop(2)}
         else:
-            add(_next(h, 0, number, fail_at, special, safe), len(revisions) - 1)
+            add(_next(h, 0, number, fail_at, special, safe, commits), len(revisions) - 1)
     return revisions
 
 
 def generate(path: Path, count: int, seed: int = 1, safe: bool = False,
-             fail_at: int | None = None) -> tuple[Project, dict[str, str]]:
+             fail_at: int | None = None, commits: bool = True) -> tuple[Project,
+                                                                        dict[str, str]]:
     """Write a project of ``count`` revisions into ``path`` (which must not exist); it and each
     revision's intended verdict (as if it ran). ``safe``: no upgrade fails, no downgrade raises
     and no revision calls ``.commit()`` (Alembic's own transaction then ends under it: "This
@@ -398,7 +405,7 @@ def generate(path: Path, count: int, seed: int = 1, safe: bool = False,
     for name in COPIED:
         shutil.copyfile(REPO / name, path / name)
     (path / "orm.py").write_text(ORM)
-    steps = build(count, seed, safe, fail_at)
+    steps = build(count, seed, safe, fail_at, commits)
     rng = Random(seed)
     ids: list[str] = []
     for number, step in enumerate(steps, start=1):
@@ -421,10 +428,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="no failing upgrade, no raising downgrade (for timing)")
     parser.add_argument("--fail-at", type=int, metavar="K",
                         help="revision K's upgrade fails (default: the last's)")
+    parser.add_argument("--no-commits", action="store_true",
+                        help="no revision calls .commit() (autocommit blocks only)")
     args = parser.parse_args(argv)
     try:
         project, intents = generate(args.out, args.revisions, args.seed, args.safe,
-                                    args.fail_at)
+                                    args.fail_at, not args.no_commits)
     except (ValueError, FileExistsError) as exc:
         print(f"bench.realistic: {exc}", file=sys.stderr)
         return 2

@@ -22,11 +22,22 @@ HISTORIES = ((31, 40), (19, 20))
 def test_dbci_gives_every_revision_the_oracles_verdict(tmp_path: Path, seed: int,
                                                        fail_at: int) -> None:
     result = oracle.agree(tmp_path / "history", seed, 40, os.environ.get("DATABASE_URL"),
-                          jobs=2, fail_at=fail_at)
+                          jobs=2, fail_at=fail_at, commits=False)
     assert result.disagreements == [], "\n".join(result.lines())
     assert result.unintended == [], "\n".join(result.lines())  # the oracle is not vacuous
     assert len(set(result.oracle.values()) - {"passed", "upgrade-fails", "not run"}) >= 3
     assert ("not run" in result.oracle.values()) == (fail_at < 40)
+
+
+@pytest.mark.db
+@pytest.mark.xfail(strict=True, reason="dbci passes a revision that calls "
+                   "op.get_bind().commit() (here 24, adding a column, committing, then "
+                   "backfilling it); `alembic upgrade` exits 0 on it but rolls back the backfill "
+                   "and the version stamp after the commit (Alembic's transaction ended there), "
+                   "so the next upgrade runs it again and fails: the oracle says upgrade-fails")
+def test_a_revision_that_calls_commit_gets_the_oracles_verdict(tmp_path: Path) -> None:
+    result = oracle.agree(tmp_path / "history", 31, 40, os.environ.get("DATABASE_URL"), jobs=2)
+    assert result.disagreements == [], "\n".join(result.lines())
 
 
 def test_histories_are_the_seeds_and_place_self_commits_at_the_commit_boundaries(
