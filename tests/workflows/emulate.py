@@ -42,7 +42,7 @@ import yaml
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 FAKE_GH = Path(__file__).with_name("fake_gh.py")
-EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
+EXPRESSION = re.compile(r"\$\{\{((?:(?!\}\}).)*)\}\}", re.S)
 STATUS_FUNCTION = re.compile(r"\b(success|failure|always|cancelled)\s*\(", re.I)
 TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'(?:[^']|'')*')"
                    r"|(?P<op>==|!=|<=|>=|&&|\|\||[!<>()\[\],.*])|(?P<name>[A-Za-z_][\w-]*))")
@@ -58,7 +58,7 @@ def load(name: str) -> dict[str, Any]:
     return data
 
 
-# -- expressions ----------------------------------------------------------------------------------
+# -- expressions --
 
 def truthy(value: Any) -> bool:
     return not (value in (None, False, "") or (isinstance(value, float | int) and
@@ -263,7 +263,7 @@ def condition(source: Any, context: dict[str, Any]) -> bool:
     return truthy(evaluate(source, context))
 
 
-# -- runs -----------------------------------------------------------------------------------------
+# -- runs --
 
 @dataclass
 class Step:

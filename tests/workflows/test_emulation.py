@@ -24,14 +24,13 @@ from conftest import (
     dbci,
     git,
     put_secret,
-    rds_layout,
     run_sql,
     server,
     tables,
     version,
 )
 from emulate import WORKFLOWS, Concurrency, Emulator, Run, load
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from test_seed import BUCKET, HEAD_KEY, OLD_KEY, TF, bucket, database  # noqa: F401
 
 #: Every (workflow, job) some test here ran; the last test checks that none is missing.
@@ -64,7 +63,7 @@ def all_text(run: Run) -> str:
     return "\n".join([*run.written().values(), *logs])
 
 
-# -- the emulator itself: as GitHub runs a job ----------------------------------------------------
+# -- the emulator itself: as GitHub runs a job --
 
 def workflow(tmp_path: Path, jobs: dict[str, Any], **top: Any) -> str:
     path = tmp_path / "wf.yml"
@@ -155,7 +154,7 @@ def test_a_dry_run_never_takes_a_real_runs_pending_place() -> None:
     assert groups.running["dbci-migrate-prod"] == "real-2 apply"
 
 
-# -- the PR check ---------------------------------------------------------------------------------
+# -- the PR check --
 
 @pytest.fixture
 def pull_request(git_project: Path, tmp_path: Path) -> Path:
@@ -231,7 +230,7 @@ def test_pr_checks_own_tests_job(tmp_path: Path) -> None:
     assert [s.outcome for s in tests.steps][-3:] == ["success"] * 3
 
 
-# -- deploys: plan, then apply exactly the plan -----------------------------------------------------
+# -- deploys: plan, then apply exactly the plan --
 
 #: A password as users have them: every character a URL must escape.
 PASSWORD = "Zq7@:/?#%41 p'w"
@@ -374,7 +373,7 @@ def test_a_tunnel_runs_on_a_github_hosted_runner(tmp_path: Path) -> None:
     assert plain.job("migrate/plan").runs_on == ["self-hosted", "linux", "dbci-vpc"]
 
 
-# -- nightly drift ----------------------------------------------------------------------------------
+# -- nightly drift --
 
 @pytest.mark.db
 def test_drift_opens_updates_and_closes_one_issue_per_stage(
@@ -389,7 +388,13 @@ def test_drift_opens_updates_and_closes_one_issue_per_stage(
     assert {j.matrix["stage"]: j.result for j in first.jobs["status"]} == {
         "dev": "success", "prod": "failure"}
     (issue,) = json.loads((emulator.root / "gh" / "state.json").read_text())["issues"]
-    assert issue["title"] == "dbci: schema drift on prod" and HEAD in issue["body"]
+    assert issue["title"] == "dbci: schema drift on prod"
+    assert f"stage prod at {IDS[-2]}, 1 revision pending" in issue["body"]
+    emulator.run("schema-drift.yml")  # still pending: the same issue, updated
+    state = json.loads((emulator.root / "gh" / "state.json").read_text())
+    assert len(state["issues"]) == 1  # one issue per stage, never two
+    assert [c["args"][:3] for c in record("schema-drift.yml", first).gh_calls][-1] == [
+        "issue", "edit", "1"]
     assert dbci("migrate", "--stage", "prod").code == 0
     second = emulator.run("schema-drift.yml")
     assert second.result("status") == "success"
@@ -399,7 +404,7 @@ def test_drift_opens_updates_and_closes_one_issue_per_stage(
     assert_password_nowhere(second)
 
 
-# -- the rdev seed ----------------------------------------------------------------------------------
+# -- the rdev seed --
 
 @pytest.mark.db
 @pytest.mark.parametrize("event", ["workflow_dispatch", "pull_request"])
@@ -434,7 +439,7 @@ def test_the_rdev_seed_never_pushes_to_main(bucket: str, git_project: Path,  # n
                           "The rdev seed at head, built and uploaded by run 4242 of rdev-seed."]]
 
 
-# -- every job of every workflow ran ----------------------------------------------------------------
+# -- every job of every workflow ran --
 
 def test_every_job_of_every_workflow_ran(request: pytest.FixtureRequest) -> None:
     here = [i for i in request.session.items if i.module is request.module]
