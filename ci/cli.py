@@ -7,7 +7,6 @@ none of them.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import importlib
 import os
@@ -179,9 +178,8 @@ def _fail(printer: Printer, error: DbciError, command: str) -> int:
 
 def _summary(command: str, why: str) -> None:
     """The job summary (when there is one) says why a command gave no result."""
-    with contextlib.suppress(OSError):
-        github.append_step_summary(f"## {' '.join(['dbci', command]).strip()}: ⚠️ could not "
-                                   f"run\n\n{why}\n")
+    github.append_step_summary(f"## {' '.join(['dbci', command]).strip()}: ⚠️ could not "
+                               f"run\n\n{why}\n")
 
 
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -3,6 +3,7 @@ the body of the pull-request comment that carries the check report."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -38,15 +39,13 @@ def add_mask(secret: str) -> str:
     return f"::add-mask::{_escape_data(secret)}"
 
 
-def append_step_summary(markdown: str) -> Path | None:
-    """Append to ``$GITHUB_STEP_SUMMARY`` when the job has one; the file written, or None."""
+def append_step_summary(markdown: str) -> None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when the job has one, masked; a summary that cannot
+    be written fails nothing (the log and the exit code still say it all)."""
     name = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not name:
-        return None
-    path = Path(name)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(masking.mask(markdown))
-    return path
+    if name:
+        with contextlib.suppress(OSError), Path(name).open("a", encoding="utf-8") as handle:
+            handle.write(masking.mask(markdown))
 
 
 def comment_body(markdown: str) -> str:

@@ -4,7 +4,6 @@ comment) or JSON (which ``dbci report`` reads back to join the shards of a long 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -268,8 +267,7 @@ def publish(report: Report | Joined, printer: Printer, comment: Path | None = No
     """Print the report (markdown, or JSON), append it to the job summary, write the pull
     request comment's body when asked; the exit code it calls for."""
     text = markdown(report)
-    with contextlib.suppress(OSError):
-        github.append_step_summary(text)
+    github.append_step_summary(text)
     if comment is not None:
         replace_files({comment: github.comment_body(text)})
     if printer.json:

@@ -161,6 +161,18 @@ def test_a_version_block_alone_is_no_seed(bucket: str, tmp_path: Path) -> None:
     assert HEAD_KEY not in objects()
 
 
+def test_upload_and_bump_say_what_they_did_in_the_job_summary(
+        bucket: str, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert dbci("seed", "build", "--out", "seed.sql").code == 0
+    assert dbci("seed", "upload", "seed.sql").code == 0
+    assert dbci("tf", "bump").code == 0
+    text = summary.read_text()
+    assert f"## dbci seed upload: ✅ `s3://{BUCKET}/{HEAD_KEY}` (uploaded)\n" in text
+    assert f"## dbci tf bump\n\n{TF}:" in text and f"-> seed_data_{HEAD}.sql\n" in text
+
+
 def test_a_second_upload_never_overwrites(bucket: str, project: Path) -> None:
     assert dbci("seed", "build", "--out", "seed.sql").code == 0
     assert dbci("seed", "upload", "seed.sql").code == 0

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 
 from ci import github, plan, targets
@@ -50,12 +49,6 @@ def _revisions(heads: tuple[str, ...]) -> str:
     return ", ".join(heads) or "base"
 
 
-def _summary(markdown: str) -> None:
-    """A section of the job's summary (when there is one); losing it fails nothing."""
-    with contextlib.suppress(OSError):
-        github.append_step_summary(markdown)
-
-
 def _flag_errors(args: argparse.Namespace) -> None:
     """Flags that do not go together, refused before anything is read."""
     if args.plan_out is not None and not args.sql:
@@ -82,7 +75,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
              f"already at {_revisions(done.end)}")
     line = (f"migrate: stage {done.stage} {moved}" if done.ok else
             f"migrate: stage {done.stage} stopped at {_revisions(done.end)}")
-    _summary(_markdown(done, line))
+    github.append_step_summary(_markdown(done, line))
     printer.result(Result(findings=done.findings, data=_json(done), summary=[line]))
     return EXIT_OK if done.ok else EXIT_FINDINGS
 
@@ -101,7 +94,7 @@ def _plan(config: Config, target: targets.Target, args: argparse.Namespace,
         bound.write(args.plan_out)
         data["plan"] = display_path(args.plan_out)
         data["sql_sha256"] = bound.sql_sha256
-    _summary(f"## Migration plan for {planned.stage}\n\n"
+    github.append_step_summary(f"## Migration plan for {planned.stage}\n\n"
              f"From `{_revisions(planned.start)}` to `{_revisions(planned.end)}`: "
              f"{count(len(planned.steps), 'revision')} to run.\n\n```sql\n"
              + "\n".join(sql or ["-- nothing to run"]) + "\n```\n")

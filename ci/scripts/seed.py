@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ci import seed
+from ci import github, seed
 from ci.command import Command, Group, output_file, stage_arguments
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
@@ -48,6 +48,8 @@ def run_upload(config: Config, args: argparse.Namespace, printer: Printer) -> in
             display_path(args.file), f"{done.url} exists with other content (sha256 "
             f"{done.local.sha256} here, {done.stored.sha256 or 'md5 ' + done.stored.md5} in "
             "S3); nothing was uploaded"))
+    github.append_step_summary(f"## dbci seed upload: {'❌' if findings else '✅'} "
+                               f"`{done.url}` ({done.outcome})\n")
     printer.result(Result(findings=findings, summary=[] if findings else [
         f"seed upload: {done.url} ({done.outcome})"], data={"url": done.url,
                                                              "outcome": done.outcome}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 
 from ci import github, targets
 from ci.checks.status import StageStatus, status
@@ -27,8 +26,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel, printer.log)
     found = status(config, target, args.scratch_url)
     failed = not found.ok or (args.fail_on_pending and bool(found.pending))
-    with contextlib.suppress(OSError):
-        github.append_step_summary(_markdown(found, failed))
+    github.append_step_summary(_markdown(found, failed))
     printer.result(Result(findings=found.findings, summary=[f"status: {found.summary}"], data={
         "stage": found.stage, "revision": list(found.revision), "pending": found.pending,
         "compared": found.compared}))

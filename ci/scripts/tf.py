@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ci import aws, seed, terraform
+from ci import aws, github, seed, terraform
 from ci.command import Command, Group
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
@@ -40,6 +40,8 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
         line=found.line)] if args.check and changes else []
     line = (f"tf bump: {shown}:{found.line}: {found.file_name} -> {name}" if changes
             else f"tf bump: {shown} already names {name}")
+    if not args.check:
+        github.append_step_summary(f"## dbci tf bump\n\n{line.removeprefix('tf bump: ')}\n")
     printer.result(Result(findings=findings, lines=[] if findings else [line], data={
         "file": shown, "from": found.file_name, "to": name, "changed": changes}))
     return EXIT_FINDINGS if findings else EXIT_OK
