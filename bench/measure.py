@@ -106,12 +106,15 @@ def _dbci(tool: str, args: Sequence[str | Path], codes: tuple[int, ...], revisio
     """``dbci --json ARGS``, timed; refused where it exits otherwise than ``codes`` or its JSON
     does not show all ``revisions`` run (an early stop is no timing)."""
     seconds, done = _run([BIN / "dbci", "--json", *args], env=_environment(server))
-    if done.returncode not in codes:
-        return _failure(tool, done)
     try:
-        statuses = [r["status"] for r in json.loads(done.stdout)["revisions"]]
+        result = json.loads(done.stdout)
+        statuses = [r["status"] for r in result["revisions"]]
     except (ValueError, KeyError, TypeError):
-        return Timing(None, f"{tool}: refused, its output is not dbci's JSON")
+        return Timing(None, f"{tool}: refused, its output is not dbci's JSON") \
+            if done.returncode in codes else _failure(tool, done)
+    if done.returncode not in codes:
+        return Timing(None, f"{tool}: refused, exit {done.returncode} with "
+                      f"{len(result.get('findings', []))} finding(s)")
     if len(statuses) != revisions or "not run" in statuses:
         return Timing(None, f"{tool}: refused, {statuses.count('not run')} of "
                       f"{len(statuses)} revisions not run ({revisions} in the history)")
