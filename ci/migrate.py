@@ -246,7 +246,7 @@ def migrate(config: Config, target: targets.Target, settings: Stage,
         try:
             mine = (_pid(lock), _pid(work))
             work.rollback()  # env.py must find the connection outside a transaction
-            return _Run(config, history, work, stage, settings, log, mine, bound).run(
+            return _Run(config, history, work, stage, settings, log, mine, bound, lock).run(
                 destination, allow_downgrade)
         finally:
             lock.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
@@ -261,10 +261,11 @@ class _Run:
 
     def __init__(self, config: Config, history: History, work: sa.Connection, stage: str,
                  settings: Stage, log: Callable[[str], None], mine: tuple[int, ...],
-                 bound: BoundPlan | None = None) -> None:
+                 bound: BoundPlan | None, witness: sa.Connection) -> None:
         self.config, self.history, self.work = config, history, work
         self.stage, self.settings, self.log, self.mine = stage, settings, log, mine
         self.bound = bound
+        self.witness = witness  # another session (the lock's): what it sees is committed
         self.applied: list[Step] = []
         self.tries: dict[str, int] = {}
         self.plans: list[Plan] = []  # one per try: what the database's revision called for
@@ -364,11 +365,16 @@ class _Run:
         return None
 
     def _verified(self) -> Migration:
-        """The result, once ``alembic_version`` says what the plan said it would."""
+        """The result, once ``alembic_version``, read by another session, says what the plan
+        said it would."""
         assert self.where is not None
         expected = self.plans[-1].end
-        now = self.where.read(self.work)
-        self.work.rollback()
+        if self.work.in_transaction():
+            # A last revision that committed its transaction itself (``.commit()``) left the
+            # rest of its work and its version row in one Alembic never commits: plain Alembic
+            # loses it when the session ends, and reports success.
+            self.work.commit()
+        now = self.where.read(self.witness)
         if set(now) != set(expected):
             raise OutsideFailure(f"stage {self.stage}: after the run alembic_version says "
                                  f"{', '.join(now) or 'nothing'}, expected "

@@ -113,6 +113,26 @@ def test_an_exported_database_url_never_becomes_the_stage(dev: str, other_db: st
     assert version(other_db) == {IDS[0]}
 
 
+@pytest.mark.parametrize("last", [True, False], ids=["last", "followed"])
+def test_a_revision_that_commits_itself_is_migrated_for_good(dev: str, project: Path,
+                                                             last: bool) -> None:
+    """``op.get_bind().commit()`` ends Alembic's transaction; the rest of the revision and its
+    version row land in one Alembic never commits. Plain Alembic then reports success and the
+    session's end rolls them back: dbci commits them, and checks from another session."""
+    committing = add_revision(project, "commits", 'op.get_bind().commit()\nop.add_column('
+                              '"DatasetArtifact", sa.Column("note", sa.Text), '
+                              'schema="persistence_schema")',
+                              'op.drop_column("DatasetArtifact", "note", '
+                              'schema="persistence_schema")')
+    after = None if last else add_revision(project, "after", 'op.execute("SELECT 1")',
+                                           'op.execute("SELECT 1")')
+    run = dbci("migrate", "--stage", "dev")
+    assert run.code == 0, run.err
+    assert version(dev) == {after or committing}
+    assert run_sql(dev, "SELECT count(*) FROM information_schema.columns WHERE table_name = "
+                        "'DatasetArtifact' AND column_name = 'note'") == [(1,)]
+
+
 def test_four_concurrent_migrations_apply_each_revision_once(dev: str, project: Path) -> None:
     processes = [subprocess.Popen([str(DBCI), "--json", "migrate", "--stage", "dev"], cwd=project,
                                   text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
