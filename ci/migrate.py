@@ -37,7 +37,15 @@ from ci.findings import Finding
 from ci.history import History, load_history
 from ci.plan import BoundPlan, changed_files
 from ci.rules.stage import STAGE_MIGRATION_FAILS, STAGE_PLAN_STALE
-from ci.runner import Stamp, Statement, apply, capture_statements, run_env, stamp
+from ci.runner import (
+    Stamp,
+    Statement,
+    apply,
+    capture_statements,
+    commit_what_alembic_left,
+    run_env,
+    stamp,
+)
 from ci.settings import Stage
 
 #: The advisory lock every `dbci migrate` of a database takes ("dbcimigr").
@@ -369,11 +377,7 @@ class _Run:
         said it would."""
         assert self.where is not None
         expected = self.plans[-1].end
-        if self.work.in_transaction():
-            # A last revision that committed its transaction itself (``.commit()``) left the
-            # rest of its work and its version row in one Alembic never commits: plain Alembic
-            # loses it when the session ends, and reports success.
-            self.work.commit()
+        commit_what_alembic_left(self.work)
         now = self.where.read(self.witness)
         if set(now) != set(expected):
             raise OutsideFailure(f"stage {self.stage}: after the run alembic_version says "

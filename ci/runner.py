@@ -174,6 +174,14 @@ def run_env(config: Config, history: History, connection: sa.Connection,
                        "nothing; make env.py run the migrations", detail=HONOUR_THE_CONNECTION)
 
 
+def commit_what_alembic_left(connection: sa.Connection) -> None:
+    """After ``run_env`` with a transaction per migration: a last revision that committed its
+    transaction itself (``.commit()``) leaves the rest of its work and its version row in one
+    Alembic never commits (plain Alembic loses them when the session ends): commit it."""
+    if connection.in_transaction():
+        connection.commit()
+
+
 def apply(rev: Revision, direction: str) -> None:
     """Run a revision's ``upgrade()`` or ``downgrade()``; failures name the revision.
 

@@ -29,7 +29,7 @@ from ci.findings import display_path
 from ci.history import History, load_history
 from ci.migrate import Migration, migrate
 from ci.migrate import plan as plan_migration
-from ci.runner import run_env, stamp
+from ci.runner import commit_what_alembic_left, run_env, stamp
 
 #: A fixed ``\\restrict`` key: pg_dump 18 would pick a random one, and two builds of the same
 #: inputs must give the same bytes.
@@ -149,6 +149,7 @@ def to_head(config: Config, history: History, target: targets.Target) -> list[st
             failing = steps[len(ran)].info.up_revision_id
             raise SeedUpgradeFailed(failing, f"revision {failing} fails on the seed's rows: "
                                     f"{error_line(exc)}") from exc
+        commit_what_alembic_left(connection)
     return ran
 
 

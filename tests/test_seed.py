@@ -173,6 +173,20 @@ def test_upload_and_bump_say_what_they_did_in_the_job_summary(
     assert f"## dbci tf bump\n\n{TF}:" in text and f"-> seed_data_{HEAD}.sql\n" in text
 
 
+def test_a_seed_built_over_a_revision_that_commits_itself_is_at_that_revision(
+        bucket: str, project: Path) -> None:
+    committing = add_revision(project, "commits", 'op.get_bind().commit()\nop.add_column('
+                              '"DatasetArtifact", sa.Column("note", sa.Text), '
+                              'schema="persistence_schema")',
+                              'op.drop_column("DatasetArtifact", "note", '
+                              'schema="persistence_schema")')
+    built = dbci("--json", "seed", "build", "--out", "seed.sql")
+    assert built.code == 0, built.err
+    assert f"COPY public.alembic_version (version_num) FROM stdin;\n{committing}\n" in \
+        Path("seed.sql").read_text()
+    assert dbci("seed", "upload", "seed.sql").code == 0  # it loads, at the revision it names
+
+
 def test_a_second_upload_never_overwrites(bucket: str, project: Path) -> None:
     assert dbci("seed", "build", "--out", "seed.sql").code == 0
     assert dbci("seed", "upload", "seed.sql").code == 0
