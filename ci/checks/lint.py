@@ -17,6 +17,7 @@ from ci.rules.deployed import check_deployed
 from ci.rules.downgrade import MISSING_DOWNGRADE, check_downgrade, check_markers
 from ci.rules.graph import check_graph
 from ci.rules.naming import adopt, check_duplicate_numbers, check_fixtures, check_revision
+from ci.rules.transaction import check_commits
 from ci.runner import Statement
 
 
@@ -49,6 +50,7 @@ def history_findings(history: History) -> list[Finding]:
         findings += check_revision(history, rev)
         findings += check_downgrade(rev)
         findings += check_markers(rev)
+        findings += check_commits(rev)
     findings += check_duplicate_numbers(history, checked)
     findings += check_fixtures(history)
     return adopt(history, findings, checked)

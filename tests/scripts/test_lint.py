@@ -149,6 +149,12 @@ def allow_without_reason(project: Path) -> Path:
                          upgrade=f"# dbci: allow missing-downgrade\n{DOES_SOMETHING}")
 
 
+def commit_outside_a_block(project: Path) -> Path:
+    return _new_revision(project, "15_cccccccccccc_x.py", "15_cccccccccccc",
+                         upgrade=f"op.get_bind().commit()\n{DOES_SOMETHING}",
+                         downgrade='op.execute("DROP TABLE t")')
+
+
 def raise_without_reason(project: Path) -> Path:
     return _new_revision(project, "15_cccccccccccc_x.py", "15_cccccccccccc",
                          upgrade=DOES_SOMETHING, downgrade="raise NotImplementedError")
@@ -174,6 +180,7 @@ def raise_without_reason(project: Path) -> Path:
     ("marker-without-reason", irreversible_without_reason),
     ("marker-without-reason", allow_without_reason),
     ("marker-without-reason", raise_without_reason),
+    ("commit-outside-autocommit-block", commit_outside_a_block),
 ], ids=lambda v: getattr(v, "__name__", v))
 def test_a_broken_copy_fails_naming_rule_and_file(project: Path, rule: str,
                                                   breaks: Callable[[Path], Path]) -> None:
@@ -266,7 +273,10 @@ def test_no_annotations_when_clean(project: Path) -> None:
     (f"# dbci: irreversible: the old rows are gone\n{DOES_SOMETHING}", None),
     (DOES_SOMETHING, 'raise NotImplementedError("the old rows are gone")'),
     (f"# dbci: allow missing-downgrade -- throwaway table\n{DOES_SOMETHING}", "pass"),
-], ids=["empty", "docstrings", "real", "marked", "marked-colon", "raises", "allowed"])
+    (f"with op.get_context().autocommit_block():\n    op.get_bind().commit()\n{DOES_SOMETHING}",
+     'op.execute("DROP TABLE t")'),
+], ids=["empty", "docstrings", "real", "marked", "marked-colon", "raises", "allowed",
+        "commit-in-a-block"])
 def test_accepted_downgrades(project: Path, upgrade: str, downgrade: str | None) -> None:
     _new_revision(project, "15_cccccccccccc_x.py", "15_cccccccccccc", upgrade=upgrade,
                   downgrade=downgrade)
