@@ -160,16 +160,21 @@ def test_after_a_self_commit_the_next_revision_runs_in_a_transaction(
     assert outcomes(run)[after] == ("passed", "fast")
 
 
-def test_a_commit_on_the_connection_is_a_self_commit_and_checked(
+def test_a_commit_on_the_connection_is_a_failed_upgrade_and_stops_the_run(
         history: Callable[..., str]) -> None:
-    """``op.get_bind().commit()`` outside an autocommit block: its source shows it commits, so
-    it takes the slower path and gets its true verdict."""
+    """``op.get_bind().commit()`` outside an autocommit block: ``alembic upgrade`` exits 0 on it
+    but rolls back what follows the commit and the version stamp (the oracle's verdict), so the
+    run stops there -> STOPPED, the rest not run."""
     committing = history('op.get_bind().commit()\nop.add_column("t", sa.Column("c", sa.Integer))',
                          'op.drop_column("t", "c")')
+    after = history('op.add_column("t", sa.Column("d", sa.Integer))', 'op.drop_column("t", "d")')
     run = dbci("--json", "roundtrip")
-    assert run.code == 0, run.err
-    assert {r["revision"]: (r["status"], r["path"]) for r in run.json()["revisions"]}[
-        committing] == ("passed", "autocommit")
+    assert run.code == 1, run.err
+    (finding,) = run.json()["findings"]
+    assert (finding["rule"], finding["revision"]) == ("upgrade-fails", committing)
+    assert "calls op.get_bind().commit() outside an autocommit block" in finding["message"]
+    statuses = {r["revision"]: r["status"] for r in run.json()["revisions"]}
+    assert (statuses[committing], statuses[after]) == ("failed", "not run")
 
 
 def test_a_commit_its_source_does_not_show_names_the_revision(

@@ -21,6 +21,9 @@ catalog and row digests read from it, Alembic's memo of the named types it creat
 - failed downgrade (fast path): ROLLBACK TO dbci_downgrade, RELEASE -> SETTLED at this revision.
 - failed upgrade: ROLLBACK TO dbci_upgrade (fast path) -> STOPPED: the rest "not run"; where it
   is the second worker's, the first process stops at the same revision as it brings it up.
+  An upgrade that calls ``.commit()`` outside an autocommit block is one, before it runs:
+  ``alembic upgrade`` exits 0 on it but rolls back what follows the commit and its version
+  stamp (the ``commit-outside-autocommit-block`` lint rule says the same from its source).
 - self-commit or autocommit block (``commits_itself``; no savepoint survives a commit): upgrade;
   should it have ended Alembic's transaction (``.commit()``), Alembic takes the connection's
   new one; whole read; commit; downgrade, whole read, compare; memo as before the upgrade,
@@ -33,6 +36,7 @@ catalog and row digests read from it, Alembic's memo of the named types it creat
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import gc
@@ -67,6 +71,7 @@ from ci.rules.roundtrip import (
     LEAVES,
     UPGRADE_FAILS,
 )
+from ci.rules.transaction import COMMIT_OUTSIDE_AUTOCOMMIT_BLOCK, commits_outside_a_block
 from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_env
 from ci.schemadiff import Captured, capture, load_inspector, migra_sql
 from ci.snapshot import Catalog, Difference, Snapshot, Unit, UnitKey
@@ -217,6 +222,15 @@ class RoundTrip:
         path = ("autocommit" if autocommit else "fast" if self.reader.tracked
                 else "whole snapshots")
         note = "" if autocommit or self.reader.tracked else self.reader.why
+        committing = next(commits_outside_a_block(rev, "upgrade"), None)
+        if committing is not None:  # what plain Alembic makes of it: the state machine's stop
+            self._fail(UPGRADE_FAILS, rev, f"upgrade of {rev.id} calls "
+                       f"{ast.unparse(committing)} outside an autocommit block: `alembic "
+                       "upgrade` exits 0 but rolls back what follows the commit, and the "
+                       "version stamp, so the revision never lands", line=committing.lineno,
+                       hint=COMMIT_OUTSIDE_AUTOCOMMIT_BLOCK.hint)
+            self.outcomes.append(Outcome(rev.id, "failed", path, note))
+            return False
         before_upgrade = not autocommit  # a savepoint holds the state before the upgrade
         memo = _memo(self.context)
         if before_upgrade:
