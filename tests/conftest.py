@@ -395,6 +395,15 @@ def add_revision(project: Path, slug: str, upgrade: str, downgrade: str | None =
     return revision
 
 
+def add_committing_revision(project: Path) -> str:
+    """A revision that commits Alembic's transaction (``op.get_bind().commit()``), then adds a
+    column: the part plain Alembic loses. Its id."""
+    return add_revision(project, "commits", 'op.get_bind().commit()\nop.add_column('
+                        '"DatasetArtifact", sa.Column("note", sa.Text), '
+                        'schema="persistence_schema")',
+                        'op.drop_column("DatasetArtifact", "note", schema="persistence_schema")')
+
+
 def server() -> str:
     """The URL of the server the tests use: DATABASE_URL's, else the embedded one (a test that
     unsets DATABASE_URL, so dbci reads a stage's URL from AWS, keeps it in DBCI_TEST_SERVER)."""

@@ -17,6 +17,7 @@ import boto3
 import pytest
 from conftest import (
     HEAD,
+    add_committing_revision,
     add_revision,
     commit_all,
     dbci,
@@ -175,11 +176,7 @@ def test_upload_and_bump_say_what_they_did_in_the_job_summary(
 
 def test_a_seed_built_over_a_revision_that_commits_itself_is_at_that_revision(
         bucket: str, project: Path) -> None:
-    committing = add_revision(project, "commits", 'op.get_bind().commit()\nop.add_column('
-                              '"DatasetArtifact", sa.Column("note", sa.Text), '
-                              'schema="persistence_schema")',
-                              'op.drop_column("DatasetArtifact", "note", '
-                              'schema="persistence_schema")')
+    committing = add_committing_revision(project)
     built = dbci("--json", "seed", "build", "--out", "seed.sql")
     assert built.code == 0, built.err
     assert f"COPY public.alembic_version (version_num) FROM stdin;\n{committing}\n" in \

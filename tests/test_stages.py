@@ -25,6 +25,7 @@ from conftest import (
     NO_AWS,
     SECRET,
     Run,
+    add_committing_revision,
     add_revision,
     dbci,
     put_secret,
@@ -119,11 +120,7 @@ def test_a_revision_that_commits_itself_is_migrated_for_good(dev: str, project: 
     """``op.get_bind().commit()`` ends Alembic's transaction; the rest of the revision and its
     version row land in one Alembic never commits. Plain Alembic then reports success and the
     session's end rolls them back: dbci commits them, and checks from another session."""
-    committing = add_revision(project, "commits", 'op.get_bind().commit()\nop.add_column('
-                              '"DatasetArtifact", sa.Column("note", sa.Text), '
-                              'schema="persistence_schema")',
-                              'op.drop_column("DatasetArtifact", "note", '
-                              'schema="persistence_schema")')
+    committing = add_committing_revision(project)
     after = None if last else add_revision(project, "after", 'op.execute("SELECT 1")',
                                            'op.execute("SELECT 1")')
     run = dbci("migrate", "--stage", "dev")
