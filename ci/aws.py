@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
-import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from botocore.exceptions import (
 )
 
 from ci.errors import BadInput, DbciError, OutsideFailure
+from ci.settings import env_seconds
 
 if TYPE_CHECKING:
     from botocore.config import Config as BotoConfig
@@ -46,14 +45,7 @@ def boto_config() -> BotoConfig:
     """Short timeouts and a few retries."""
     from botocore.config import Config as BotoConfig  # boto3 and botocore.config take 0.2 s
 
-    text = os.environ.get("DBCI_AWS_TIMEOUT") or ""
-    try:
-        timeout = float(text) if text else DEFAULT_TIMEOUT
-    except ValueError:
-        timeout = math.nan
-    if not 0 < timeout <= MAX_TIMEOUT:  # nan and inf too
-        raise BadInput(f"DBCI_AWS_TIMEOUT={text[:40]!r}: give a number of seconds above 0 and "
-                       f"at most {MAX_TIMEOUT:.0f} (default {DEFAULT_TIMEOUT:.0f})")
+    timeout = env_seconds("DBCI_AWS_TIMEOUT", DEFAULT_TIMEOUT, MAX_TIMEOUT)
     return BotoConfig(connect_timeout=min(timeout, 5.0), read_timeout=timeout,
                       retries={"max_attempts": ATTEMPTS, "mode": "standard"})
 #: What AWS calls a thing that is not there.

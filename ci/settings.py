@@ -6,6 +6,8 @@ Errors become one line naming the file and the key: ``pyproject.toml: [tool.dbci
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import string
 import tomllib
@@ -28,6 +30,22 @@ from pydantic import (
 
 from ci import squawk
 from ci.errors import BadInput
+
+
+def env_seconds(name: str, default: float, maximum: float) -> float:
+    """A number of seconds from environment variable ``name`` (``default`` when unset);
+    anything but a number above 0 and at most ``maximum`` (nan and inf too) is bad input."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= maximum:
+        raise BadInput(f"{name}={text[:40]!r}: give a number of seconds above 0 and at most "
+                       f"{maximum:g} (default {default:g})")
+    return value
 
 #: Squawk rules that do not speak to lock safety, or that dbci's own migrate settles
 #: (it sets lock_timeout and statement_timeout, and Alembic runs each revision in a transaction).

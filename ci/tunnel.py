@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import math
 import os
 import shutil
 import signal
@@ -24,6 +23,7 @@ from typing import IO
 
 from ci import masking
 from ci.errors import BadInput, OutsideFailure
+from ci.settings import env_seconds
 
 #: The SSM document that forwards a local port to a host the instance reaches.
 DOCUMENT = "AWS-StartPortForwardingSessionToRemoteHost"
@@ -37,17 +37,7 @@ PR_SET_PDEATHSIG = 1
 
 def wait_bound() -> float:
     """How long to wait for the forward: ``DBCI_TUNNEL_WAIT`` seconds, else :data:`WAIT`."""
-    text = os.environ.get("DBCI_TUNNEL_WAIT", "").strip()
-    if not text:
-        return WAIT
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= 3600:
-        raise BadInput(f"DBCI_TUNNEL_WAIT={text[:20]!r} is not a number of seconds between 0 "
-                       "and 3600; unset it (30s) or set e.g. 60")
-    return value
+    return env_seconds("DBCI_TUNNEL_WAIT", WAIT, 3600)
 
 
 def free_port() -> int:
