@@ -21,6 +21,8 @@ from ci.settings import Settings
 
 #: The project folders dbci put on sys.path for the env.py it ran last.
 _ACTIVE_PATHS: list[str] = []
+#: The folders dbci itself put on sys.path (one that was there already stays).
+_ADDED_PATHS: set[str] = set()
 
 
 @dataclass
@@ -118,11 +120,12 @@ class Config:
             file = getattr(module, "__file__", None) or ""
             if any(file.startswith(p + os.sep) for p in stale) and not file.startswith(keep):
                 del sys.modules[name]
-        sys.path[:] = [p for p in sys.path if p not in stale]
+        sys.path[:] = [p for p in sys.path if p not in stale or p not in _ADDED_PATHS]
         _ACTIVE_PATHS[:] = paths
         for path in reversed(paths):
             if path not in sys.path:
                 sys.path.insert(0, path)
+                _ADDED_PATHS.add(path)  # only what dbci put there is dbci's to take away
 
     @property
     def script_location(self) -> Path:

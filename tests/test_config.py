@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import set_dbci
+from conftest import copy_project, set_dbci
 
 from ci.config import Config
 from ci.errors import EXIT_BAD_INPUT, BadInput
@@ -155,3 +156,17 @@ def test_a_setting_of_the_wrong_kind_is_refused(project: Path, line: str, kind: 
     with pytest.raises(BadInput, match=f"pyproject.toml: \\[tool.dbci\\] {line.split()[0]} = "
                                        f".* is not a {kind}"):
         Config.load("alembic.ini")
+
+
+def test_a_folder_already_on_sys_path_stays_when_another_project_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbci takes away only the folders it put on sys.path: running on the repository, whose
+    folder the test runner had put there, then on another project, left the repository's
+    modules unimportable."""
+    first, second = copy_project(tmp_path / "one"), copy_project(tmp_path / "two")
+    monkeypatch.setattr(sys, "path", [str(first.resolve()), *sys.path])
+    Config.load(first / "alembic.ini").add_import_paths()
+    Config.load(second / "alembic.ini").add_import_paths()
+    assert str(first.resolve()) in sys.path and str(second.resolve()) in sys.path
+    Config.load(first / "alembic.ini").add_import_paths()
+    assert str(second.resolve()) not in sys.path  # dbci's own: taken away again
