@@ -120,8 +120,8 @@ def plan(history: History, stage: str, start: tuple[str, ...], destination: Dest
                        "from the base branch")
     direction = _direction(history, start, destination)
     if direction == "downgrade" and not allow_downgrade:
-        raise BadInput(f"stage {stage}: {_shown(destination)} is below the database's revision "
-                       f"{', '.join(start) or 'base'}; a downgrade must be asked for: "
+        raise BadInput(f"stage {stage}: {shown(destination)} is below the database's revision "
+                       f"{shown(start)}; a downgrade must be asked for: "
                        "--allow-downgrade")
     # Alembic's own command.upgrade and command.downgrade plan with these two
     current: Any = start
@@ -130,13 +130,11 @@ def plan(history: History, stage: str, start: tuple[str, ...], destination: Dest
         steps = (script._upgrade_revs(to, current) if direction == "upgrade"
                  else script._downgrade_revs(to, current))
     except (CommandError, RevisionError) as exc:
-        raise BadInput(f"stage {stage}: cannot move from {', '.join(start) or 'base'} to "
-                       f"{_shown(destination)}: {error_line(exc)}") from exc
+        raise BadInput(f"stage {stage}: cannot move from {shown(start)} to "
+                       f"{shown(destination)}: {error_line(exc)}") from exc
     return Plan(start, list(steps), direction)
 
 
-def _shown(destination: Destination) -> str:
-    return ", ".join(destination) if isinstance(destination, tuple) else destination
 
 
 #: ``+N`` / ``-N`` revisions from the database's own (N at least 1).
@@ -156,7 +154,7 @@ def resolve(history: History, destination: Destination) -> set[str] | None:
     except (CommandError, RevisionError, AssertionError, ValueError):
         wanted = set()
     if not wanted:
-        raise BadInput(f"--revision {_shown(destination)!r}: no such revision in this history "
+        raise BadInput(f"--revision {shown(destination)!r}: no such revision in this history "
                        "(a revision id, head, base, or +N/-N); `dbci lint` lists them")
     return wanted
 
@@ -288,14 +286,14 @@ class _Run:
                            context.version_table)
         bound = self.bound
         if bound is not None and set(self.where.heads) != set(bound.start):
-            raise _Stale(f"the stage is at {', '.join(self.where.heads) or 'base'}, the plan "
-                         f"starts at {', '.join(bound.start) or 'base'} (it moved since the "
+            raise _Stale(f"the stage is at {shown(self.where.heads)}, the plan "
+                         f"starts at {shown(bound.start)} (it moved since the "
                          "plan was made); make a new plan")
         todo = plan(self.history, self.stage, self.where.heads, destination, allow_downgrade)
         if bound is not None and _pairs(todo.steps) != [(s.revision, s.direction)
                                                         for s in bound.steps]:
             raise _Stale("its steps are not the ones this history runs from there to "
-                         f"{', '.join(bound.end) or 'base'}; make a new plan")
+                         f"{shown(bound.end)}; make a new plan")
         self.plans.append(todo)
         self.clock = time.monotonic()
         return todo.steps
@@ -328,7 +326,7 @@ class _Run:
                     raise
                 failing = self.plans[-1].steps[len(self.applied) - done].info.up_revision_id
                 if is_connection_lost(exc):
-                    stands = _revisions(_heads_after(self.plans[0], self.applied))
+                    stands = shown(_heads_after(self.plans[0], self.applied))
                     raise OutsideFailure(
                         f"stage {self.stage}: lost the connection during revision {failing} "
                         f"({error_line(exc)}); the stage stands at {stands} or, if the commit "
@@ -345,7 +343,7 @@ class _Run:
         """A revision's failure: a finding, or (a lock timeout, a deadlock) None after a pause
         before the next try; exit 3 once the tries are spent."""
         first = self.plans[0]
-        stands = _revisions(_heads_after(first, self.applied))
+        stands = shown(_heads_after(first, self.applied))
         reason = RETRYABLE.get(getattr(getattr(exc, "orig", None), "pgcode", None) or "")
         if reason is not None and self.history.get(failing).commits_itself:
             reason = None  # part of it may have committed: running it again could fail
@@ -386,8 +384,9 @@ class _Run:
         return Migration(self.stage, self.plans[0].start, tuple(sorted(now)), self.applied)
 
 
-def _revisions(heads: tuple[str, ...]) -> str:
-    return ", ".join(heads) or "base"
+def shown(revisions: Destination) -> str:
+    """Revisions as messages name them: ``a, b``, ``base`` for none, a target as given."""
+    return revisions if isinstance(revisions, str) else ", ".join(revisions) or "base"
 
 
 def _pairs(steps: list[Any]) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
 from ci.findings import Result, count, display_path
 from ci.history import load_history
-from ci.migrate import Migration, migrate, pending_sql, resolve
+from ci.migrate import Migration, migrate, pending_sql, resolve, shown
 from ci.output import Printer
 
 
@@ -45,10 +45,6 @@ def _json(migration: Migration) -> dict[str, object]:
     return doc
 
 
-def _revisions(heads: tuple[str, ...]) -> str:
-    return ", ".join(heads) or "base"
-
-
 def _flag_errors(args: argparse.Namespace) -> None:
     """Flags that do not go together, refused before anything is read."""
     if args.plan_out is not None and not args.sql:
@@ -70,11 +66,11 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     settings = config.settings.stages[args.stage]
     done = migrate(config, target, settings, args.revision, args.allow_downgrade,
                    log=printer.log, bound=bound)
-    moved = (f"from {_revisions(done.start)} to {_revisions(done.end)} "
+    moved = (f"from {shown(done.start)} to {shown(done.end)} "
              f"({count(len(done.applied), 'revision')})" if done.applied else
-             f"already at {_revisions(done.end)}")
+             f"already at {shown(done.end)}")
     line = (f"migrate: stage {done.stage} {moved}" if done.ok else
-            f"migrate: stage {done.stage} stopped at {_revisions(done.end)}")
+            f"migrate: stage {done.stage} stopped at {shown(done.end)}")
     github.append_step_summary(_markdown(done, line))
     printer.result(Result(findings=done.findings, data=_json(done), summary=[line]))
     return EXIT_OK if done.ok else EXIT_FINDINGS
@@ -85,8 +81,8 @@ def _plan(config: Config, target: targets.Target, args: argparse.Namespace,
     """``--sql``: the SQL on stdout, the plan file when asked, a summary section."""
     planned = pending_sql(config, target, args.revision, args.allow_downgrade, args.scratch_url)
     sql = planned.sql or []
-    head = (f"-- dbci migrate --sql: stage {planned.stage} from {_revisions(planned.start)} "
-            f"to {_revisions(planned.end)}")
+    head = (f"-- dbci migrate --sql: stage {planned.stage} from {shown(planned.start)} "
+            f"to {shown(planned.end)}")
     data = _json(planned)
     if args.plan_out is not None:
         bound = plan.bind(config, load_history(config), planned.stage, planned.start,
@@ -95,7 +91,7 @@ def _plan(config: Config, target: targets.Target, args: argparse.Namespace,
         data["plan"] = display_path(args.plan_out)
         data["sql_sha256"] = bound.sql_sha256
     github.append_step_summary(f"## Migration plan for {planned.stage}\n\n"
-             f"From `{_revisions(planned.start)}` to `{_revisions(planned.end)}`: "
+             f"From `{shown(planned.start)}` to `{shown(planned.end)}`: "
              f"{count(len(planned.steps), 'revision')} to run.\n\n```sql\n"
              + "\n".join(sql or ["-- nothing to run"]) + "\n```\n")
     printer.result(Result(lines=[head, *(sql or ["-- nothing to run"])], data=data))
