@@ -74,9 +74,9 @@ def _relative(config: Config, path: Path) -> str:
         return path.resolve().as_posix()
 
 
-def env_file(config: Config) -> Path:
-    """The project's env.py, which runs with every revision."""
-    return config.script_location / "env.py"
+def env_file(history: History) -> Path:
+    """The project's env.py (where Alembic runs it from), which runs with every revision."""
+    return Path(history.script_dir.env_py_location)
 
 
 def bind(config: Config, history: History, stage: str, start: tuple[str, ...],
@@ -86,7 +86,7 @@ def bind(config: Config, history: History, stage: str, start: tuple[str, ...],
                                 _relative(config, history.get(rev).path),
                                 sha256(history.get(rev).path.read_bytes()))
                     for rev, direction in steps)
-    return BoundPlan(stage, start, end, planned, sha256(env_file(config).read_bytes()), sql)
+    return BoundPlan(stage, start, end, planned, sha256(env_file(history).read_bytes()), sql)
 
 
 class _StepDocument(BaseModel):
@@ -138,7 +138,7 @@ def changed_files(config: Config, history: History, plan: BoundPlan) -> list[str
     """The files the plan was bound to that differ now, are gone, or no longer hold their
     step's revision: each named."""
     changed = []
-    env = env_file(config)
+    env = env_file(history)
     if not env.is_file() or sha256(env.read_bytes()) != plan.env_sha256:
         changed.append(_relative(config, env))
     known = history.by_id
