@@ -164,6 +164,10 @@ def test_status_fails_on_pending_only_when_asked(dev: str) -> None:
     assert dbci("status", "--stage", "dev").code == 0
     pending = dbci("status", "--stage", "dev", "--fail-on-pending")
     assert pending.code == 1 and "1 revision pending" in pending.out
+    doc = dbci("--json", "status", "--stage", "dev", "--fail-on-pending").json()
+    assert doc["ok"] is False and doc["pending"] == [HEAD]
+    assert [(f["rule"], f["stage"]) for f in doc["findings"]] == [
+        ("stage-revisions-pending", "dev")]
     dbci("migrate", "--stage", "dev")
     assert dbci("status", "--stage", "dev", "--fail-on-pending").code == 0
 

@@ -37,6 +37,13 @@ STAGE_MIGRATION_FAILS = rule(
     "fix the revision (run it on a copy of the stage: db dump, then db load-schema) and migrate "
     "again",
     check="migrate")
+STAGE_PENDING = rule(
+    "stage-revisions-pending",
+    """With ``status --fail-on-pending`` (the nightly check of prod): revisions merged into
+    the branch have not reached the stage, so the code deployed there may run against an
+    older schema than it was written for.""",
+    "deploy them (the deploy-migrations workflow, or `dbci migrate --stage STAGE`)",
+    check="status")
 STAGE_PLAN_STALE = rule(
     "stage-plan-stale",
     """``migrate --plan`` refused its plan: the stage is no longer at the plan's starting

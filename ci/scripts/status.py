@@ -9,8 +9,9 @@ from ci.checks.status import StageStatus, status
 from ci.command import Command, scratch_argument, stage_arguments
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
-from ci.findings import Result
+from ci.findings import Finding, Result, count
 from ci.output import Printer
+from ci.rules.stage import STAGE_PENDING
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,20 +26,25 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     --fail-on-pending, when revisions are pending)."""
     target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel, printer.log)
     found = status(config, target, args.scratch_url)
-    failed = not found.ok or (args.fail_on_pending and bool(found.pending))
-    github.append_step_summary(_markdown(found, failed))
-    printer.result(Result(findings=found.findings, summary=[f"status: {found.summary}"], data={
+    findings = list(found.findings)
+    if args.fail_on_pending and found.pending:
+        findings.append(STAGE_PENDING.at_stage(
+            found.stage, f"stage {found.stage} lacks {count(len(found.pending), 'revision')} "
+            f"of this branch: {', '.join(found.pending)}"))
+    github.append_step_summary(_markdown(found, findings))
+    printer.result(Result(findings=findings, summary=[f"status: {found.summary}"], data={
         "stage": found.stage, "revision": list(found.revision), "pending": found.pending,
         "compared": found.compared}))
-    return EXIT_FINDINGS if failed else EXIT_OK
+    return EXIT_FINDINGS if findings else EXIT_OK
 
 
-def _markdown(found: StageStatus, failed: bool) -> str:
+def _markdown(found: StageStatus, findings: list[Finding]) -> str:
     """The job summary's section: the stage's revision, what is pending, what differs."""
-    out = [f"## dbci status: {'❌' if failed else '✅'} stage {found.stage}", "", found.summary]
+    out = [f"## dbci status: {'❌' if findings else '✅'} stage {found.stage}", "",
+           found.summary]
     if found.pending:
         out += ["", "Pending: " + ", ".join(f"`{rev}`" for rev in found.pending)]
-    out += [f"- **{f.rule}** {f.message}" for f in found.findings]
+    out += [f"- **{f.rule}** {f.message}" for f in findings]
     return "\n".join(out) + "\n"
 
 
