@@ -28,7 +28,9 @@ import sqlalchemy as sa
 
 from bench import measure, realistic, report
 from bench.generate import generate, with_base
-from ci.database import create_engine, embedded_url, mask_url, normalize_url
+from ci.db.embedded import embedded_url
+from ci.db.runners import create_engine
+from ci.db.urls import mask_url, normalize_url
 
 #: Revisions the benchmark's branch adds over its base, for ``dbci check --base``.
 NEW = 5

@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 
 from ci.checks.roundtrip import COMMIT_EVERY
 from ci.config import Config
-from ci.database import connect, create_engine
+from ci.db.runners import connect, create_engine
 from ci.history import load_history
 from ci.runner import apply, run_env
 

@@ -2,7 +2,7 @@
 
 On dbci's embedded PostgreSQL, or on a given server (``server``, a URL): ``dbci roundtrip``
 makes its own scratch database, the others get a fresh one from
-:func:`ci.database.scratch_database`, dropped afterwards. A dbci command that exits otherwise
+:func:`ci.db.scratch.scratch_database`, dropped afterwards. A dbci command that exits otherwise
 than expected, or whose JSON shows it did not run every revision, is refused: a failure, never
 a timing.
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.database import scratch_database
+from ci.db.scratch import scratch_database
 
 BIN = Path(sys.executable).parent
 BENCH = Path(__file__).resolve().parent

@@ -46,7 +46,8 @@ from sqlalchemy.engine import make_url
 
 from bench import realistic
 from bench.migrations import Alembic
-from ci.database import client_program, scratch_database
+from ci.db.embedded import client_program
+from ci.db.scratch import scratch_database
 
 DBCI = Path(sys.executable).parent / "dbci"
 #: dbci's round-trip rule ids, in the oracle's words.

@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 import ci.scripts
-from ci import github, interrupts, masking
+from ci import github, interrupts
 from ci.command import Command, Group
 from ci.config import Config
-from ci.database import is_connection_lost, is_database_error
+from ci.db import masking
+from ci.db.runners import is_connection_lost, is_database_error
 from ci.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,

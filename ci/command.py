@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci.config import Config
-from ci.database import normalize_url
+from ci.db.urls import normalize_url
 from ci.errors import BadInput
 from ci.output import Printer
 from ci.settings import MAX_PORT, STAGE_NAME

@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic.config import Config as AlembicConfig
 
-from ci import masking
+from ci.db import masking
 from ci.errors import BadInput
 from ci.naming import ALEMBIC_DEFAULT_TEMPLATE, NamingScheme
 from ci.settings import Settings

@@ -20,8 +20,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from ci import database, targets
+from ci import targets
 from ci.config import Config
+from ci.db.embedded import client_program
+from ci.db.runners import run_script
 from ci.errors import BadInput, OutsideFailure
 from ci.findings import display_path
 from ci.history import load_history
@@ -68,7 +70,7 @@ def run_tool(name: str, args: list[str], url: str | None, what: str,
              ) -> subprocess.CompletedProcess[str]:
     """Run pg_dump, pg_restore or psql on a database; a failure is one line from its stderr."""
     try:
-        done = subprocess.run([str(database.client_program(name)), *args], capture_output=True,
+        done = subprocess.run([str(client_program(name)), *args], capture_output=True,
                               text=True, env=libpq_environment(url, f"dbci {name}", read_only),
                               check=False, input=stdin,
                               stdin=subprocess.DEVNULL if stdin is None else None)
@@ -171,7 +173,7 @@ def load_schema(config: Config, target: targets.Target, file: Path) -> Loaded:
     """Load a dump into an empty database; refuses one that holds anything."""
     readable(file)
     with targets.connect(target) as connection:
-        if database.run_script(connection, "user_objects")[0][0]:
+        if run_script(connection, "user_objects")[0][0]:
             raise BadInput(f"{target.display} is not empty; db load-schema loads only into an "
                            "empty database (or one it creates: --create NAME)")
         connection.rollback()

@@ -7,7 +7,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from ci import masking
+from ci.db import masking
 from ci.findings import Finding
 
 #: The first line of dbci's pull-request comment, so a workflow finds and updates its own.

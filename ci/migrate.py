@@ -31,7 +31,7 @@ from alembic.util import CommandError
 
 from ci import targets
 from ci.config import Config
-from ci.database import is_connection_lost
+from ci.db.runners import is_connection_lost
 from ci.errors import BadInput, DbciError, OutsideFailure, error_line
 from ci.findings import Finding
 from ci.history import History, load_history

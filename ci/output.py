@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ci import github, masking
+from ci import github
+from ci.db import masking
 from ci.findings import Finding, Result
 
 

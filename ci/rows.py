@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from ci.database import READS, verb
+from ci.db.runners import READS, verb
 from ci.tracker import Read, Table
 
 #: Statements that cannot change a table's rows by their grammar. Everything else may (a

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ci import interrupts, targets
 from ci.config import Config
-from ci.database import is_connection_lost
+from ci.db.runners import is_connection_lost
 from ci.errors import BadInput, DbciError, described, error_line, internal, user_frame
 from ci.findings import display_path
 from ci.history import History, Revision, load_history

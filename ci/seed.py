@@ -21,8 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 
-from ci import aws, database, dump, targets, terraform
+from ci import aws, dump, targets, terraform
 from ci.config import Config
+from ci.db.runners import is_connection_lost, run_script
 from ci.errors import BadInput, OutsideFailure, error_line
 from ci.files import replace_files
 from ci.findings import display_path
@@ -143,7 +144,7 @@ def to_head(config: Config, history: History, target: targets.Target) -> list[st
             run_env(config, history, connection, body,
                     forced={"transaction_per_migration": True, "on_version_apply": (after,)})
         except Exception as exc:
-            if isinstance(exc, BadInput) or database.is_connection_lost(exc) or \
+            if isinstance(exc, BadInput) or is_connection_lost(exc) or \
                     len(steps) <= len(ran):
                 raise
             failing = steps[len(ran)].info.up_revision_id
@@ -269,7 +270,7 @@ def load(config: Config, stage: str, tunnel_port: int | None = None,
                        "seedable = false); seed load is for rdev stacks")
     target = targets.stage(config, stage, tunnel_port, tunnel, log)
     with targets.connect(target) as connection:
-        empty = not database.run_script(connection, "user_objects")[0][0]
+        empty = not run_script(connection, "user_objects")[0][0]
         connection.rollback()
     loaded = None
     if empty:

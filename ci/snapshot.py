@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ci.database import run_prepared, sql
+from ci.db.runners import run_prepared, sql
 
 KINDS = ("schema", "extension", "type", "function", "relation")
 RELKINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view",

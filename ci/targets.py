@@ -16,15 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from ci import database, masking
 from ci.config import Config
-from ci.database import (
-    APPLICATION,
-    create_engine,
-    is_connection_lost,
-    normalize_url,
-    scratch_database,
-)
+from ci.db import masking
+from ci.db.runners import APPLICATION, create_engine, is_connection_lost
+from ci.db.runners import connect as hand_over
+from ci.db.scratch import scratch_database
+from ci.db.urls import normalize_url
 from ci.errors import BadInput, OutsideFailure, error_line
 from ci.settings import Stage
 
@@ -235,7 +232,7 @@ def connect(target: Target, *, application_name: str = APPLICATION, read_only: b
                            if read_only else {})
     connected = False
     try:
-        with database.connect(engine) as connection:
+        with hand_over(engine) as connection:
             connected = True
             for name, value in (settings or {}).items():
                 connection.exec_driver_sql("SELECT set_config(%(n)s, %(v)s, false)",

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from psycopg2 import errorcodes
 
-from ci.database import run_prepared, run_script, sql
+from ci.db.runners import run_prepared, run_script, sql
 from ci.errors import error_line
 from ci.snapshot import KINDS, Snapshot, Unit, UnitKey, units_sql, version_settings
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from ci import masking
+from ci.db import masking
 from ci.errors import BadInput, OutsideFailure
 from ci.settings import env_seconds
 

@@ -33,15 +33,9 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import make_url
 
 from ci import cli
-from ci.database import (
-    _package,
-    create_engine,
-    embedded_url,
-    run_script,
-    scratch_database,
-    server_url,
-    stop_embedded,
-)
+from ci.db.embedded import _package, embedded_url, stop_embedded
+from ci.db.runners import create_engine, run_script
+from ci.db.scratch import scratch_database, server_url
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("alembic.ini", "pyproject.toml", "database", "orm", ".happy")

@@ -24,8 +24,10 @@ from conftest import (
     wait_for,
 )
 
-from ci import database
-from ci.database import create_engine, embedded_url, mask_url, stop_embedded
+from ci.db import scratch
+from ci.db.embedded import embedded_url, stop_embedded
+from ci.db.runners import create_engine
+from ci.db.urls import mask_url
 
 pytestmark = pytest.mark.db
 
@@ -214,16 +216,16 @@ def test_an_interrupt_just_as_a_scratch_database_is_made_drops_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C (or a second worker asked to end) lands as soon as CREATE DATABASE returns,
     before dbci holds the database: it is dropped all the same."""
-    made = database._create_database
+    made = scratch._create_database
 
     def made_then_interrupted(conn: sa.Connection, name: str) -> None:
         made(conn, name)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(database, "_create_database", made_then_interrupted)
+    monkeypatch.setattr(scratch, "_create_database", made_then_interrupted)
     before = scratch_databases()
     with pytest.raises(KeyboardInterrupt), \
-            database.scratch_database(os.environ.get("DATABASE_URL")):
+            scratch.scratch_database(os.environ.get("DATABASE_URL")):
         pass
     assert scratch_databases() == before
 

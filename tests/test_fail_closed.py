@@ -46,7 +46,8 @@ from conftest import (
 from sqlalchemy.engine import make_url
 
 from ci import squawk
-from ci.database import ADMIN_APPLICATION, LENT_LOCK, SCRATCH_COMMENT, create_engine
+from ci.db.runners import ADMIN_APPLICATION, create_engine
+from ci.db.scratch import LENT_LOCK, SCRATCH_COMMENT
 from ci.errors import BadInput
 from ci.files import replace_files
 
@@ -486,7 +487,7 @@ def test_a_password_in_the_query_string_never_reaches_output(project: Path) -> N
 
 
 def test_a_libpq_dsn_password_is_masked() -> None:
-    from ci import masking
+    from ci.db import masking
 
     with masking.scope():
         masking.register_url("host=db user=app password='s p@ce' dbname=x")

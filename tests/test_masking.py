@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ci import masking
+from ci.db import masking
 
 
 @pytest.fixture(autouse=True)

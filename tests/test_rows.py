@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ci.database import verb
+from ci.db.runners import verb
 from ci.rows import SCHEMA_ONLY
 
 

@@ -32,7 +32,7 @@ from conftest import (
 from sqlalchemy.engine import make_url
 
 from ci import dump
-from ci.database import embedded_url
+from ci.db.embedded import embedded_url
 
 pytestmark = pytest.mark.db
 

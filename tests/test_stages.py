@@ -40,7 +40,7 @@ from conftest import (
 from sqlalchemy.engine import make_url
 
 from ci import snapshot
-from ci.database import create_engine
+from ci.db.runners import create_engine
 from ci.migrate import MIGRATION_LOCK
 
 pytestmark = pytest.mark.db

@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import server
 
-from ci import masking, targets
+from ci import targets
 from ci.config import Config
+from ci.db import masking
 from ci.errors import BadInput
 from ci.targets import Kind, Target
 

@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from ci.database import run_plain
+from ci.db.runners import run_plain
 from ci.snapshot import UnitKey, take
 from ci.tracker import StepReader
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 
 from ci import snapshot, targets
 from ci.config import Config
-from ci.database import lent
+from ci.db.scratch import lent
 from ci.errors import BadInput, DbciError, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, load_history

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ci.checks.squawk import CapturedSQL, capture_sql, lint_sql
 from ci.config import Config
-from ci.database import READS, verb
+from ci.db.runners import READS, verb
 from ci.errors import BadInput
 from ci.findings import Finding, count, display_path
 from ci.gitrefs import project_at

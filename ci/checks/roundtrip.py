@@ -55,7 +55,9 @@ from ci import snapshot, targets
 from ci.beside import Child, beside
 from ci.beside import available as beside_available
 from ci.config import Config
-from ci.database import embedded_url, is_connection_lost, lent, run_plain
+from ci.db.embedded import embedded_url
+from ci.db.runners import is_connection_lost, run_plain
+from ci.db.scratch import lent
 from ci.errors import BadInput, described, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, Revision, load_history

@@ -10,7 +10,7 @@ from pathlib import Path
 from ci import targets
 from ci.command import Command, Group, output_file, stage_arguments
 from ci.config import Config
-from ci.database import named_database
+from ci.db.scratch import named_database
 from ci.dump import dump, load_schema, readable
 from ci.errors import EXIT_OK, BadInput
 from ci.findings import Result, display_path

@@ -26,7 +26,8 @@ from conftest import (
     wait_for,
 )
 
-from ci.database import create_engine, embedded_url
+from ci.db.embedded import embedded_url
+from ci.db.runners import create_engine
 
 pytestmark = pytest.mark.db
 

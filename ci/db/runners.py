@@ -1,0 +1,123 @@
+"""Running dbci's own SQL, engines and connections, and telling the server's errors apart."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import psycopg2
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+#: ``application_name`` of dbci's sessions (``dbci migrate dev`` where a command says more).
+APPLICATION = "dbci"
+
+
+#: ... of the sessions that make, sweep or take turns for databases (a lent database's lock)
+#: and do no work in one: never taken for a killed run's orphan.
+ADMIN_APPLICATION = "dbci admin"
+
+
+@cache
+def sql(name: str) -> str:
+    """The text of ``ci/sql/<name>.sql``."""
+    return resources.files("ci").joinpath("sql", f"{name}.sql").read_text()
+
+
+def run_script(connection: sa.Connection, name: str) -> list[tuple[Any, ...]]:
+    """Run ``ci/sql/<name>.sql`` as it is (no parameters) through the driver's own cursor."""
+    return run_plain(connection, sql(name))
+
+
+def run_plain(connection: sa.Connection, text: str) -> list[tuple[Any, ...]]:
+    """Run dbci's own SQL (no parameters) through the driver's own cursor: one round trip,
+    unseen by SQLAlchemy's events (statement capture, the round trip's watch)."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(text)
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
+
+
+def run_prepared(connection: sa.Connection, name: str, text: str,
+                 settings: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
+    """Run a catalog query as a server-side prepared statement, planned once per connection.
+
+    The statement takes no parameters, so the server plans it once for good (with parameters it
+    would plan it afresh for each of its first five runs); its inputs are the session
+    ``settings`` (``dbci.*``, read with ``current_setting``), set in the same round trip. It goes
+    through the driver's own cursor: these are dbci's queries, not the revision's, so statement
+    capture does not see them.
+    """
+    prepared = connection.info.setdefault("dbci_prepared", set())
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if name not in prepared:
+            cursor.execute(f"PREPARE {name} AS {text}")
+            prepared.add(name)
+        values = [v for pair in (settings or {}).items() for v in pair]
+        setting = ", ".join(["set_config(%s, %s, false)"] * len(settings or {}))
+        cursor.execute(f"SELECT {setting}; EXECUTE {name}" if setting else f"EXECUTE {name}",
+                       values)
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
+
+
+#: Statements that change nothing in the database (a SELECT calling a function that writes is
+#: not caught).
+READS = {"SELECT", "SHOW", "EXPLAIN", "SET", "RESET", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT",
+         "RELEASE"}
+
+
+def verb(statement: str) -> str:
+    """A statement's first word, upper case, after any comments."""
+    match = re.match(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(\w+)", statement, re.DOTALL)
+    return match.group(1).upper() if match else ""
+
+
+def create_engine(url: str, application_name: str = APPLICATION, **options: Any) -> Engine:
+    """An engine without a pool: dbci opens few connections and must leave none behind. Its
+    sessions carry ``application_name`` (``pg_stat_activity`` shows who is there)."""
+    connect_args = {"application_name": application_name, **options.pop("connect_args", {})}
+    return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=connect_args,
+                            **options)
+
+
+class HandedConnection(sa.Connection):
+    """The connection dbci hands env.py. It also answers ``connect()`` with itself, left open,
+    as SQLAlchemy 1.x connections did: env.py files written for the Alembic cookbook or
+    pytest-alembic do ``with connectable.connect() as connection:`` on what they are handed."""
+
+    __slots__ = ()
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[HandedConnection]:
+        yield self
+
+
+def connect(engine: Engine) -> HandedConnection:
+    """A new connection of ``engine``, the kind dbci hands env.py."""
+    return HandedConnection(engine)
+
+
+def is_database_error(error: BaseException) -> bool:
+    """True for an error the database server or its driver raised."""
+    return isinstance(error, DBAPIError | psycopg2.Error)
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """True when the error says the server went away or cannot be reached (not a SQL error)."""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(orig, psycopg2.OperationalError | psycopg2.InterfaceError):
+        return False
+    code = getattr(orig, "pgcode", None)
+    return code is None or code.startswith(("08", "57P"))
