@@ -16,11 +16,11 @@ from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 
-from ci.checks.roundtrip import COMMIT_EVERY
+from ci.alembic_env import apply, run_env
 from ci.config import Config
 from ci.db.runners import connect, create_engine
 from ci.history import load_history
-from ci.runner import apply, run_env
+from ci.roundtrip.engine import COMMIT_EVERY
 
 
 def floor(ini: Path, url: str) -> None:

@@ -7,6 +7,7 @@ revision file again; a loop of commands over a long history would time that, not
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,8 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import RevisionStep
 from alembic.script import Script, ScriptDirectory
+
+from ci import compat
 
 
 class Alembic:
@@ -31,11 +34,11 @@ class Alembic:
 
     def upgrade(self, target: str) -> None:
         """``alembic upgrade TARGET``."""
-        self._run(target, self.script._upgrade_revs)  # what command.upgrade calls
+        self._run(target, partial(compat.steps, self.script, "upgrade"))
 
     def downgrade(self, target: str) -> None:
         """``alembic downgrade TARGET``."""
-        self._run(target, self.script._downgrade_revs)  # what command.downgrade calls
+        self._run(target, partial(compat.steps, self.script, "downgrade"))
 
     def undo(self, revision: str) -> None:
         """Downgrade one revision, the current head, to its parents: the step ``alembic

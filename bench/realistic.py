@@ -24,7 +24,8 @@ from pathlib import Path
 from random import Random
 
 from bench.generate import COPIED, REPO, Project, write_revision
-from ci.checks.roundtrip import COMMIT_EVERY, FIRST_SHARE
+from ci.roundtrip.engine import COMMIT_EVERY
+from ci.roundtrip.workers import FIRST_SHARE
 
 SCHEMAS = ("public", "persistence_schema")
 WORDS = ("users", "orders", "invoices", "datasets", "collections", "samples", "assays",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ci.config import Config
 from ci.errors import BadInput, OutsideFailure
+from ci.history import History, load_history
 
 
 def _git(args: list[str], cwd: Path) -> bytes:
@@ -139,3 +140,15 @@ def project_at(ref: str, config: Config) -> Iterator[Config]:
                          database_url=config.database_url)
         finally:
             sys.path[:] = saved_path  # Alembic prepends the checkout's prepend_sys_path
+
+
+def load_base(config: Config, ref: str) -> History:
+    """The history as it is at a git ref (its sources read before the checkout goes away)."""
+    with project_at(ref, config) as base_config:
+        try:
+            history = load_history(base_config)
+        except BadInput as exc:
+            raise BadInput(f"at {ref}: {exc.message}") from exc
+        for rev in history.revisions:
+            rev.source  # noqa: B018 - cached now, read later
+        return history

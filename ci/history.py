@@ -14,6 +14,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError, RevisionMap
 from alembic.util import CommandError
 
+from ci import compat
 from ci.config import Config
 from ci.errors import BadInput
 from ci.findings import display_path
@@ -211,7 +212,7 @@ class History:
 def _load_script(script_dir: ScriptDirectory, path: Path) -> Script | None:
     shown = display_path(path)
     try:
-        return Script._from_path(script_dir, path)
+        return compat.load_script(script_dir, path)
     except SyntaxError as exc:
         at = f"{shown}:{exc.lineno}" if exc.lineno else shown
         raise BadInput(f"{at}: syntax error ({exc.msg}); fix the file") from exc
@@ -228,13 +229,10 @@ def _load_script(script_dir: ScriptDirectory, path: Path) -> Script | None:
 
 
 def _scripts(script_dir: ScriptDirectory) -> Iterable[Script]:
-    for folder in script_dir._version_locations:
-        if not Path(folder).is_dir():
-            continue
-        for path in Script._list_py_dir(script_dir, Path(folder)):
-            script = _load_script(script_dir, Path(path))
-            if script is not None:
-                yield script
+    for path in compat.revision_paths(script_dir):
+        script = _load_script(script_dir, path)
+        if script is not None:
+            yield script
 
 
 #: Histories loaded in this process, by what they were loaded from (``dbci check`` asks for
@@ -244,14 +242,13 @@ _LOADED: dict[tuple[object, ...], History] = {}
 
 def _fingerprint(config: Config, script_dir: ScriptDirectory) -> tuple[object, ...]:
     files = []
-    for folder in script_dir._version_locations:
-        for path in Script._list_py_dir(script_dir, Path(folder)) if Path(folder).is_dir() else ():
-            try:
-                stat = Path(path).stat()
-            except OSError as exc:
-                raise BadInput(f"{display_path(path)}: {exc.strerror} (a broken symlink?); fix "
-                               "or remove it") from exc
-            files.append((str(path), stat.st_mtime_ns, stat.st_size))
+    for path in compat.revision_paths(script_dir):
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise BadInput(f"{display_path(path)}: {exc.strerror} (a broken symlink?); fix "
+                           "or remove it") from exc
+        files.append((str(path), stat.st_mtime_ns, stat.st_size))
     return (config.ini_path, config.ini_path.stat().st_mtime_ns,
             config.settings.model_dump_json(), tuple(files))
 

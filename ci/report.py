@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from ci import github
+from ci.atomic_files import replace_files
 from ci.errors import EXIT_FINDINGS, EXIT_OK
-from ci.files import replace_files
 from ci.findings import Finding, Result, count
 from ci.output import Printer
 

@@ -6,16 +6,13 @@ not create databases (dbci then works in the one database it is lent) gets the s
 
 from __future__ import annotations
 
-import inspect
-import sys
 import warnings
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import sqlalchemy as sa
 
-from ci import snapshot
+from ci import compat, snapshot
 
 #: Objects dbci adds or Alembic owns: never part of the application's schema.
 _IGNORED = ("alembic_version", "dbci_track")
@@ -31,37 +28,11 @@ class Captured:
     inspector: Any
 
 
-def load_inspector() -> None:
-    """Import schemainspect ahead of a capture made deep in a call stack.
-
-    Its import finds its own package for each of its 17 query files with ``inspect.stack()``,
-    which reads the source lines of every frame, and ``inspect.getmodule`` on those frames,
-    which walks every loaded module (a long history's revisions too): inside env.py's run over
-    a long history that took about a second, and 0.2 s near the bottom of the stack. It needs
-    the frames alone, and a frame's module is the one its globals are, so while it imports
-    neither is looked up the slow way."""
-    if "schemainspect" in sys.modules:
-        return
-    stack, getmodule = inspect.stack, inspect.getmodule
-
-    def frames_only(context: int = 1) -> list[inspect.FrameInfo]:
-        return stack(0)[1:]  # not this frame: the caller looks for the first frame outside
-
-    def module_of(object: object, _filename: str | None = None) -> ModuleType | None:
-        if inspect.isframe(object):  # (named as inspect names it)
-            return sys.modules.get(object.f_globals.get("__name__", ""))
-        return getmodule(object, _filename)
-
-    inspect.stack, inspect.getmodule = frames_only, module_of
-    try:
-        import schemainspect  # noqa: F401
-    finally:
-        inspect.stack, inspect.getmodule = stack, getmodule
 
 
 def capture(connection: sa.Connection) -> Captured:
     """Read the whole schema of the database behind ``connection`` into memory."""
-    load_inspector()
+    compat.load_inspector()
     from schemainspect import get_inspector
 
     with warnings.catch_warnings():
@@ -76,7 +47,7 @@ def migra_sql(source: Captured | None, target: Captured) -> list[str]:
     migra's SQL leaves some types and foreign-key targets unqualified; it is shown to reviewers,
     never run by dbci.
     """
-    load_inspector()
+    compat.load_inspector()
     from migra import Migration
     from schemainspect import get_inspector
 

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from ci import squawk
+from ci import squawk_cli as squawk
 from ci.errors import BadInput
 
 

@@ -21,8 +21,8 @@ import hcl2
 from lark import Token, Tree
 from lark.exceptions import LarkError
 
+from ci.atomic_files import replace_files
 from ci.errors import BadInput, OutsideFailure
-from ci.files import replace_files
 from ci.findings import display_path
 
 LOCAL = "data_load_path"

@@ -202,7 +202,7 @@ def head_seed_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
     (this machine's PostgreSQL 15 gives every column an option, ``pg_attver``, that no other
     server knows), from a copy of the project (dbci run on the repository itself would take
     its folder for a project's)."""
-    from ci import dump
+    from ci.stages import dump
 
     project = copy_project(tmp_path_factory.mktemp("seed") / "project")
     with scratch_database(None) as url:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.beside import available, beside
 from ci.errors import BadInput, DbciError, OutsideFailure
+from ci.roundtrip.fork import available, beside
 
 pytestmark = pytest.mark.skipif(not available(), reason="work goes beside on Linux, 2 CPUs")
 

@@ -27,7 +27,7 @@ from ci.command import Command, Group
 from ci.config import Config
 from ci.errors import OutsideFailure
 from ci.output import Printer
-from ci.targets import Kind, Target
+from ci.stages.targets import Kind, Target
 
 
 def test_help_lists_the_subcommands(tmp_path: Path) -> None:

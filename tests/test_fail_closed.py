@@ -45,11 +45,11 @@ from conftest import (
 )
 from sqlalchemy.engine import make_url
 
-from ci import squawk
+from ci import squawk_cli as squawk
+from ci.atomic_files import replace_files
 from ci.db.runners import ADMIN_APPLICATION, create_engine
 from ci.db.scratch import LENT_LOCK, SCRATCH_COMMENT
 from ci.errors import BadInput
-from ci.files import replace_files
 
 ENV_PY = "database/env.py"
 

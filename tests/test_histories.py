@@ -27,7 +27,7 @@ from conftest import (
     write_revision,
 )
 
-from ci.beside import available
+from ci.roundtrip.fork import available
 
 
 @pytest.fixture
@@ -147,8 +147,8 @@ def test_a_revision_that_commits_before_a_concurrent_index(
     if split:  # the second worker checks it; this process upgrades through it, checks the next
         if not available():
             pytest.skip("a second worker needs Linux, 2 CPUs")
-        monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
-        monkeypatch.setattr("ci.checks.roundtrip.FIRST_SHARE", 0.95)  # 15 of 16
+        monkeypatch.setattr("ci.roundtrip.workers.SPLIT_FROM", 4)
+        monkeypatch.setattr("ci.roundtrip.workers.FIRST_SHARE", 0.95)  # 15 of 16
     revision = add_revision(project, "index_concurrently", CONCURRENT,
                             'op.execute("DROP INDEX persistence_schema.ix_note")')
     add_revision(project, "after_it", 'op.execute("SELECT 1")', 'op.execute("SELECT 1")')

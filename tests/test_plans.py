@@ -22,8 +22,8 @@ from conftest import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from ci import targets
-from ci.plan import sha256
+from ci.stages import targets
+from ci.stages.plan import sha256
 
 pytestmark = pytest.mark.db
 

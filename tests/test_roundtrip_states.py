@@ -1,4 +1,4 @@
-"""The round trip's state machine (see the top of ``ci/checks/roundtrip.py``): each step starts
+"""The round trip's state machine (see the top of ``ci/roundtrip/engine.py``): each step starts
 from the state the one before it left, whatever it was: a pass, a finding, a failed upgrade or
 downgrade, a self-commit, an autocommit block, a periodic commit, on either worker. Each test
 checks one transition by what the next revision can do: it runs on the state it expects."""
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import Run, dbci, empty_history, fixture_project, write_revision
 
-from ci.beside import available
+from ci.roundtrip.fork import available
 
 pytestmark = pytest.mark.db
 
@@ -233,8 +233,8 @@ def test_both_workers_commit_after_self_committing_revisions(
         history: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The second worker checks the first part, the first process brings it up unchecked, and
     both commit every few revisions after revisions that committed themselves."""
-    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
-    monkeypatch.setattr("ci.checks.roundtrip.COMMIT_EVERY", 3)
+    monkeypatch.setattr("ci.roundtrip.workers.SPLIT_FROM", 4)
+    monkeypatch.setattr("ci.roundtrip.engine.COMMIT_EVERY", 3)
     ids = long_history(history, 12, {2, 4, 9})
     leaves = history(*add_column(99)[:1])
     run = roundtrip()

@@ -1,11 +1,11 @@
-"""ci/rows.py: which statements may write rows (the rest is proven through the round trip)."""
+"""ci/row_digests.py: which statements may write rows (the rest is proven by the round trip)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ci.db.runners import verb
-from ci.rows import SCHEMA_ONLY
+from ci.row_digests import SCHEMA_ONLY
 
 
 @pytest.mark.parametrize(("statement", "word"), [

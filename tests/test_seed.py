@@ -31,8 +31,8 @@ from conftest import (
 )
 from sqlalchemy.engine import make_url
 
-from ci import dump
 from ci.db.embedded import embedded_url
+from ci.stages import dump
 
 pytestmark = pytest.mark.db
 

@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 from ci import snapshot
 from ci.db.runners import create_engine
-from ci.migrate import MIGRATION_LOCK
+from ci.stages.lock import MIGRATION_LOCK
 
 pytestmark = pytest.mark.db
 

@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from conftest import server
 
-from ci import targets
 from ci.config import Config
 from ci.db import masking
 from ci.errors import BadInput
-from ci.targets import Kind, Target
+from ci.stages import targets
+from ci.stages.targets import Kind, Target
 
 
 def test_only_scratch_databases_may_be_created_or_dropped() -> None:

@@ -37,7 +37,7 @@ from conftest import (
 )
 from sqlalchemy.engine import make_url
 
-from ci.tunnel import DOCUMENT
+from ci.stages.tunnel import DOCUMENT
 
 #: The stage's instance, and its database's host as the secret names it: only the instance
 #: reaches that host (here: only the fake's forward does).

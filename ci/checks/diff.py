@@ -17,8 +17,8 @@ from ci.errors import BadInput
 from ci.findings import count
 from ci.gitrefs import default_base, files_at, project_at
 from ci.history import History, Revision
-from ci.runner import at_head
 from ci.schemadiff import Captured, capture, migra_sql
+from ci.stages import targets
 
 
 def resolve_base(config: Config, base: str | None) -> str | None:
@@ -53,10 +53,10 @@ def diff(config: Config, base: str | None = None, head: Captured | None = None,
     """
     ref = resolve_base(config, base)
     if ref is not None and before is None:
-        with project_at(ref, config) as base_config, at_head(base_config) as connection:
+        with project_at(ref, config) as base_config, targets.at_head(base_config) as connection:
             before = capture(connection)
     if head is None:
-        with at_head(config) as connection:
+        with targets.at_head(config) as connection:
             head = capture(connection)
     return DiffResult(ref, migra_sql(before, head))
 

@@ -10,10 +10,8 @@ migra's SQL from the migrated schema to the ORM's comes along for reviewers.
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from inspect import signature
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,15 +19,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql
 
-from ci import snapshot, targets
+from ci import compat, snapshot
+from ci.alembic_env import run_env
 from ci.config import Config
 from ci.db.scratch import lent
 from ci.errors import BadInput, DbciError, error_line
 from ci.findings import Finding, count, display_path
 from ci.history import History, load_history
 from ci.rules.drift import BY_SIDE
-from ci.runner import at_head, run_env
 from ci.schemadiff import Captured, capture, migra_sql
+from ci.stages import targets
 
 ONE_SIDE = {"orm": "the ORM declares it, the migrations do not create it",
             "migrations": "the migrations create it, the ORM does not declare it"}
@@ -104,44 +103,6 @@ def _orm_database(metadata: sa.MetaData, connection: sa.Connection,
     metadata.create_all(connection, checkfirst=False)  # a new, empty database
 
 
-#: The parameters of the Alembic method :func:`_each_schema_reflected_at_once` mends.
-_PRE_CACHE = ("self", "schema", "tablenames", "all_available_tablenames", "info_key",
-              "inspector_method")
-
-
-@contextlib.contextmanager
-def _each_schema_reflected_at_once() -> Iterator[None]:
-    """Mend Alembic's autogenerate (1.20) for as long as it compares.
-
-    It reflects each schema's tables in bulk up front, but keeps one cache entry per kind of
-    object whatever the schema, and skips the bulk read when that entry exists: every schema
-    after the first falls back to several queries per table. Here each schema's bulk read is
-    merged into the entry instead. The results are the same either way; an Alembic without
-    that method, or with another signature for it, is left alone.
-    """
-    try:
-        helper = importlib.import_module("alembic.autogenerate.compare.util")._InspectorConv
-        original = helper._pre_cache
-    except (ImportError, AttributeError):
-        original = None
-    if original is None or tuple(signature(original).parameters) != _PRE_CACHE:
-        yield
-        return
-
-    def pre_cache(self: Any, schema: str | None, tablenames: list[str],
-                  all_available_tablenames: Any, info_key: str, inspector_method: Any) -> None:
-        cache = self.inspector.info_cache
-        earlier = cache.pop(info_key, None)
-        original(self, schema, tablenames, all_available_tablenames, info_key, inspector_method)
-        if isinstance(earlier, dict):  # keep the earlier schemas' tables in any case
-            now = cache.get(info_key)
-            cache[info_key] = earlier | now if isinstance(now, dict) else earlier
-
-    helper._pre_cache = pre_cache
-    try:
-        yield
-    finally:
-        helper._pre_cache = original
 
 
 @dataclass(frozen=True)
@@ -250,7 +211,7 @@ def _alembic_compare(config: Config, history: History, migrated: sa.Connection,
                            "no target_metadata in context.configure(); drift needs the ORM")
         if found is not None:
             context.opts.setdefault("compare_server_default", True)
-            with _each_schema_reflected_at_once():
+            with compat.each_schema_reflected_at_once():
                 found.extend(_alembic_drift(d) for d in compare_metadata(context, metadata))
         state["metadata"] = metadata
 
@@ -307,7 +268,7 @@ def drift(config: Config, migrated: sa.Connection | None = None,
     history.order()  # a broken history says so before anything runs
     with contextlib.ExitStack() as stack:
         if migrated is None:
-            migrated = stack.enter_context(at_head(config))
+            migrated = stack.enter_context(targets.at_head(config))
         drifts, statements = compare(config, history, migrated, head, built)
     return DriftResult(list(findings(history, drifts, statements)),
                        ", ".join(h.id for h in history.heads) or "base", statements)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ci.alembic_env import Statement
 from ci.checks.squawk import CapturedSQL, capture_sql, lint_sql
 from ci.config import Config
 from ci.db.runners import READS, verb
 from ci.errors import BadInput
 from ci.findings import Finding, count, display_path
-from ci.gitrefs import project_at
+from ci.gitrefs import load_base
 from ci.history import History, Revision, load_history
 from ci.rules import allowed
 from ci.rules.deployed import check_deployed
@@ -18,7 +19,6 @@ from ci.rules.downgrade import MISSING_DOWNGRADE, check_downgrade, check_markers
 from ci.rules.graph import check_graph
 from ci.rules.naming import adopt, check_duplicate_numbers, check_fixtures, check_revision
 from ci.rules.transaction import check_commits
-from ci.runner import Statement
 
 
 @dataclass
@@ -54,18 +54,6 @@ def history_findings(history: History) -> list[Finding]:
     findings += check_duplicate_numbers(history, checked)
     findings += check_fixtures(history)
     return adopt(history, findings, checked)
-
-
-def load_base(config: Config, ref: str) -> History:
-    """The history as it is at a git ref (its sources read before the checkout goes away)."""
-    with project_at(ref, config) as base_config:
-        try:
-            history = load_history(base_config)
-        except BadInput as exc:
-            raise BadInput(f"at {ref}: {exc.message}") from exc
-        for rev in history.revisions:
-            rev.source  # noqa: B018 - cached now, read later
-        return history
 
 
 @dataclass

@@ -15,13 +15,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 
-from ci import squawk, targets
+from ci import squawk_cli as squawk
+from ci.alembic_env import RevisionFailed, Statement, apply, capture_statements, run_env
 from ci.config import Config
 from ci.errors import OutsideFailure
 from ci.findings import Finding
 from ci.history import History, Revision
 from ci.rules.roundtrip import UPGRADE_FAILS
-from ci.runner import RevisionFailed, Statement, apply, capture_statements, run_env
+from ci.stages import targets
 
 SQUAWK_DOC = "https://squawkhq.com/docs/{rule}"
 

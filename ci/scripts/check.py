@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ci.checks.suite import check
+from ci.checks.pr_check import check
 from ci.command import Command, output_file, parse_shard
 from ci.config import Config
 from ci.output import Printer

@@ -7,14 +7,14 @@ import contextlib
 import re
 from pathlib import Path
 
-from ci import targets
 from ci.command import Command, Group, output_file, stage_arguments
 from ci.config import Config
 from ci.db.scratch import named_database
-from ci.dump import dump, load_schema, readable
 from ci.errors import EXIT_OK, BadInput
 from ci.findings import Result, display_path
 from ci.output import Printer
+from ci.stages import targets
+from ci.stages.dump import dump, load_schema, readable
 
 
 def dump_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ci import github, plan, targets
+from ci import github
 from ci.command import Command, output_file, scratch_argument, stage_arguments
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
 from ci.findings import Result, count, display_path
 from ci.history import load_history
-from ci.migrate import Migration, migrate, pending_sql, resolve, shown
 from ci.output import Printer
+from ci.stages import plan, targets
+from ci.stages.migrate import Migration, migrate, pending_sql, resolve, shown
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 from alembic.util import CommandError
 
-from ci import targets
+from ci.alembic_env import apply, run_env
 from ci.command import Command
 from ci.config import Config
 from ci.errors import EXIT_OK, BadInput
@@ -26,7 +26,7 @@ from ci.findings import Result, display_path
 from ci.history import History, load_history
 from ci.naming import new_id, slugify
 from ci.output import Printer
-from ci.runner import apply, run_env
+from ci.stages import targets
 
 
 def next_name(config: Config, history: History, slug: str) -> tuple[str, str, str | None]:

@@ -7,13 +7,13 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.checks.lint import history_findings, load_base
+from ci.atomic_files import replace_files
+from ci.checks.lint import history_findings
 from ci.command import Command
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK, DbciError
-from ci.files import replace_files
 from ci.findings import Result, display_path
-from ci.gitrefs import default_base
+from ci.gitrefs import default_base, load_base
 from ci.history import FIXTURE_FOLDERS, History, Revision, load_history
 from ci.output import Printer
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ci.checks.suite import by_version
 from ci.command import Command
 from ci.config import Config
 from ci.errors import BadInput
 from ci.findings import display_path
+from ci.joined_reports import by_version
 from ci.output import Printer
 from ci.report import Report, publish
 

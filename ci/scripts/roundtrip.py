@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from ci.checks.roundtrip import roundtrip
 from ci.command import Command, parse_shard
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Result
 from ci.output import Printer
+from ci.roundtrip.workers import roundtrip
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

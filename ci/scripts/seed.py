@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ci import github, seed
+from ci import github
+from ci import rdev_seed as seed
 from ci.command import Command, Group, output_file, stage_arguments
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ci import github, targets
-from ci.checks.status import StageStatus, status
+from ci import github
 from ci.command import Command, scratch_argument, stage_arguments
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Finding, Result, count
 from ci.output import Printer
 from ci.rules.stage import STAGE_PENDING
+from ci.stages import targets
+from ci.stages.status import StageStatus, status
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

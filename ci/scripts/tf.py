@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ci import aws, github, seed, terraform
+from ci import aws, github, terraform
+from ci import rdev_seed as seed
 from ci.command import Command, Group
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput

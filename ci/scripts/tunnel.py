@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 
-from ci import targets
 from ci.command import Command, stage_name, tunnel_port
 from ci.config import Config
 from ci.errors import OutsideFailure
 from ci.output import Printer
-from ci.tunnel import ssm_session
+from ci.stages import targets
+from ci.stages.tunnel import ssm_session
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

@@ -39,7 +39,7 @@ from conftest import (
 )
 from sqlalchemy.engine import make_url
 
-from ci.migrate import MIGRATION_LOCK
+from ci.stages.lock import MIGRATION_LOCK
 
 pytestmark = pytest.mark.db
 

@@ -20,7 +20,7 @@ from conftest import (
     write_revision,
 )
 
-from ci.beside import available
+from ci.roundtrip.fork import available
 
 pytestmark = pytest.mark.db
 
@@ -224,8 +224,8 @@ def test_two_workers_report_what_one_reports(git_project: Path, tmp_path: Path,
     unchecked, still captures the new revision's SQL for squawk and the base head's schema for
     the diff."""
     counted_branch(git_project, tmp_path, monkeypatch)
-    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
-    monkeypatch.setattr("ci.checks.suite.CHECK_SHARE", 1.0)
+    monkeypatch.setattr("ci.roundtrip.workers.SPLIT_FROM", 4)
+    monkeypatch.setattr("ci.checks.pr_check.CHECK_SHARE", 1.0)
     two = dbci("--json", "check", "--base", "main").json()
     set_dbci(git_project, "roundtrip_workers = 1")
     one = dbci("--json", "check", "--base", "main").json()
@@ -243,7 +243,7 @@ def test_drift_the_second_worker_saw_is_reported_as_one_worker_reports_it(
     """The second worker builds the ORM's schema; where it differs from the migrations, drift
     builds it again for migra and Alembic, and reports what one worker reports."""
     edit_orm(project, "    schema_version: Mapped[str | None] = mapped_column(sa.String(16))\n", "")
-    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
+    monkeypatch.setattr("ci.roundtrip.workers.SPLIT_FROM", 4)
     two = dbci("--json", "check").json()
     set_dbci(project, "roundtrip_workers = 1")
     one = dbci("--json", "check").json()
@@ -275,8 +275,8 @@ def test_a_run_stopped_in_the_second_workers_part_reports_as_one_worker(
     add_revision(git_project, "new_x", upgrade, downgrade)
     add_revision(git_project, "new_y", INDEXED, UNINDEXED)
     commit_all(git_project, "new")
-    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
-    monkeypatch.setattr("ci.checks.suite.CHECK_SHARE", 0.95)  # new_x is the worker's, new_y ours
+    monkeypatch.setattr("ci.roundtrip.workers.SPLIT_FROM", 4)
+    monkeypatch.setattr("ci.checks.pr_check.CHECK_SHARE", 0.95)  # new_x is the worker's, new_y ours
     two = dbci("--json", "check", "--base", "main")
     set_dbci(git_project, "roundtrip_workers = 1")
     one = dbci("--json", "check", "--base", "main")

@@ -81,7 +81,7 @@ def test_schemainspect_loads_its_queries_and_inspect_is_left_as_it_was() -> None
     script = """if True:
         import inspect, pathlib
         stack, getmodule = inspect.stack, inspect.getmodule
-        from ci.schemadiff import load_inspector
+        from ci.compat import load_inspector
         load_inspector()
         from schemainspect.pg import obj
         sql = pathlib.Path(obj.__file__).parent / "sql"

@@ -24,12 +24,12 @@ from conftest import (
 )
 
 from bench.generate import generate
-from ci import targets
-from ci.beside import available
-from ci.checks.roundtrip import select
 from ci.config import Config
 from ci.errors import EXIT_OUTSIDE, OutsideFailure
+from ci.roundtrip.fork import available
+from ci.roundtrip.ranges import select
 from ci.rules.roundtrip import UPGRADE_FAILS
+from ci.stages import targets
 
 pytestmark = pytest.mark.db
 
@@ -515,7 +515,7 @@ def test_rows_written_after_a_commit_are_read_again(
     commits, an update counting as many rows as the last digest saw is still a change: a later
     revision that reshapes the table is not blamed for it."""
     monkeypatch.chdir(alembic_project)
-    monkeypatch.setattr("ci.checks.roundtrip.COMMIT_EVERY", 1)
+    monkeypatch.setattr("ci.roundtrip.engine.COMMIT_EVERY", 1)
     versions = alembic_project / "migrations" / "versions"
     write_revision(versions, "03_cccccccccccc_seed.py", "03_cccccccccccc", "02_bbbbbbbbbbbb",
                    upgrade="op.execute(\"INSERT INTO things VALUES (1, 'a'), (2, 'b'), "
@@ -540,7 +540,7 @@ two_cpus = pytest.mark.skipif(not available(), reason="a second worker needs Lin
 @pytest.fixture
 def small_split(monkeypatch: pytest.MonkeyPatch) -> None:
     """Split histories of a dozen revisions, as dbci splits long ones."""
-    monkeypatch.setattr("ci.checks.roundtrip.SPLIT_FROM", 4)
+    monkeypatch.setattr("ci.roundtrip.workers.SPLIT_FROM", 4)
 
 
 def one_worker(root: Path) -> None:

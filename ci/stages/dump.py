@@ -20,14 +20,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from ci import targets
+from ci.alembic_env import VersionStamp, read_stamp
 from ci.config import Config
 from ci.db.embedded import client_program
 from ci.db.runners import run_script
 from ci.errors import BadInput, OutsideFailure
 from ci.findings import display_path
 from ci.history import load_history
-from ci.runner import Stamp, stamp
+from ci.stages import targets
 
 #: The major version of the tools in the embedded build: servers up to this one can be dumped.
 TOOLS_MAJOR = 18
@@ -110,7 +110,7 @@ def _written(out: Path) -> Iterator[Path]:
             os.unlink(name)
 
 
-def _tables(connection: sa.Connection, version: Stamp) -> list[str]:
+def _tables(connection: sa.Connection, version: VersionStamp) -> list[str]:
     """The user tables other than the version table, as pg_dump patterns."""
     rows = connection.exec_driver_sql(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
@@ -128,7 +128,7 @@ def dump(config: Config, target: targets.Target, out: Path, data: bool = False) 
     history = load_history(config)
     with targets.connect(target, read_only=True,
                          application_name="dbci db dump") as connection:
-        at = stamp(config, history, connection)
+        at = read_stamp(config, history, connection)
         major = int((connection.dialect.server_version_info or (0,))[0])
         tables = [] if data else _tables(connection, at)
         connection.rollback()
@@ -182,5 +182,5 @@ def load_schema(config: Config, target: targets.Target, file: Path) -> Loaded:
     run_sql_script(target, for_any_server(script), what)
     history = load_history(config)
     with targets.connect(target) as connection:
-        at = stamp(config, history, connection)
+        at = read_stamp(config, history, connection)
     return Loaded(target, at.heads)

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from ci.alembic_env import upgrade
 from ci.config import Config
 from ci.db import masking
 from ci.db.runners import APPLICATION, create_engine, is_connection_lost
@@ -23,6 +24,7 @@ from ci.db.runners import connect as hand_over
 from ci.db.scratch import scratch_database
 from ci.db.urls import normalize_url
 from ci.errors import BadInput, OutsideFailure, error_line
+from ci.history import load_history
 from ci.settings import Stage
 
 
@@ -109,7 +111,7 @@ def stage(config: Config, name: str, tunnel_port: int | None = None,
         ssm_target(name, settings)  # refused before AWS is asked for the secret
     url = stage_url(config, name, settings, log)
     if ssm:
-        from ci.tunnel import ssm_forward
+        from ci.stages.tunnel import ssm_forward
 
         instance, host, host_port = ssm_endpoint(name, settings, url)
         port = config.resources.enter_context(ssm_forward(name, instance, host, host_port))
@@ -247,3 +249,12 @@ def connect(target: Target, *, application_name: str = APPLICATION, read_only: b
         raise
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def at_head(config: Config) -> Iterator[sa.Connection]:
+    """A connection to a scratch database brought to the project's head."""
+    with scratch(config) as target, connect(target) as connection:
+        history = load_history(config)
+        upgrade(config, history, connection, history.order())
+        yield connection

@@ -26,12 +26,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
-from ci import interrupts, targets
+from ci import compat, interrupts
 from ci.config import Config
 from ci.db.runners import is_connection_lost
 from ci.errors import BadInput, DbciError, described, error_line, internal, user_frame
 from ci.findings import display_path
-from ci.history import History, Revision, load_history
+from ci.history import History, Revision
 
 _MISSING_EXTENSION = re.compile(
     r'extension "([^"]+)" is not available'
@@ -150,7 +150,7 @@ def run_env(config: Config, history: History, connection: sa.Connection,
     def driver(heads: Any, context: MigrationContext) -> list[Any]:
         _verify(context, connection, env_py)
         try:
-            with context.begin_transaction(_per_migration=True):
+            with compat.begin_per_revision(context):
                 steps = body(context)
         except BaseException as exc:
             ran.append(exc)
@@ -271,7 +271,7 @@ def upgrade(config: Config, history: History, connection: sa.Connection,
 
 
 @dataclass(frozen=True)
-class Stamp:
+class VersionStamp:
     """What a database's version table says, and where that table is (env.py decides)."""
 
     heads: tuple[str, ...]
@@ -285,24 +285,15 @@ class Stamp:
         return tuple(context.get_current_heads())
 
 
-def stamp(config: Config, history: History, connection: sa.Connection) -> Stamp:
+def read_stamp(config: Config, history: History, connection: sa.Connection) -> VersionStamp:
     """The revisions a database is at, read through the project's env.py (it says where the
     version table is); changes nothing."""
-    found: list[Stamp] = []
+    found: list[VersionStamp] = []
 
     def body(context: MigrationContext) -> None:
-        found.append(Stamp(tuple(context.get_current_heads()), context.version_table_schema,
+        found.append(VersionStamp(tuple(context.get_current_heads()), context.version_table_schema,
                            context.version_table))
 
     run_env(config, history, connection, body, forced={"dont_mutate": True})
     connection.rollback()
     return found[0]
-
-
-@contextlib.contextmanager
-def at_head(config: Config) -> Iterator[sa.Connection]:
-    """A connection to a scratch database brought to the project's head."""
-    with targets.scratch(config) as target, targets.connect(target) as connection:
-        history = load_history(config)
-        upgrade(config, history, connection, history.order())
-        yield connection

@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ci.atomic_files import replace_files
 from ci.config import Config
 from ci.errors import BadInput
-from ci.files import replace_files
 from ci.findings import display_path
 from ci.history import History
 

@@ -12,7 +12,7 @@
   target that does not exist, a downgrade not asked for.
 - Bound to a plan when given one (``--plan``): the stage must still be at the plan's revision,
   the revision files and env.py unchanged, and the steps the ones the plan lists; otherwise
-  nothing runs (see :mod:`ci.plan`).
+  nothing runs (see :mod:`ci.stages.plan`).
 """
 
 from __future__ import annotations
@@ -29,27 +29,27 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
-from ci import targets
+from ci import compat
+from ci.alembic_env import (
+    Statement,
+    VersionStamp,
+    apply,
+    capture_statements,
+    commit_what_alembic_left,
+    read_stamp,
+    run_env,
+)
 from ci.config import Config
 from ci.db.runners import is_connection_lost
 from ci.errors import BadInput, DbciError, OutsideFailure, error_line
 from ci.findings import Finding
 from ci.history import History, load_history
-from ci.plan import BoundPlan, changed_files
 from ci.rules.stage import STAGE_MIGRATION_FAILS, STAGE_PLAN_STALE
-from ci.runner import (
-    Stamp,
-    Statement,
-    apply,
-    capture_statements,
-    commit_what_alembic_left,
-    run_env,
-    stamp,
-)
 from ci.settings import Stage
+from ci.stages import targets
+from ci.stages.lock import MIGRATION_LOCK, blockers, take
+from ci.stages.plan import BoundPlan, changed_files
 
-#: The advisory lock every `dbci migrate` of a database takes ("dbcimigr").
-MIGRATION_LOCK = 0x646263696D696772
 #: SQLSTATEs worth another try: lock_not_available (lock_timeout), deadlock_detected.
 RETRYABLE = {"55P03": "lock_timeout", "40P01": "a deadlock"}
 #: The longest pause between two tries, in seconds.
@@ -127,8 +127,7 @@ def plan(history: History, stage: str, start: tuple[str, ...], destination: Dest
     current: Any = start
     to: Any = destination  # Alembic's revision map takes a tuple of ids too
     try:
-        steps = (script._upgrade_revs(to, current) if direction == "upgrade"
-                 else script._downgrade_revs(to, current))
+        steps = compat.steps(script, direction, to, current)
     except (CommandError, RevisionError) as exc:
         raise BadInput(f"stage {stage}: cannot move from {shown(start)} to "
                        f"{shown(destination)}: {error_line(exc)}") from exc
@@ -168,49 +167,6 @@ def _direction(history: History, start: tuple[str, ...], destination: Destinatio
     below = set(start) | {a for head in start for a in history.ancestors(head)}
     return "downgrade" if wanted <= below and wanted != set(start) else "upgrade"
 
-
-def _holder(connection: sa.Connection) -> str:
-    """Who holds the migration lock: pid, application, since when."""
-    row = connection.exec_driver_sql(
-        "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l "
-        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-        "AND ((l.classid::bigint << 32) | l.objid::bigint) = %(key)s",
-        {"key": MIGRATION_LOCK}).first()
-    if row is None:
-        return "a session that has just let go"
-    return f"pid {row[0]} ({row[1] or 'no application name'}, since {row[2]:%Y-%m-%d %H:%M:%S %Z})"
-
-
-def _lock(connection: sa.Connection, stage: str, wait: int, log: Callable[[str], None]) -> None:
-    """Take the stage's migration lock, waiting at most ``wait`` seconds for another run."""
-    deadline = time.monotonic() + wait
-    said = False
-    while not connection.exec_driver_sql(
-            f"SELECT pg_try_advisory_lock({MIGRATION_LOCK})").scalar():
-        holder = _holder(connection)
-        if time.monotonic() >= deadline:
-            raise OutsideFailure(f"stage {stage}: another migration has held the lock for more "
-                                 f"than {wait}s: {holder}; run again when it is done (or raise "
-                                 f"[tool.dbci.stages.{stage}] lock_wait)")
-        if not said:
-            log(f"migrate: waiting for the migration lock of stage {stage}, held by {holder}")
-            said = True
-        time.sleep(0.25)
-
-
-def blockers(connection: sa.Connection, mine: tuple[int, ...]) -> str:
-    """The sessions that hold locks on tables of this database (the likely blockers)."""
-    rows = connection.exec_driver_sql(
-        "SELECT a.pid, a.application_name, a.state, coalesce(a.xact_start, a.backend_start) "
-        "FROM pg_stat_activity a WHERE a.datname = current_database() "
-        "AND NOT (a.pid = ANY (%(mine)s)) AND a.application_name NOT LIKE 'dbci migrate%%' "
-        "AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted "
-        "AND l.locktype = 'relation') ORDER BY 4 LIMIT 3", {"mine": list(mine)}).all()
-    return "; ".join(f"pid {pid} ({app or 'no application name'}, {state}, since "
-                     f"{since:%H:%M:%S})" for pid, app, state, since in rows) or "a session gone"
-
-
 class _Stale(Exception):
     """The stage is not where the plan starts, or would not run the plan's steps."""
 
@@ -248,7 +204,7 @@ def migrate(config: Config, target: targets.Target, settings: Stage,
     with targets.connect(target, application_name=name) as lock, \
             targets.connect(target, application_name=name, settings=timeouts) as work:
         lock.execution_options(isolation_level="AUTOCOMMIT")
-        _lock(lock, stage, settings.lock_wait, log)
+        take(lock, stage, settings.lock_wait, log)
         try:
             mine = (_pid(lock), _pid(work))
             work.rollback()  # env.py must find the connection outside a transaction
@@ -275,14 +231,14 @@ class _Run:
         self.applied: list[Step] = []
         self.tries: dict[str, int] = {}
         self.plans: list[Plan] = []  # one per try: what the database's revision called for
-        self.where: Stamp | None = None
+        self.where: VersionStamp | None = None
         self.clock = 0.0
 
     def body(self, context: MigrationContext, destination: Destination,
              allow_downgrade: bool) -> list[Any]:
         """Read the revision under the lock, plan (or check the bound plan), and hand Alembic
         the steps."""
-        self.where = Stamp(tuple(context.get_current_heads()), context.version_table_schema,
+        self.where = VersionStamp(tuple(context.get_current_heads()), context.version_table_schema,
                            context.version_table)
         bound = self.bound
         if bound is not None and set(self.where.heads) != set(bound.start):
@@ -408,7 +364,7 @@ def pending_sql(config: Config, target: targets.Target, destination: str,
     history = load_history(config)
     order = history.order()
     with targets.connect(target, read_only=True, application_name=f"dbci migrate {stage}") as live:
-        at = stamp(config, history, live)
+        at = read_stamp(config, history, live)
     todo = plan(history, stage, at.heads, destination, allow_downgrade)
     reached = set(at.heads) | {a for head in at.heads for a in history.ancestors(head)}
     sql: list[str] = []

@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ci import snapshot, targets
+from ci import snapshot
+from ci.alembic_env import read_stamp, upgrade
 from ci.config import Config
 from ci.findings import Finding, count
 from ci.history import load_history
 from ci.rules.stage import BY_CHANGE, STAGE_UNKNOWN_REVISION
-from ci.runner import stamp, upgrade
 from ci.schemadiff import capture, migra_sql
+from ci.stages import targets
 
 
 @dataclass
@@ -53,7 +54,7 @@ def status(config: Config, target: targets.Target, scratch_url: str | None) -> S
     order = history.order()
     with targets.connect(target, read_only=True,
                          application_name=f"dbci status {stage}") as live:
-        at = stamp(config, history, live)
+        at = read_stamp(config, history, live)
         known = {r.id for r in history.revisions}
         unknown = [head for head in at.heads if head not in known]
         if unknown:

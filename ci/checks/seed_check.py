@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ci import aws, gitrefs, seed, targets, terraform
+from ci import aws, gitrefs, terraform
+from ci import rdev_seed as seed
 from ci.config import Config
 from ci.errors import BadInput
 from ci.findings import Finding, count, display_path
 from ci.history import History, load_history
 from ci.rules.seed import DATA_LOAD_PATH, SEED_MISSING, SEED_NOT_AT_HEAD, SEED_UPGRADE_FAILS
+from ci.stages import targets
 
 
 @dataclass

@@ -21,16 +21,17 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 
-from ci import aws, dump, targets, terraform
+from ci import aws, terraform
+from ci.alembic_env import commit_what_alembic_left, read_stamp, run_env
+from ci.atomic_files import replace_files
 from ci.config import Config
 from ci.db.runners import is_connection_lost, run_script
 from ci.errors import BadInput, OutsideFailure, error_line
-from ci.files import replace_files
 from ci.findings import display_path
 from ci.history import History, load_history
-from ci.migrate import Migration, migrate
-from ci.migrate import plan as plan_migration
-from ci.runner import commit_what_alembic_left, run_env, stamp
+from ci.stages import dump, targets
+from ci.stages.migrate import Migration, migrate
+from ci.stages.migrate import plan as plan_migration
 
 #: A fixed ``\\restrict`` key: pg_dump 18 would pick a random one, and two builds of the same
 #: inputs must give the same bytes.
@@ -224,7 +225,7 @@ def verified(config: Config, path: Path) -> str:
     with targets.scratch(config) as scratch:
         load_sql(scratch, path, f"{what}: loading it into a scratch database")
         with targets.connect(scratch) as connection:
-            at = stamp(config, history, connection)
+            at = read_stamp(config, history, connection)
     if at.heads != (revision,):
         raise BadInput(f"{what}: once loaded, its alembic_version holds "
                        f"{', '.join(at.heads) or 'nothing'}, not {revision}; upload the file "

@@ -1,0 +1,394 @@
+"""The round trip: every revision's downgrade restores exactly the schema before its upgrade.
+
+One database, one connection, Alembic's own env.py, per worker. Each revision is upgraded once;
+its downgrade runs inside a savepoint, is compared with the schema before the upgrade, and is
+rolled back, so the run carries on from the true upgraded state. A long range is split between
+two workers (:func:`begin`): a forked child checks its first part on a database of its own.
+Event triggers name the objects each step touched, so only those are snapshotted: the cost
+stays linear in the number of revisions.
+Revisions that cannot run in a transaction (``autocommit_block``) and roles that may not create
+event triggers take a slower path with whole snapshots, reported as such.
+
+The state machine, the same on either worker. Every step starts SETTLED: in the transaction
+Alembic holds (``context._transaction``), no savepoint, the schema at the last upgrade, the
+catalog and row digests read from it, Alembic's memo of the named types it created matching it.
+
+- pass (fast path): SAVEPOINT dbci_upgrade, upgrade, read; SAVEPOINT dbci_downgrade,
+  downgrade, read and compare; ROLLBACK TO dbci_downgrade, RELEASE dbci_upgrade, memo put
+  back as after the upgrade -> SETTLED at this revision.
+- finding: as a pass, then ROLLBACK TO dbci_upgrade (memo as before it) for migra's view of
+  the state before, upgrade again, RELEASE -> SETTLED at this revision.
+- failed downgrade (fast path): ROLLBACK TO dbci_downgrade, RELEASE -> SETTLED at this revision.
+- failed upgrade: ROLLBACK TO dbci_upgrade (fast path) -> STOPPED: the rest "not run"; where it
+  is the second worker's, the first process stops at the same revision as it brings it up.
+  An upgrade that calls ``.commit()`` outside an autocommit block is one, before it runs:
+  ``alembic upgrade`` exits 0 on it but rolls back what follows the commit and its version
+  stamp (the ``commit-outside-autocommit-block`` lint rule says the same from its source).
+- self-commit or autocommit block (``commits_itself``; no savepoint survives a commit): upgrade;
+  should it have ended Alembic's transaction (``.commit()``), Alembic takes the connection's
+  new one; whole read; commit; downgrade, whole read, compare; memo as before the upgrade,
+  upgrade again, whole read -> SETTLED. A failed downgrade rolls back to the commit and reads
+  whole: as after the upgrade -> SETTLED; else (it committed part of its work) -> STOPPED.
+  A commit the source does not show (no savepoint to go back to) -> exit 2, naming it.
+- periodic commit (every COMMIT_EVERY revisions, checked or brought up): Alembic commits its
+  transaction and begins the next; row write counters start again -> SETTLED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from psycopg2 import errorcodes
+from psycopg2.extensions import STATUS_BEGIN, TRANSACTION_STATUS_IDLE
+
+from ci import compat, snapshot
+from ci.alembic_env import RevisionFailed, Statement, apply, capture_statements, run_env
+from ci.config import Config
+from ci.db.runners import run_plain
+from ci.errors import described, error_line
+from ci.history import History, Revision
+from ci.roundtrip.fixtures import run_fixture
+from ci.roundtrip.results import Findings, Outcome, commits_itself
+from ci.row_digests import Digest, Rows, Watch
+from ci.rules.downgrade import irreversible_at_run_time, is_irreversible
+from ci.rules.transaction import commits_outside_a_block
+from ci.schemadiff import Captured, capture, migra_sql
+from ci.snapshot import Catalog, Snapshot, Unit, UnitKey
+from ci.tracker import NOTHING, Read, StepReader
+
+#: Commit progress every so many revisions, so one run never holds too many locks.
+COMMIT_EVERY = 100
+
+
+class RoundTrip:
+    """One run over a range of revisions on one connection; collects findings and outcomes."""
+
+    def __init__(self, config: Config, history: History,
+                 progress: Callable[[str], None] | None = None,
+                 capture: frozenset[str] = frozenset(), schema_after: int | None = None) -> None:
+        self.config = config
+        self.history = history
+        self.progress = progress
+        self.capture = capture  # revisions whose upgrade's statements to keep
+        self.statements: dict[str, list[Statement]] = {}
+        self.schema_after = schema_after  # capture the schema once so many revisions ran
+        self.schema: Captured | None = None
+        self.fixture_ddl = False  # a data fixture changed the schema (or may have)
+        self.stopped = False  # an upgrade failed: the revisions after it were not run
+        self.found = Findings()
+        self.outcomes: list[Outcome] = []
+        self.catalog = Catalog()
+        self.rows = Rows()
+        self.data = history.fixtures("roundtrip_data")
+        self.context: MigrationContext  # env.py's, set once it has configured it
+        self.reader: StepReader | None = None  # set then too
+        self.watch: Watch | None = None
+
+    def run(self, connection: sa.Connection, before: list[Revision], checked: list[Revision],
+            others: int = 0) -> None:
+        """Upgrade through ``before``, then check each revision of ``checked``. The last
+        ``others`` revisions of ``before`` are another worker's to check: should one of their
+        upgrades fail, this run stops there (that worker reports it)."""
+
+        def body(context: MigrationContext) -> None:
+            conn = context.connection
+            assert conn is not None
+            self.context = context
+            self.reader = StepReader.install(conn, (context.version_table_schema or "public",
+                                                     context.version_table))
+            self.watch = Watch(conn)
+            failed = self._bring_up(conn, before, others)
+            if failed is not None:
+                self.outcomes += [Outcome(r.id, "not run", note=f"after {failed} failed")
+                                  for r in checked]
+                self.stopped = True
+                return
+            self._settle(conn, self._read(whole=True))
+            total = others + len(checked)
+            for index, rev in enumerate(checked, start=1):
+                if self.progress:
+                    self.progress(f"roundtrip: revision {others + index} of {total} ({rev.id})")
+                if not self._check(conn, rev):
+                    self.outcomes += [Outcome(r.id, "not run", note=f"after {rev.id} failed")
+                                      for r in checked[index:]]
+                    self.stopped = True
+                    break
+                self._capture_schema(conn, len(before) + index)
+                if index % COMMIT_EVERY == 0:
+                    self._commit()
+            if not self.stopped:  # an autocommit revision's failure leaves no transaction
+                self.reader.uninstall()  # to do it in
+
+        run_env(self.config, self.history, connection, body)
+
+    def _bring_up(self, conn: sa.Connection, before: list[Revision], others: int) -> str | None:
+        """Upgrade through ``before`` unchecked (loading their data fixtures, keeping their
+        statements and the schema when asked). Should one of the last ``others`` fail, it ends
+        there: its id."""
+        for ran, rev in enumerate(before, start=1):
+            root = conn.get_transaction()
+            try:
+                self._upgrade(conn, rev)
+            except RevisionFailed as exc:
+                if ran <= len(before) - others:
+                    raise
+                self._upgrade_failed(rev, exc)
+                return rev.id
+            self._after(conn, rev, "upgrade", rev.commits_itself, root)
+            self._load_data(conn, rev)
+            self._capture_schema(conn, ran)
+            if ran % COMMIT_EVERY == 0:
+                self._commit()
+        return None
+
+    def _upgrade_failed(self, rev: Revision, exc: RevisionFailed) -> None:
+        """Report a failed upgrade; its statements are not kept (it never ran whole)."""
+        self.statements.pop(rev.id, None)
+        self.found.upgrade_failed(rev, error_line(exc.error))
+
+    def _upgrade(self, conn: sa.Connection, rev: Revision) -> None:
+        """Run a revision's upgrade, keeping its statements when asked."""
+        if rev.id in self.capture:
+            with capture_statements(conn) as self.statements[rev.id]:
+                apply(rev, "upgrade")
+        else:
+            apply(rev, "upgrade")
+
+    def _check(self, conn: sa.Connection, rev: Revision) -> bool:
+        """Upgrade, then prove the downgrade; False when the run cannot carry on (the upgrade
+        failed, or a self-committing downgrade failed part way): the run stops."""
+        assert self.reader is not None
+        autocommit = rev.commits_itself
+        path = ("autocommit" if autocommit else "fast" if self.reader.tracked
+                else "whole snapshots")
+        note = "" if autocommit or self.reader.tracked else self.reader.why
+        committing = next(commits_outside_a_block(rev, "upgrade"), None)
+        if committing is not None:  # what plain Alembic makes of it: the state machine's stop
+            self.found.commits_outside_a_block(rev, committing)
+            self.outcomes.append(Outcome(rev.id, "failed", path, note))
+            return False
+        before_upgrade = not autocommit  # a savepoint holds the state before the upgrade
+        memo = compat.type_memo(self.context)
+        if before_upgrade:
+            self._savepoint(conn, rev, "upgrade", "SAVEPOINT dbci_upgrade")
+        root = conn.get_transaction()
+        try:
+            self._upgrade(conn, rev)
+        except RevisionFailed as exc:
+            if before_upgrade:
+                self._savepoint(conn, rev, "upgrade", "ROLLBACK TO SAVEPOINT dbci_upgrade")
+            compat.restore_type_memo(self.context, memo)
+            self._upgrade_failed(rev, exc)
+            self.outcomes.append(Outcome(rev.id, "failed", path, note))
+            return False
+        self._after(conn, rev, "upgrade", autocommit, root)
+        up = self._read(whole=autocommit)
+        previous, rows_before = self._settle(conn, up)
+        failed_before = len(self.found)
+        if is_irreversible(rev):
+            self.outcomes.append(Outcome(rev.id, "skipped", path, "irreversible"))
+        elif not before_upgrade:
+            carried = self._check_downgrade_autocommit(conn, rev, previous, rows_before, memo)
+            if carried is not True:
+                self.outcomes.append(Outcome(rev.id, "failed", path, carried or ""))
+                return False
+        else:
+            upgraded = compat.type_memo(self.context)
+            self._savepoint(conn, rev, "downgrade", "SAVEPOINT dbci_downgrade")
+            try:
+                differs = self._check_downgrade(conn, rev, up.keys, previous, rows_before)
+                left = capture(conn) if differs else None
+            except BaseException:
+                self._savepoint(conn, rev, "downgrade", "ROLLBACK TO SAVEPOINT dbci_downgrade")
+                raise
+            compat.restore_type_memo(self.context, upgraded)  # the downgrade's types are undone
+            if left is None:  # back to the upgrade, which stays: one round trip
+                self._savepoint(conn, rev, "downgrade", "ROLLBACK TO SAVEPOINT dbci_downgrade; "
+                                "RELEASE SAVEPOINT dbci_upgrade")
+                before_upgrade = False
+            else:
+                self._savepoint(conn, rev, "downgrade", "ROLLBACK TO SAVEPOINT dbci_downgrade")
+                self._explain(conn, rev, left, failed_before, memo)
+        if before_upgrade:
+            self._savepoint(conn, rev, "upgrade", "RELEASE SAVEPOINT dbci_upgrade")
+        if not (self.outcomes and self.outcomes[-1].revision == rev.id):
+            status = "failed" if len(self.found) > failed_before else "passed"
+            self.outcomes.append(Outcome(rev.id, status, path, note))  # else: skipped, recorded
+        self._load_data(conn, rev)
+        return True
+
+    def _commit(self) -> None:
+        """Commit the work so far (Alembic begins a new transaction), so one run never holds
+        too many locks."""
+        with self.context.autocommit_block():
+            pass
+        self.rows.committed()
+
+    def _after(self, conn: sa.Connection, rev: Revision, direction: str, may_commit: bool,
+               root: sa.RootTransaction | None) -> None:
+        """After a step that ended the transaction it ran in (``root``): where it was known to
+        (its source says so; it ran without savepoints), carry on in a new transaction that
+        Alembic knows as its own; elsewhere refuse to go on, naming the revision: the
+        savepoints the round trip works with are gone."""
+        driver: Any = conn.connection.dbapi_connection
+        # COMMIT as SQL: psycopg2 believes it is in a transaction, the server says it is not
+        sent = driver.status == STATUS_BEGIN and \
+            driver.info.transaction_status == TRANSACTION_STATUS_IDLE
+        if not sent and conn.get_transaction() is root:  # the common case: nothing to do
+            return
+        if not may_commit:
+            raise commits_itself(rev, direction)
+        if sent:
+            driver.commit()  # nothing left to commit; psycopg2 begins afresh at the next statement
+        # ``op.get_bind().commit()``: Alembic still holds the transaction that ended
+        compat.adopt_transaction(self.context, conn)
+
+    def _savepoint(self, conn: sa.Connection, rev: Revision, direction: str, text: str) -> None:
+        """One of the round trip's own savepoint commands around a revision's ``direction``;
+        should the savepoint be gone, the revision ended the transaction in a way neither its
+        source nor the driver showed: say so, naming it."""
+        try:
+            run_plain(conn, text)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            if getattr(exc, "pgcode", None) != errorcodes.INVALID_SAVEPOINT_SPECIFICATION:
+                raise
+            raise commits_itself(rev, direction) from exc
+
+    def _capture_schema(self, conn: sa.Connection, ran: int) -> None:
+        """The whole schema, once ``schema_after`` revisions have run: theirs alone, unless a
+        data fixture changed it too."""
+        if ran == self.schema_after and not self.fixture_ddl:
+            self.schema = capture(conn)
+
+    def _explain(self, conn: sa.Connection, rev: Revision, left: Captured, first: int,
+                 memo: dict[str, Any]) -> None:
+        """Attach migra's SQL from what the downgrade left to the schema before the upgrade:
+        roll back to before the upgrade, capture it, then upgrade again to carry on (the
+        savepoint stays, to be released). Alembic's memo of the named types it created goes
+        back to before the upgrade too (``memo``), or the upgrade would not create them again."""
+        self._savepoint(conn, rev, "upgrade", "ROLLBACK TO SAVEPOINT dbci_upgrade")
+        compat.restore_type_memo(self.context, memo)
+        statements = migra_sql(left, capture(conn))
+        apply(rev, "upgrade")
+        self._settle(conn, self._read())  # the same units, with new oids
+        self.found.explain(first, statements)
+
+    def _downgrade(self, conn: sa.Connection, rev: Revision, may_commit: bool = False) -> bool:
+        """Run the downgrade; False when it raised (a finding, or a skip where the revision's
+        own downgrade said it cannot be undone, with a reason)."""
+        root = conn.get_transaction()
+        try:
+            apply(rev, "downgrade")
+        except RevisionFailed as exc:
+            if irreversible_at_run_time(rev, exc.error):
+                self.outcomes.append(Outcome(rev.id, "skipped", note="downgrade raises "
+                                             f"{described(exc.error)}"))
+            else:
+                self.found.downgrade_failed(rev, exc.error)
+            return False
+        self._after(conn, rev, "downgrade", may_commit, root)
+        return True
+
+    def _check_downgrade(self, conn: sa.Connection, rev: Revision, up_keys: set[UnitKey] | None,
+                         previous: dict[UnitKey, Unit | None],
+                         rows_before: dict[str, Digest | None]) -> bool:
+        """Downgrade, compare with before the upgrade; True when the schema differs."""
+        if not self._downgrade(conn, rev):
+            return False
+        down = self._read(keep=False)  # the savepoint is rolled back after
+        keys = None if up_keys is None or down.keys is None else up_keys | down.keys
+        after = self.catalog.now(keys, down.units, down.keys)
+        return bool(self._report(rev, self._expected(previous, keys), after, keys,
+                                 self.rows.compare(conn, down, rows_before)))
+
+    def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
+                                    previous: dict[UnitKey, Unit | None],
+                                    rows_before: dict[str, Digest | None],
+                                    memo: dict[str, Any]) -> bool | str | None:
+        """No savepoint can hold a revision that commits: commit the upgrade, downgrade,
+        compare, upgrade again. True to carry on; else the run stops there, with the note to
+        give (None: the findings say why), when the upgrade cannot run again over what the
+        downgrade left, or a failed downgrade committed part of its work."""
+        upgraded = compat.type_memo(self.context)
+        self._commit()  # a failed downgrade rolls back to here: the upgrade, whole
+        if not self._downgrade(conn, rev, may_commit=True):
+            compat.restore_type_memo(self.context, upgraded)
+            return True if self._recovered(conn) else \
+                "its downgrade failed after committing part of its work"
+        down = self._read(whole=True)
+        self._report(rev, self._expected(previous, None), down.units, None,
+                     self.rows.compare(conn, down, rows_before))
+        compat.restore_type_memo(self.context, memo)  # downgraded: its types are made again
+        root = conn.get_transaction()
+        try:
+            apply(rev, "upgrade")
+        except RevisionFailed as exc:
+            self.found.upgrade_fails_again(rev, exc.reason)
+            return None
+        self._after(conn, rev, "upgrade", True, root)
+        self._settle(conn, self._read(whole=True))
+        return True
+
+    def _recovered(self, conn: sa.Connection) -> bool:
+        """After a failed downgrade of a revision that commits: roll back what it left
+        uncommitted, then read everything again; True when schema and rows are as the upgrade
+        left them (committed just before the downgrade)."""
+        conn.rollback()
+        conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]  # one SA missed
+        compat.restart_transaction(self.context, conn)
+        self.rows.committed()
+        units, rows = self._settle(conn, self._read(whole=True))
+        return (all(self.catalog.units.get(key) == unit for key, unit in units.items())
+                and all(self.rows.digests.get(name) == digest for name, digest in rows.items()))
+
+    def _expected(self, previous: dict[UnitKey, Unit | None],
+                  keys: set[UnitKey] | None) -> Snapshot:
+        """The schema before the upgrade, over ``keys`` (all when None)."""
+        wanted = set(self.catalog.units) | set(previous) if keys is None else keys
+        out: Snapshot = {}
+        for key in wanted:
+            unit = previous[key] if key in previous else self.catalog.units.get(key)
+            if unit is not None:
+                out[key] = unit
+        return out
+
+    def _read(self, whole: bool = False, discover: bool = False, keep: bool = True) -> Read:
+        """What the statements since the last read did; nothing is read when none ran."""
+        assert self.reader is not None and self.watch is not None
+        ran, wrote = self.watch.look()
+        if not (ran or whole or discover):
+            return NOTHING
+        return self.reader.read(self.rows.known(), discover=wrote or discover, whole=whole,
+                                keep=keep)
+
+    def _settle(self, conn: sa.Connection,
+                read: Read) -> tuple[dict[UnitKey, Unit | None], dict[str, Digest | None]]:
+        """Take a read as the state things stand in; what the units and rows were before."""
+        return self.catalog.apply(read.keys, read.units), self.rows.update(conn, read)
+
+    def _report(self, rev: Revision, expected: Snapshot, after: Snapshot,
+                keys: set[UnitKey] | None,
+                rows: list[tuple[str, Digest, Digest | None]]) -> set[str]:
+        """Report how the schema after the downgrade differs from before the upgrade (each
+        difference told whether the downgrade made it), and rows that changed; the names of
+        what differs."""
+        upgraded = {k: u for k in (self.catalog.units if keys is None else keys)
+                    if (u := self.catalog.units.get(k)) is not None}
+        reshaped = self.found.schema_differences(rev, snapshot.compare(expected, after, keys),
+                                                 snapshot.compare(upgraded, after, keys))
+        self.found.row_changes(rev, rows, reshaped)
+        return reshaped
+
+    def _load_data(self, conn: sa.Connection, rev: Revision) -> None:
+        """Run ``roundtrip_data/<revision>.sql``: rows later steps must keep."""
+        path = self.data.get(rev.id)
+        if path is not None:
+            self._settle(conn, self._read())  # what ran before the fixture is not the fixture's
+            run_fixture(conn, path)
+            read = self._read(discover=True)  # rows anywhere, DDL perhaps
+            self.fixture_ddl |= read.keys != set()
+            self._settle(conn, read)
+
