@@ -75,6 +75,33 @@ def stage_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -
                              "password and database")
 
 
+#: Where ``--base`` points when it is not given (:func:`ci.gitrefs.default_base`).
+DEFAULT_BASE = ("[tool.dbci] base_ref, else the first of origin/main, main, origin/master, "
+                "master that exists")
+
+
+def base_argument(parser: argparse.ArgumentParser, what: str, *, defaulted: bool = True,
+                  hidden: tuple[str, ...] = ()) -> None:
+    """``--base REF``, the git ref to compare with, in ``args.base``; ``what`` says what the
+    command does with it; ``hidden`` are old spellings still accepted, not shown."""
+    parser.add_argument("--base", metavar="REF", help=f"{what} (default: {DEFAULT_BASE})"
+                        if defaulted else f"{what}; without it, nothing is compared")
+    for flag in hidden:
+        parser.add_argument(flag, dest="base", metavar="REF", help=argparse.SUPPRESS)
+
+
+def shard_argument(parser: argparse.ArgumentParser, after: str = "") -> None:
+    """``--shard K/N``: round-trip only the K-th of N equal slices of the history."""
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
+                        help="round-trip only the K-th of N equal slices of the history" + after)
+
+
+def comment_argument(parser: argparse.ArgumentParser) -> None:
+    """``--comment FILE``: the report also written as a pull request comment's body."""
+    parser.add_argument("--comment", type=output_file, metavar="FILE",
+                        help="also write the report as a pull request comment's body")
+
+
 def output_file(text: str) -> Path:
     """A file dbci will write: refused as it is parsed, before any work, when it names a
     folder, a device or pipe, or lies in a folder that does not exist."""

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ci.errors import EXIT_FINDINGS, EXIT_OK
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -51,8 +53,25 @@ def display_path(path: str | os.PathLike[str]) -> str:
         return str(p)
 
 
+class Verdict:
+    """What every result shares: ``ok`` when it holds no finding, and the exit code saying so
+    (a result whose verdict rests on more than its findings overrides ``ok``)."""
+
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        """No finding."""
+        return not self.findings
+
+    @property
+    def exit_code(self) -> int:
+        """0 when ok, else 1."""
+        return EXIT_OK if self.ok else EXIT_FINDINGS
+
+
 @dataclass
-class Result:
+class Result(Verdict):
     """What a command prints: lines to show first, the findings, a closing summary, and data
     for the JSON document."""
 
@@ -60,7 +79,3 @@ class Result:
     lines: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     summary: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings

@@ -14,7 +14,7 @@ import contextlib
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ from ci.atomic_files import replace_files
 from ci.config import Config
 from ci.db.runners import is_connection_lost, run_script
 from ci.errors import BadInput, OutsideFailure, error_line
-from ci.findings import display_path
+from ci.findings import Finding, Verdict, display_path
 from ci.history import History, load_history
+from ci.rules.seed import SEED_NOT_AT_HEAD, SEED_OBJECT_DIFFERS
 from ci.stages import dump, targets
 from ci.stages.migrate import Migration, migrate
 from ci.stages.migrate import plan as plan_migration
@@ -198,13 +199,15 @@ def build(config: Config, out: Path, source: str | None = None) -> Built:
 
 
 @dataclass(frozen=True)
-class Uploaded:
-    """A seed's upload: its key, and whether it was new, already there, or clashing."""
+class Uploaded(Verdict):
+    """A seed's upload: its key, and whether it was new, already there, or clashing (a
+    finding: nothing was uploaded)."""
 
     url: str
     outcome: str  # "uploaded", "already uploaded", "differs", "dry run"
     local: aws.Digests | None = None
     stored: aws.Digests | None = None
+    findings: list[Finding] = field(default_factory=list)
 
 
 #: The lines pg_dump's plain format opens and closes a dump with.
@@ -248,7 +251,9 @@ def upload(config: Config, path: Path, dry_run: bool = False) -> Uploaded:
         if new:
             raise OutsideFailure(f"{url}: S3 holds other bytes than were sent (sha256 "
                                  f"{local.sha256} sent, {stored.sha256 or stored.md5} stored)")
-        return Uploaded(url, "differs", local, stored)
+        return Uploaded(url, "differs", local, stored, [SEED_OBJECT_DIFFERS.at_file(
+            display_path(path), f"{url} exists with other content (sha256 {local.sha256} "
+            f"here, {stored.sha256 or 'md5 ' + stored.md5} in S3); nothing was uploaded")])
     return Uploaded(url, "uploaded" if new else "already uploaded", local, stored)
 
 
@@ -283,3 +288,39 @@ def load(config: Config, stage: str, tunnel_port: int | None = None,
         log(f"seed load: loaded {what} into {target.display}")
     return Seeded(loaded, migrate(config, target, settings or config.settings.stages[stage],
                                   log=log))
+
+
+@dataclass(frozen=True)
+class Bumped(Verdict):
+    """``data_load_path`` pointed at the head's seed: the file, where the path stood and what it
+    names now; with ``check``, a finding where it would change and nothing changed."""
+
+    file: str
+    line: int
+    was: str
+    now: str
+    changed: bool
+    findings: list[Finding] = field(default_factory=list)
+
+
+def bump(config: Config, check: bool = False) -> Bumped:
+    """Set ``data_load_path``'s file name to the head's seed, which must be uploaded first
+    (a broken Terraform file says so before AWS is asked anything)."""
+    history = load_history(config)
+    head = history.head()
+    if head is None:
+        raise BadInput(f"{display_path(history.versions_dir)}: no revisions, so no seed")
+    name = seed_name(config, head.id)
+    path = config.project_dir / config.settings.terraform_file
+    if not check:
+        terraform.find(path)
+        key = seed_key(config, head.id)
+        if aws.stored_digest(config.settings.seed_bucket, key) is None:
+            raise BadInput(f"s3://{config.settings.seed_bucket}/{key} is not uploaded: run "
+                           "dbci seed build and dbci seed upload first; nothing was changed")
+    found, changes = terraform.bump(path, name, check=check)
+    shown = display_path(path)
+    findings = [SEED_NOT_AT_HEAD.at_file(
+        shown, f"local.data_load_path names {found.file_name}, not the head's seed {name}",
+        line=found.line)] if check and changes else []
+    return Bumped(shown, found.line, found.file_name, name, changes, findings)

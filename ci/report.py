@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from ci import github
 from ci.atomic_files import replace_files
-from ci.errors import EXIT_FINDINGS, EXIT_OK
-from ci.findings import Finding, Result, count
+from ci.findings import Finding, Result, Verdict, count
 from ci.output import Printer
 
 
@@ -27,7 +26,7 @@ class Step:
 
 
 @dataclass
-class Report:
+class Report(Verdict):
     """Everything the markdown shows."""
 
     steps: list[Step]
@@ -43,6 +42,7 @@ class Report:
 
     @property
     def ok(self) -> bool:
+        """Every check passed (or did not run) and nothing was found."""
         return all(step.ok is not False for step in self.steps) and not self.findings
 
     def to_json(self) -> dict[str, Any]:
@@ -91,22 +91,24 @@ class Difference:
     checks: list[Step]  # its verdicts that are not the common report's
 
 
-@dataclass(frozen=True)
-class Joined:
-    """The report most PostgreSQL versions (or the first) agree on, and how the others differ."""
+@dataclass
+class Joined(Verdict):
+    """The report most PostgreSQL versions (or the first) agree on, and how the others differ;
+    ``findings``: every version's, each once."""
 
     common: Report
     agree: list[str | None]
     differ: list[Difference] = field(default_factory=list)
+    findings: list[Finding] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.findings = distinct(self.common.findings
+                                 + [f for d in self.differ for f in d.only_here])
 
     @property
     def ok(self) -> bool:
+        """Every version's report is ok."""
         return self.common.ok and all(d.report.ok for d in self.differ)
-
-    @property
-    def findings(self) -> list[Finding]:
-        """Every version's findings, each once."""
-        return distinct(self.common.findings + [f for d in self.differ for f in d.only_here])
 
     def to_json(self) -> dict[str, Any]:
         """The common report's document, every finding once, and each version's differences."""
@@ -278,4 +280,4 @@ def publish(report: Report | Joined, printer: Printer, comment: Path | None = No
         printer.out.write(text)
         if printer.github:
             printer.annotations(report.findings)
-    return EXIT_OK if report.ok else EXIT_FINDINGS
+    return report.exit_code

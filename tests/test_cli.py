@@ -216,3 +216,19 @@ def test_cli_names_no_command_and_no_command_imports_another() -> None:
                 assert not (node.module or "").startswith("ci.scripts"), path
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("ci.scripts") for a in node.names), path
+
+
+@pytest.mark.parametrize("command", [["lint"], ["check"], ["diff"], ["renumber"],
+                                     ["roundtrip"], ["report"], ["seed", "build"]])
+def test_shared_flags_mean_one_thing_and_say_their_true_default(command: list[str],
+                                                                 tmp_path: Path) -> None:
+    """``--base``, ``--shard`` and ``--comment`` are defined once (ci.command): one help text
+    each, the default ``--base`` really takes; old spellings are accepted but not shown."""
+    shown = " ".join(dbci_process(*command, "--help", cwd=tmp_path).out.split())
+    if "--base" in shown:
+        assert ("the first of origin/main, main, origin/master, master" in shown
+                or "without it, nothing is compared" in shown)
+    for old in ("--onto", "--from FILE"):
+        assert old not in shown
+    if command == ["seed", "build"]:
+        assert "--source FILE_OR_S3_URL" in shown

@@ -374,7 +374,7 @@ def test_a_seed_whose_revision_disagrees_with_its_name(bucket: str, project: Pat
     body = boto3.client("s3").get_object(Bucket=BUCKET, Key=OLD_KEY)["Body"].read()
     wrong = tmp_path / "seed_data_11_cb5d134f324b.sql"
     wrong.write_bytes(body)
-    run = dbci("seed", "build", "--out", "seed.sql", "--from", str(wrong))
+    run = dbci("seed", "build", "--out", "seed.sql", "--source", str(wrong))
     assert run.code == 2 and f"its alembic_version says {OLD}, its name 11_cb5d134f324b" in \
         run.err
     alien = tmp_path / "alien.sql"

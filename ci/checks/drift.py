@@ -24,7 +24,7 @@ from ci.alembic_env import run_env
 from ci.config import Config
 from ci.db.scratch import lent
 from ci.errors import BadInput, DbciError, error_line
-from ci.findings import Finding, count, display_path
+from ci.findings import Finding, Verdict, count, display_path
 from ci.history import History, load_history
 from ci.rules.drift import BY_SIDE
 from ci.schemadiff import Captured, capture, migra_sql
@@ -242,16 +242,12 @@ def findings(history: History, drifts: list[Drift], statements: list[str]) -> It
 
 
 @dataclass
-class DriftResult:
+class DriftResult(Verdict):
     """The drifts between the ORM and the migrations at head, as findings, and migra's SQL."""
 
     findings: list[Finding]
     head: str
     migra: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
 
     @property
     def summary(self) -> str:

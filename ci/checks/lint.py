@@ -10,7 +10,7 @@ from ci.checks.squawk import CapturedSQL, capture_sql, lint_sql
 from ci.config import Config
 from ci.db.runners import READS, verb
 from ci.errors import BadInput
-from ci.findings import Finding, count, display_path
+from ci.findings import Finding, Verdict, count, display_path
 from ci.gitrefs import load_base
 from ci.history import History, Revision, load_history
 from ci.rules import allowed
@@ -22,7 +22,7 @@ from ci.rules.transaction import check_commits
 
 
 @dataclass
-class LintResult:
+class LintResult(Verdict):
     """What lint found, and what it looked at."""
 
     findings: list[Finding]
@@ -30,10 +30,6 @@ class LintResult:
     versions_dir: str
     base: str | None = None
     notes: list[str] = field(default_factory=list)  # e.g. what squawk was given
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
 
     @property
     def summary(self) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ci.alembic_env import Statement
 from ci.errors import BadInput, described, error_line
-from ci.findings import Finding, count
+from ci.findings import Finding, Verdict, count
 from ci.history import Revision
 from ci.row_digests import Digest
 from ci.rules import Rule, allowed
@@ -161,7 +161,7 @@ def difference_detail(diff: Difference) -> str:
 
 
 @dataclass
-class RoundTripResult:
+class RoundTripResult(Verdict):
     """What the round trip found, how each revision fared, and whether head was reached."""
 
     findings: list[Finding]
@@ -170,10 +170,6 @@ class RoundTripResult:
     reached_head: bool
     statements: dict[str, list[Statement]] = dataclasses.field(default_factory=dict)
     schema: Captured | None = None  # the schema after ``schema_after`` revisions, when asked
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
 
     @property
     def stopped_at(self) -> str | None:

@@ -5,20 +5,17 @@ from __future__ import annotations
 import argparse
 
 from ci.checks.pr_check import check
-from ci.command import Command, output_file, parse_shard
+from ci.command import Command, base_argument, comment_argument, shard_argument
 from ci.config import Config
 from ci.output import Printer
 from ci.report import publish
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", metavar="REF",
-                        help="the branch to compare with (default: origin/main or main)")
-    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
-                        help="round-trip only the K-th of N slices of the history (join the "
-                             "shards' --json reports with dbci report)")
-    parser.add_argument("--comment", type=output_file, metavar="FILE",
-                        help="also write the report as a pull request comment's body")
+    base_argument(parser, "the branch to compare with: its revisions must be unchanged, the "
+                  "new ones are linted by squawk, and the diff is over its head")
+    shard_argument(parser, " (join the shards' --json reports with dbci report)")
+    comment_argument(parser)
     parser.add_argument("--verify-seed", action="store_true",
                         help="also load the rdev seed from S3 and run this branch's revisions "
                              "on it (needs AWS access)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ci.checks.diff import diff
-from ci.command import Command
+from ci.command import Command, base_argument
 from ci.config import Config
 from ci.errors import EXIT_OK
 from ci.findings import Result
@@ -13,8 +13,7 @@ from ci.output import Printer
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", metavar="REF",
-                        help="the branch to compare with (default: origin/main or main)")
+    base_argument(parser, "the branch whose head the SQL is over")
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:

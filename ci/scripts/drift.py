@@ -7,7 +7,6 @@ import argparse
 from ci.checks.drift import drift
 from ci.command import Command
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Result
 from ci.output import Printer
 
@@ -17,7 +16,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     drifted = drift(config)
     printer.result(Result(findings=drifted.findings, summary=[f"drift: {drifted.summary}"],
                           data={"migra": drifted.migra}))
-    return EXIT_OK if drifted.ok else EXIT_FINDINGS
+    return drifted.exit_code
 
 
 COMMAND = Command("drift", "compare the ORM with the schema the migrations build, both ways", run)

@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 
 from ci.checks.lint import lint
-from ci.command import Command
+from ci.command import Command, base_argument
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Result, count
 from ci.output import Printer
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--base", metavar="REF",
-        help="also check that revisions at REF are unchanged, and lint new revisions' SQL")
+    base_argument(parser, "also check that revisions at REF are unchanged, and lint the SQL "
+                  "of the revisions added since with squawk", defaulted=False)
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
@@ -28,7 +26,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
                *linted.notes],
         summary=["lint: ok" if linted.ok else
                  f"lint: {count(len(linted.findings), 'problem')} in {count(files, 'file')}"]))
-    return EXIT_OK if linted.ok else EXIT_FINDINGS
+    return linted.exit_code
 
 
 COMMAND = Command("lint", "naming, history and (with --base) lock-safety rules", run, arguments)

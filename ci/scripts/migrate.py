@@ -9,7 +9,7 @@ from pathlib import Path
 from ci import github
 from ci.command import Command, output_file, scratch_argument, stage_arguments
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
+from ci.errors import EXIT_OK, BadInput
 from ci.findings import Result, count, display_path
 from ci.history import load_history
 from ci.output import Printer
@@ -74,7 +74,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
             f"migrate: stage {done.stage} stopped at {shown(done.end)}")
     github.append_step_summary(_markdown(done, line))
     printer.result(Result(findings=done.findings, data=_json(done), summary=[line]))
-    return EXIT_OK if done.ok else EXIT_FINDINGS
+    return done.exit_code
 
 
 def _plan(config: Config, target: targets.Target, args: argparse.Namespace,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ci.command import Command
+from ci.command import Command, comment_argument
 from ci.config import Config
 from ci.errors import BadInput
 from ci.findings import display_path
@@ -20,8 +20,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
                         help="the JSON reports of `dbci --json check --shard K/N`: every shard "
                              "of every PostgreSQL version, at once")
-    parser.add_argument("--comment", type=Path, metavar="FILE",
-                        help="also write the report as a pull request comment's body")
+    comment_argument(parser)
 
 
 def read(path: Path) -> Report:

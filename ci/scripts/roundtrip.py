@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ci.command import Command, parse_shard
+from ci.command import Command, shard_argument
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Result
 from ci.output import Printer
 from ci.roundtrip.workers import roundtrip
@@ -15,8 +14,7 @@ from ci.roundtrip.workers import roundtrip
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", metavar="REV", help="first revision to check")
     parser.add_argument("--to", dest="end", metavar="REV", help="last revision to check")
-    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
-                        help="check only the K-th of N equal slices of the range")
+    shard_argument(parser, " (of the range, with --from and --to)")
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
@@ -28,7 +26,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
         summary=[f"roundtrip: {line}" for line in (trip.summary, *trip.notes)],
         data={"revisions": [o.__dict__ for o in trip.outcomes],
               "seconds": round(trip.seconds, 3), "reached_head": trip.reached_head}))
-    return EXIT_OK if trip.ok else EXIT_FINDINGS
+    return trip.exit_code
 
 
 COMMAND = Command("roundtrip", "prove each revision's downgrade restores the schema exactly",

@@ -9,17 +9,17 @@ from ci import github
 from ci import rdev_seed as seed
 from ci.command import Command, Group, output_file, stage_arguments
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK
+from ci.errors import EXIT_OK
 from ci.findings import Result, display_path
 from ci.output import Printer
-from ci.rules.seed import SEED_OBJECT_DIFFERS
 
 
 def build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=output_file, metavar="FILE",
                         help="the seed to write (plain SQL)")
-    parser.add_argument("--from", dest="source", metavar="FILE_OR_S3_URL",
+    parser.add_argument("--source", metavar="FILE_OR_S3_URL",
                         help="the seed to start from (default: the one data_load_path names)")
+    parser.add_argument("--from", dest="source", help=argparse.SUPPRESS)  # its old spelling
 
 
 def run_build(config: Config, args: argparse.Namespace, printer: Printer) -> int:
@@ -42,19 +42,11 @@ def upload_arguments(parser: argparse.ArgumentParser) -> None:
 def run_upload(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Upload a seed under its revision's name; never over another object."""
     done = seed.upload(config, args.file, args.dry_run)
-    findings = []
-    if done.outcome == "differs":
-        assert done.local is not None and done.stored is not None
-        findings.append(SEED_OBJECT_DIFFERS.at_file(
-            display_path(args.file), f"{done.url} exists with other content (sha256 "
-            f"{done.local.sha256} here, {done.stored.sha256 or 'md5 ' + done.stored.md5} in "
-            "S3); nothing was uploaded"))
-    github.append_step_summary(f"## dbci seed upload: {'❌' if findings else '✅'} "
+    github.append_step_summary(f"## dbci seed upload: {'✅' if done.ok else '❌'} "
                                f"`{done.url}` ({done.outcome})\n")
-    printer.result(Result(findings=findings, summary=[] if findings else [
-        f"seed upload: {done.url} ({done.outcome})"], data={"url": done.url,
-                                                             "outcome": done.outcome}))
-    return EXIT_FINDINGS if findings else EXIT_OK
+    printer.result(Result(findings=done.findings, data={"url": done.url, "outcome": done.outcome},
+                          summary=[f"seed upload: {done.url} ({done.outcome})"] if done.ok else []))
+    return done.exit_code
 
 
 def run_load(config: Config, args: argparse.Namespace, printer: Printer) -> int:
@@ -68,7 +60,7 @@ def run_load(config: Config, args: argparse.Namespace, printer: Printer) -> int:
         data={"stage": migration.stage, "seeded_from": done.loaded,
               "from": list(migration.start), "to": list(migration.end),
               "applied": [s.revision for s in migration.applied]}))
-    return EXIT_OK if migration.ok else EXIT_FINDINGS
+    return migration.exit_code
 
 
 COMMAND = Group("seed", "rdev seed data: build it at head, upload it, load it on a stack's boot", (

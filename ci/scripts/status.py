@@ -7,7 +7,6 @@ import argparse
 from ci import github
 from ci.command import Command, scratch_argument, stage_arguments
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Finding, Result, count
 from ci.output import Printer
 from ci.rules.stage import STAGE_PENDING
@@ -33,10 +32,11 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
             found.stage, f"stage {found.stage} lacks {count(len(found.pending), 'revision')} "
             f"of this branch: {', '.join(found.pending)}"))
     github.append_step_summary(_markdown(found, findings))
-    printer.result(Result(findings=findings, summary=[f"status: {found.summary}"], data={
+    result = Result(findings=findings, summary=[f"status: {found.summary}"], data={
         "stage": found.stage, "revision": list(found.revision), "pending": found.pending,
-        "compared": found.compared}))
-    return EXIT_FINDINGS if findings else EXIT_OK
+        "compared": found.compared})
+    printer.result(result)
+    return result.exit_code
 
 
 def _markdown(found: StageStatus, findings: list[Finding]) -> str:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from ci import aws, github, terraform
+from ci import github
 from ci import rdev_seed as seed
 from ci.command import Command, Group
 from ci.config import Config
-from ci.errors import EXIT_FINDINGS, EXIT_OK, BadInput
-from ci.findings import Result, display_path
-from ci.history import load_history
+from ci.findings import Result
 from ci.output import Printer
-from ci.rules.seed import SEED_NOT_AT_HEAD
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,30 +19,14 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Bump ``data_load_path``'s file name to the head's seed (uploaded first)."""
-    history = load_history(config)
-    head = history.head()
-    if head is None:
-        raise BadInput(f"{display_path(history.versions_dir)}: no revisions, so no seed")
-    name = seed.seed_name(config, head.id)
-    path = config.project_dir / config.settings.terraform_file
-    if not args.check:
-        terraform.find(path)  # a broken file says so before AWS is asked anything
-        key = seed.seed_key(config, head.id)
-        if aws.stored_digest(config.settings.seed_bucket, key) is None:
-            raise BadInput(f"s3://{config.settings.seed_bucket}/{key} is not uploaded: run "
-                           "dbci seed build and dbci seed upload first; nothing was changed")
-    found, changes = terraform.bump(path, name, check=args.check)
-    shown = display_path(path)
-    findings = [SEED_NOT_AT_HEAD.at_file(
-        shown, f"local.data_load_path names {found.file_name}, not the head's seed {name}",
-        line=found.line)] if args.check and changes else []
-    line = (f"tf bump: {shown}:{found.line}: {found.file_name} -> {name}" if changes
-            else f"tf bump: {shown} already names {name}")
+    done = seed.bump(config, check=args.check)
+    line = (f"tf bump: {done.file}:{done.line}: {done.was} -> {done.now}" if done.changed
+            else f"tf bump: {done.file} already names {done.now}")
     if not args.check:
         github.append_step_summary(f"## dbci tf bump\n\n{line.removeprefix('tf bump: ')}\n")
-    printer.result(Result(findings=findings, lines=[] if findings else [line], data={
-        "file": shown, "from": found.file_name, "to": name, "changed": changes}))
-    return EXIT_FINDINGS if findings else EXIT_OK
+    printer.result(Result(findings=done.findings, lines=[line] if done.ok else [], data={
+        "file": done.file, "from": done.was, "to": done.now, "changed": done.changed}))
+    return done.exit_code
 
 
 COMMAND = Group("tf", "the rdev stack's Terraform", (

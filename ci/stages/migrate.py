@@ -42,7 +42,7 @@ from ci.alembic_env import (
 from ci.config import Config
 from ci.db.runners import is_connection_lost
 from ci.errors import BadInput, DbciError, OutsideFailure, error_line
-from ci.findings import Finding
+from ci.findings import Finding, Verdict
 from ci.history import History, load_history
 from ci.rules.stage import STAGE_MIGRATION_FAILS, STAGE_PLAN_STALE
 from ci.settings import Stage
@@ -66,7 +66,7 @@ class Step:
 
 
 @dataclass
-class Migration:
+class Migration(Verdict):
     """What a migration of a stage did, or (``--sql``) would do."""
 
     stage: str
@@ -76,10 +76,6 @@ class Migration:
     findings: list[Finding] = field(default_factory=list)
     sql: list[str] | None = None  # the plan: what the pending revisions execute
     steps: list[tuple[str, str]] = field(default_factory=list)  # planned (revision, direction)
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
 
 
 @dataclass(frozen=True)

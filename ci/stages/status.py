@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ci import snapshot
 from ci.alembic_env import read_stamp, upgrade
 from ci.config import Config
-from ci.findings import Finding, count
+from ci.findings import Finding, Verdict, count
 from ci.history import load_history
 from ci.rules.stage import BY_CHANGE, STAGE_UNKNOWN_REVISION
 from ci.schemadiff import capture, migra_sql
@@ -22,7 +22,7 @@ from ci.stages import targets
 
 
 @dataclass
-class StageStatus:
+class StageStatus(Verdict):
     """A stage's revision, the revisions pending to head, and what differs by hand."""
 
     stage: str
@@ -30,10 +30,6 @@ class StageStatus:
     pending: list[str]
     findings: list[Finding]
     compared: bool  # False when the stage's revision is unknown here: nothing to build
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
 
     @property
     def summary(self) -> str:

@@ -10,6 +10,7 @@ from conftest import (
     Run,
     commit_all,
     dbci,
+    dbci_process,
     folder_state,
     git,
     versions,
@@ -73,7 +74,7 @@ def test_the_branch_is_broken_before(diverged: Path) -> None:
 
 def test_renumber_puts_the_branch_after_main_and_lint_passes(diverged: Path) -> None:
     (main_one,) = [n for n in main_files(diverged) if n.endswith("_main_one.py")]
-    run = renumber("--onto", "main")
+    run = renumber("--base", "main")
     assert run.code == 0 and run.json()["ok"] is True
     names = versions(diverged)
     assert names[-3] == main_one
@@ -84,7 +85,7 @@ def test_renumber_puts_the_branch_after_main_and_lint_passes(diverged: Path) -> 
 
 
 def test_renumber_rewrites_ids_parents_and_docstrings(diverged: Path) -> None:
-    renumber("--onto", "main")
+    renumber("--base", "main")
     folder = diverged / "database" / "versions"
     main_one, one, two = (folder / n for n in versions(diverged)[-3:])
     text = two.read_text()
@@ -96,14 +97,14 @@ def test_renumber_rewrites_ids_parents_and_docstrings(diverged: Path) -> None:
 
 def test_renumber_never_renames_a_revision_of_main(diverged: Path) -> None:
     on_main = main_files(diverged)
-    renumber("--onto", "main")
+    renumber("--base", "main")
     folder = diverged / "database" / "versions"
     assert {n: (folder / n).read_text() for n in on_main} == on_main
 
 
 def test_json_lists_the_renames(diverged: Path) -> None:
     before = set(versions(diverged))
-    doc = renumber("--onto", "main").json()
+    doc = renumber("--base", "main").json()
     renamed = doc["renamed"]
     assert [Path(r["from"]).name[:3] for r in renamed] == ["15_", "16_"]
     assert [Path(r["to"]).name[:3] for r in renamed] == ["16_", "17_"]
@@ -116,7 +117,7 @@ def test_json_lists_the_renames(diverged: Path) -> None:
 
 
 def test_text_output_lists_the_renames(diverged: Path) -> None:
-    run = dbci("renumber", "--onto", "main")
+    run = dbci("renumber", "--base", "main")
     lines = run.out.splitlines()
     assert run.code == 0 and len(lines) == 2
     assert all(line.startswith("renamed database/versions/") for line in lines)
@@ -124,9 +125,9 @@ def test_text_output_lists_the_renames(diverged: Path) -> None:
 
 
 def test_a_second_run_has_nothing_to_move(diverged: Path) -> None:
-    renumber("--onto", "main")
+    renumber("--base", "main")
     before = folder_state(diverged)
-    run = dbci("renumber", "--onto", "main")
+    run = dbci("renumber", "--base", "main")
     assert run.code == 0
     assert run.out == "renumber: nothing to move, this branch already follows main\n"
     assert folder_state(diverged) == before
@@ -140,7 +141,7 @@ def test_the_default_base_is_main(diverged: Path) -> None:
 
 @pytest.mark.db
 def test_the_renumbered_branch_passes_lint_against_main(diverged: Path) -> None:
-    renumber("--onto", "main")
+    renumber("--base", "main")
     commit_all(diverged, "renumbered")
     assert dbci("--json", "lint", "--base", "main").json() == {"ok": True, "findings": []}
 
@@ -158,14 +159,14 @@ def refused(project: Path, *args: str) -> Run:
 
 
 def test_an_unknown_ref_is_bad_input(diverged: Path) -> None:
-    run = refused(diverged, "--onto", "nope")
+    run = refused(diverged, "--base", "nope")
     assert run.code == 2 and "unknown git ref 'nope'" in run.err
 
 
 def test_main_not_merged_yet(git_project: Path) -> None:
     diverge(git_project, ["feature one"], ["main one"])
     git(git_project, "reset", "-q", "--hard", "HEAD^")  # undo the merge
-    run = refused(git_project, "--onto", "main")
+    run = refused(git_project, "--base", "main")
     assert run.code == 1 and "is not in this tree; merge or rebase onto main first" in run.err
 
 
@@ -173,11 +174,11 @@ def test_a_branch_that_is_not_one_line(git_project: Path) -> None:
     folder = git_project / "database" / "versions"
     write_revision(folder, "15_aaaaaaaaaaaa_a.py", "15_aaaaaaaaaaaa", HEAD)
     write_revision(folder, "15_bbbbbbbbbbbb_b.py", "15_bbbbbbbbbbbb", HEAD)
-    run = refused(git_project, "--onto", "main")
+    run = refused(git_project, "--base", "main")
     assert run.code == 1 and "must start from one revision of the base history" in run.err
 
 
-@pytest.mark.parametrize("args", [["--onto", "main"], []])
+@pytest.mark.parametrize("args", [["--base", "main"], []])
 def test_outside_git(project: Path, args: list[str]) -> None:
     run = refused(project, *args)
     assert run.code == 2 and "not a git repository" in run.err
@@ -192,7 +193,7 @@ def in_git(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_slug_scheme(slug_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     diverge(in_git(slug_project, monkeypatch), ["add links"], ["add genetic perturbations"])
-    doc = renumber("--onto", "main").json()
+    doc = renumber("--base", "main").json()
     assert [(Path(r["from"]).name, Path(r["to"]).name) for r in doc["renamed"]] == [
         ("03_add_links.py", "04_add_links.py")]
     assert doc["renamed"][0]["revision_to"] == "04_add_links"
@@ -202,7 +203,7 @@ def test_the_slug_scheme(slug_project: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_alembic_init_template_with_annotations(alembic_project: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     diverge(in_git(alembic_project, monkeypatch), ["add colour"], ["add size"])
-    (move,) = renumber("--onto", "main").json()["renamed"]
+    (move,) = renumber("--base", "main").json()["renamed"]
     text = Path(move["to"]).read_text()
     (theirs,) = (alembic_project / "migrations" / "versions").glob("03_*_add_size.py")
     assert f"revision: str = '{move['revision_to']}'" in text
@@ -214,8 +215,17 @@ def test_a_hand_written_revision_keeps_its_quotes(git_project: Path) -> None:
     write_revision(git_project / "database" / "versions", "15_aaaaaaaaaaaa_by_hand.py",
                    "15_aaaaaaaaaaaa", HEAD)  # committed on feature by diverge()
     diverge(git_project, [], ["main one"])
-    (move,) = renumber("--onto", "main").json()["renamed"]
+    (move,) = renumber("--base", "main").json()["renamed"]
     assert Path(move["to"]).name == "16_aaaaaaaaaaaa_by_hand.py"
     text = Path(move["to"]).read_text()
     assert 'revision = "16_aaaaaaaaaaaa"\ndown_revision = "15_' in text
     assert dbci("lint").code == 0
+
+
+def test_the_old_spelling_onto_still_moves_the_branch(diverged: Path) -> None:
+    """``--onto`` is ``--base`` under its old name: kept, and hidden from the help."""
+    run = renumber("--onto", "main")
+    assert run.code == 0 and run.json()["ok"] is True
+    assert [n[:3] for n in versions(diverged)[-3:]] == ["15_", "16_", "17_"]
+    shown = dbci_process("renumber", "--help", cwd=diverged).out
+    assert "--base REF" in shown and "--onto" not in shown
