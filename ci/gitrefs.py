@@ -60,7 +60,8 @@ def default_base(config: Config) -> str:
         with contextlib.suppress(BadInput):
             resolve(ref, config.project_dir)
             return ref
-    raise BadInput("no base branch found (tried origin/main, main); pass the ref explicitly")
+    raise BadInput("no base branch found (tried origin/main, main, origin/master, master); "
+                   "pass --base REF or set [tool.dbci] base_ref")
 
 
 def files_at(ref: str, folder: Path) -> dict[str, bytes]:

@@ -237,8 +237,9 @@ def test_a_real_interrupt_is_exit_130_whatever_it_broke(project: Path, after: st
                             f"    {after}")
     run = dbci("roundtrip")
     assert run.code == 130, run.out + run.err
-    assert run.err.splitlines()[-1] == ("dbci roundtrip: interrupted; scratch databases were "
-                                        "dropped")
+    assert run.err.splitlines()[-1] == ("dbci roundtrip: interrupted; nothing it had under way "
+                                        "is kept (scratch databases dropped, open transactions "
+                                        "rolled back)")
     assert revision not in run.out
 
 

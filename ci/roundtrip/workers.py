@@ -34,9 +34,10 @@ from ci.stages import targets
 SPLIT_FROM = 40
 
 
-#: The first worker's share of the range. Checking a revision costs about four times its
-#: upgrade (upgrade, downgrade, two reads), and the second worker upgrades through the first
-#: part before it checks its own: with these shares both end together.
+#: The first worker's share of the range. Checking a revision (upgrade, downgrade, two reads)
+#: costs about twice running it (upgrade and downgrade), so about four times its upgrade alone;
+#: the other worker upgrades through this part before it checks its own: with these shares
+#: both end together.
 FIRST_SHARE = 0.57
 
 
