@@ -1,4 +1,5 @@
-"""ci/beside.py: work in a forked child hands back its value, or its failure, and cleans up."""
+"""ci/roundtrip/fork.py: work in a forked child hands back its value, or its failure, and
+cleans up."""
 
 from __future__ import annotations
 
