@@ -24,6 +24,7 @@ class Finding:
     stage: str | None = None
     hint: str | None = None
     detail: str | None = None
+    doc: str | None = None  # the rule's doc: ``docs/rules.md#<rule>``, or squawk's page
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON shape: keys that do not apply are left out."""

@@ -219,16 +219,23 @@ def _difference(d: Difference, joined: Joined) -> list[str]:
     out += [f"- {s.name}: {_mark(s.ok)} ({_mark(ok.get(s.name))} on {others}): "
             f"{_cell(s.summary)}" for s in d.checks]
     out += _problems(d.only_here)
-    out += [f"- not found here: **{f.check}/{f.rule}** `{f.where}`: {_cell(f.message)}"
+    out += [f"- not found here: {_named(f)} `{f.where}`: {_cell(f.message)}"
             for f in d.missing_here]
     return out
+
+
+def _named(finding: Finding) -> str:
+    """``**lint/[file-name](docs/rules.md#file-name)**``: the check, and the rule linked to
+    its doc."""
+    rule = f"[{finding.rule}]({finding.doc})" if finding.doc else finding.rule
+    return f"**{finding.check}/{rule}**"
 
 
 def _problems(findings: list[Finding]) -> list[str]:
     """A bullet for each finding, its details folded."""
     out = []
     for f in findings:
-        out.append(f"- **{f.check}/{f.rule}** `{f.where}`: {_cell(f.message)}"
+        out.append(f"- {_named(f)} `{f.where}`: {_cell(f.message)}"
                    + (f" *Fix:* {_cell(f.hint)}" if f.hint else ""))
         if f.detail:
             out += ["  <details><summary>details</summary>", "", "  ```",

@@ -26,21 +26,28 @@ from ci.db.scratch import lent
 from ci.errors import BadInput, DbciError, error_line
 from ci.findings import Finding, Verdict, count, display_path
 from ci.history import History, load_history
-from ci.rules.drift import BY_SIDE
+from ci.rules import Rule
+from ci.rules.drift import DRIFT_DIFFERS, DRIFT_MIGRATIONS_ONLY, DRIFT_ORM_ONLY
 from ci.schemadiff import Captured, capture, migra_sql
 from ci.stages import targets
-
-ONE_SIDE = {"orm": "the ORM declares it, the migrations do not create it",
-            "migrations": "the migrations create it, the ORM does not declare it"}
 
 
 @dataclass(frozen=True)
 class Drift:
-    """One object on which the ORM and the migrations disagree."""
+    """One object on which the ORM and the migrations disagree, and the rule that says how."""
 
-    side: str  # "orm": only the ORM has it; "migrations": only they do; "both": it differs
+    rule: Rule  # only the ORM has it, only the migrations do, or it differs
     object: str
     message: str
+
+
+def _one_side(in_orm: bool, kind: str, obj: str) -> Drift:
+    """An object only the ORM declares (``in_orm``), or only the migrations create."""
+    if in_orm:
+        return Drift(DRIFT_ORM_ONLY, obj,
+                     f"{kind} {obj}: the ORM declares it, the migrations do not create it")
+    return Drift(DRIFT_MIGRATIONS_ONLY, obj,
+                 f"{kind} {obj}: the migrations create it, the ORM does not declare it")
 
 
 def _qualified(schema: str | None, *names: str) -> str:
@@ -62,10 +69,9 @@ def _alembic_drift(diff: Any) -> Drift:
         schema, table, column = diff[0][1], diff[0][2], diff[0][3]
         what = ", ".join(f"{d[0].removeprefix('modify_')} {_show(d[5])} in the migrations, "
                          f"{_show(d[6])} in the ORM" for d in diff)
-        return Drift("both", _qualified(schema, table, column),
+        return Drift(DRIFT_DIFFERS, _qualified(schema, table, column),
                      f"column {_qualified(schema, table, column)} differs: {what}")
     op = diff[0]
-    side = "orm" if op.startswith("add") else "migrations"
     if op in ("add_table", "remove_table"):
         obj, kind = _qualified(diff[1].schema, diff[1].name), "table"
     elif op in ("add_column", "remove_column"):
@@ -77,16 +83,15 @@ def _alembic_drift(diff: Any) -> Drift:
         obj = _qualified(con.table.schema, con.table.name, str(con.name))
         kind = "foreign key" if op.endswith("fk") else "constraint"
     else:
-        return Drift("both", "", f"{op}: {diff[1:]}")
-    return Drift(side, obj, f"{kind} {obj}: {ONE_SIDE[side]}")
+        return Drift(DRIFT_DIFFERS, "", f"{op}: {diff[1:]}")
+    return _one_side(op.startswith("add"), kind, obj)
 
 
 def _snapshot_drift(diff: snapshot.Difference) -> Drift:
-    side = {"added": "orm", "removed": "migrations", "changed": "both"}[diff.change]
-    if side == "both":
-        return Drift(side, diff.object, f"{diff.kind} {diff.object} differs: "
+    if diff.change == "changed":
+        return Drift(DRIFT_DIFFERS, diff.object, f"{diff.kind} {diff.object} differs: "
                      f"{diff.before} in the migrations, {diff.after} in the ORM")
-    return Drift(side, diff.object, f"{diff.kind} {diff.object}: {ONE_SIDE[side]}")
+    return _one_side(diff.change == "added", diff.kind, diff.object)
 
 
 def _orm_database(metadata: sa.MetaData, connection: sa.Connection,
@@ -235,7 +240,7 @@ def findings(history: History, drifts: list[Drift], statements: list[str]) -> It
     """Drifts as findings at env.py, migra's SQL attached to the first."""
     env = display_path(history.script_dir.env_py_location)
     for index, drift in enumerate(drifts):
-        yield BY_SIDE[drift.side].at_file(
+        yield drift.rule.at_file(
             env, drift.message, object=drift.object or None,
             detail=("migra, migrations -> ORM:\n" + "\n".join(statements))
             if index == 0 and statements else None)

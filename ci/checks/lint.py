@@ -6,6 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ci.alembic_env import Statement
+from ci.checks.lint_deployed import check_deployed
+from ci.checks.lint_downgrade import check_downgrade, check_markers
+from ci.checks.lint_graph import check_graph
+from ci.checks.lint_naming import adopt, check_duplicate_numbers, check_fixtures, check_revision
+from ci.checks.lint_transaction import check_commits
 from ci.checks.squawk import CapturedSQL, capture_sql, lint_sql
 from ci.config import Config
 from ci.db.runners import READS, verb
@@ -14,11 +19,7 @@ from ci.findings import Finding, Verdict, count, display_path
 from ci.gitrefs import load_base
 from ci.history import History, Revision, load_history
 from ci.rules import allowed
-from ci.rules.deployed import check_deployed
-from ci.rules.downgrade import MISSING_DOWNGRADE, check_downgrade, check_markers
-from ci.rules.graph import check_graph
-from ci.rules.naming import adopt, check_duplicate_numbers, check_fixtures, check_revision
-from ci.rules.transaction import check_commits
+from ci.rules.downgrade import MISSING_DOWNGRADE
 
 
 @dataclass

@@ -21,10 +21,9 @@ from ci.config import Config
 from ci.errors import OutsideFailure
 from ci.findings import Finding
 from ci.history import History, Revision
+from ci.rules import squawk_link
 from ci.rules.roundtrip import UPGRADE_FAILS
 from ci.stages import targets
-
-SQUAWK_DOC = "https://squawkhq.com/docs/{rule}"
 
 
 @dataclass(frozen=True)
@@ -117,9 +116,9 @@ def lint_sql(config: Config, revisions: list[Revision], captured: dict[str, list
         index = max((i for i, start in enumerate(starts) if start <= item["line"]), default=0)
         excerpt = " ".join(texts[index].split())
         excerpt = excerpt if len(excerpt) <= 100 else excerpt[:97] + "..."
-        hint = item.get("help") or f"see {SQUAWK_DOC.format(rule=item['rule_name'])}"
+        doc = squawk_link(item["rule_name"])
         findings.append(Finding(
             check="lint", rule=item["rule_name"], revision=rev.id, file=rev.display,
-            line=_upgrade_line(rev), hint=hint,
+            line=_upgrade_line(rev), hint=item.get("help") or f"see {doc}", doc=doc,
             message=f"{item['message']} (squawk, in `{excerpt}`)"))
     return findings

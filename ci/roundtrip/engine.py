@@ -50,11 +50,10 @@ from ci.config import Config
 from ci.db.runners import run_plain
 from ci.errors import described, error_line
 from ci.history import History, Revision
+from ci.revision_code import commits_outside_a_block, irreversible_at_run_time, is_irreversible
 from ci.roundtrip.fixtures import run_fixture
 from ci.roundtrip.results import Findings, Outcome, commits_itself
 from ci.row_digests import Digest, Rows, Watch
-from ci.rules.downgrade import irreversible_at_run_time, is_irreversible
-from ci.rules.transaction import commits_outside_a_block
 from ci.schemadiff import Captured, capture, migra_sql
 from ci.snapshot import Catalog, Snapshot, Unit, UnitKey
 from ci.tracker import NOTHING, Read, StepReader

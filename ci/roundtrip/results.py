@@ -13,12 +13,11 @@ from ci.history import Revision
 from ci.row_digests import Digest
 from ci.rules import Rule, allowed
 from ci.rules.roundtrip import (
-    BY_CHANGE,
-    CHANGES,
-    CHANGES_ROWS,
+    DOWNGRADE_CHANGES_OBJECTS,
+    DOWNGRADE_CHANGES_ROWS,
+    DOWNGRADE_DROPS_OBJECTS,
     DOWNGRADE_FAILS,
-    DROPS,
-    LEAVES,
+    DOWNGRADE_LEAVES_OBJECTS,
     UPGRADE_FAILS,
 )
 from ci.rules.transaction import COMMIT_OUTSIDE_AUTOCOMMIT_BLOCK
@@ -70,7 +69,7 @@ class Findings:
         self.fire(UPGRADE_FAILS, rev, f"upgrade of {rev.id} calls {ast.unparse(committing)} "
                   "outside an autocommit block: `alembic upgrade` exits 0 but rolls back what "
                   "follows the commit, and the version stamp, so the revision never lands",
-                  line=committing.lineno, hint=COMMIT_OUTSIDE_AUTOCOMMIT_BLOCK.hint)
+                  line=committing.lineno, hint=COMMIT_OUTSIDE_AUTOCOMMIT_BLOCK.fix)
 
     def downgrade_failed(self, rev: Revision, error: BaseException) -> None:
         """The downgrade raised ``error``."""
@@ -84,7 +83,13 @@ class Findings:
         made = {(d.change, d.object) for d in by_downgrade}
         tables = set()
         for diff in differences:
-            self.fire(BY_CHANGE[diff.change], rev, difference_message(rev, diff),
+            if diff.change == "added":
+                which = DOWNGRADE_LEAVES_OBJECTS
+            elif diff.change == "removed":
+                which = DOWNGRADE_DROPS_OBJECTS
+            else:
+                which = DOWNGRADE_CHANGES_OBJECTS
+            self.fire(which, rev, difference_message(rev, diff),
                       line=line_of(rev, "downgrade"), object=diff.object,
                       detail=difference_detail(diff),
                       hint=difference_hint(diff, (diff.change, diff.object) in made))
@@ -100,14 +105,16 @@ class Findings:
             what = ("is gone or empty" if now is None else
                     f"has {now[0]} rows instead of {rows}" if now[0] != rows else
                     f"has its {rows} rows changed")
-            self.fire(CHANGES_ROWS, rev, f"after upgrade then downgrade of {rev.id}, {name} "
-                      f"{what}", line=line_of(rev, "downgrade"), object=name.replace('"', ""))
+            self.fire(DOWNGRADE_CHANGES_ROWS, rev, f"after upgrade then downgrade of {rev.id}, "
+                      f"{name} {what}", line=line_of(rev, "downgrade"),
+                      object=name.replace('"', ""))
 
     def explain(self, first: int, statements: list[str]) -> None:
         """Attach migra's SQL to the first schema finding from index ``first`` on."""
         for index in range(first, len(self.items)):
             finding = self.items[index]
-            if finding.rule in {LEAVES.id, DROPS.id, CHANGES.id} and statements:
+            if finding.rule in {DOWNGRADE_LEAVES_OBJECTS.id, DOWNGRADE_DROPS_OBJECTS.id,
+                                DOWNGRADE_CHANGES_OBJECTS.id} and statements:
                 sql = "\n".join(statements)
                 self.items[index] = dataclasses.replace(finding, detail=(
                     f"{finding.detail}\nmigra, what the downgrade should also do:\n{sql}"))

@@ -1,4 +1,7 @@
-"""Every rule dbci can emit, defined once, one module per family; ``RULES`` lists them all.
+"""Every rule dbci can report, defined once, one module per family (id, summary, doc, fix);
+``RULES`` lists them all, family by family. A rule fires by its constant, named after its id,
+where its check detects it: ``grep -rn DOWNGRADE_LEAVES_OBJECTS ci`` finds the definition and
+every place it fires. ``docs/rules.md`` is generated from here (``python -m ci.rules``).
 
 squawk's own rule ids pass through from squawk and are documented by squawk.
 """
@@ -16,9 +19,10 @@ from ci.rules import (
     stage,
     transaction,
 )
-from ci.rules.base import REGISTRY, Rule, allowed, irreversible_reason
+from ci.rules.base import REGISTRY, Rule, allowed, squawk_link
 
 FAMILIES = (naming, graph, downgrade, transaction, deployed, roundtrip, drift, stage, seed)
-RULES: list[Rule] = list(REGISTRY.values())
+RULES: list[Rule] = [each for family in FAMILIES for each in vars(family).values()
+                     if isinstance(each, Rule)]
 
-__all__ = ["FAMILIES", "RULES", "Rule", "allowed", "irreversible_reason"]
+__all__ = ["FAMILIES", "REGISTRY", "RULES", "Rule", "allowed", "squawk_link"]

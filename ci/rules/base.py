@@ -1,5 +1,5 @@
-"""A rule: a stable id, a doc paragraph (the problem, the fix) and a fix hint; and the markers
-a revision uses to allow a rule or to say it cannot be undone."""
+"""A rule: a stable id, a one-line summary, a doc paragraph (the problem, the fix), the fix
+itself and the checks that report it; and the marker a revision uses to allow a rule."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ if TYPE_CHECKING:
 #: Every rule defined so far, by id (``ci.rules`` imports every family, so all of them).
 REGISTRY: dict[str, Rule] = {}
 
+#: The page documenting every rule, one ``## <rule-id>`` heading each (``make docs`` writes it).
+DOCS = "docs/rules.md"
+#: squawk's page for one of its rules: squawk's ids pass through to lint's findings.
+SQUAWK_DOCS = "https://squawkhq.com/docs/{rule}"
+
 #: ``# dbci: allow <rule-id> -- <reason>`` in a revision file allows that rule there.
 ALLOW = re.compile(r"#\s*dbci:\s*allow\s+([a-z0-9-]+)\s*(?:(?:--|:)\s*(.*\S))?")
-#: ``# dbci: irreversible -- <reason>`` marks a downgrade that cannot restore the schema.
-IRREVERSIBLE = re.compile(r"#\s*dbci:\s*irreversible\b\s*(?:(?:--|:)\s*(.*\S))?")
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,9 @@ class Rule:
     """A named check: ``id`` is used in output, docs and ``# dbci: allow`` comments."""
 
     id: str
-    doc: str
-    hint: str
+    summary: str  # one line
+    doc: str  # the problem, and the fix, in a paragraph
+    fix: str  # what to do, as findings say it (a finding may say it more precisely)
     checks: tuple[str, ...]
 
     @property
@@ -35,41 +39,46 @@ class Rule:
         """The command that reports it (the first, when several do)."""
         return self.checks[0]
 
+    @property
+    def link(self) -> str:
+        """Where the rule is documented: ``docs/rules.md#<id>``."""
+        return f"{DOCS}#{self.id}"
+
     def at(self, rev: Revision, message: str, *, line: int | None = None,
            hint: str | None = None, check: str | None = None, **extra: Any) -> Finding:
         """A finding of this rule at a revision file."""
         return Finding(check=check or self.check, rule=self.id, message=message,
-                       revision=rev.id, file=rev.display, line=line, hint=hint or self.hint,
-                       **extra)
+                       revision=rev.id, file=rev.display, line=line, hint=hint or self.fix,
+                       doc=self.link, **extra)
 
     def at_file(self, file: str, message: str, *, line: int | None = None,
                 hint: str | None = None, **extra: Any) -> Finding:
         """A finding of this rule at a file that is not a revision (env.py, a settings file)."""
         return Finding(check=self.check, rule=self.id, message=message, file=file, line=line,
-                       hint=hint or self.hint, **extra)
+                       hint=hint or self.fix, doc=self.link, **extra)
 
     def at_stage(self, stage: str, message: str, *, hint: str | None = None,
                  **extra: Any) -> Finding:
         """A finding of this rule at a deployed stage."""
         return Finding(check=self.check, rule=self.id, message=message, stage=stage,
-                       hint=hint or self.hint, **extra)
+                       hint=hint or self.fix, doc=self.link, **extra)
 
 
-def rule(id: str, doc: str, hint: str, check: str | tuple[str, ...] = "lint") -> Rule:
+def rule(id: str, *, summary: str, doc: str, fix: str,
+         check: str | tuple[str, ...] = "lint") -> Rule:
     """Define and register a rule; an id is defined once."""
     if id in REGISTRY:
         raise ValueError(f"rule {id!r} is defined twice")
     checks = (check,) if isinstance(check, str) else check
-    REGISTRY[id] = Rule(id, " ".join(doc.split()), hint, checks)
+    REGISTRY[id] = Rule(id, " ".join(summary.split()), " ".join(doc.split()), fix, checks)
     return REGISTRY[id]
+
+
+def squawk_link(rule_id: str) -> str:
+    """squawk's page for one of its rules."""
+    return SQUAWK_DOCS.format(rule=rule_id)
 
 
 def allowed(rev: Revision) -> dict[str, str]:
     """The rules a revision allows, with their reasons (a missing reason is ``""``)."""
     return {m.group(1): m.group(2) or "" for _, m in rev.lines_matching(ALLOW)}
-
-
-def irreversible_reason(rev: Revision) -> str | None:
-    """The reason given by the irreversible marker; ``""`` when the marker has none."""
-    marks = rev.lines_matching(IRREVERSIBLE)
-    return (marks[0][1].group(1) or "") if marks else None

@@ -9,7 +9,7 @@ from ci.command import Command, scratch_argument, stage_arguments
 from ci.config import Config
 from ci.findings import Finding, Result, count
 from ci.output import Printer
-from ci.rules.stage import STAGE_PENDING
+from ci.rules.stage import STAGE_REVISIONS_PENDING
 from ci.stages import targets
 from ci.stages.status import StageStatus, status
 
@@ -28,7 +28,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     found = status(config, target, args.scratch_url)
     findings = list(found.findings)
     if args.fail_on_pending and found.pending:
-        findings.append(STAGE_PENDING.at_stage(
+        findings.append(STAGE_REVISIONS_PENDING.at_stage(
             found.stage, f"stage {found.stage} lacks {count(len(found.pending), 'revision')} "
             f"of this branch: {', '.join(found.pending)}"))
     github.append_step_summary(_markdown(found, findings))

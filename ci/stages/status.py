@@ -16,7 +16,12 @@ from ci.alembic_env import read_stamp, upgrade
 from ci.config import Config
 from ci.findings import Finding, Verdict, count
 from ci.history import load_history
-from ci.rules.stage import BY_CHANGE, STAGE_UNKNOWN_REVISION
+from ci.rules.stage import (
+    STAGE_EXTRA_OBJECT,
+    STAGE_MISSING_OBJECT,
+    STAGE_OBJECT_DIFFERS,
+    STAGE_UNKNOWN_REVISION,
+)
 from ci.schemadiff import capture, migra_sql
 from ci.stages import targets
 
@@ -74,16 +79,7 @@ def status(config: Config, target: targets.Target, scratch_url: str | None) -> S
     # may be of different majors, and nullability is compared per column anyway
     for diff in snapshot.compare(snapshot.without_not_null(built_units),
                                  snapshot.without_not_null(deployed_units)):
-        which = BY_CHANGE[diff.change]
-        message = {
-            "added": f"{diff.kind} {diff.object} is on stage {stage} but the migrations at {rev} "
-                     "do not build it: added by hand?",
-            "removed": f"the migrations at {rev} build {diff.kind} {diff.object}; stage {stage} "
-                       "lacks it: dropped by hand?",
-            "changed": f"{diff.kind} {diff.object} differs on stage {stage}: {diff.before} in "
-                       f"the migrations, {diff.after} there",
-        }[diff.change]
-        findings.append(which.at_stage(stage, message, object=diff.object))
+        findings.append(_by_hand(stage, rev, diff))
     if findings:
         sql = migra_sql(deployed, built)
         if sql:
@@ -91,3 +87,18 @@ def status(config: Config, target: targets.Target, scratch_url: str | None) -> S
                 findings[0], detail="migra, stage -> migrations:\n" + "\n".join(sql))
     pending = [r.id for r in order if r.id not in reached]
     return StageStatus(stage, at.heads, pending, findings, compared=True)
+
+
+def _by_hand(stage: str, rev: str, diff: snapshot.Difference) -> Finding:
+    """One difference from what the migrations build at ``rev`` to what the stage holds."""
+    if diff.change == "added":
+        return STAGE_EXTRA_OBJECT.at_stage(
+            stage, f"{diff.kind} {diff.object} is on stage {stage} but the migrations at {rev} "
+            "do not build it: added by hand?", object=diff.object)
+    if diff.change == "removed":
+        return STAGE_MISSING_OBJECT.at_stage(
+            stage, f"the migrations at {rev} build {diff.kind} {diff.object}; stage {stage} "
+            "lacks it: dropped by hand?", object=diff.object)
+    return STAGE_OBJECT_DIFFERS.at_stage(
+        stage, f"{diff.kind} {diff.object} differs on stage {stage}: {diff.before} in the "
+        f"migrations, {diff.after} there", object=diff.object)

@@ -198,12 +198,13 @@ def test_the_text_report_shows_what_the_downgrade_left(project: Path) -> None:
     leave_column(project)
     run = dbci("roundtrip")
     assert run.code == 1
-    headline, fix, detail, migra, sql, summary = run.out.splitlines()
+    headline, fix, doc, detail, migra, sql, summary = run.out.splitlines()
     assert summary.startswith(f"roundtrip: 14 revisions: 13 passed, 1 failed ({rev('07')}) in ")
     assert headline.startswith(f"{revision_path(project, '07').relative_to(project)}:")
     assert headline.endswith(f": [roundtrip/{LEAVES}] downgrade of {rev('07')} leaves column "
                              f"{PS}.CollectionVersion.published_at behind")
     assert fix == "    fix: drop the object in downgrade()"
+    assert doc == f"    doc: docs/rules.md#{LEAVES}"
     assert detail == "    after upgrade+downgrade: published_at timestamp with time zone"
     assert migra == "    migra, what the downgrade should also do:"
     assert sql == f'    alter table "{PS}"."CollectionVersion" drop column "published_at";'

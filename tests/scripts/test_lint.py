@@ -38,6 +38,7 @@ def lint(*args: str) -> Run:
     assert run.code == text.code
     for finding in run.json()["findings"]:
         assert f"[lint/{finding['rule']}]" in text.out and finding["file"] in text.out
+        assert f"    doc: {finding['doc']}\n" in text.out  # every finding links its rule's doc
     return run
 
 
@@ -240,8 +241,9 @@ def test_the_json_document_has_the_contract_shape(project: Path) -> None:
     assert finding["line"] == 4
     assert finding["message"] == ("docstring says '12_7cd45af4a41d'; down_revision is "
                                   "'13_77685f96deb5'")
+    assert finding["doc"] == "docs/rules.md#docstring-revises"
     assert set(finding) <= {"check", "rule", "revision", "file", "line", "object", "message",
-                            "hint", "detail"}
+                            "hint", "detail", "doc"}
 
 
 def test_github_annotations(project: Path) -> None:
@@ -557,6 +559,7 @@ def test_an_index_without_concurrently_fails(feature: Path) -> None:
     assert finding["file"] == f"database/versions/{path.name}"
     assert finding["revision"] == "15_0123456789ab"
     assert 'CREATE INDEX ix_owner ON persistence_schema."CollectionVersion"' in finding["message"]
+    assert finding["doc"] == f"https://squawkhq.com/docs/{SQUAWK_RULE}"  # squawk's own page
 
 
 @pytest.mark.db
