@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DBCI := $(BIN)/dbci
 PYTEST_ARGS ?=
 
-.PHONY: install install-test check test test-pg lint-code bench oracle \
+.PHONY: install install-test check test test-pg lint-code docs bench oracle \
 	db/new_migration db/new_migration_auto db/test_migration db/migrate db/rollback db/status \
 	db/dump db/local/load-schema db/seed/build db/seed/upload db/init_remote_dev tf/bump \
 	db/tunnel lock lock-check
@@ -50,6 +50,10 @@ test-pg: install-test
 lint-code: install-test
 	$(BIN)/ruff check ci tests bench orm database/env.py
 	$(BIN)/mypy ci
+
+# docs/rules.md from the rule registry (ci/rules/); a test fails while the two differ.
+docs: install
+	$(BIN)/python -m ci.rules docs/rules.md
 
 bench: install-test
 	$(BIN)/python -m bench
