@@ -13,7 +13,6 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import RevisionStep
 from alembic.script import Script, ScriptDirectory
 
 from ci import compat
@@ -45,8 +44,7 @@ class Alembic:
         downgrade`` runs for it (whose relative targets refuse a merge revision)."""
         script = self.script.get_revision(revision)
         assert script is not None
-        self._run(revision, lambda target, rev: [RevisionStep(self.script.revision_map, script,
-                                                              False)])
+        self._run(revision, lambda target, rev: [compat.undo_step(self.script, script)])
 
     def _run(self, target: str, steps: Callable[[str, Any], Sequence[Any]]) -> None:
         def fn(rev: Any, context: Any) -> Sequence[Any]:

@@ -48,6 +48,7 @@ from bench import realistic
 from bench.migrations import Alembic
 from ci.db.embedded import client_program
 from ci.db.scratch import scratch_database
+from ci.history import Revision
 
 DBCI = Path(sys.executable).parent / "dbci"
 #: dbci's round-trip rule ids, in the oracle's words.
@@ -177,7 +178,7 @@ def check(ini: str, revision: str, server: str | None) -> str:
     alembic = Alembic(ini)
     script = alembic.script.get_revision(revision)
     assert script is not None
-    parents = set(script._versioned_down_revisions)
+    parents = set(Revision(script).down_revisions)
     with scratch_database(server) as url:
         alembic.config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         done: set[str] = set()

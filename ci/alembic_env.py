@@ -115,19 +115,16 @@ def env_failed(error: BaseException, env_py: str, config: Config) -> BadInput:
 def _environment(cfg: AlembicConfig, script: ScriptDirectory, forced: dict[str, Any],
                  **kw: Any) -> EnvironmentContext:
     """Alembic's EnvironmentContext, with options dbci adds to whatever env.py configures (one
-    transaction per revision for ``migrate``, a callback after each revision). Its
-    ``configure`` is wrapped on the instance: Alembic installs the instance's own attributes as
-    ``alembic.context``, which a subclass would not get."""
+    transaction per revision for ``migrate``, a callback after each revision)."""
     environment = EnvironmentContext(cfg, script, **kw)
-    configure = environment.configure
 
-    def configure_with(**options: Any) -> None:
+    def with_forced(options: dict[str, Any]) -> dict[str, Any]:
         callbacks = options.pop("on_version_apply", None) or ()
         callbacks = callbacks if isinstance(callbacks, list | tuple) else (callbacks,)
         ours = forced.get("on_version_apply", ())
-        configure(**{**options, **forced, "on_version_apply": (*callbacks, *ours)})
+        return {**options, **forced, "on_version_apply": (*callbacks, *ours)}
 
-    environment.configure = configure_with  # type: ignore[method-assign,assignment]
+    compat.wrap_configure(environment, with_forced)
     return environment
 
 

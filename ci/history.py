@@ -287,5 +287,5 @@ def _load(config: Config, script_dir: ScriptDirectory) -> History:
         history.cycle = tuple(getattr(exc, "revisions", ()) or ())
         return history
     history.graph = graph
-    script_dir.revision_map = graph  # let Alembic's commands reuse the loaded modules
+    compat.share_revision_map(script_dir, graph)  # Alembic's commands reuse the loaded modules
     return history

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
+from ci import compat
 from ci.errors import OutsideFailure, error_line
 
 EMBEDDED_DIR = "pg18"
@@ -67,7 +68,7 @@ def embedded_url() -> str:
 
 def client_program(name: str) -> Path:
     """A PostgreSQL client program (pg_dump, pg_restore, psql) of the embedded build."""
-    return Path(_package().__file__).parent / "pginstall" / "bin" / name
+    return compat.embedded_programs(_package()) / name
 
 
 def stop_embedded() -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -73,22 +71,3 @@ def test_outside_git_the_diff_is_over_an_empty_database(project: Path) -> None:
                   "DatasetCanonical", "DatasetVersion", "DatasetVersionToArtifact"):
         assert creates(statements, table)
     assert not any("alembic_version" in s for s in statements)
-
-
-def test_schemainspect_loads_its_queries_and_inspect_is_left_as_it_was() -> None:
-    """``load_inspector`` imports schemainspect (in a fresh interpreter) with its query files
-    read in full, and gives ``inspect.stack``/``getmodule`` back untouched."""
-    script = """if True:
-        import inspect, pathlib
-        stack, getmodule = inspect.stack, inspect.getmodule
-        from ci.compat import load_inspector
-        load_inspector()
-        from schemainspect.pg import obj
-        sql = pathlib.Path(obj.__file__).parent / "sql"
-        assert obj.ALL_RELATIONS_QUERY == (sql / "relations.sql").read_text()
-        assert obj.RLSPOLICIES_QUERY == (sql / "rlspolicies.sql").read_text()
-        assert (inspect.stack, inspect.getmodule) == (stack, getmodule)
-        """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=False)
-    assert done.returncode == 0, done.stderr

@@ -1,0 +1,332 @@
+"""``ci/compat.py`` against the installed libraries: each function does what dbci relies on.
+
+Each test exercises one function on a real Alembic project written here, a real
+MigrationContext on a real PostgreSQL database, or the installed package itself. A failure names
+the function, the releases it was checked on and the installed ones: a new release changed a
+private API dbci uses, and ``ci/compat.py`` is the one place to mend it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
+from alembic.operations import Operations
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionMap
+from alembic.util import CommandError
+from conftest import write_revision
+from packaging.version import Version
+
+from ci import compat
+from ci.alembic_env import capture_statements
+from ci.db.embedded import _package
+from ci.db.runners import create_engine
+from ci.db.scratch import scratch_database
+
+
+def broken(function: Callable[..., Any], what: str) -> str:
+    """The failure message: which function, what it no longer does, the releases it was checked
+    on and the installed ones."""
+    checked = compat.CHECKED_ON[function.__name__]
+    releases = "; ".join(f"{name} checked on {checked[name]}, installed {version(name)}"
+                         for name in checked)
+    return (f"ci.compat.{function.__name__} no longer works as dbci relies on: {what} "
+            f"({releases}); mend it in ci/compat.py")
+
+
+def test_every_function_says_what_it_was_checked_on_and_is_tested_here() -> None:
+    functions = [name for name, value in vars(compat).items()
+                 if callable(value) and getattr(value, "__module__", "") == compat.__name__
+                 and not name.startswith("_") and name != "checked_on"]
+    source = Path(__file__).read_text()
+    for name in functions:
+        assert compat.CHECKED_ON.get(name), f"ci.compat.{name}: no @checked_on(...)"
+        assert re.search(rf"compat\.{name}\b", source), \
+            f"ci.compat.{name}: no test in {Path(__file__).name}"
+        for distribution in compat.CHECKED_ON[name]:
+            assert version(distribution), distribution
+
+
+# -- a tiny Alembic project: r1 <- r2 <- r3, and an env.py that configures offline -----------
+
+
+@pytest.fixture
+def script_dir(tmp_path: Path) -> ScriptDirectory:
+    root = tmp_path / "migrations"
+    versions = root / "versions"
+    versions.mkdir(parents=True)
+    (root / "env.py").write_text("from alembic import context\n\n"
+                                 'context.configure(dialect_name="postgresql", tag="env.py")\n')
+    for number, down in ((1, None), (2, "r1"), (3, "r2")):
+        write_revision(versions, f"r{number}_step.py", f"r{number}", down)
+    (versions / "README.txt").write_text("not a revision\n")
+    (versions / "__pycache__").mkdir()
+    (versions / "__pycache__" / "stale.py").write_text("revision = 'stale'\n")
+    return ScriptDirectory(str(root))
+
+
+def test_load_script_loads_a_revision_and_passes_what_breaks_one_through(
+        script_dir: ScriptDirectory) -> None:
+    versions = Path(script_dir.dir) / "versions"
+    script = compat.load_script(script_dir, versions / "r2_step.py")
+    assert isinstance(script, Script), broken(compat.load_script, f"gave {script!r}")
+    assert (script.revision, script.down_revision, Path(script.path)) == (
+        "r2", "r1", versions / "r2_step.py"), broken(compat.load_script, "other attributes")
+    assert callable(script.module.upgrade), broken(compat.load_script, "no module.upgrade")
+    assert compat.load_script(script_dir, versions / "README.txt") is None, \
+        broken(compat.load_script, "a file that is no revision is not None")
+    # what ci.history turns into one line each, by these exception types
+    (versions / "no_id.py").write_text("down_revision = None\n")
+    (versions / "no_down.py").write_text("revision = 'x'\n")
+    (versions / "broken.py").write_text("revision = (\n")
+    for name, expected, says in (("no_id.py", CommandError, ""),
+                                 ("no_down.py", AttributeError, "down_revision"),
+                                 ("broken.py", SyntaxError, "")):
+        raised: Exception | None = None
+        try:
+            compat.load_script(script_dir, versions / name)
+        except Exception as exc:
+            raised = exc
+        assert isinstance(raised, expected) and says in str(raised), broken(
+            compat.load_script, f"{name} raised {raised!r}, not a {expected.__name__} "
+            f"naming {says!r}")
+
+
+def test_revision_paths_are_the_files_of_each_version_location_there_is(
+        script_dir: ScriptDirectory, tmp_path: Path) -> None:
+    versions = Path(script_dir.dir) / "versions"
+    found = list(compat.revision_paths(script_dir))
+    assert found == [versions / n for n in ("README.txt", "r1_step.py", "r2_step.py",
+                                            "r3_step.py")], broken(compat.revision_paths,
+                                                                   f"found {found}")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "r9_other.py").write_text("")
+    located = ScriptDirectory(script_dir.dir, version_locations=[
+        str(versions), str(tmp_path / "missing"), str(other)])
+    found = list(compat.revision_paths(located))
+    assert found[-1] == other / "r9_other.py" and len(found) == 5, \
+        broken(compat.revision_paths, f"with version_locations, found {found}")
+
+
+def test_share_revision_map_makes_alembic_answer_from_the_loaded_revisions(
+        script_dir: ScriptDirectory) -> None:
+    loaded = [s for p in compat.revision_paths(script_dir)
+              if (s := compat.load_script(script_dir, p)) is not None]
+    graph = RevisionMap(lambda: loaded)
+    compat.share_revision_map(script_dir, graph)
+    for path in compat.revision_paths(script_dir):
+        path.unlink()  # Alembic reading the files again would find nothing now
+    assert script_dir.get_revision("r2") is loaded[1], \
+        broken(compat.share_revision_map, "get_revision does not answer from the shared map")
+    assert [s.revision for s in script_dir.walk_revisions()] == ["r3", "r2", "r1"], \
+        broken(compat.share_revision_map, "walk_revisions does not answer from the shared map")
+
+
+def pairs(steps: list[Any]) -> list[tuple[str, bool, str, tuple[str, ...], tuple[str, ...]]]:
+    """What dbci reads of Alembic's steps: the revision, the direction, and (``info``) the
+    revision applied and the heads each step takes away and brings."""
+    return [(s.revision.revision, s.is_upgrade, s.info.up_revision_id, s.info.down_revision_ids,
+             s.info.up_revision_ids) for s in steps]
+
+
+def test_steps_are_the_steps_alembic_upgrade_and_downgrade_run(
+        script_dir: ScriptDirectory) -> None:
+    up = pairs(compat.steps(script_dir, "upgrade", "heads", ()))
+    assert up == [("r1", True, "r1", (), ("r1",)), ("r2", True, "r2", ("r1",), ("r2",)),
+                  ("r3", True, "r3", ("r2",), ("r3",))], broken(compat.steps, f"upgrade: {up}")
+    down = pairs(compat.steps(script_dir, "downgrade", "r1", ("r3",)))
+    assert down == [("r3", False, "r3", ("r2",), ("r3",)),
+                    ("r2", False, "r2", ("r1",), ("r2",))], broken(compat.steps,
+                                                                   f"downgrade: {down}")
+
+
+def test_undo_step_is_the_step_alembic_downgrade_runs_for_one_revision(
+        script_dir: ScriptDirectory) -> None:
+    step = compat.undo_step(script_dir, script_dir.get_revision("r2"))
+    planned = compat.steps(script_dir, "downgrade", "r1", ("r2",))
+    assert pairs([step]) == pairs(planned), \
+        broken(compat.undo_step, f"{pairs([step])}, not {pairs(planned)}")
+
+
+def test_wrap_configure_reaches_the_configure_env_py_calls(script_dir: ScriptDirectory) -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", script_dir.dir)
+    environment = EnvironmentContext(cfg, script_dir)
+    seen: list[dict[str, Any]] = []
+
+    def adjust(options: dict[str, Any]) -> dict[str, Any]:
+        seen.append(dict(options))
+        return {**options, "transaction_per_migration": True}
+
+    compat.wrap_configure(environment, adjust)
+    with environment:
+        script_dir.run_env()
+    assert seen == [{"dialect_name": "postgresql", "tag": "env.py"}], \
+        broken(compat.wrap_configure, f"env.py's options never came through ({seen})")
+    assert environment.get_context().opts.get("transaction_per_migration") is True, \
+        broken(compat.wrap_configure, "the adjusted options did not configure the context")
+
+
+# -- a real MigrationContext on a real PostgreSQL database ---------------------------------------
+
+
+#: Alembic brought the method :func:`compat.each_schema_reflected_at_once` mends in 1.20; before,
+#: there is nothing to mend and it leaves Alembic alone.
+MENDED_FROM = Version("1.20.0")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[sa.Engine]:
+    """An engine on a scratch database this module shares (each test names its own tables)."""
+    with scratch_database(os.environ.get("DATABASE_URL")) as url:
+        made = create_engine(url)
+        try:
+            yield made
+        finally:
+            made.dispose()
+
+
+@pytest.fixture
+def conn(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection not in a transaction yet (Alembic would take one for an outside caller's)."""
+    with engine.connect() as connection:
+        yield connection
+
+
+def committed(engine: sa.Engine, table: str) -> bool:
+    """Whether another session sees ``table``: it was committed."""
+    with engine.connect() as other:
+        return other.scalar(sa.text("SELECT to_regclass(:t) IS NOT NULL"), {"t": table}) is True
+
+
+@pytest.mark.db
+def test_begin_per_revision_commits_a_revision_only_under_transaction_per_migration(
+        engine: sa.Engine) -> None:
+    for per_migration, table in ((True, "per_revision"), (False, "per_run")):
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"transaction_per_migration": per_migration})
+            with compat.begin_per_revision(context):
+                conn.exec_driver_sql(f"CREATE TABLE {table} ()")
+            assert committed(engine, table) is per_migration, broken(
+                compat.begin_per_revision, f"with transaction_per_migration={per_migration}, "
+                f"the block {'did not commit' if per_migration else 'committed'}")
+
+
+@pytest.mark.db
+def test_a_restored_type_memo_makes_alembic_create_the_type_again(conn: sa.Connection) -> None:
+    context = MigrationContext.configure(conn)
+    op = Operations(context)
+    mood = sa.Enum("happy", "sad", name="memo_mood")
+    before = compat.type_memo(context)
+    with conn.begin():
+        op.create_table("memo_a", sa.Column("m", mood))
+        made = set().union(*compat.type_memo(context).values())
+        assert (None, "memo_mood") in made, broken(compat.type_memo, f"the memo holds {made}")
+        conn.exec_driver_sql("DROP TABLE memo_a; DROP TYPE memo_mood")  # as a rollback would
+        compat.restore_type_memo(context, before)
+        op.create_table("memo_b", sa.Column("m", mood))  # fails where the type is not made again
+        assert conn.scalar(sa.text("SELECT to_regtype('memo_mood') IS NOT NULL")), \
+            broken(compat.restore_type_memo, "Alembic did not create the type again")
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(("end", "carry_on", "kept"), [
+    ("commit", compat.adopt_transaction, True),  # op.get_bind().commit() in a revision
+    ("rollback", compat.restart_transaction, False),  # the round trip after a failed downgrade
+])
+def test_after_its_transaction_ended_alembic_commits_the_next_one(
+        engine: sa.Engine, conn: sa.Connection, end: str,
+        carry_on: Callable[[MigrationContext, sa.Connection], None], kept: bool) -> None:
+    context = MigrationContext.configure(conn)
+    with context.begin_transaction():
+        conn.exec_driver_sql(f"CREATE TABLE ended_by_{end} ()")
+        getattr(conn, end)()
+        carry_on(context, conn)
+        conn.exec_driver_sql(f"CREATE TABLE after_{end} ()")
+    assert committed(engine, f"after_{end}"), \
+        broken(carry_on, f"after a {end}, Alembic's block did not commit the new transaction")
+    assert committed(engine, f"ended_by_{end}") is kept, broken(carry_on, f"a {end} did not end")
+
+
+@pytest.mark.db
+def test_each_schema_reflected_at_once_finds_the_same_with_fewer_queries(
+        conn: sa.Connection) -> None:
+    metadata = sa.MetaData()
+    with conn.begin():
+        for schema in ("reflect_a", "reflect_b"):
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            for n in range(4):
+                conn.exec_driver_sql(f"CREATE TABLE {schema}.t{n} (id int PRIMARY KEY, x int)")
+                sa.Table(f"t{n}", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                         sa.Column("x", sa.Integer), sa.Column("y", sa.Text), schema=schema)
+
+    def these_schemas(name: str | None, kind: str, parents: Any) -> bool:
+        return kind != "schema" or (name or "").startswith("reflect_")
+
+    context = MigrationContext.configure(conn, opts={"include_schemas": True,
+                                                     "include_name": these_schemas})
+
+    def compare() -> tuple[list[str], int]:
+        with capture_statements(conn) as sent:
+            found = sorted(map(repr, compare_metadata(context, metadata)))
+        return found, len(sent)
+
+    plain, plain_queries = compare()
+    helper = getattr(sys.modules.get("alembic.autogenerate.compare.util"), "_InspectorConv", None)
+    original = getattr(helper, "_pre_cache", None)
+    applies = Version(version("alembic")) >= MENDED_FROM
+    with compat.each_schema_reflected_at_once():
+        mends = original is not None and helper._pre_cache is not original
+        mended, mended_queries = compare()
+    assert mends is applies, broken(compat.each_schema_reflected_at_once,
+                                    "the method it mends is not there" if applies else
+                                    f"it patched an Alembic before {MENDED_FROM}")
+    assert getattr(helper, "_pre_cache", None) is original, \
+        broken(compat.each_schema_reflected_at_once, "the method was not put back")
+    assert len(plain) == 8 and mended == plain, \
+        broken(compat.each_schema_reflected_at_once, f"found {mended}, not {plain}")
+    assert mended_queries < plain_queries or not applies, broken(
+        compat.each_schema_reflected_at_once,
+        f"{mended_queries} queries with it, {plain_queries} without: it saves nothing now")
+
+
+def test_load_inspector_imports_schemainspect_whole_and_leaves_inspect_as_it_was() -> None:
+    """In a fresh interpreter (this one may have imported schemainspect already)."""
+    script = """if True:
+        import inspect, pathlib
+        stack, getmodule = inspect.stack, inspect.getmodule
+        from ci import compat
+        compat.load_inspector()
+        from schemainspect.pg import obj
+        sql = pathlib.Path(obj.__file__).parent / "sql"
+        assert obj.ALL_RELATIONS_QUERY == (sql / "relations.sql").read_text()
+        assert obj.RLSPOLICIES_QUERY == (sql / "rlspolicies.sql").read_text()
+        assert (inspect.stack, inspect.getmodule) == (stack, getmodule)
+        """
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, broken(compat.load_inspector, done.stderr.strip())
+
+
+def test_embedded_programs_holds_the_client_programs_dbci_runs() -> None:
+    folder = compat.embedded_programs(_package())
+    for name in ("pg_dump", "pg_restore", "psql"):
+        done = subprocess.run([str(folder / name), "--version"], capture_output=True,
+                              text=True, check=False)
+        assert done.returncode == 0 and "PostgreSQL" in done.stdout, \
+            broken(compat.embedded_programs, f"{folder / name}: {done.stderr.strip()}")
