@@ -28,7 +28,6 @@ from pydantic import (
     model_validator,
 )
 
-from ci import squawk_cli as squawk
 from ci.errors import BadInput
 
 
@@ -271,16 +270,9 @@ class Settings(_Table):
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise BadInput(f"{path}: not valid TOML ({exc}); fix the file") from exc
         try:
-            settings = cls.model_validate(_snake(raw))
+            return cls.model_validate(_snake(raw))
         except ValidationError as exc:
             raise BadInput(f"{path}: {_explain(cls, raw, exc)}") from exc
-        if (settings.squawk_exclude != DEFAULT_SQUAWK_EXCLUDE
-                or settings.squawk_pg_version is not None):
-            said = squawk.refused(settings.squawk_exclude, settings.squawk_pg_version)
-            if said:
-                raise BadInput(f"{path}: [tool.dbci] squawk_exclude or squawk_pg_version: "
-                               f"squawk refuses them ({said})")
-        return settings
 
 
 def _snake(value: Any) -> Any:

@@ -147,15 +147,22 @@ DROP_INDEX = ('op.drop_index("ix_owner", table_name="CollectionVersion", '
 
 
 @pytest.mark.db
-@pytest.mark.parametrize("line", ['squawk_exclude = ["require-concurent-index-creation"]',
-                                  'squawk_pg_version = "banana"'])
-def test_a_squawk_setting_it_refuses_is_a_settings_error(git_project: Path, line: str) -> None:
+@pytest.mark.parametrize(("line", "said"), [
+    ('squawk_exclude = ["no-such-squawk-rule"]',
+     "squawk_exclude or squawk_pg_version: squawk refuses them (invalid value "
+     "'no-such-squawk-rule' for '--exclude <rule>': invalid rule name no-such-squawk-rule)"),
+    ('squawk_pg_version = "banana"',
+     "squawk_pg_version = 'banana': is not a PostgreSQL version such as '15' or '13.0'"),
+], ids=["squawk-refuses", "not-a-version"])
+def test_a_squawk_setting_it_refuses_is_a_settings_error(git_project: Path, line: str,
+                                                         said: str) -> None:
+    """Refused where squawk runs (squawk judges its own rule names), with one line."""
     git(git_project, "checkout", "-q", "-b", "feature")
     add_revision(git_project, "index_owner", INDEX, DROP_INDEX)
     set_dbci(git_project, line)
     run = dbci("lint", "--base", "main")
     assert run.code == 2 and run.out == ""
-    assert "pyproject.toml: [tool.dbci] squawk" in run.err
+    assert run.err == f"dbci lint: {git_project / 'pyproject.toml'}: [tool.dbci] {said}\n"
 
 
 @pytest.mark.db

@@ -18,11 +18,12 @@ from alembic.runtime.migration import MigrationContext
 from ci import squawk_cli as squawk
 from ci.alembic_env import RevisionFailed, Statement, apply, capture_statements, run_env
 from ci.config import Config
-from ci.errors import OutsideFailure
+from ci.errors import BadInput, OutsideFailure
 from ci.findings import Finding
 from ci.history import History, Revision
 from ci.rules import squawk_link
 from ci.rules.roundtrip import UPGRADE_FAILS
+from ci.settings import DEFAULT_SQUAWK_EXCLUDE
 from ci.stages import targets
 
 
@@ -85,6 +86,19 @@ def sql_script(statements: list[Statement]) -> tuple[str, list[int]]:
     return text + ("COMMIT;\n" if in_tx else ""), starts
 
 
+def refuse_what_squawk_refuses(config: Config) -> None:
+    """Bad input (exit 2, naming pyproject.toml) where squawk refuses the project's
+    ``squawk_exclude`` or ``squawk_pg_version`` (an unknown rule, a version it cannot read):
+    a typo must not switch a rule off. Asked of squawk only where they differ from dbci's own."""
+    settings = config.settings
+    if settings.squawk_exclude == DEFAULT_SQUAWK_EXCLUDE and settings.squawk_pg_version is None:
+        return
+    said = squawk.refused(settings.squawk_exclude, settings.squawk_pg_version)
+    if said:
+        raise BadInput(f"{config.project_dir / 'pyproject.toml'}: [tool.dbci] squawk_exclude or "
+                       f"squawk_pg_version: squawk refuses them ({said})")
+
+
 def lint_sql(config: Config, revisions: list[Revision], captured: dict[str, list[Statement]],
              pg_version: str) -> list[Finding]:
     """Run squawk once over one file per revision; findings land at the revision files."""
@@ -101,6 +115,7 @@ def lint_sql(config: Config, revisions: list[Revision], captured: dict[str, list
         if not by_file:
             return []
         settings = config.settings
+        refuse_what_squawk_refuses(config)
         args = ["--reporter", "json", "--pg-version", settings.squawk_pg_version or pg_version]
         if settings.squawk_exclude:
             args += ["--exclude", ",".join(settings.squawk_exclude)]
