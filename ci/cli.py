@@ -16,6 +16,7 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import ci.scripts
@@ -199,7 +200,8 @@ def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         signal.signal(number, interrupts.record)
     config: Config | None = None
     try:
-        config = Config.load(args.config, args.database_url)
+        config = Config.load(args.config, args.database_url) if args.command.project else \
+            Config(Path(args.config).absolute())
         code = int(args.command.run(config, args, printer))
         if interrupts.by_signal():  # caught on the way, and turned into a result
             raise KeyboardInterrupt

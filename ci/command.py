@@ -141,6 +141,7 @@ class Command:
     help: str
     run: Run
     arguments: Arguments = no_arguments
+    project: bool = True  # False: reads no alembic.ini (``run`` gets the settings' defaults)
 
 
 @dataclass(frozen=True)

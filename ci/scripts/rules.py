@@ -32,4 +32,5 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     return EXIT_OK
 
 
-COMMAND = Command("rules", "list every rule, or print one rule's doc", run, arguments)
+COMMAND = Command("rules", "list every rule, or print one rule's doc", run, arguments,
+                  project=False)
