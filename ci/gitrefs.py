@@ -23,7 +23,7 @@ def _git(args: list[str], cwd: Path) -> bytes:
     try:
         done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
     except FileNotFoundError as exc:
-        raise OutsideFailure("git is not installed; --base and --onto need it") from exc
+        raise OutsideFailure("git is not installed; --base needs it") from exc
     if done.returncode != 0:
         raise _GitError(done.stderr.decode(errors="replace").strip())
     return done.stdout
@@ -39,7 +39,7 @@ def repo_root(path: Path) -> Path:
         return Path(_git(["rev-parse", "--show-toplevel"], path).decode().strip())
     except _GitError as exc:  # not a repository, or one git refuses (dubious ownership)
         reason = (str(exc).splitlines() or ["git failed"])[0].removeprefix("fatal: ")
-        raise BadInput(f"{path}: {reason}; --base and --onto need a git repository") from exc
+        raise BadInput(f"{path}: {reason}; --base needs a git repository") from exc
 
 
 def resolve(ref: str, cwd: Path) -> str:

@@ -30,7 +30,7 @@ MULTIPLE_HEADS = rule(
     summary="More than one head; `alembic upgrade head` refuses.",
     doc="""The history has more than one head: two branches each added a revision on the same
     parent. ``alembic upgrade head`` refuses to run.""",
-    fix="run `dbci renumber --onto <base branch>` to move this branch's revisions after the "
+    fix="run `dbci renumber --base <base branch>` to move this branch's revisions after the "
     "base head",
 )
 BRANCH_POINT = rule(
@@ -38,12 +38,12 @@ BRANCH_POINT = rule(
     summary="Several revisions build on one; dbci histories are one line.",
     doc="""Several revisions build on this one. dbci histories are one line, so each deployed
     database has exactly one place in it.""",
-    fix="run `dbci renumber --onto <base branch>` so the revisions follow one another",
+    fix="run `dbci renumber --base <base branch>` so the revisions follow one another",
 )
 MERGE_REVISION = rule(
     "merge-revision",
     summary="A merge revision joins branches; renumber instead.",
     doc="""A merge revision (``down_revision`` is a tuple) joins branches; dbci histories stay
     linear, so renumber instead of merging.""",
-    fix="delete the merge revision and run `dbci renumber --onto <base branch>`",
+    fix="delete the merge revision and run `dbci renumber --base <base branch>`",
 )

@@ -47,7 +47,7 @@ DUPLICATE_NUMBER = rule(
     "duplicate-number",
     summary="Two revisions carry one number: two pull requests each added the next revision.",
     doc="""Two revisions carry one number: two pull requests each added the next revision.""",
-    fix="run `dbci renumber --onto <base branch>` on the branch that landed second",
+    fix="run `dbci renumber --base <base branch>` on the branch that landed second",
 )
 DOCSTRING_REVISION_ID = rule(
     "docstring-revision-id",

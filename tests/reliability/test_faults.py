@@ -254,7 +254,7 @@ def test_a_full_disk_changes_nothing(full_disk: Path, aws: str, monkeypatch: pyt
     put_secret(SECRET, rds_layout(stage_db))
     fill(full_disk)
     before = state(full_disk)
-    for where, args in ((diverged, ["renumber", "--onto", "main"]), (plain, ["new", "add links"]),
+    for where, args in ((diverged, ["renumber", "--base", "main"]), (plain, ["new", "add links"]),
                         (plain, ["tf", "bump"]),
                         (plain, ["db", "dump", "--stage", "dev", "--out",
                                  str(full_disk / "dev.dump")])):

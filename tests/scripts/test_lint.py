@@ -509,7 +509,7 @@ def test_base_outside_a_git_repository_is_bad_input(project: Path) -> None:
     run = dbci("lint", "--base", "main")
     assert run.code == 2
     assert run.err == (f"dbci lint: {project}: not a git repository (or any of the parent "
-                       "directories): .git; --base and --onto need a git repository\n")
+                       "directories): .git; --base needs a git repository\n")
 
 
 def test_a_repository_git_refuses_is_named(shared_tmp: Path) -> None:
@@ -522,7 +522,7 @@ def test_a_repository_git_refuses_is_named(shared_tmp: Path) -> None:
     run = dbci_process("lint", "--base", "main", cwd=project, **unprivileged())
     assert run.code == 2
     assert run.err == (f"dbci lint: {project}: detected dubious ownership in repository at "
-                       f"'{project}'; --base and --onto need a git repository\n")
+                       f"'{project}'; --base needs a git repository\n")
 
 
 # -- --base: squawk on the SQL each new revision executes (a real PostgreSQL)
