@@ -7,9 +7,8 @@ import argparse
 from ci import github
 from ci.command import Command, scratch_argument, stage_arguments
 from ci.config import Config
-from ci.findings import Finding, Result, count
+from ci.findings import Result
 from ci.output import Printer
-from ci.rules.stage import STAGE_REVISIONS_PENDING
 from ci.stages import targets
 from ci.stages.status import StageStatus, status
 
@@ -25,27 +24,21 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the stage's status; exit 1 when its schema is not the migrations' (or, with
     --fail-on-pending, when revisions are pending)."""
     target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel, printer.log)
-    found = status(config, target, args.scratch_url)
-    findings = list(found.findings)
-    if args.fail_on_pending and found.pending:
-        findings.append(STAGE_REVISIONS_PENDING.at_stage(
-            found.stage, f"stage {found.stage} lacks {count(len(found.pending), 'revision')} "
-            f"of this branch: {', '.join(found.pending)}"))
-    github.append_step_summary(_markdown(found, findings))
-    result = Result(findings=findings, summary=[f"status: {found.summary}"], data={
+    found = status(config, target, args.scratch_url, args.fail_on_pending)
+    github.append_step_summary(_markdown(found))
+    printer.result(Result(findings=found.findings, summary=[f"status: {found.summary}"], data={
         "stage": found.stage, "revision": list(found.revision), "pending": found.pending,
-        "compared": found.compared})
-    printer.result(result)
-    return result.exit_code
+        "compared": found.compared}))
+    return found.exit_code
 
 
-def _markdown(found: StageStatus, findings: list[Finding]) -> str:
+def _markdown(found: StageStatus) -> str:
     """The job summary's section: the stage's revision, what is pending, what differs."""
-    out = [f"## dbci status: {'❌' if findings else '✅'} stage {found.stage}", "",
+    out = [f"## dbci status: {'✅' if found.ok else '❌'} stage {found.stage}", "",
            found.summary]
     if found.pending:
         out += ["", "Pending: " + ", ".join(f"`{rev}`" for rev in found.pending)]
-    out += [f"- **{f.rule}** {f.message}" for f in findings]
+    out += [f"- **[{f.rule}]({f.doc})** {f.message}" for f in found.findings]
     return "\n".join(out) + "\n"
 
 

@@ -20,6 +20,7 @@ from ci.rules.stage import (
     STAGE_EXTRA_OBJECT,
     STAGE_MISSING_OBJECT,
     STAGE_OBJECT_DIFFERS,
+    STAGE_REVISIONS_PENDING,
     STAGE_UNKNOWN_REVISION,
 )
 from ci.schemadiff import capture, migra_sql
@@ -42,14 +43,17 @@ class StageStatus(Verdict):
         at = ", ".join(self.revision) or "no revision (empty)"
         pending = f"{count(len(self.pending), 'revision')} pending" if self.pending else \
             "up to date"
-        verdict = ("its schema is the one the migrations build" if self.ok else
+        by_hand = [f for f in self.findings if f.rule != STAGE_REVISIONS_PENDING.id]
+        verdict = ("its schema is the one the migrations build" if not by_hand else
                    "not compared" if not self.compared else
-                   f"{count(len(self.findings), 'difference')} from the migrations")
+                   f"{count(len(by_hand), 'difference')} from the migrations")
         return f"stage {self.stage} at {at}, {pending}; {verdict}"
 
 
-def status(config: Config, target: targets.Target, scratch_url: str | None) -> StageStatus:
-    """Read the stage; build its revision on a scratch database; compare the two."""
+def status(config: Config, target: targets.Target, scratch_url: str | None,
+           fail_on_pending: bool = False) -> StageStatus:
+    """Read the stage; build its revision on a scratch database; compare the two. With
+    ``fail_on_pending``, revisions not yet on the stage are a finding too."""
     stage = target.stage or "?"
     history = load_history(config)
     order = history.order()
@@ -86,6 +90,10 @@ def status(config: Config, target: targets.Target, scratch_url: str | None) -> S
             findings[0] = dataclasses.replace(
                 findings[0], detail="migra, stage -> migrations:\n" + "\n".join(sql))
     pending = [r.id for r in order if r.id not in reached]
+    if fail_on_pending and pending:
+        findings.append(STAGE_REVISIONS_PENDING.at_stage(
+            stage, f"stage {stage} lacks {count(len(pending), 'revision')} of this branch: "
+            f"{', '.join(pending)}"))
     return StageStatus(stage, at.heads, pending, findings, compared=True)
 
 
