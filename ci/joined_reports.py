@@ -105,4 +105,5 @@ def join(named: list[tuple[str, Report]]) -> Report:
     return Report(steps, findings, base=first.base, diff_sql=first.diff_sql,
                   base_head=first.base_head, added=first.added,
                   revisions=[dataclasses.asdict(o) for o in outcomes],
-                  seconds=max(r.seconds for r in reports), postgres=first.postgres)
+                  seconds=max(r.seconds for r in reports), postgres=first.postgres,
+                  impact=[i for r in reports for i in r.impact])

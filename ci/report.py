@@ -39,6 +39,7 @@ class Report(Verdict):
     seconds: float = 0.0  # the round trip's
     shard: str | None = None  # "K/N" when this report covers one slice of the round trip
     postgres: str | None = None  # the server's major version ("18"); None: not recorded
+    impact: list[dict[str, Any]] = field(default_factory=list)  # each new revision's, sized
 
     @property
     def ok(self) -> bool:
@@ -52,7 +53,8 @@ class Report(Verdict):
                            for s in self.steps],
                 "base": self.base, "sql": self.diff_sql, "base_head": self.base_head,
                 "added": [list(a) for a in self.added], "revisions": self.revisions,
-                "seconds": self.seconds, "shard": self.shard, "postgres": self.postgres}
+                "seconds": self.seconds, "shard": self.shard, "postgres": self.postgres,
+                "impact": self.impact}
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Report:
@@ -63,7 +65,7 @@ class Report(Verdict):
                    findings=list(read.findings), base=read.base, diff_sql=read.sql,
                    base_head=read.base_head, added=read.added,
                    revisions=[o.model_dump() for o in read.revisions], seconds=read.seconds,
-                   shard=read.shard, postgres=read.postgres)
+                   shard=read.shard, postgres=read.postgres, impact=read.impact)
 
 
 def finding_key(finding: Finding) -> tuple[str | None, ...]:
@@ -170,6 +172,7 @@ class _Document(BaseModel):
     seconds: float = 0.0
     shard: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*/[1-9][0-9]*$")] | None = None
     postgres: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*$")] | None = None
+    impact: list[dict[str, Any]] = []
 
     @field_validator("shard")
     @classmethod
@@ -254,6 +257,7 @@ def _body(report: Report) -> list[str]:
     out += [f"| {s.name} | {_mark(s.ok)} | {_cell(s.summary)} |" for s in report.steps]
     if report.findings:
         out += ["", "### Problems", "", *_problems(report.findings)]
+    out += _impact(report)
     over = f"over `{report.base}`" if report.base else "over an empty database"
     statements = count(len(report.diff_sql), "statement")
     out += ["", f"<details><summary>Schema diff {over} ({statements}, migra)</summary>", "",
@@ -269,6 +273,30 @@ def _body(report: Report) -> list[str]:
             out.append(f'  {previous} --> {node}["{label}"]')
             previous = node
         out.append("```")
+    return out
+
+
+def _impact(report: Report) -> list[str]:
+    """A table per new revision: what it did to each existing table, observed as it ran."""
+    if not report.impact:
+        return []
+    out = ["", "### Production impact", "", "Observed while each new revision ran in a "
+           "transaction of its own: the locks it held until its commit, tables rewritten or read "
+           "in full, indexes built; sizes from the stage's statistics (`check --stats`)."]
+    for revision in dict.fromkeys(i["revision"] for i in report.impact):
+        out += ["", f"`{revision}`", "", "| table | lock (blocks) | rewritten | read in full "
+                "| on the stage | verdict |", "|---|---|---|---|---|---|"]
+        for i in (i for i in report.impact if i["revision"] == revision):
+            what = i["relation"] + (f", index {i['index']} built" + (
+                " concurrently" if i.get("concurrently") else "") if i.get("index") else
+                ", dropped" if i.get("change") == "dropped" else "")
+            lock = (f"{i['lock']} ({i['blocks'] or 'nothing'})" if i.get("lock") else
+                    "not observed (outside a transaction)")
+            verdict = {"finding": f"❌ {i.get('rule')}", "size unknown":
+                       f"⚠️ {i.get('rule')}, size unknown"}.get(i["verdict"], i["verdict"])
+            out.append(f"| {_cell(what)} | {lock} | {'yes' if i['rewritten'] else '-'} | "
+                       f"{'yes' if i['scanned'] else '-'} | {i.get('size', 'unknown')} | "
+                       f"{_cell(verdict)} |")
     return out
 
 

@@ -181,6 +181,13 @@ class Settings(_Table):
     seed_prefix: StrictStr = "database/"
     terraform_file: StrictStr = ".happy/terraform/modules/ecs-stack/main.tf"
     roundtrip_workers: StrictInt = 2  # 1: the round trip runs in this process alone
+    #: A table with more rows or bytes than these on the stage makes a rewrite or a long
+    #: write-blocking lock a finding (``impact/...``); smaller ones are shown only.
+    impact_rows: StrictInt = Field(default=100_000, ge=0)
+    impact_bytes: StrictInt = Field(default=100 * 2**20, ge=0)
+    #: The stage statistics ``check`` sizes impact by when ``--stats`` is not given (a file
+    #: ``dbci status --stats-out`` wrote, relative to alembic.ini's folder).
+    stats_file: StrictStr | None = None
     stages: dict[Annotated[str, StringConstraints(pattern=f"^{STAGE_NAME}$")], Stage] = Field(
         default_factory=lambda: {k: Stage(**v) for k, v in DEFAULT_STAGES.items()})
 

@@ -227,6 +227,18 @@ class Catalog:
                 self.units[key] = unit
         return previous
 
+    def before(self, previous: dict[UnitKey, Unit | None],
+               keys: set[UnitKey] | None) -> Snapshot:
+        """The schema before a step, over ``keys`` (all when None), from ``previous``: what
+        :meth:`apply` returned for that step."""
+        wanted = set(self.units) | set(previous) if keys is None else keys
+        out: Snapshot = {}
+        for key in wanted:
+            unit = previous[key] if key in previous else self.units.get(key)
+            if unit is not None:
+                out[key] = unit
+        return out
+
     def now(self, keys: set[UnitKey] | None, read: Snapshot,
             read_keys: set[UnitKey] | None) -> Snapshot:
         """The units of ``keys`` (all when None) as they stand after a read of ``read_keys``:

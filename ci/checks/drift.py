@@ -203,6 +203,11 @@ def _differences(head: snapshot.Snapshot, built: snapshot.Snapshot) -> list[snap
     return snapshot.compare(snapshot.without_not_null(head), snapshot.without_not_null(built))
 
 
+def target_metadata(config: Config, history: History, connection: sa.Connection) -> sa.MetaData:
+    """env.py's ``target_metadata`` (the ORM), as env.py hands it to Alembic on ``connection``."""
+    return _alembic_compare(config, history, connection, None)
+
+
 def _alembic_compare(config: Config, history: History, migrated: sa.Connection,
                      found: list[Drift] | None) -> sa.MetaData:
     """env.py's ``target_metadata``; with ``found``, Alembic's drifts between it and the

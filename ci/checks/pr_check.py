@@ -9,13 +9,16 @@ import gc
 import os
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from ci.alembic_env import upgrade
 from ci.checks.diff import base_prefix, diff, resolve_base
 from ci.checks.drift import drift, orm_schema
+from ci.checks.impact_check import check_impact
 from ci.checks.lint import Pending, lint_files, lock_safety
+from ci.checks.running_release import check_running_release
 from ci.checks.seed_check import seed_check
 from ci.checks.squawk import CapturedSQL, capture_sql, server_version
 from ci.config import Config
@@ -26,7 +29,8 @@ from ci.report import Report, Step
 from ci.roundtrip.workers import Started, begin, finish, roundtrip
 from ci.rules.roundtrip import UPGRADE_FAILS
 from ci.schemadiff import capture
-from ci.stages import targets
+from ci.stages import stats, targets
+from ci.stages.stats import StageStats
 
 #: The second worker's share of check's round trip, so both end together: this process also
 #: lints (while the worker checks) and captures the schemas for the diff; the worker makes a
@@ -41,10 +45,12 @@ def in_ci() -> bool:
 
 def check(config: Config, base: str | None = None,
           progress: Callable[[str], None] | None = None,
-          shard: tuple[int, int] | None = None, verify_seed: bool = False) -> Report:
+          shard: tuple[int, int] | None = None, verify_seed: bool = False,
+          stats: Path | None = None) -> Report:
     """Every check, the base-branch rules included whenever a base resolves; a step that cannot
     run says why, and the steps after it that need it skip. With ``shard``, the round trip
-    checks one slice of the history (``join`` puts the slices' reports together).
+    checks one slice of the history (``join`` puts the slices' reports together). The new
+    revisions' impact is sized by ``stats`` (else ``[tool.dbci] stats_file``).
 
     In CI a base must resolve: a shallow clone without the base branch would otherwise pass
     with the rules that protect deployed revisions switched off.
@@ -54,6 +60,7 @@ def check(config: Config, base: str | None = None,
         raise BadInput("no base branch to compare with (tried [tool.dbci] base_ref, origin/main, "
                        "main, origin/master, master); in CI, fetch it (actions/checkout with "
                        "fetch-depth: 0) or pass --base REF")
+    sizes = _stats(config, stats)  # a bad file says so before anything runs
     report = Report([], [], base=ref, shard=f"{shard[0]}/{shard[1]}" if shard else None)
     with contextlib.ExitStack() as stack:
         started = _begin(config, shard, report, stack)  # a second worker starts checking now
@@ -62,8 +69,8 @@ def check(config: Config, base: str | None = None,
         if started is not None:  # the base's history too (the round trip unfreezes it all)
             gc.freeze()
         seeded = seed_check(config, ref, verify_seed)
-        sql = _database_checks(config, report, ref, base_history, started, pending, progress) \
-            if started is not None else None
+        sql = _database_checks(config, report, ref, base_history, started, pending, progress,
+                               sizes) if started is not None else None
     if pending is not None:
         lock_safety(config, linted, pending, sql or capture_sql(
             config, pending.history, pending.order, {r.id for r in pending.new}))
@@ -96,12 +103,14 @@ def _begin(config: Config, shard: tuple[int, int] | None, report: Report,
 
 def _database_checks(config: Config, report: Report, ref: str | None,
                      base_history: History | None, started: Started, pending: Pending | None,
-                     progress: Callable[[str], None] | None) -> CapturedSQL | None:
-    """The round trip, drift and diff, sharing one scratch database brought to head.
+                     progress: Callable[[str], None] | None,
+                     sizes: StageStats | None) -> CapturedSQL | None:
+    """The round trip, drift, diff, the new revisions' impact and the running release's fate,
+    sharing one scratch database brought to head.
 
     Each revision runs once in this process: without a shard, the round trip also captures the
-    new revisions' SQL for squawk (returned) and, where the base's revisions come first
-    unchanged, the base head's schema for the diff.
+    new revisions' SQL for squawk (returned) and their impact, and, where the base's revisions
+    come first unchanged, the base head's schema for the diff.
     """
     steps, findings = report.steps, report.findings
     history, target, shard = started.history, started.target, report.shard
@@ -118,6 +127,7 @@ def _database_checks(config: Config, report: Report, ref: str | None,
         head = capture(migrated) if own.reached_head and whole else None
         trip = finish(started, own)  # the second worker's part, and the ORM's schema it built
         not_run = set(trip.with_status("not run"))
+        observed = [i for i in own.impact if i.revision not in not_run]  # as one worker sees
         sql = CapturedSQL({r: s for r, s in own.statements.items() if r not in not_run}, [
             dataclasses.replace(f, check="lint") for f in trip.findings
             if f.rule == UPGRADE_FAILS.id and f.revision == trip.stopped_at],
@@ -130,8 +140,18 @@ def _database_checks(config: Config, report: Report, ref: str | None,
             head = capture(migrated)
         drifted = drift(config, migrated, head, started.also) \
             if trip.reached_head and head is not None else None
+        released = check_running_release(config, ref, migrated, pending.new, observed) \
+            if drifted is not None and new and ref is not None and pending is not None else None
     findings += trip.findings
     steps.append(Step("roundtrip", trip.ok, trip.summary))
+    if new:
+        impacted = check_impact(config, history, observed, sizes)
+        steps.append(Step("impact", impacted.ok, impacted.summary))
+        findings += impacted.findings
+        report.impact = [s.to_json() for s in impacted.sized]
+    if released is not None:
+        steps.append(Step("release", None if released.why else released.ok, released.summary))
+        findings += released.findings
     report.revisions = [dataclasses.asdict(o) for o in trip.outcomes]
     report.seconds = round(trip.seconds, 3)
     if drifted is None or head is None:
@@ -144,6 +164,13 @@ def _database_checks(config: Config, report: Report, ref: str | None,
     report.diff_sql = changes.sql
     steps.append(Step("diff", True, changes.summary))
     return sql
+
+
+def _stats(config: Config, given: Path | None) -> StageStats | None:
+    """The stage statistics to size impact by: ``--stats``, else ``[tool.dbci] stats_file``."""
+    named = config.settings.stats_file
+    path = given or (config.project_dir / named if named else None)
+    return stats.load(path) if path is not None else None
 
 
 def _major(connection: sa.Connection) -> str | None:

@@ -44,12 +44,13 @@ from alembic.runtime.migration import MigrationContext
 from psycopg2 import errorcodes
 from psycopg2.extensions import STATUS_BEGIN, TRANSACTION_STATUS_IDLE
 
-from ci import compat, snapshot
+from ci import compat, impact, snapshot
 from ci.alembic_env import RevisionFailed, Statement, apply, capture_statements, run_env
 from ci.config import Config
 from ci.db.runners import run_plain
 from ci.errors import described, error_line
 from ci.history import History, Revision
+from ci.impact import Impact
 from ci.revision_code import commits_outside_a_block, irreversible_at_run_time, is_irreversible
 from ci.roundtrip.fixtures import run_fixture
 from ci.roundtrip.results import Findings, Outcome, commits_itself
@@ -73,6 +74,7 @@ class RoundTrip:
         self.progress = progress
         self.capture = capture  # revisions whose upgrade's statements to keep
         self.statements: dict[str, list[Statement]] = {}
+        self.impacts: list[Impact] = []  # what the ``capture`` revisions did, observed
         self.schema_after = schema_after  # capture the schema once so many revisions ran
         self.schema: Captured | None = None
         self.fixture_ddl = False  # a data fixture changed the schema (or may have)
@@ -128,6 +130,8 @@ class RoundTrip:
         statements and the schema when asked). Should one of the last ``others`` fail, it ends
         there: its id."""
         for ran, rev in enumerate(before, start=1):
+            if rev.id in self.capture:  # its locks alone: the periodic commit, early
+                self._commit()
             root = conn.get_transaction()
             try:
                 self._upgrade(conn, rev)
@@ -149,12 +153,18 @@ class RoundTrip:
         self.found.upgrade_failed(rev, error_line(exc.error))
 
     def _upgrade(self, conn: sa.Connection, rev: Revision) -> None:
-        """Run a revision's upgrade, keeping its statements when asked."""
-        if rev.id in self.capture:
-            with capture_statements(conn) as self.statements[rev.id]:
-                apply(rev, "upgrade")
-        else:
+        """Run a revision's upgrade; of a new one (``capture``, run in a transaction of its
+        own), keep its statements and observe its impact: locks, rewrites, scans."""
+        if rev.id not in self.capture:
             apply(rev, "upgrade")
+            return
+        before = impact.read_state(conn)
+        with capture_statements(conn) as self.statements[rev.id]:
+            apply(rev, "upgrade")
+        self.impacts += impact.observe(
+            rev.id, before, impact.read_state(conn),
+            None if rev.commits_itself else impact.read_locks(conn),
+            [s.sql for s in self.statements[rev.id]])
 
     def _check(self, conn: sa.Connection, rev: Revision) -> bool:
         """Upgrade, then prove the downgrade; False when the run cannot carry on (the upgrade
@@ -169,6 +179,8 @@ class RoundTrip:
             self.found.commits_outside_a_block(rev, committing)
             self.outcomes.append(Outcome(rev.id, "failed", path, note))
             return False
+        if rev.id in self.capture:  # its locks alone: the periodic commit, early
+            self._commit()
         before_upgrade = not autocommit  # a savepoint holds the state before the upgrade
         memo = compat.type_memo(self.context)
         if before_upgrade:
@@ -300,7 +312,7 @@ class RoundTrip:
         down = self._read(keep=False)  # the savepoint is rolled back after
         keys = None if up_keys is None or down.keys is None else up_keys | down.keys
         after = self.catalog.now(keys, down.units, down.keys)
-        return bool(self._report(rev, self._expected(previous, keys), after, keys,
+        return bool(self._report(rev, self.catalog.before(previous, keys), after, keys,
                                  self.rows.compare(conn, down, rows_before)))
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
@@ -318,7 +330,7 @@ class RoundTrip:
             return True if self._recovered(conn) else \
                 "its downgrade failed after committing part of its work"
         down = self._read(whole=True)
-        self._report(rev, self._expected(previous, None), down.units, None,
+        self._report(rev, self.catalog.before(previous, None), down.units, None,
                      self.rows.compare(conn, down, rows_before))
         compat.restore_type_memo(self.context, memo)  # downgraded: its types are made again
         root = conn.get_transaction()
@@ -342,17 +354,6 @@ class RoundTrip:
         units, rows = self._settle(conn, self._read(whole=True))
         return (all(self.catalog.units.get(key) == unit for key, unit in units.items())
                 and all(self.rows.digests.get(name) == digest for name, digest in rows.items()))
-
-    def _expected(self, previous: dict[UnitKey, Unit | None],
-                  keys: set[UnitKey] | None) -> Snapshot:
-        """The schema before the upgrade, over ``keys`` (all when None)."""
-        wanted = set(self.catalog.units) | set(previous) if keys is None else keys
-        out: Snapshot = {}
-        for key in wanted:
-            unit = previous[key] if key in previous else self.catalog.units.get(key)
-            if unit is not None:
-                out[key] = unit
-        return out
 
     def _read(self, whole: bool = False, discover: bool = False, keep: bool = True) -> Read:
         """What the statements since the last read did; nothing is read when none ran."""

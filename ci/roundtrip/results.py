@@ -10,6 +10,7 @@ from ci.alembic_env import Statement
 from ci.errors import BadInput, described, error_line
 from ci.findings import Finding, Verdict, count
 from ci.history import Revision
+from ci.impact import Impact
 from ci.row_digests import Digest
 from ci.rules import Rule, allowed
 from ci.rules.roundtrip import (
@@ -177,6 +178,7 @@ class RoundTripResult(Verdict):
     reached_head: bool
     statements: dict[str, list[Statement]] = dataclasses.field(default_factory=dict)
     schema: Captured | None = None  # the schema after ``schema_after`` revisions, when asked
+    impact: list[Impact] = dataclasses.field(default_factory=list)  # of the ``capture`` ones
 
     @property
     def stopped_at(self) -> str | None:

@@ -127,7 +127,7 @@ def roundtrip(config: Config, start: str | None = None, end: str | None = None,
     with targets.connect(started.target) as connection:
         trip.run(connection, before + checked[:first], checked[first:], others=first)
     return RoundTripResult(trip.found.items, trip.outcomes, time.monotonic() - started.began,
-                           not trip.stopped, trip.statements, trip.schema)
+                           not trip.stopped, trip.statements, trip.schema, trip.impacts)
 
 
 def finish(started: Started, own: RoundTripResult) -> RoundTripResult:

@@ -9,10 +9,12 @@ squawk's own rule ids pass through from squawk and are documented by squawk.
 from __future__ import annotations
 
 from ci.rules import (
+    compat,
     deployed,
     downgrade,
     drift,
     graph,
+    impact,
     naming,
     roundtrip,
     seed,
@@ -21,7 +23,8 @@ from ci.rules import (
 )
 from ci.rules.base import REGISTRY, Rule, allowed, squawk_link
 
-FAMILIES = (naming, graph, downgrade, transaction, deployed, roundtrip, drift, stage, seed)
+FAMILIES = (naming, graph, downgrade, transaction, deployed, roundtrip, drift, stage, seed,
+            impact, compat)
 RULES: list[Rule] = [each for family in FAMILIES for each in vars(family).values()
                      if isinstance(each, Rule)]
 

@@ -21,7 +21,7 @@ DOCS = "docs/rules.md"
 SQUAWK_DOCS = "https://squawkhq.com/docs/{rule}"
 
 #: ``# dbci: allow <rule-id> -- <reason>`` in a revision file allows that rule there.
-ALLOW = re.compile(r"#\s*dbci:\s*allow\s+([a-z0-9-]+)\s*(?:(?:--|:)\s*(.*\S))?")
+ALLOW = re.compile(r"#\s*dbci:\s*allow\s+([a-z0-9/-]+)\s*(?:(?:--|:)\s*(.*\S))?")
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,15 @@ class Rule:
         return self.checks[0]
 
     @property
+    def anchor(self) -> str:
+        """Its heading's anchor on GitHub: the id, less the ``/`` of a family prefix
+        (``impact/table-rewrite`` -> ``impacttable-rewrite``)."""
+        return self.id.replace("/", "")
+
+    @property
     def link(self) -> str:
-        """Where the rule is documented: ``docs/rules.md#<id>``."""
-        return f"{DOCS}#{self.id}"
+        """Where the rule is documented: ``docs/rules.md#<anchor>``."""
+        return f"{DOCS}#{self.anchor}"
 
     def at(self, rev: Revision, message: str, *, line: int | None = None,
            hint: str | None = None, check: str | None = None, **extra: Any) -> Finding:

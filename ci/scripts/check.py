@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ci.checks.pr_check import check
 from ci.command import Command, base_argument, comment_argument, shard_argument
@@ -16,6 +17,10 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                   "new ones are linted by squawk, and the diff is over its head")
     shard_argument(parser, " (join the shards' --json reports with dbci report)")
     comment_argument(parser)
+    parser.add_argument("--stats", type=Path, metavar="FILE",
+                        help="size the new revisions' impact by a stage's table statistics "
+                             "(written by dbci status --stats-out; default: [tool.dbci] "
+                             "stats_file)")
     parser.add_argument("--verify-seed", action="store_true",
                         help="also load the rdev seed from S3 and run this branch's revisions "
                              "on it (needs AWS access)")
@@ -25,7 +30,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the markdown report (or JSON) and append it to $GITHUB_STEP_SUMMARY when set."""
     try:
         report = check(config, base=args.base, progress=printer.progress, shard=args.shard,
-                       verify_seed=args.verify_seed)
+                       verify_seed=args.verify_seed, stats=args.stats)
     finally:
         printer.progress_done()
     return publish(report, printer, args.comment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ci import github
-from ci.command import Command, scratch_argument, stage_arguments
+from ci.command import Command, output_file, scratch_argument, stage_arguments
 from ci.config import Config
 from ci.findings import Result
 from ci.output import Printer
@@ -18,13 +18,17 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     scratch_argument(parser)
     parser.add_argument("--fail-on-pending", action="store_true",
                         help="exit 1 also when revisions are pending on the stage")
+    parser.add_argument("--stats-out", type=output_file, metavar="FILE",
+                        help="also write each table's row estimate and size on the stage (JSON, "
+                             "for check --stats), read in the same read-only session")
 
 
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the stage's status; exit 1 when its schema is not the migrations' (or, with
     --fail-on-pending, when revisions are pending)."""
     target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel, printer.log)
-    found = status(config, target, args.scratch_url, args.fail_on_pending)
+    found = status(config, target, args.scratch_url, args.fail_on_pending,
+                   stats_out=args.stats_out)
     github.append_step_summary(_markdown(found))
     printer.result(Result(findings=found.findings, summary=[f"status: {found.summary}"], data={
         "stage": found.stage, "revision": list(found.revision), "pending": found.pending,

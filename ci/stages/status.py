@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from ci import snapshot
 from ci.alembic_env import read_stamp, upgrade
@@ -24,7 +25,7 @@ from ci.rules.stage import (
     STAGE_UNKNOWN_REVISION,
 )
 from ci.schemadiff import capture, migra_sql
-from ci.stages import targets
+from ci.stages import stats, targets
 
 
 @dataclass
@@ -51,15 +52,18 @@ class StageStatus(Verdict):
 
 
 def status(config: Config, target: targets.Target, scratch_url: str | None,
-           fail_on_pending: bool = False) -> StageStatus:
+           fail_on_pending: bool = False, stats_out: Path | None = None) -> StageStatus:
     """Read the stage; build its revision on a scratch database; compare the two. With
-    ``fail_on_pending``, revisions not yet on the stage are a finding too."""
+    ``fail_on_pending``, revisions not yet on the stage are a finding too; with
+    ``stats_out``, its tables' sizes are written there (:mod:`ci.stages.stats`)."""
     stage = target.stage or "?"
     history = load_history(config)
     order = history.order()
     with targets.connect(target, read_only=True,
                          application_name=f"dbci status {stage}") as live:
         at = read_stamp(config, history, live)
+        if stats_out is not None:
+            stats.write(stats.read_live(live, stage), stats_out)
         known = {r.id for r in history.revisions}
         unknown = [head for head in at.heads if head not in known]
         if unknown:

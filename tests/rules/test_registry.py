@@ -26,7 +26,7 @@ def readme_rules() -> dict[str, set[str]]:
     out = {}
     for row in table.splitlines()[2:]:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        ids = re.findall(r"^`([a-z-]+)`$", cells[0])
+        ids = re.findall(r"^`([a-z/-]+)`$", cells[0])
         if ids:
             out[ids[0]] = {c.strip() for c in cells[1].split(",")}
     return out
@@ -34,7 +34,7 @@ def readme_rules() -> dict[str, set[str]]:
 
 def test_every_rule_has_a_kebab_case_id_a_summary_a_doc_and_a_fix() -> None:
     for each in RULES:
-        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", each.id)
+        assert re.fullmatch(r"([a-z]+/)?[a-z]+(-[a-z]+)*", each.id)  # a family/ prefix at most
         assert each.summary and each.doc and each.fix and each.checks, each.id
         assert "\n" not in each.summary and each.summary.endswith("."), each.id
 
@@ -52,7 +52,8 @@ def test_each_constant_is_named_after_its_id() -> None:
     named = [(name, value) for family in FAMILIES for name, value in vars(family).items()
              if isinstance(value, Rule)]
     for name, each in named:
-        assert name == each.id.upper().replace("-", "_"), f"{name} = rule({each.id!r}, ...)"
+        expected = each.id.upper().replace("-", "_").replace("/", "_")
+        assert name == expected, f"{name} = rule({each.id!r}, ...)"
     assert sorted(each.id for _, each in named) == sorted(REGISTRY)  # one constant each
 
 

@@ -131,8 +131,9 @@ def test_a_branch_report_diffs_over_its_base_and_graphs_its_revisions(git_projec
     # The ORM does not declare the table: drift fails; everything else passes.
     run = dbci("check")
     assert run.code == 1
-    assert rows(run.out) == {"lint": "✅ pass", "roundtrip": "✅ pass", "drift": "❌ fail",
-                             "diff": "✅ pass", "seed": "✅ pass"}
+    assert rows(run.out) == {"lint": "✅ pass", "roundtrip": "✅ pass", "impact": "✅ pass",
+                             "release": "✅ pass", "drift": "❌ fail", "diff": "✅ pass",
+                             "seed": "✅ pass"}
     assert "over `main`" in run.out
     assert 'create table "persistence_schema"."DatasetLink"' in run.out
     assert "```mermaid" in run.out

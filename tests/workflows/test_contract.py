@@ -182,7 +182,11 @@ def test_schema_drift_runs_nightly_on_every_stage() -> None:
     assert set(job["strategy"]["matrix"]["stage"]) >= {"dev", "staging", "prod"}
     runs = " ".join(s.get("run", "") for s in job["steps"])
     assert "dbci --github status" in runs and "--fail-on-pending" in runs
-    assert job["steps"][-2]["env"]["FAIL_ON_PENDING"] == "${{ matrix.stage == 'prod' }}"
+    (status,) = [s for s in job["steps"] if s.get("id") == "status"]
+    assert status["env"]["FAIL_ON_PENDING"] == "${{ matrix.stage == 'prod' }}"
+    assert "--stats-out" in status["run"]  # the stage's sizes, for check --stats
+    kept = [s["with"]["name"] for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert kept == ["dbci-drift-${{ matrix.stage }}", "dbci-stats-${{ matrix.stage }}"]
     issues = jobs("schema-drift.yml")["issues"]
     assert issues["permissions"] == {"issues": "write"} and issues["needs"] == "status"
     assert issues["if"] == "${{ !cancelled() }}"

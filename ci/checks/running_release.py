@@ -1,0 +1,137 @@
+"""Whether the running release survives the migration: during a deploy the base branch's code
+still runs, now against the new schema.
+
+On the database the round trip left at head, inside a transaction that is rolled back, each
+table the base branch's ORM maps must answer a ``SELECT`` of every column it maps (``LIMIT 0``:
+no row is read), and every column the new schema makes NOT NULL without a default must be one
+that ORM writes, or its INSERTs fail. What breaks is blamed on the new revision that last
+changed the table (from the impact the round trip observed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from ci.checks.drift import target_metadata
+from ci.config import Config
+from ci.db.runners import is_connection_lost, sql
+from ci.errors import BadInput
+from ci.findings import Finding, Verdict, count
+from ci.gitrefs import project_at
+from ci.history import History, Revision, load_history
+from ci.impact import Impact
+from ci.rules.compat import COMPAT_RUNNING_RELEASE_BREAKS
+
+
+@dataclass
+class ReleaseCheck(Verdict):
+    """What the base branch's ORM cannot do on the new schema."""
+
+    base: str
+    tables: int = 0  # how many mapped tables were tried
+    findings: list[Finding] = field(default_factory=list)
+    why: str | None = None  # why it could not run (the base's ORM did not load)
+
+    @property
+    def summary(self) -> str:
+        """``the ORM of main works on the new schema (12 tables)``."""
+        if self.why is not None:
+            return f"not run: {self.why}"
+        verdict = "works on" if self.ok else \
+            f"breaks in {count(len(self.findings), 'place')} on"
+        return f"the ORM of {self.base} {verdict} the new schema ({count(self.tables, 'table')})"
+
+
+def check_running_release(config: Config, base: str, migrated: sa.Connection,
+                          new: list[Revision], impact: list[Impact]) -> ReleaseCheck:
+    """Try the base branch's ORM on ``migrated`` (the head schema), changing nothing."""
+    history = load_history(config)
+    try:
+        with project_at(base, config) as base_config:
+            metadata = target_metadata(base_config, load_history(base_config), migrated)
+    except BadInput as exc:  # no ORM at the base (or one that does not import): said, not failed
+        return ReleaseCheck(base, why=f"the ORM of {base} did not load: {exc.message}")
+    finally:
+        config.add_import_paths()  # this project's modules again, not the base checkout's
+    blame = _blame(history, new, impact)
+    result = ReleaseCheck(base, len(metadata.tables))
+    savepoint = migrated.begin_nested()
+    try:
+        for table in metadata.sorted_tables:
+            result.findings += _broken(migrated, table, blame, base)
+    finally:
+        savepoint.rollback()
+    return result
+
+
+def _blame(history: History, new: list[Revision],
+           impact: list[Impact]) -> dict[str, Revision]:
+    """For each ``schema.table``, the last new revision that changed it; ``""`` names the head
+    (a table no observed change names)."""
+    by_id = {r.id: r for r in new}
+    out = {i.relation: by_id[i.revision] for i in impact if i.revision in by_id}
+    if new:
+        out[""] = new[-1]
+    return out
+
+
+def _broken(connection: sa.Connection, table: sa.Table, blame: dict[str, Revision],
+            base: str) -> Iterator[Finding]:
+    """The findings for one mapped table: what its SELECT cannot read, and the NOT NULL
+    columns without a default it does not write."""
+    name = f"{table.schema or 'public'}.{table.name}"
+    rev = blame.get(name) or blame.get("")
+    if rev is None:
+        return
+    missing = _unreadable(connection, table)
+    for column in missing:
+        what = f"table {name}" if column is None else f"column {name}.{column}"
+        yield COMPAT_RUNNING_RELEASE_BREAKS.at(
+            rev, f"the release running on {base} still maps {what}, which the new schema "
+            f"{'lacks' if column else 'does not have'}: its queries fail during the deploy",
+            object=name if column is None else f"{name}.{column}")
+    if None in missing:
+        return
+    mapped = {c.name for c in table.columns}
+    for column in _required(connection, table):
+        if column not in mapped:
+            yield COMPAT_RUNNING_RELEASE_BREAKS.at(
+                rev, f"{name}.{column} is NOT NULL without a default, and the release running "
+                f"on {base} does not write it: its INSERTs into {name} fail during the deploy",
+                object=f"{name}.{column}")
+
+
+def _unreadable(connection: sa.Connection, table: sa.Table) -> list[str | None]:
+    """What a ``SELECT`` of the mapped columns cannot read: [None] when the table is gone,
+    else the columns that are, each tried on its own once the whole SELECT failed."""
+    if _reads(connection, sa.select(*table.columns).limit(0)):
+        return []
+    if not _reads(connection, sa.select(sa.literal(1)).select_from(table).limit(0)):
+        return [None]
+    return [c.name for c in table.columns if not _reads(connection, sa.select(c).limit(0))]
+
+
+def _reads(connection: sa.Connection, query: sa.Select[Any]) -> bool:
+    """Whether the query runs (in a savepoint of its own, so a failure spoils nothing)."""
+    savepoint = connection.begin_nested()
+    try:
+        connection.execute(query)
+    except DBAPIError as exc:
+        savepoint.rollback()
+        if is_connection_lost(exc):
+            raise
+        return False
+    savepoint.rollback()
+    return True
+
+
+def _required(connection: sa.Connection, table: sa.Table) -> list[str]:
+    """The columns of the live table an INSERT must give: NOT NULL, no default, not an identity
+    or generated column."""
+    return [name for (name,) in connection.exec_driver_sql(
+        sql("required_columns"), {"schema": table.schema or "public", "table": table.name})]

@@ -1,0 +1,205 @@
+"""``dbci check``: each new revision's impact observed as it ran, sized by a stage's statistics
+(``status --stats-out``, ``check --stats``), and whether the release running on the base branch
+survives the new schema (``compat/running-release-breaks``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import add_revision, commit_all, dbci, git, run_sql, set_dbci
+
+pytestmark = pytest.mark.db
+
+SCHEMA = 'schema="persistence_schema"'
+
+
+def alter(column: str, change: str) -> str:
+    """``op.alter_column`` of one column of CollectionVersion."""
+    return f'op.alter_column("CollectionVersion", "{column}", {change}, {SCHEMA})'
+
+TABLE = "persistence_schema.CollectionVersion"
+
+
+@pytest.fixture
+def branch(git_project: Path) -> Path:
+    """The reference project on a branch off main, ready for new revisions."""
+    git(git_project, "checkout", "-q", "-b", "feature")
+    return git_project
+
+
+def new_revision(project: Path, slug: str, upgrade: str, downgrade: str) -> str:
+    revision = add_revision(project, slug, upgrade, downgrade)
+    commit_all(project, slug)
+    return revision
+
+
+def checked(*extra: str) -> dict[str, Any]:
+    run = dbci("--json", "check", "--base", "main", *extra)
+    assert run.code in (0, 1), run.out + run.err
+    document: dict[str, Any] = run.json()
+    return document
+
+
+def rules(document: dict[str, Any]) -> list[str]:
+    return [f["rule"] for f in document["findings"]]
+
+
+def stats_file(folder: Path, rows: int, size: int) -> Path:
+    """Stats as ``status --stats-out`` writes them, the table that large on prod."""
+    path = folder / "prod-stats.json"
+    path.write_text(json.dumps({"stage": "prod", "taken": "2026-12-05T00:00:00+00:00",
+                                "tables": {TABLE: {"rows": rows, "bytes": size}}}))
+    return path
+
+
+#: varchar(128) to varchar(64): PostgreSQL copies the table (a shorter type is no relabel).
+TYPE_CHANGE = (alter("owner", "type_=sa.String(64)"), alter("owner", "type_=sa.String(128)"))
+
+
+def test_a_rewrite_of_a_large_table_is_a_finding_sized_by_the_stage(branch: Path) -> None:
+    rev = new_revision(branch, "widen_revision", *TYPE_CHANGE)
+    (entry,) = [i for i in checked()["impact"] if i["relation"] == TABLE]
+    assert (entry["revision"], entry["lock"], entry["rewritten"], entry["verdict"]) == \
+        (rev, "ACCESS EXCLUSIVE", True, "size unknown")  # no stats: shown, fails nothing
+    large = checked("--stats", str(stats_file(branch, 2_100_000, 3_400_000_000)))
+    (finding,) = [f for f in large["findings"] if f["rule"] == "impact/table-rewrite"]
+    assert finding["message"].startswith(f"ACCESS EXCLUSIVE on {TABLE} (≈2.1 M rows, 3.2 GB "
+                                         "on prod), table rewritten")
+    assert finding["doc"] == "docs/rules.md#impacttable-rewrite"
+    small = checked("--stats", str(stats_file(branch, 10, 8192)))
+    assert "impact/table-rewrite" not in rules(small)
+    assert [i["verdict"] for i in small["impact"] if i["relation"] == TABLE] == ["small on prod"]
+
+
+def test_widening_a_varchar_rewrites_nothing(branch: Path) -> None:
+    new_revision(branch, "widen_curator", alter("curator_name", "type_=sa.String(512)"),
+                 alter("curator_name", "type_=sa.String(256)"))
+    document = checked("--stats", str(stats_file(branch, 2_100_000, 3_400_000_000)))
+    assert not any(i["rewritten"] or i["scanned"] for i in document["impact"])
+    assert not [r for r in rules(document) if r.startswith("impact/")]
+
+
+def test_an_allowed_rewrite_is_shown_not_failed(branch: Path) -> None:
+    up, down = TYPE_CHANGE
+    new_revision(branch, "widen_revision", up + "  # dbci: allow impact/table-rewrite -- "
+                 "maintenance window", down)
+    document = checked("--stats", str(stats_file(branch, 2_100_000, 3_400_000_000)))
+    assert "impact/table-rewrite" not in rules(document)
+    assert [i["verdict"] for i in document["impact"] if i["relation"] == TABLE] == \
+        ["allowed: maintenance window"]
+
+
+def test_set_not_null_reads_the_table_under_its_lock(branch: Path) -> None:
+    new_revision(branch, "fill_curator", 'op.execute(\'UPDATE persistence_schema."Collection'
+                 'Version" SET curator_name = owner WHERE curator_name IS NULL\')', "pass")
+    required = new_revision(branch, "require_curator", alter("curator_name", "nullable=False"),
+                            alter("curator_name", "nullable=True"))
+    document = checked("--stats", str(stats_file(branch, 500_000, 90_000_000)))
+    (entry,) = [i for i in document["impact"]
+                if i["relation"] == TABLE and i["revision"] == required]
+    assert (entry["scanned"], entry["rewritten"], entry["blocks"]) == \
+        (True, False, "reads and writes")
+    assert "impact/long-exclusive-lock" in rules(document)
+
+
+def test_an_index_built_concurrently_versus_not(branch: Path) -> None:
+    new_revision(branch, "index_blocking",
+                 f'op.create_index("ix_cv_plain", "CollectionVersion", ["owner"], {SCHEMA})',
+                 f'op.drop_index("ix_cv_plain", table_name="CollectionVersion", {SCHEMA})')
+    new_revision(branch, "index_concurrently",
+                 "with op.get_context().autocommit_block():\n"
+                 f'        op.create_index("ix_cv_online", "CollectionVersion", ["curator_name"], '
+                 f"{SCHEMA}, postgresql_concurrently=True)",
+                 "with op.get_context().autocommit_block():\n"
+                 f'        op.drop_index("ix_cv_online", table_name="CollectionVersion", {SCHEMA}, '
+                 "postgresql_concurrently=True)")
+    built = {i["index"]: i for i in checked()["impact"] if i.get("index")}
+    plain, online = (built[f"persistence_schema.{name}"] for name in ("ix_cv_plain",
+                                                                      "ix_cv_online"))
+    assert (plain["concurrently"], plain["lock"], plain["blocks"]) == (False, "SHARE", "writes")
+    assert (online["concurrently"], "lock" in online) == (True, False)  # not in a transaction
+
+
+def test_a_dropped_column_the_base_orm_maps_breaks_the_running_release(branch: Path) -> None:
+    rev = new_revision(branch, "drop_published_at",
+                       f'op.drop_column("CollectionVersion", "published_at", {SCHEMA})',
+                       f'op.add_column("CollectionVersion", sa.Column("published_at", '
+                       f'sa.DateTime(timezone=True)), {SCHEMA})')
+    document = checked()
+    (finding,) = [f for f in document["findings"]
+                  if f["rule"] == "compat/running-release-breaks"]
+    assert (finding["revision"], finding["object"]) == (rev, f"{TABLE}.published_at")
+    assert "expand, then contract" in finding["hint"]
+    assert [c["ok"] for c in document["checks"] if c["check"] == "release"] == [False]
+
+
+def test_a_new_nullable_column_is_harmless(branch: Path) -> None:
+    new_revision(branch, "add_note",
+                 f'op.add_column("CollectionVersion", sa.Column("note", sa.Text), {SCHEMA})',
+                 f'op.drop_column("CollectionVersion", "note", {SCHEMA})')
+    document = checked("--stats", str(stats_file(branch, 2_100_000, 3_400_000_000)))
+    assert not [r for r in rules(document) if r.startswith(("impact/", "compat/"))]
+    assert [c["ok"] for c in document["checks"] if c["check"] in ("impact", "release")] == \
+        [True, True]
+
+
+def test_a_new_not_null_column_the_base_orm_does_not_write(branch: Path) -> None:
+    new_revision(branch, "add_weight",
+                 f'op.add_column("CollectionVersion", sa.Column("weight", sa.Integer, '
+                 f'nullable=False, server_default="0"), {SCHEMA})\n'
+                 + alter("weight", "server_default=None"),
+                 f'op.drop_column("CollectionVersion", "weight", {SCHEMA})')
+    (finding,) = [f for f in checked()["findings"]
+                  if f["rule"] == "compat/running-release-breaks"]
+    assert finding["object"] == f"{TABLE}.weight" and "INSERTs" in finding["message"]
+
+
+def test_status_writes_the_stage_statistics_check_reads(dev: str, tmp_path: Path) -> None:
+    assert dbci("migrate", "--stage", "dev").code == 0
+    run_sql(dev, 'INSERT INTO persistence_schema."CollectionCanonical" '
+                 "SELECT FROM generate_series(1, 50); ANALYZE")
+    out = tmp_path / "dev-stats.json"
+    run = dbci("status", "--stage", "dev", "--stats-out", str(out))
+    assert run.code == 0, run.out + run.err
+    written = json.loads(out.read_text())
+    assert written["stage"] == "dev"
+    assert written["tables"]["persistence_schema.CollectionCanonical"]["rows"] == 50
+    assert written["tables"]["persistence_schema.CollectionCanonical"]["bytes"] > 0
+
+
+def test_bad_stats_are_bad_input_before_anything_runs(branch: Path) -> None:
+    (branch / "stats.json").write_text('{"stage": "prod"}')
+    run = dbci("check", "--base", "main", "--stats", str(branch / "stats.json"))
+    assert run.code == 2
+    assert run.err.strip().endswith("stats.json: not stats dbci status --stats-out wrote; "
+                                    "write them again with it")
+
+
+def test_the_stats_file_setting_stands_in_for_the_flag(branch: Path) -> None:
+    new_revision(branch, "widen_revision", *TYPE_CHANGE)
+    stats_file(branch, 2_100_000, 3_400_000_000)
+    set_dbci(branch, 'stats_file = "prod-stats.json"')
+    assert "impact/table-rewrite" in rules(checked())
+
+
+def test_a_base_without_an_orm_skips_the_release_check(branch: Path) -> None:
+    """The base's env.py names no target_metadata: nothing to prove the release by, so the
+    step says why and is skipped; the rest of the check runs."""
+    git(branch, "checkout", "-q", "main")
+    env = branch / "database" / "env.py"
+    env.write_text(env.read_text().replace("target_metadata=target_metadata",
+                                           "target_metadata=None"))
+    commit_all(branch, "no orm at the base")
+    git(branch, "checkout", "-q", "feature")
+    git(branch, "merge", "-q", "main", "-m", "merge")
+    env.write_text(env.read_text().replace("target_metadata=None",
+                                           "target_metadata=target_metadata"))
+    commit_all(branch, "orm again")
+    new_revision(branch, "add_note",
+                 f'op.add_column("CollectionVersion", sa.Column("note", sa.Text), {SCHEMA})',
+                 f'op.drop_column("CollectionVersion", "note", {SCHEMA})')
+    (release,) = [c for c in checked()["checks"] if c["check"] == "release"]
+    assert release["ok"] is None and release["summary"].startswith("not run: the ORM of main")
