@@ -116,6 +116,19 @@ def _link_unchanged(source: Path, target: Path, data: bytes) -> bool:
     return True
 
 
+def changed_since(ref: str, config: Config) -> list[Path]:
+    """The project's files (below alembic.ini's and the migration folder's common folder) that
+    differ from ``ref`` in the work tree, untracked ones included."""
+    top = Path(os.path.commonpath([config.project_dir.resolve(),
+                                   config.script_location.resolve()]))
+    root = repo_root(top)
+    commit = resolve(ref, top)
+    listed = [_git(["diff", "--name-only", "-z", commit, "--", str(top)], root),
+              _git(["ls-files", "--others", "--exclude-standard", "-z", "--", str(top)], top)]
+    return [(root if index == 0 else top) / name.decode()
+            for index, out in enumerate(listed) for name in out.split(b"\0") if name]
+
+
 @contextlib.contextmanager
 def project_at(ref: str, config: Config) -> Iterator[Config]:
     """A Config for the project as it is at ``ref``, checked out into a temporary folder.

@@ -267,6 +267,15 @@ def load_history(config: Config) -> History:
     return _LOADED[key]
 
 
+def env_only(config: Config) -> History:
+    """The project's script directory with no revision loaded: enough to run its env.py (for
+    ``target_metadata``) without reading every revision file."""
+    try:
+        return History(config, ScriptDirectory.from_config(config.alembic()), [])
+    except CommandError as exc:
+        raise BadInput(f"{display_path(config.ini_path)}: {exc}") from exc
+
+
 def _load(config: Config, script_dir: ScriptDirectory) -> History:
     revisions = sorted((Revision(s) for s in _scripts(script_dir)), key=lambda r: r.path.name)
     history = History(config, script_dir, revisions)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import add_revision, commit_all, dbci, git, run_sql, set_dbci
+from conftest import add_revision, commit_all, dbci, edit_orm, git, run_sql, set_dbci
 
 pytestmark = pytest.mark.db
 
@@ -203,3 +203,18 @@ def test_a_base_without_an_orm_skips_the_release_check(branch: Path) -> None:
                  f'op.drop_column("CollectionVersion", "note", {SCHEMA})')
     (release,) = [c for c in checked()["checks"] if c["check"] == "release"]
     assert release["ok"] is None and release["summary"].startswith("not run: the ORM of main")
+
+
+def test_the_release_is_judged_by_the_base_branchs_orm_not_this_one(branch: Path) -> None:
+    """The branch drops published_at from its ORM too: the running release (main's ORM) still
+    maps it, and that is the ORM the check loads (from a checkout of main)."""
+    edit_orm(branch, "    published_at: Mapped[datetime | None] = mapped_column("
+             "sa.DateTime(timezone=True), index=True)\n", "")
+    edit_orm(branch, '            postgresql_where=sa.text("published_at IS NULL"),\n', "")
+    new_revision(branch, "drop_published_at",
+                 f'op.drop_column("CollectionVersion", "published_at", {SCHEMA})',
+                 f'op.add_column("CollectionVersion", sa.Column("published_at", '
+                 f'sa.DateTime(timezone=True)), {SCHEMA})')
+    objects = [f["object"] for f in checked()["findings"]
+               if f["rule"] == "compat/running-release-breaks"]
+    assert objects == [f"{TABLE}.published_at"]
