@@ -10,11 +10,6 @@ from ci.findings import count
 from ci.report import Difference, Joined, Report, Step, distinct, finding_key
 from ci.roundtrip.results import Outcome, RoundTripResult
 
-#: The second worker's share of check's round trip, so both end together: this process also
-#: lints (while the worker checks) and captures the schemas for the diff; the worker makes a
-#: database for the ORM's schema before its part and builds that schema after it.
-CHECK_SHARE = 0.55
-
 
 def by_version(named: list[tuple[str, Report]]) -> Joined:
     """Each version's shards joined, and the report most versions (or the first) agree on."""

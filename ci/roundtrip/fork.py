@@ -123,7 +123,7 @@ class Child(Generic[T]):
 
 
 @contextlib.contextmanager
-def beside(work: Callable[[], AbstractContextManager[T]]) -> Iterator[Child[T]]:
+def in_fork(work: Callable[[], AbstractContextManager[T]]) -> Iterator[Child[T]]:
     """``work`` running in a child for the length of the block; waited for on the way out,
     asked to end first unless its value was taken. A child that could not clean up after
     handing its value over fails the block (as a scratch database one cannot drop does)."""

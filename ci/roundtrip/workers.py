@@ -23,7 +23,7 @@ from ci.errors import BadInput
 from ci.findings import display_path
 from ci.history import History, Revision, load_history
 from ci.roundtrip.engine import RoundTrip
-from ci.roundtrip.fork import Child, beside
+from ci.roundtrip.fork import Child, in_fork
 from ci.roundtrip.fork import available as beside_available
 from ci.roundtrip.ranges import select
 from ci.roundtrip.results import Outcome, RoundTripResult
@@ -93,7 +93,7 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
         elif target is None:  # a server of the user's may lend its one database: see first
             target = stack.enter_context(targets.scratch(config))
         first = _split(config, checked, target, share)
-        child = outer.enter_context(beside(partial(  # waited for once this run's work is done
+        child = outer.enter_context(in_fork(partial(  # waited for once this run's work is done
             _first_part, config, history, before, checked[:first], also))) if first else None
         if target is None:  # the embedded server's, made while the child makes its own
             target = stack.enter_context(targets.scratch(config))

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import re
 from pathlib import Path
 
 from ci.command import Command, Group, output_file, stage_arguments
 from ci.config import Config
-from ci.db.scratch import named_database
-from ci.errors import EXIT_OK, BadInput
+from ci.errors import EXIT_OK
 from ci.findings import Result, display_path
 from ci.output import Printer
-from ci.stages import targets
-from ci.stages.dump import dump, load_schema, readable
+from ci.stages.dump import dump, dump_target, load_schema_into
 
 
 def dump_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +22,7 @@ def dump_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_dump(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Dump a stage (or --database-url's database)."""
-    if args.stage:
-        target = targets.stage(config, args.stage, args.tunnel_port, args.tunnel, printer.log)
-    elif config.database_url:
-        target = targets.given(config)
-    else:
-        raise BadInput("which database? pass --stage STAGE or --database-url URL")
+    target = dump_target(config, args.stage, args.tunnel_port, args.tunnel, printer.log)
     done = dump(config, target, args.out, data=args.data)
     at = ", ".join(done.revision) or "no revision"
     printer.result(Result(
@@ -52,17 +43,7 @@ def load_arguments(parser: argparse.ArgumentParser) -> None:
 def run_load(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Load a dump into an empty database: --database-url's, or a new one (--create), which
     is dropped again when the load fails."""
-    if args.create and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", args.create):
-        raise BadInput(f"--create {args.create!r}: a database name of letters, digits and _ "
-                       "(at most 63), not starting with a digit")
-    readable(args.file)
-    with contextlib.ExitStack() as stack:
-        if args.create:
-            url = stack.enter_context(named_database(config.database_url, args.create))
-            target = targets.Target(targets.Kind.DATABASE, url)
-        else:
-            target = targets.given(config)
-        loaded = load_schema(config, target, args.file)
+    loaded, target = load_schema_into(config, args.file, args.create)
     at = ", ".join(loaded.revision) or "no revision"
     printer.result(Result(lines=[f"db load-schema: {display_path(args.file)} -> "
                                  f"{target.display}, at {at}"],

@@ -86,11 +86,9 @@ def _plan(config: Config, target: targets.Target, args: argparse.Namespace,
             f"to {shown(planned.end)}")
     data = _json(planned)
     if args.plan_out is not None:
-        bound = plan.bind(config, load_history(config), planned.stage, planned.start,
-                          planned.end, planned.steps, "\n".join(sql) + "\n" if sql else "")
-        bound.write(args.plan_out)
         data["plan"] = display_path(args.plan_out)
-        data["sql_sha256"] = bound.sql_sha256
+        data["sql_sha256"] = plan.write_plan(config, planned.stage, planned.start, planned.end,
+                                             planned.steps, sql, args.plan_out).sql_sha256
     github.append_step_summary(f"## Migration plan for {planned.stage}\n\n"
              f"From `{shown(planned.start)}` to `{shown(planned.end)}`: "
              f"{count(len(planned.steps), 'revision')} to run.\n\n```sql\n"
@@ -107,7 +105,7 @@ def _markdown(done: Migration, line: str) -> str:
         out += ["", "| revision | direction | seconds |", "|---|---|---|"]
         out += [f"| `{s.revision}` | {s.direction} | {s.seconds:.2f} |" for s in done.applied]
     for finding in done.findings:
-        out += ["", f"**{finding.rule}**: {finding.message.splitlines()[0]}"]
+        out += ["", f"**[{finding.rule}]({finding.doc})**: {finding.message.splitlines()[0]}"]
     return "\n".join(out) + "\n"
 
 

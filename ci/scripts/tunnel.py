@@ -10,7 +10,6 @@ from ci.config import Config
 from ci.errors import OutsideFailure
 from ci.output import Printer
 from ci.stages import targets
-from ci.stages.tunnel import ssm_session
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,16 +23,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Forward 127.0.0.1:PORT to the stage's database through SSM until interrupted; exit 3
     when the session ends by itself."""
-    settings = targets.stage_settings(config, args.stage)
-    targets.ssm_target(args.stage, settings)  # refused before AWS is asked for the secret
-    url = targets.stage_url(config, args.stage, settings, printer.log)
-    instance, host, port = targets.ssm_endpoint(args.stage, settings, url)
-    with ssm_session(args.stage, instance, host, port, local_port=args.port) as session:
-        printer.log(f"tunnel: stage {args.stage}'s database on 127.0.0.1:{args.port} through "
-                    f"{instance}; Ctrl-C ends it")
-        why = session.wait()
-    raise OutsideFailure(f"stage {args.stage}: the SSM port forward through {instance} ended "
-                         f"({why})")
+    why = targets.hold_tunnel(config, args.stage, args.port, printer.log)
+    raise OutsideFailure(f"stage {args.stage}: {why}")
 
 
 COMMAND = Command("tunnel", "hold an SSM port forward to a stage's database open (Ctrl-C ends "

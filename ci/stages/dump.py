@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from ci.alembic_env import VersionStamp, read_stamp
 from ci.config import Config
 from ci.db.embedded import client_program
 from ci.db.runners import run_script
+from ci.db.scratch import named_database
 from ci.errors import BadInput, OutsideFailure
 from ci.findings import display_path
 from ci.history import load_history
@@ -184,3 +185,27 @@ def load_schema(config: Config, target: targets.Target, file: Path) -> Loaded:
     with targets.connect(target) as connection:
         at = read_stamp(config, history, connection)
     return Loaded(target, at.heads)
+
+
+def dump_target(config: Config, stage: str | None, tunnel_port: int | None, tunnel: str | None,
+                log: Callable[[str], None]) -> targets.Target:
+    """The database ``db dump`` reads: the stage's, else ``--database-url``'s."""
+    if stage:
+        return targets.stage(config, stage, tunnel_port, tunnel, log)
+    if config.database_url:
+        return targets.given(config)
+    raise BadInput("which database? pass --stage STAGE or --database-url URL")
+
+
+def load_schema_into(config: Config, file: Path,
+                     create: str | None) -> tuple[Loaded, targets.Target]:
+    """``db load-schema``: into ``--database-url``'s empty database, or into a new one named
+    ``create`` (on the embedded server or that URL's), dropped again when the load fails."""
+    if create and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", create):
+        raise BadInput(f"--create {create!r}: a database name of letters, digits and _ "
+                       "(at most 63), not starting with a digit")
+    readable(file)
+    with contextlib.ExitStack() as stack:
+        target = targets.Target(targets.Kind.DATABASE, stack.enter_context(
+            named_database(config.database_url, create))) if create else targets.given(config)
+        return load_schema(config, target, file), target

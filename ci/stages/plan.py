@@ -20,7 +20,7 @@ from ci.atomic_files import replace_files
 from ci.config import Config
 from ci.errors import BadInput
 from ci.findings import display_path
-from ci.history import History
+from ci.history import History, load_history
 
 #: The plan file's format; a plan of another format is refused, never guessed at.
 FORMAT = 1
@@ -87,6 +87,15 @@ def bind(config: Config, history: History, stage: str, start: tuple[str, ...],
                                 sha256(history.get(rev).path.read_bytes()))
                     for rev, direction in steps)
     return BoundPlan(stage, start, end, planned, sha256(env_file(history).read_bytes()), sql)
+
+
+def write_plan(config: Config, stage: str, start: tuple[str, ...], end: tuple[str, ...],
+               steps: list[tuple[str, str]], sql: list[str], out: Path) -> BoundPlan:
+    """Bind ``migrate --sql``'s result to this code (:func:`bind`) and write it to ``out``."""
+    bound = bind(config, load_history(config), stage, start, end, steps,
+                 "\n".join(sql) + "\n" if sql else "")
+    bound.write(out)
+    return bound
 
 
 class _StepDocument(BaseModel):

@@ -258,3 +258,19 @@ def at_head(config: Config) -> Iterator[sa.Connection]:
         history = load_history(config)
         upgrade(config, history, connection, history.order())
         yield connection
+
+
+def hold_tunnel(config: Config, stage: str, local_port: int,
+                log: Callable[[str], None]) -> str:
+    """Forward 127.0.0.1:``local_port`` to a stage's database through its ``ssm_target`` until
+    the session ends by itself (why, in one line) or the command is interrupted."""
+    settings = stage_settings(config, stage)
+    ssm_target(stage, settings)  # refused before AWS is asked for the secret
+    url = stage_url(config, stage, settings, log)
+    instance, host, port = ssm_endpoint(stage, settings, url)
+    from ci.stages.tunnel import ssm_session  # as in stage(): only commands that tunnel load it
+
+    with ssm_session(stage, instance, host, port, local_port=local_port) as session:
+        log(f"tunnel: stage {stage}'s database on 127.0.0.1:{local_port} through {instance}; "
+            "Ctrl-C ends it")
+        return f"the SSM port forward through {instance} ended ({session.wait()})"

@@ -208,8 +208,8 @@ def test_an_interrupted_command_drops_its_scratch_database(project: Path, tmp_pa
     process.send_signal(getattr(signal, signal_name))
     out, err = process.communicate(timeout=60)
     assert process.returncode == {"SIGTERM": 143, "SIGINT": 130}[signal_name]  # 128 + signal
-    assert err.startswith("dbci roundtrip: interrupted; nothing it had under way is kept (scratch "
-                          "databases dropped")
+    assert err == ("dbci roundtrip: interrupted; nothing it had under way is kept (scratch "
+                   "databases dropped, open transactions rolled back)\n")
     assert scratch_databases(prefix=mine) == set()
 
 

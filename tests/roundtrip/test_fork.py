@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ci.errors import BadInput, DbciError, OutsideFailure
-from ci.roundtrip.fork import available, beside
+from ci.roundtrip.fork import available, in_fork
 
 pytestmark = pytest.mark.skipif(not available(), reason="work goes beside on Linux, 2 CPUs")
 
@@ -30,14 +30,14 @@ def work(value: object, cleaned: Path) -> Iterator[object]:
 
 def test_the_value_comes_back_and_the_child_cleans_up_after(tmp_path: Path) -> None:
     cleaned = tmp_path / "cleaned"
-    with beside(lambda: work({"revisions": [1, 2]}, cleaned)) as child:
+    with in_fork(lambda: work({"revisions": [1, 2]}, cleaned)) as child:
         assert child.result() == {"revisions": [1, 2]}
     assert cleaned.read_text() != str(os.getpid())  # the child's cleanup, waited for
 
 
 def test_an_expected_failure_is_raised_here_as_it_was_there(tmp_path: Path) -> None:
     failure = OutsideFailure("cannot reach the server", detail="is it up?")
-    with beside(lambda: work(failure, tmp_path / "cleaned")) as child, \
+    with in_fork(lambda: work(failure, tmp_path / "cleaned")) as child, \
             pytest.raises(DbciError) as raised:
         child.result()
     assert (raised.value.message, raised.value.exit_code, raised.value.detail) == (
@@ -50,7 +50,7 @@ class Unpicklable(Exception):  # noqa: N818 - as user code might raise
 
 
 def test_a_failure_that_does_not_pickle_comes_back_as_its_text(tmp_path: Path) -> None:
-    with beside(lambda: work(Unpicklable("deep"), tmp_path / "cleaned")) as child, \
+    with in_fork(lambda: work(Unpicklable("deep"), tmp_path / "cleaned")) as child, \
             pytest.raises(DbciError, match="second worker failed: Unpicklable: deep"):
         child.result()
 
@@ -61,7 +61,7 @@ def test_a_child_that_dies_without_a_value_fails_closed() -> None:
         os._exit(9)
         yield  # pragma: no cover
 
-    with beside(dies) as child, pytest.raises(OutsideFailure, match="exit status 9"):
+    with in_fork(dies) as child, pytest.raises(OutsideFailure, match="exit status 9"):
         child.result()
 
 
@@ -77,7 +77,7 @@ def test_leaving_early_ends_the_child_and_its_cleanup_runs(tmp_path: Path) -> No
         finally:
             cleaned.write_text("dropped")
 
-    with pytest.raises(BadInput), beside(slow):
+    with pytest.raises(BadInput), in_fork(slow):
         while not started.exists():
             time.sleep(0.01)
         raise BadInput("this process failed first")
@@ -90,7 +90,7 @@ class TwoArguments(Exception):  # noqa: N818 - pickles, but does not unpickle: a
 
 
 def test_a_failure_that_does_not_come_back_whole_comes_back_as_its_text(tmp_path: Path) -> None:
-    with beside(lambda: work(TwoArguments(7, "deep"), tmp_path / "cleaned")) as child, \
+    with in_fork(lambda: work(TwoArguments(7, "deep"), tmp_path / "cleaned")) as child, \
             pytest.raises(DbciError, match="second worker failed: TwoArguments: 7: deep"):
         child.result()
 
@@ -102,5 +102,5 @@ def test_a_cleanup_that_fails_after_the_handover_fails_the_block() -> None:
         raise OutsideFailure("cannot drop the scratch database dbci_1_x")
 
     with pytest.raises(OutsideFailure, match="could not clean up"), \
-            beside(leaves_a_database) as child:
+            in_fork(leaves_a_database) as child:
         assert child.result() == 1
