@@ -30,7 +30,10 @@ MODES = {"AccessShareLock": "ACCESS SHARE", "RowShareLock": "ROW SHARE",
 BLOCKS_WRITES = "SHARE"
 #: The mode that blocks its reads too.
 BLOCKS_READS = "ACCESS EXCLUSIVE"
-_TABLES = ("r", "p", "m")
+#: The relations reported when a revision locks, rewrites, scans or drops them (indexes are
+#: reported when built): tables, partitioned and foreign tables, views, matviews, sequences.
+_RELATIONS = ("r", "p", "f", "v", "m", "S")
+_TABLES = ("r", "p", "m")  # what an index can be built on
 
 
 def strength(mode: str | None) -> int:
@@ -131,7 +134,7 @@ def observe(revision: str, before: State, after: State, locks: dict[int, str] | 
     out = []
     for oid, was in before.items():
         now = after.get(oid)
-        if was.kind not in _TABLES:
+        if was.kind not in _RELATIONS:
             continue
         rewritten = now is not None and now.filenode != was.filenode
         if oid in indexed and not rewritten and strength(lock(oid)) <= strength(BLOCKS_WRITES):

@@ -75,3 +75,9 @@ def test_a_dropped_table_is_named(scratch: sa.Connection) -> None:
     (gone,) = observed(scratch, "DROP TABLE other")
     assert (gone.relation, gone.change, gone.lock) == ("public.other", "dropped",
                                                        "ACCESS EXCLUSIVE")
+
+
+def test_a_view_replaced_is_named_with_its_lock(scratch: sa.Connection) -> None:
+    scratch.exec_driver_sql("CREATE VIEW v AS SELECT 1 AS one")
+    (view,) = observed(scratch, "CREATE OR REPLACE VIEW v AS SELECT 1 AS one, 2 AS two")
+    assert (view.relation, view.lock) == ("public.v", "ACCESS EXCLUSIVE")
