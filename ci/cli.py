@@ -16,6 +16,7 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -84,7 +85,7 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """Flags accepted before or after the subcommand."""
     default = None if top else argparse.SUPPRESS
     group = parser.add_argument_group("global options")
-    group.add_argument("--config", default="alembic.ini" if top else argparse.SUPPRESS,
+    group.add_argument("-c", "--config", default="alembic.ini" if top else argparse.SUPPRESS,
                        metavar="PATH", help="the project's alembic.ini (default: ./alembic.ini)")
     group.add_argument("--database-url", default=default, metavar="URL",
                        help="PostgreSQL to use instead of the embedded one (env DATABASE_URL)")
@@ -109,6 +110,14 @@ def _add(sub: argparse._SubParsersAction[Any], command: Command | Group,
     parser.set_defaults(command=command, command_name=name)
 
 
+def _version() -> str:
+    """dbci's version as installed (its package metadata)."""
+    try:
+        return metadata.version("dbci")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser(commands: Sequence[Command | Group] | None = None) -> argparse.ArgumentParser:
     """The argument parser of every command (``discover()``'s, unless given)."""
     parser = Parser(
@@ -116,6 +125,7 @@ def build_parser(commands: Sequence[Command | Group] | None = None) -> argparse.
         epilog="exit codes: 0 ok, 1 a check found problems, 2 bad input or configuration, "
                "3 an outside system failed")
     _common(parser, top=True)
+    parser.add_argument("--version", action="version", version=f"dbci {_version()}")
     sub = parser.add_subparsers(dest="command_group", metavar="COMMAND", required=True)
     for command in discover() if commands is None else commands:
         _add(sub, command, "")

@@ -55,3 +55,27 @@ def test_the_wheel_checks_the_reference_project(installed: Path, tmp_path: Path,
                           capture_output=True, text=True)
     assert (done.returncode, done.stderr) == (0, ""), done.stdout + done.stderr
     assert says in done.stdout
+
+
+def test_the_wheel_says_its_version_and_licence(installed: Path, tmp_path: Path) -> None:
+    """``dbci --version`` names the installed version; the wheel carries its licence."""
+    done = subprocess.run([str(installed), "--version"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    shown = subprocess.run(
+        [str(installed.with_name("python")), "-c", "from importlib import metadata; "
+         "m = metadata.metadata('dbci'); print(metadata.version('dbci'), m['License-Expression'])"],
+        cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
+    assert (done.returncode, done.stdout) == (0, f"dbci {shown[0]}\n")
+    assert shown[1] == "MIT"
+    files = subprocess.run([str(installed.with_name("python")), "-c", "from importlib import "
+                            "metadata; print(*metadata.files('dbci'))"], cwd=tmp_path,
+                           check=True, capture_output=True, text=True).stdout.split()
+    assert any(f.endswith("LICENSE") for f in files)
+
+
+def test_the_wheel_takes_dash_c_for_the_config_as_alembic_does(installed: Path,
+                                                               tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    done = subprocess.run([str(installed), "-c", str(project / "alembic.ini"), "lint"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert (done.returncode, done.stdout.splitlines()[-1]) == (0, "lint: ok"), done.stderr
