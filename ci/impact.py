@@ -83,8 +83,9 @@ class Impact:
     """What one revision did to one relation that existed before it, or to an index it built.
 
     ``lock``: the strongest mode it held (None: not observed, the revision ran outside a
-    transaction); ``change``: "altered", "dropped" or "index built"; ``index``: the index built,
-    and ``concurrently`` whether it was built CONCURRENTLY.
+    transaction); ``change``: "altered", "renamed" (``relation`` is its old name), "dropped" or
+    "index built"; ``index``: the index built, and ``concurrently`` whether it was built
+    CONCURRENTLY.
     """
 
     revision: str
@@ -97,16 +98,20 @@ class Impact:
     concurrently: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``impact`` entry of ``check --json``; keys that do not apply are left out."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """The ``impact`` entry of ``check --json``: ``lock`` always (null: not observed), the
+        other keys where they apply."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k == "lock"}
 
     @property
     def blocks(self) -> str | None:
         """What the lock blocks on the stage for as long as it is held: "reads and writes",
-        "writes", or None."""
-        if strength(self.lock) >= strength(BLOCKS_READS):
+        "writes", or None. Unobserved (outside a transaction), what PostgreSQL must take: a
+        rewrite ACCESS EXCLUSIVE, an index built without CONCURRENTLY SHARE."""
+        lock = self.lock or (BLOCKS_READS if self.rewritten else
+                             BLOCKS_WRITES if self.concurrently is False else None)
+        if strength(lock) >= strength(BLOCKS_READS):
             return "reads and writes"
-        return "writes" if strength(self.lock) >= strength(BLOCKS_WRITES) else None
+        return "writes" if strength(lock) >= strength(BLOCKS_WRITES) else None
 
 
 def observe(revision: str, before: State, after: State, locks: dict[int, str] | None,
@@ -140,7 +145,8 @@ def observe(revision: str, before: State, after: State, locks: dict[int, str] | 
         if oid in indexed and not rewritten and strength(lock(oid)) <= strength(BLOCKS_WRITES):
             continue  # what building the index took: said there
         scanned = now is not None and now.scans > was.scans and locks is not None
-        if now is None or rewritten or scanned or lock(oid) is not None:
+        renamed = now is not None and now.qualified != was.qualified  # ALTER SCHEMA takes none
+        if now is None or rewritten or scanned or renamed or lock(oid) is not None:
             out.append(Impact(revision, was.qualified, lock(oid), rewritten, scanned,
-                              "dropped" if now is None else "altered"))
+                              "dropped" if now is None else "renamed" if renamed else "altered"))
     return out + built

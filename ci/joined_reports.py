@@ -4,6 +4,7 @@ reports (one per PostgreSQL version) into the one most agree on, with what each 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from ci.errors import BadInput
 from ci.findings import count
@@ -86,7 +87,10 @@ def join(named: list[tuple[str, Report]]) -> Report:
     findings = distinct([f for r in reports for f in r.findings])
     outcomes = [Outcome(**o) for r in reports for o in r.revisions]
     steps = []
-    for step in first.steps:
+    shown: dict[str, Step] = {}  # each step as the first shard that ran it says it
+    for each in (s for r in reports for s in r.steps):  # the last shard's own too (impact)
+        shown.setdefault(each.name, each)
+    for step in shown.values():
         same = [s for r in reports for s in r.steps if s.name == step.name]
         ok = False if any(s.ok is False for s in same) else (
             None if any(s.ok is None for s in same) else True)
@@ -101,4 +105,5 @@ def join(named: list[tuple[str, Report]]) -> Report:
                   base_head=first.base_head, added=first.added,
                   revisions=[dataclasses.asdict(o) for o in outcomes],
                   seconds=max(r.seconds for r in reports), postgres=first.postgres,
-                  impact=[i for r in reports for i in r.impact])
+                  impact=list({json.dumps(i, sort_keys=True): i
+                               for r in reports for i in r.impact}.values()))

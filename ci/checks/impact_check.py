@@ -59,7 +59,9 @@ class ImpactCheck(Verdict):
         head = (f"{count(len(self.sized), 'relation')} touched by "
                 f"{count(revisions, 'new revision')}") if self.sized else \
             "no existing table touched by the new revisions"
-        sized = f"sized by {self.stage}" if self.stage else "no stage statistics: --stats"
+        known = sum(s.size is not None for s in self.sized)
+        sized = f"{known} of them sized by {self.stage}" if self.stage else \
+            "no stage statistics: --stats"
         return f"{head}; {count(len(risky), 'risky change')} ({sized})"
 
 
@@ -78,8 +80,10 @@ def check_impact(config: Config, history: History, impact: list[Impact],
         reason = allowed(rev).get(rule.id)
         large = size is not None and ((size.rows or 0) > settings.impact_rows
                                       or size.bytes > settings.impact_bytes)
-        if stats is None or size is None:
+        if stats is None:
             verdict = "size unknown"
+        elif size is None:
+            verdict = f"not in {stats.stage}'s statistics"
         elif not large:
             verdict = f"small on {stats.stage}"
         elif reason is not None:
@@ -96,7 +100,7 @@ def _risk(each: Impact) -> Rule | None:
     """The rule an impact falls under, whatever the table's size."""
     if each.rewritten:
         return IMPACT_TABLE_REWRITE
-    if each.scanned and each.blocks is not None:
+    if (each.scanned and each.blocks is not None) or each.concurrently is False:
         return IMPACT_LONG_EXCLUSIVE_LOCK
     return None
 
@@ -106,8 +110,10 @@ def _message(each: Impact, size: TableSize, stage: str) -> str:
     what = ("table rewritten" if each.rewritten else
             f"index {each.index} built without CONCURRENTLY" if each.index else
             "table read in full")
-    return (f"{each.lock} on {each.relation} ({described(size)} on {stage}), {what}: "
-            f"{each.blocks} wait until the revision commits")
+    lock = each.lock or ("ACCESS EXCLUSIVE" if each.rewritten else "SHARE") + \
+        " (not observed: the revision ran outside a transaction)"
+    return (f"{lock} on {each.relation} ({described(size)} on {stage}), {what}: "
+            f"{each.blocks} wait until it is done")
 
 
 def described(size: TableSize) -> str:

@@ -108,15 +108,18 @@ def _database_checks(config: Config, report: Report, ref: str | None,
     """The round trip, drift, diff, the new revisions' impact and the running release's fate,
     sharing one scratch database brought to head.
 
-    Each revision runs once in this process: without a shard, the round trip also captures the
-    new revisions' SQL for squawk (returned) and their impact, and, where the base's revisions
-    come first unchanged, the base head's schema for the diff.
+    Each revision runs once in this process: without a shard, or on the last one (whose run
+    brings up every revision before it, the new ones included), the round trip also captures the
+    new revisions' SQL for squawk (returned) and their impact; without a shard, where the base's
+    revisions come first unchanged, the base head's schema for the diff.
     """
     steps, findings = report.steps, report.findings
     history, target, shard = started.history, started.target, report.shard
     order = history.order()
     whole = shard is None
-    new = frozenset(r.id for r in pending.new) if pending is not None and whole else frozenset()
+    last_shard = shard is None or shard.split("/")[0] == shard.split("/")[1]
+    new = frozenset(r.id for r in pending.new) if pending is not None and last_shard \
+        else frozenset()
     prefix = base_prefix(config, history, base_history, ref) \
         if whole and ref is not None and base_history is not None else None
     own = roundtrip(config, progress=progress, capture=new, schema_after=prefix,
@@ -152,6 +155,8 @@ def _database_checks(config: Config, report: Report, ref: str | None,
     if released is not None:
         steps.append(Step("release", None if released.why else released.ok, released.summary))
         findings += released.findings
+    elif new and ref is not None:
+        steps.append(Step("release", None, "not run: the upgrade to head failed"))
     report.revisions = [dataclasses.asdict(o) for o in trip.outcomes]
     report.seconds = round(trip.seconds, 3)
     if drifted is None or head is None:

@@ -94,8 +94,8 @@ def _blame(history: History, new: list[Revision],
     (a table no observed change names)."""
     by_id = {r.id: r for r in new}
     out = {i.relation: by_id[i.revision] for i in impact if i.revision in by_id}
-    if new:
-        out[""] = new[-1]
+    if new:  # what no observed change names: the last revision whose changes went unobserved
+        out[""] = next((r for r in reversed(new) if r.commits_itself), new[-1])
     return out
 
 
@@ -116,13 +116,18 @@ def _broken(connection: sa.Connection, table: sa.Table, blame: dict[str, Revisio
             object=name if column is None else f"{name}.{column}")
     if None in missing:
         return
-    mapped = {c.name for c in table.columns}
     for column in _required(connection, table):
-        if column not in mapped:
+        mapped = table.columns.get(column)
+        if mapped is None:
             yield COMPAT_RUNNING_RELEASE_BREAKS.at(
                 rev, f"{name}.{column} is NOT NULL without a default, and the release running "
                 f"on {base} does not write it: its INSERTs into {name} fail during the deploy",
                 object=f"{name}.{column}")
+        elif mapped.nullable and mapped.default is None and mapped.server_default is None:
+            yield COMPAT_RUNNING_RELEASE_BREAKS.at(
+                rev, f"{name}.{column} is NOT NULL now, and the release running on {base} maps "
+                "it as nullable with no default: its INSERTs and UPDATEs may write NULL there "
+                "during the deploy", object=f"{name}.{column}")
 
 
 def _unreadable(connection: sa.Connection, table: sa.Table) -> list[str | None]:

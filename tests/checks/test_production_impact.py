@@ -120,7 +120,7 @@ def test_an_index_built_concurrently_versus_not(branch: Path) -> None:
     plain, online = (built[f"persistence_schema.{name}"] for name in ("ix_cv_plain",
                                                                       "ix_cv_online"))
     assert (plain["concurrently"], plain["lock"], plain["blocks"]) == (False, "SHARE", "writes")
-    assert (online["concurrently"], "lock" in online) == (True, False)  # not in a transaction
+    assert (online["concurrently"], online["lock"]) == (True, None)  # not in a transaction
 
 
 def test_a_dropped_column_the_base_orm_maps_breaks_the_running_release(branch: Path) -> None:
@@ -218,3 +218,81 @@ def test_the_release_is_judged_by_the_base_branchs_orm_not_this_one(branch: Path
     objects = [f["object"] for f in checked()["findings"]
                if f["rule"] == "compat/running-release-breaks"]
     assert objects == [f"{TABLE}.published_at"]
+
+
+@pytest.mark.parametrize(("shard", "observed"), [("1/1", True), ("2/2", True), ("1/2", False)])
+def test_the_last_shard_observes_the_new_revisions(branch: Path, shard: str,
+                                                  observed: bool) -> None:
+    new_revision(branch, "widen_revision", *TYPE_CHANGE)
+    document = checked("--shard", shard)
+    assert bool(document["impact"]) is observed
+    assert ("release" in [c["check"] for c in document["checks"]]) is observed
+
+
+def test_what_runs_outside_a_transaction_is_judged_by_what_postgresql_must_take(
+        branch: Path) -> None:
+    """An index built without CONCURRENTLY in an autocommit block: its lock is not observed,
+    but PostgreSQL takes SHARE for the build; on a large table that is a finding, said so."""
+    new_revision(branch, "index_unobserved",
+                 "with op.get_context().autocommit_block():\n"
+                 '        op.create_index("ix_cv_owner", "CollectionVersion", ["owner"], '
+                 f"{SCHEMA})",
+                 "with op.get_context().autocommit_block():\n"
+                 f'        op.drop_index("ix_cv_owner", table_name="CollectionVersion", {SCHEMA})')
+    document = checked("--stats", str(stats_file(branch, 5_000_000, 9_000_000_000)))
+    (entry,) = [i for i in document["impact"] if i.get("index")]
+    assert (entry["lock"], entry["concurrently"], entry["blocks"]) == (None, False, "writes")
+    (finding,) = [f for f in document["findings"] if f["rule"] == "impact/long-exclusive-lock"]
+    assert finding["message"].startswith("SHARE (not observed: the revision ran outside a "
+                                         f"transaction) on {TABLE} (≈5.0 M rows")
+
+
+def test_a_schema_renamed_breaks_the_release_that_maps_its_tables(branch: Path) -> None:
+    rev = new_revision(branch, "rename_schema",
+                       'op.execute("ALTER SCHEMA persistence_schema RENAME TO ps2")',
+                       'op.execute("ALTER SCHEMA ps2 RENAME TO persistence_schema")')
+    document = checked()
+    assert {i["change"] for i in document["impact"]} == {"renamed"}
+    broken = {f["object"] for f in document["findings"]
+              if f["rule"] == "compat/running-release-breaks" and f["revision"] == rev}
+    assert TABLE in broken
+
+
+def test_not_null_on_a_column_the_release_maps_as_nullable(branch: Path) -> None:
+    new_revision(branch, "fill_curator", 'op.execute(\'UPDATE persistence_schema."Collection'
+                 'Version" SET curator_name = owner WHERE curator_name IS NULL\')', "pass")
+    new_revision(branch, "require_curator", alter("curator_name", "nullable=False"),
+                 alter("curator_name", "nullable=True"))
+    (finding,) = [f for f in checked()["findings"]
+                  if f["rule"] == "compat/running-release-breaks"]
+    assert finding["object"] == f"{TABLE}.curator_name" and "nullable" in finding["message"]
+
+
+def test_a_table_the_stats_do_not_hold_is_said_so(branch: Path) -> None:
+    new_revision(branch, "widen_revision", *TYPE_CHANGE)
+    other = branch / "other-stats.json"
+    other.write_text(json.dumps({"stage": "prod", "taken": "2026-12-05T00:00:00+00:00",
+                                 "tables": {"public.elsewhere": {"rows": 1, "bytes": 1}}}))
+    document = checked("--stats", str(other))
+    assert [i["verdict"] for i in document["impact"] if i["relation"] == TABLE] == \
+        ["not in prod's statistics"]
+    (impact,) = [c for c in document["checks"] if c["check"] == "impact"]
+    assert "0 of them sized by prod" in impact["summary"]
+
+
+def test_joined_shards_keep_the_last_ones_impact_once() -> None:
+    """``dbci report``: only the last shard observes impact; its steps and rows survive the
+    join, each once (a shard given twice is refused before, a row sent twice is one)."""
+    from ci.joined_reports import join
+    from ci.report import Report, Step
+
+    row = {"revision": "15_x", "relation": TABLE, "lock": "SHARE", "rewritten": False,
+           "scanned": True, "verdict": "size unknown"}
+    first = Report([Step("lint", True, "ok"), Step("roundtrip", True, "1 passed")], [],
+                   shard="1/2")
+    last = Report([Step("lint", True, "ok"), Step("roundtrip", True, "1 passed"),
+                   Step("impact", True, "1 relation"), Step("release", True, "works")], [],
+                   shard="2/2", impact=[row, dict(row)])
+    joined = join([("a.json", first), ("b.json", last)])
+    assert [s.name for s in joined.steps] == ["lint", "roundtrip", "impact", "release"]
+    assert joined.impact == [row]
