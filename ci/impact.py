@@ -119,23 +119,24 @@ def observe(revision: str, before: State, after: State, locks: dict[int, str] | 
     """The impact of one revision from the catalog before and after its upgrade and the locks
     it held (None: it ran outside a transaction); ``statements``: the SQL it sent, which says
     whether an index was built CONCURRENTLY. Tables the revision created are no impact."""
-    def lock(oid: int | None) -> str | None:
-        return None if locks is None or oid is None else locks.get(oid)
+    def lock(oid: int) -> str | None:
+        return None if locks is None else locks.get(oid)
+
+    def scanned(was: Relation, now: Relation | None) -> bool:  # counters unread outside one
+        return locks is not None and now is not None and now.scans > was.scans
 
     built: list[Impact] = []
-    indexed: set[int] = set()
+    indexed: set[int] = set()  # the tables those indexes are on
     for oid, index in after.items():
         table = before.get(index.table) if index.table is not None else None
-        if oid in before or table is None or table.kind not in _TABLES:
+        if oid in before or index.table is None or table is None or table.kind not in _TABLES:
             continue
         made = re.compile(rf"\bCONCURRENTLY\b.*\b{re.escape(index.name)}\b",
                           re.IGNORECASE | re.DOTALL)
-        now = after.get(index.table) if index.table is not None else None
         built.append(Impact(revision, table.qualified, lock(index.table), False,
-                            now is not None and now.scans > table.scans and locks is not None,
-                            "index built", index.qualified,
-                            any(made.search(s) for s in statements)))
-        indexed.add(oid if index.table is None else index.table)
+                            scanned(table, after.get(index.table)), "index built",
+                            index.qualified, any(made.search(s) for s in statements)))
+        indexed.add(index.table)
     out = []
     for oid, was in before.items():
         now = after.get(oid)
@@ -144,9 +145,8 @@ def observe(revision: str, before: State, after: State, locks: dict[int, str] | 
         rewritten = now is not None and now.filenode != was.filenode
         if oid in indexed and not rewritten and strength(lock(oid)) <= strength(BLOCKS_WRITES):
             continue  # what building the index took: said there
-        scanned = now is not None and now.scans > was.scans and locks is not None
         renamed = now is not None and now.qualified != was.qualified  # ALTER SCHEMA takes none
-        if now is None or rewritten or scanned or renamed or lock(oid) is not None:
-            out.append(Impact(revision, was.qualified, lock(oid), rewritten, scanned,
+        if now is None or rewritten or scanned(was, now) or renamed or lock(oid) is not None:
+            out.append(Impact(revision, was.qualified, lock(oid), rewritten, scanned(was, now),
                               "dropped" if now is None else "renamed" if renamed else "altered"))
     return out + built

@@ -46,11 +46,11 @@ def in_ci() -> bool:
 def check(config: Config, base: str | None = None,
           progress: Callable[[str], None] | None = None,
           shard: tuple[int, int] | None = None, verify_seed: bool = False,
-          stats: Path | None = None) -> Report:
+          stats_file: Path | None = None) -> Report:
     """Every check, the base-branch rules included whenever a base resolves; a step that cannot
     run says why, and the steps after it that need it skip. With ``shard``, the round trip
     checks one slice of the history (``join`` puts the slices' reports together). The new
-    revisions' impact is sized by ``stats`` (else ``[tool.dbci] stats_file``).
+    revisions' impact is sized by ``stats_file`` (else ``[tool.dbci] stats_file``).
 
     In CI a base must resolve: a shallow clone without the base branch would otherwise pass
     with the rules that protect deployed revisions switched off.
@@ -60,7 +60,7 @@ def check(config: Config, base: str | None = None,
         raise BadInput("no base branch to compare with (tried [tool.dbci] base_ref, origin/main, "
                        "main, origin/master, master); in CI, fetch it (actions/checkout with "
                        "fetch-depth: 0) or pass --base REF")
-    sizes = _stats(config, stats)  # a bad file says so before anything runs
+    sizes = _stats(config, stats_file)  # a bad file says so before anything runs
     report = Report([], [], base=ref, shard=f"{shard[0]}/{shard[1]}" if shard else None)
     with contextlib.ExitStack() as stack:
         started = _begin(config, shard, report, stack)  # a second worker starts checking now

@@ -67,8 +67,7 @@ def check_running_release(config: Config, base: str, migrated: sa.Connection,
     blame = _blame(history, new, impact)
     touched = None if any(r.commits_itself for r in new) else \
         {i.relation for i in impact}  # outside a transaction, what it touched is not observed
-    tables = [t for t in metadata.sorted_tables
-              if touched is None or f"{t.schema or 'public'}.{t.name}" in touched]
+    tables = [t for t in metadata.sorted_tables if touched is None or _named(t) in touched]
     result = ReleaseCheck(base, len(tables))
     savepoint = migrated.begin_nested()
     try:
@@ -103,7 +102,7 @@ def _broken(connection: sa.Connection, table: sa.Table, blame: dict[str, Revisio
             base: str) -> Iterator[Finding]:
     """The findings for one mapped table: what its SELECT cannot read, and the NOT NULL
     columns without a default it does not write."""
-    name = f"{table.schema or 'public'}.{table.name}"
+    name = _named(table)
     rev = blame.get(name) or blame.get("")
     if rev is None:
         return
@@ -159,3 +158,8 @@ def _required(connection: sa.Connection, table: sa.Table) -> list[str]:
     or generated column."""
     return [name for (name,) in connection.exec_driver_sql(
         sql("required_columns"), {"schema": table.schema or "public", "table": table.name})]
+
+
+def _named(table: sa.Table) -> str:
+    """``schema.table``, as impact names relations (``public`` where the ORM names none)."""
+    return f"{table.schema or 'public'}.{table.name}"

@@ -30,7 +30,7 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Print the markdown report (or JSON) and append it to $GITHUB_STEP_SUMMARY when set."""
     try:
         report = check(config, base=args.base, progress=printer.progress, shard=args.shard,
-                       verify_seed=args.verify_seed, stats=args.stats)
+                       verify_seed=args.verify_seed, stats_file=args.stats)
     finally:
         printer.progress_done()
     return publish(report, printer, args.comment)
