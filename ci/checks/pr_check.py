@@ -153,7 +153,7 @@ def _database_checks(config: Config, report: Report, ref: str | None,
         findings += impacted.findings
         report.impact = [s.to_json() for s in impacted.sized]
     if released is not None:
-        steps.append(Step("release", None if released.why else released.ok, released.summary))
+        steps.append(Step("release", released.ok, released.summary))
         findings += released.findings
     elif new and ref is not None:
         steps.append(Step("release", None, "not run: the upgrade to head failed"))

@@ -37,13 +37,18 @@ class ReleaseCheck(Verdict):
     base: str
     tables: int = 0  # how many mapped tables were tried
     findings: list[Finding] = field(default_factory=list)
-    why: str | None = None  # why it could not run (the base's ORM did not load)
+    why: str | None = None  # why it could not run (the base's ORM did not load): it fails
+
+    @property
+    def ok(self) -> bool:
+        """Nothing breaks, and that was proven: a check that could not run fails."""
+        return self.why is None and not self.findings
 
     @property
     def summary(self) -> str:
         """``the ORM of main works on the new schema (2 tables the new revisions touched)``."""
         if self.why is not None:
-            return f"not run: {self.why}"
+            return f"could not run: {self.why}; nothing proves the running release survives"
         verdict = "works on" if self.ok else \
             f"breaks in {count(len(self.findings), 'place')} on"
         return (f"the ORM of {self.base} {verdict} the new schema "
@@ -60,7 +65,7 @@ def check_running_release(config: Config, base: str, migrated: sa.Connection,
         else:
             with project_at(base, config) as base_config:
                 metadata = target_metadata(base_config, env_only(base_config), migrated)
-    except BadInput as exc:  # no ORM at the base (or one that does not import): said, not failed
+    except BadInput as exc:  # no ORM at the base (or one that does not import): a failure
         return ReleaseCheck(base, why=f"the ORM of {base} did not load: {exc.message}")
     finally:
         config.add_import_paths()  # this project's modules again, not the base checkout's

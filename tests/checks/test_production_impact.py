@@ -185,9 +185,9 @@ def test_the_stats_file_setting_stands_in_for_the_flag(branch: Path) -> None:
     assert "impact/table-rewrite" in rules(checked())
 
 
-def test_a_base_without_an_orm_skips_the_release_check(branch: Path) -> None:
-    """The base's env.py names no target_metadata: nothing to prove the release by, so the
-    step says why and is skipped; the rest of the check runs."""
+def test_a_base_without_an_orm_fails_the_release_check(branch: Path) -> None:
+    """The base's env.py names no target_metadata: nothing proves the release survives, so the
+    step fails, saying why (fail closed); the rest of the check runs."""
     git(branch, "checkout", "-q", "main")
     env = branch / "database" / "env.py"
     env.write_text(env.read_text().replace("target_metadata=target_metadata",
@@ -201,8 +201,12 @@ def test_a_base_without_an_orm_skips_the_release_check(branch: Path) -> None:
     new_revision(branch, "add_note",
                  f'op.add_column("CollectionVersion", sa.Column("note", sa.Text), {SCHEMA})',
                  f'op.drop_column("CollectionVersion", "note", {SCHEMA})')
-    (release,) = [c for c in checked()["checks"] if c["check"] == "release"]
-    assert release["ok"] is None and release["summary"].startswith("not run: the ORM of main")
+    document = checked()
+    (release,) = [c for c in document["checks"] if c["check"] == "release"]
+    assert release["ok"] is False and document["ok"] is False
+    assert release["summary"].startswith("could not run: the ORM of main did not load: ")
+    assert [c["ok"] for c in document["checks"] if c["check"] in ("roundtrip", "impact")] == \
+        [True, True]
 
 
 def test_the_release_is_judged_by_the_base_branchs_orm_not_this_one(branch: Path) -> None:
