@@ -1,5 +1,6 @@
-"""The rule registry: every rule id dbci emits, defined once, named after its id, documented in
-the README; the families hold definitions only, and every finding comes from a rule."""
+"""The rule registry: every rule id dbci emits, defined once, named after its id, in the table
+of docs/rules-overview.md; the families hold definitions only, and every finding comes from a
+rule."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from ci.rules.base import rule
 NOT_FAMILIES = {"base", "docs", "__main__"}
 
 
-def readme_rules() -> dict[str, set[str]]:
-    """Rule id -> the checks the README's rule table names for it (squawk's row aside)."""
-    text = (REPO / "README.md").read_text()
+def overview_rules() -> dict[str, set[str]]:
+    """Rule id -> the checks the rule table of docs/rules-overview.md names for it (squawk's row
+    aside)."""
+    text = (REPO / "docs" / "rules-overview.md").read_text()
     table = text[text.index("| rule | check |"):].split("\n\n", 1)[0]
     out = {}
     for row in table.splitlines()[2:]:
@@ -108,8 +110,8 @@ def test_every_finding_comes_from_a_rule_or_from_squawk_and_links_its_doc() -> N
     assert {path for path, _ in calls_of("Rule")} == {"ci/rules/base.py"}  # rule() registers
 
 
-def test_the_readme_table_and_the_registry_agree() -> None:
-    assert readme_rules() == {each.id: set(each.checks) for each in RULES}
+def test_the_overview_table_and_the_registry_agree() -> None:
+    assert overview_rules() == {each.id: set(each.checks) for each in RULES}
 
 
 def test_a_finding_at_a_file_or_at_a_stage() -> None:
