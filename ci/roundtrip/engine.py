@@ -55,7 +55,7 @@ from ci.revision_code import commits_outside_a_block, irreversible_at_run_time, 
 from ci.roundtrip.fixtures import run_fixture
 from ci.roundtrip.results import Findings, Outcome, commits_itself
 from ci.row_digests import Digest, Rows, Watch
-from ci.schemadiff import Captured, capture, migra_sql
+from ci.schemadiff import Captured, Inspected, capture, inspect, migra_sql
 from ci.snapshot import Catalog, Snapshot, Unit, UnitKey
 from ci.tracker import NOTHING, Read, StepReader
 
@@ -211,7 +211,7 @@ class RoundTrip:
             self._savepoint(conn, rev, "downgrade", "SAVEPOINT dbci_downgrade")
             try:
                 differs = self._check_downgrade(conn, rev, up.keys, previous, rows_before)
-                left = capture(conn) if differs else None
+                left = inspect(conn) if differs else None
             except BaseException:
                 self._savepoint(conn, rev, "downgrade", "ROLLBACK TO SAVEPOINT dbci_downgrade")
                 raise
@@ -274,7 +274,7 @@ class RoundTrip:
         if ran == self.schema_after and not self.fixture_ddl:
             self.schema = capture(conn)
 
-    def _explain(self, conn: sa.Connection, rev: Revision, left: Captured, first: int,
+    def _explain(self, conn: sa.Connection, rev: Revision, left: Inspected, first: int,
                  memo: dict[str, Any]) -> None:
         """Attach migra's SQL from what the downgrade left to the schema before the upgrade:
         roll back to before the upgrade, capture it, then upgrade again to carry on (the
@@ -282,7 +282,7 @@ class RoundTrip:
         back to before the upgrade too (``memo``), or the upgrade would not create them again."""
         self._savepoint(conn, rev, "upgrade", "ROLLBACK TO SAVEPOINT dbci_upgrade")
         compat.restore_type_memo(self.context, memo)
-        statements = migra_sql(left, capture(conn))
+        statements = migra_sql(left, inspect(conn))
         apply(rev, "upgrade")
         self._settle(conn, self._read())  # the same units, with new oids
         self.found.explain(first, statements)
