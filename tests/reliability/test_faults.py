@@ -1,6 +1,7 @@
 """Faults on purpose: dbci killed mid-migration, the server stopped mid-run, the embedded
 server's folder deleted or left stale, AWS down or slow, a full disk. Each time: one line, the
-exit code the README promises, nothing lost, nothing half-written, and the next run works."""
+exit code docs/how-checks-work.md promises, nothing lost, nothing half-written, and the next
+run works."""
 
 from __future__ import annotations
 

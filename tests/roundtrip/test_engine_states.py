@@ -180,7 +180,7 @@ def test_a_commit_on_the_connection_is_a_failed_upgrade_and_stops_the_run(
 def test_a_commit_its_source_does_not_show_names_the_revision(
         history: Callable[..., str]) -> None:
     """A COMMIT its source does not show ends the transaction holding the savepoint: the one
-    line names the revision and its file (exit 2), as the README says."""
+    line names the revision and its file (exit 2), as docs/how-checks-work.md says."""
     committing = history('op.execute("COM" + "MIT")\n'
                          'op.add_column("t", sa.Column("c", sa.Integer))',
                          'op.drop_column("t", "c")')
