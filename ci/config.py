@@ -79,6 +79,32 @@ class Config:
         """The folder holding alembic.ini."""
         return self.ini_path.parent
 
+    @property
+    def seed_bucket(self) -> str:
+        """The S3 bucket of the rdev seeds (``[tool.dbci] seed_bucket``), which a command that
+        reads or writes seeds needs."""
+        return self._required("seed_bucket", self.settings.seed_bucket,
+                              "the S3 bucket that holds the rdev seeds")
+
+    @property
+    def terraform_file(self) -> Path | None:
+        """The Terraform file whose ``local.data_load_path`` names the rdev seed (None: the
+        project keeps none)."""
+        name = self.settings.terraform_file
+        return None if name is None else self.project_dir / name
+
+    def terraform_path(self) -> Path:
+        """:attr:`terraform_file`, which a command that reads or bumps it needs."""
+        return self.project_dir / self._required(
+            "terraform_file", self.settings.terraform_file, "the Terraform file whose "
+            "local.data_load_path names the rdev seed")
+
+    def _required(self, name: str, value: str | None, what: str) -> str:
+        if value is None:
+            raise BadInput(f"{self.project_dir / 'pyproject.toml'}: [tool.dbci] {name} is not "
+                           f"set; set it to {what}")
+        return value
+
     @cached_property
     def naming(self) -> NamingScheme:
         """The revision and file naming scheme: ``[tool.dbci]``'s; where it sets no format and

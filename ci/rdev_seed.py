@@ -75,14 +75,14 @@ def revision_in(path: Path) -> str:
 
 def data_load_path(config: Config) -> terraform.DataLoadPath:
     """``local.data_load_path`` in the configured Terraform file."""
-    return terraform.find(config.project_dir / config.settings.terraform_file)
+    return terraform.find(config.terraform_path())
 
 
 @contextlib.contextmanager
 def fetched(config: Config, source: str | None) -> Iterator[tuple[Path, str]]:
     """A seed as a local file, and what it is (a path, or an S3 URL): ``source``, else the
     object ``data_load_path`` names."""
-    url = source or data_load_path(config).s3_url(config.settings.seed_bucket)
+    url = source or data_load_path(config).s3_url(config.seed_bucket)
     if not url.startswith("s3://"):
         path = Path(url)
         if not path.is_file():
@@ -239,8 +239,8 @@ def verified(config: Config, path: Path) -> str:
 def upload(config: Config, path: Path, dry_run: bool = False) -> Uploaded:
     """Upload a seed of this history under the name of the revision inside it, once it
     proved to be one (:func:`verified`); never over another object."""
+    bucket = config.seed_bucket  # a project without one is told before the seed is read
     revision = verified(config, path)
-    bucket = config.settings.seed_bucket
     url = f"s3://{bucket}/{seed_key(config, revision)}"
     if dry_run:
         return Uploaded(url, "dry run")
@@ -311,12 +311,12 @@ def bump(config: Config, check: bool = False) -> Bumped:
     if head is None:
         raise BadInput(f"{display_path(history.versions_dir)}: no revisions, so no seed")
     name = seed_name(config, head.id)
-    path = config.project_dir / config.settings.terraform_file
+    path = config.terraform_path()
     if not check:
         terraform.find(path)
         key = seed_key(config, head.id)
-        if aws.stored_digest(config.settings.seed_bucket, key) is None:
-            raise BadInput(f"s3://{config.settings.seed_bucket}/{key} is not uploaded: run "
+        if aws.stored_digest(config.seed_bucket, key) is None:
+            raise BadInput(f"s3://{config.seed_bucket}/{key} is not uploaded: run "
                            "dbci seed build and dbci seed upload first; nothing was changed")
     found, changes = terraform.bump(path, name, check=check)
     shown = display_path(path)

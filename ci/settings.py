@@ -177,9 +177,11 @@ class Settings(_Table):
     squawk_exclude: tuple[StrictStr, ...] = DEFAULT_SQUAWK_EXCLUDE
     squawk_pg_version: StrictStr | None = None
     secret_name: StrictStr = "corpora/backend/{stage}/database"
-    seed_bucket: StrictStr = "env-rdev-dataportal"
-    seed_prefix: StrictStr = "database/"
-    terraform_file: StrictStr = ".happy/terraform/modules/ecs-stack/main.tf"
+    #: Where a team keeps its rdev seeds and the Terraform that names one: its own, so no
+    #: default (the commands that need them say which setting to add).
+    seed_bucket: StrictStr | None = None
+    seed_prefix: StrictStr = ""
+    terraform_file: StrictStr | None = None
     roundtrip_workers: StrictInt = 2  # 1: the round trip runs in this process alone
     #: A table with more rows or bytes than these on the stage makes a rewrite or a long
     #: write-blocking lock a finding (``impact/...``); smaller ones are shown only.
@@ -214,8 +216,8 @@ class Settings(_Table):
 
     @field_validator("seed_bucket")
     @classmethod
-    def _bucket_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+    def _bucket_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
             raise ValueError("is not an S3 bucket name (3 to 63 lowercase letters, digits, "
                              "dots and hyphens)")
         return value

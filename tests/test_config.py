@@ -15,14 +15,17 @@ from ci.naming import NamingScheme
 from ci.settings import DEFAULT_SQUAWK_EXCLUDE, Settings
 
 
-def test_the_reference_project_loads_with_every_default(project: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_reference_project_sets_only_its_own_places(project: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     config = Config.load("alembic.ini")
     assert config.ini_path == project / "alembic.ini"
     assert config.project_dir == project
     assert config.script_location == project / "database"
-    assert config.settings == Settings()
+    assert config.settings.model_fields_set == {"secret_name", "seed_bucket", "seed_prefix",
+                                                "terraform_file"}
+    assert config.seed_bucket == "env-rdev-dataportal"
+    assert config.terraform_file == project / ".happy/terraform/modules/ecs-stack/main.tf"
     assert config.naming == NamingScheme()
     assert config.database_url is None
 
@@ -60,6 +63,19 @@ def test_no_pyproject_means_defaults(project: Path) -> None:
     (project / "pyproject.toml").unlink()
     settings = Config.load("alembic.ini").settings
     assert settings == Settings() and settings.squawk_exclude == DEFAULT_SQUAWK_EXCLUDE
+
+
+def test_no_organisation_is_built_in(project: Path) -> None:
+    """The seeds' bucket and the Terraform file are a team's own: unset, the commands that need
+    them name the setting; the PR check's seed step has nothing to check."""
+    (project / "pyproject.toml").write_text("[tool.dbci]\n")
+    config = Config.load(project / "alembic.ini")
+    assert config.settings.seed_bucket is None and config.settings.seed_prefix == ""
+    assert config.terraform_file is None
+    for needed, setting in ((lambda: config.seed_bucket, "seed_bucket"),
+                            (config.terraform_path, "terraform_file")):
+        with pytest.raises(BadInput, match=rf"\[tool.dbci\] {setting} is not set; set it to"):
+            needed()
 
 
 def test_a_missing_alembic_ini(tmp_path: Path) -> None:

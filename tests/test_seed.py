@@ -328,6 +328,25 @@ def test_bump_refuses_a_seed_not_uploaded(aws: str, project: Path) -> None:
     assert folder_state(project) == before
 
 
+def test_a_project_without_seed_settings_is_told_which_to_add(aws: str, project: Path) -> None:
+    """dbci names no team's bucket or Terraform file: without them each seed command says
+    which setting it needs and changes nothing, and the PR check has no seed to check."""
+    (project / "pyproject.toml").write_text("[tool.dbci]\n")
+    before = folder_state(project)
+    for args, setting in ((["tf", "bump"], "terraform_file"),
+                          (["seed", "build", "--out", "x.sql"], "terraform_file"),
+                          (["check", "--verify-seed"], "terraform_file"),
+                          (["seed", "upload", "--dry-run", str(project / "alembic.ini")],
+                           "seed_bucket")):
+        run = dbci(*args)
+        assert run.code == 2 and run.err.count("\n") == 1, (args, run.err)
+        assert f"[tool.dbci] {setting} is not set; set it to" in run.err, (args, run.err)
+    assert folder_state(project) == before
+    run = dbci("--json", "check")
+    assert run.code == 0, run.err
+    assert "no terraform_file set" in json.dumps(json.loads(run.out))
+
+
 @pytest.mark.parametrize(("text", "says"), [
     ("locals {\n  data_load_path = \n}\n", "not valid Terraform"),
     ("locals {\n  other = 1\n}\n", "no definitions of local.data_load_path"),

@@ -31,7 +31,12 @@ class SeedCheck:
 
 def seed_check(config: Config, base: str | None, verify: bool) -> SeedCheck:
     """Check the seed ``data_load_path`` names against this history (and S3 if asked)."""
-    path = config.project_dir / config.settings.terraform_file
+    path = config.terraform_file
+    if path is None:
+        if verify:
+            config.terraform_path()  # says which setting is missing
+        return SeedCheck("no terraform_file set under [tool.dbci]: nothing to check",
+                         checked=False)
     shown = display_path(path)
     if not path.is_file():
         if verify:
@@ -89,7 +94,7 @@ def _at_head(config: Config, history: History, found: terraform.DataLoadPath,
 def _verified(config: Config, history: History,
               found: terraform.DataLoadPath) -> tuple[str, list[Finding]]:
     """The seed in S3, loaded into a scratch database and brought to head."""
-    url = found.s3_url(config.settings.seed_bucket)
+    url = found.s3_url(config.seed_bucket)
     bucket, key = aws.parse_s3_url(url)
     if aws.stored_digest(bucket, key) is None:
         return "not in S3", [SEED_MISSING.at_file(
