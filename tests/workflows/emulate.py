@@ -10,8 +10,12 @@ typed inputs with defaults); each step's own `GITHUB_OUTPUT`, `GITHUB_ENV`, `GIT
 `GITHUB_STEP_SUMMARY` files; job outputs (dropped when they hold a masked value); a `run:` step
 written to a file and run by its shell: the step's `shell:`, else the job's, else the workflow's
 `defaults.run.shell`, else `bash -e {0}` (no pipefail); `bash` is `bash --noprofile --norc -eo
-pipefail {0}`; workflow commands read from stdout and stderr (one pipe), `::add-mask::` masking
-every later line of the job's log, as shown; the raw log is kept too.
+pipefail {0}`; composite actions (`uses: ./path`, read from the workspace, or dbci's own at any
+ref, read from this repository): `with:` over the inputs' defaults, an undeclared input a warning,
+`github.action_path` and `GITHUB_ACTION_PATH`, every `run:` with the shell it must declare, the
+steps' own `steps` context and status, the outputs evaluated even after a failure, the step
+failed when one of its steps fails; workflow commands read from stdout and stderr (one pipe),
+`::add-mask::` masking every later line of the job's log, as shown; the raw log is kept too.
 
 Stand-ins: checkout copies the test's project (a fresh copy per job); setup-python and AWS
 credentials do nothing (the test's environment has Python, dbci and moto); upload/download-artifact
@@ -39,7 +43,10 @@ from typing import Any
 
 import yaml
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+from ci.about import ACTION
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 FAKE_GH = Path(__file__).with_name("fake_gh.py")
 EXPRESSION = re.compile(r"\$\{\{((?:(?!\}\}).)*)\}\}", re.S)
@@ -278,6 +285,7 @@ class Step:
     command: list[str] = field(default_factory=list)
     uses: str | None = None
     with_: dict[str, Any] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)  # a composite action's, as run
 
 
 @dataclass
@@ -340,6 +348,18 @@ class Run:
     def gh_calls(self) -> list[dict[str, Any]]:
         log = self.repository / "gh" / "calls.jsonl"
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@dataclass
+class _Scope:
+    """What every step of one job shares as it runs, a composite action's steps included."""
+
+    run: Run
+    job: Job
+    env: dict[str, Any]  # the job's `env`, as GITHUB_ENV files change it
+    process: dict[str, str]  # the runner's variables and PATH, as GITHUB_PATH files change it
+    temp: Path
+    workspace: Path
 
 
 class Emulator:
@@ -501,65 +521,88 @@ class Emulator:
             "GITHUB_RUN_ID": github["run_id"], "GITHUB_BASE_REF": github["base_ref"],
             "GITHUB_HEAD_REF": github["head_ref"], "RUNNER_TEMP": str(temp), "RUNNER_OS": "Linux",
             "PATH": f"{self.root / 'bin'}:{BIN}:{os.environ['PATH']}"})
+        scope = _Scope(run, result, env, process, temp, workspace)
+        result.steps, steps, failed = self._steps(scope, job.get("steps") or [], context, shell)
+        result.result = "failure" if failed else "cancelled" if run.cancelled else "success"
+        outputs = substitute(job.get("outputs") or {}, {**context, "env": env, "steps": steps})
+        result.outputs = {k: text(v) for k, v in outputs.items()
+                          if not any(m and m in text(v) for m in result.masks)}  # as GitHub: a
+        return result  # job output holding a secret is not passed on
+
+    def _steps(self, scope: _Scope, specs: list[dict[str, Any]], context: dict[str, Any],
+               shell: str | None, uses_env: dict[str, str] | None = None
+               ) -> tuple[list[Step], dict[str, dict[str, Any]], bool]:
+        """Steps in order, as GitHub runs a job's, or a composite action's inside it (`uses_env`:
+        the env its `uses:` step gave it; its steps have a `steps` context and a status of their
+        own); the steps as run, their `steps` context, and whether one failed."""
+        ran: list[Step] = []
         steps: dict[str, dict[str, Any]] = {}
         failed = False
-        for index, step in enumerate(job.get("steps") or []):
-            name = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
-            status = {"success": not failed and not run.cancelled, "failure": failed,
-                      "cancelled": run.cancelled}
-            step_context = {**context, "env": env, "steps": steps, "__status__": status,
-                            "job": {"status": "failure" if failed else "success"}}
+        for index, step in enumerate(specs):
+            status = {"success": not failed and not scope.run.cancelled, "failure": failed,
+                      "cancelled": scope.run.cancelled}
+            step_context = {**context, "env": {**scope.env, **(uses_env or {})}, "steps": steps,
+                            "__status__": status}
+            if uses_env is None:  # inside an action, `job` is the job's as the action began
+                step_context["job"] = {"status": "failure" if failed else "success"}
+            name = text(substitute(step.get("name"), step_context)) or step.get("uses") or \
+                step["run"].splitlines()[0]
             if not condition(step.get("if"), step_context) or step.get("id") in self.skip:
                 outcome = "success" if step.get("id") in self.skip else "skipped"
-                result.steps.append(Step(name, step.get("id"), outcome))
+                ran.append(Step(name, step.get("id"), outcome))
                 steps[step.get("id") or f"__{index}"] = {"outputs": {}, "outcome": outcome,
                                                          "conclusion": outcome}
                 continue
             step_env = {k: text(v) for k, v in substitute(step.get("env") or {},
                                                              step_context).items()}
-            files = {name_: temp / "_runner_file_commands" / f"{name_.lower()}_{uuid.uuid4()}"
+            files = {name_: scope.temp / "_runner_file_commands" / f"{name_.lower()}_{uuid.uuid4()}"
                      for name_ in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH",
                                    "GITHUB_STEP_SUMMARY", "GITHUB_STATE")}
             for path in files.values():
                 path.touch()
-            full_env = {**process, **{k: text(v) for k, v in env.items()}, **step_env,
-                        **{k: str(v) for k, v in files.items()}}
+            full_env = {**scope.process, **{k: text(v) for k, v in step_context["env"].items()},
+                        **step_env, **{k: str(v) for k, v in files.items()}}
+            if "action_path" in context["github"]:
+                full_env["GITHUB_ACTION_PATH"] = context["github"]["action_path"]
+            folder = "run" not in step and self._composite_folder(step["uses"], scope.workspace)
             if "run" in step:
-                done = self._script(step, shell, temp, workspace, full_env)
+                done = self._commands(scope.job, self._script(step, shell, step_context, scope,
+                                                              full_env))
+            elif folder:
+                done = self._composite(scope, step, step_context, folder, step_env)
             else:
-                done = self._action(run, step, step_context, workspace, temp)
+                done = self._commands(scope.job, self._action(scope, step, step_context))
             done.name, done.id = name, step.get("id")
-            self._commands(result, done)
             done.outputs.update(_key_values(files["GITHUB_OUTPUT"].read_text()))
-            env.update(_key_values(files["GITHUB_ENV"].read_text()))
+            scope.env.update(_key_values(files["GITHUB_ENV"].read_text()))
             for line in files["GITHUB_PATH"].read_text().splitlines():
-                process["PATH"] = f"{line}:{process['PATH']}"
-            result.summary += files["GITHUB_STEP_SUMMARY"].read_text()
-            result.steps.append(done)
+                scope.process["PATH"] = f"{line}:{scope.process['PATH']}"
+            scope.job.summary += files["GITHUB_STEP_SUMMARY"].read_text()
+            ran.append(done)
             failed = failed or (done.outcome == "failure" and not step.get("continue-on-error"))
             steps[step.get("id") or f"__{index}"] = {"outputs": done.outputs,
                                                      "outcome": done.outcome,
                                                      "conclusion": done.outcome}
-        result.result = "failure" if failed else "cancelled" if run.cancelled else "success"
-        outputs = substitute(job.get("outputs") or {}, {**context, "steps": steps})
-        result.outputs = {k: text(v) for k, v in outputs.items()
-                          if not any(m and m in text(v) for m in result.masks)}  # as GitHub: a
-        return result  # job output holding a secret is not passed on
+        return ran, steps, failed
 
-    def _script(self, step: dict[str, Any], shell: str | None, temp: Path, workspace: Path,
-                env: dict[str, str]) -> Step:
+    def _script(self, step: dict[str, Any], shell: str | None, context: dict[str, Any],
+                scope: _Scope, env: dict[str, str]) -> Step:
         shell = step.get("shell") or shell
         template = SHELLS.get(shell, shell) or SHELLS[None]
-        script = temp / f"{uuid.uuid4()}.{'py' if shell == 'python' else 'sh'}"
+        script = scope.temp / f"{uuid.uuid4()}.{'py' if shell == 'python' else 'sh'}"
         script.write_text(step["run"])
         command = [str(script) if part == "{0}" else part for part in template.split()]
-        cwd = workspace / step.get("working-directory", ".")
+        cwd = scope.workspace / text(substitute(step.get("working-directory", "."), context))
+        if not cwd.is_dir():
+            return Step("", None, "failure", command=command, raw=(
+                f"An error occurred trying to start process '{command[0]}' with working "
+                f"directory '{cwd}'. No such file or directory\n"))
         done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=900, check=False)
         return Step("", None, "success" if done.returncode == 0 else "failure",
                     raw=done.stdout, command=command)
 
-    def _commands(self, job: Job, step: Step) -> None:
+    def _commands(self, job: Job, step: Step) -> Step:
         """Workflow commands, line by line: a mask hides the value from that line on."""
         shown = []
         for line in step.raw.splitlines():
@@ -572,9 +615,58 @@ class Emulator:
                 job.annotations.append(line)
             shown.append(line)
         step.shown = "\n".join(shown)
+        return step
 
-    def _action(self, run: Run, step: dict[str, Any], context: dict[str, Any],
-                workspace: Path, temp: Path) -> Step:
+    @staticmethod
+    def _composite_folder(uses: str, workspace: Path) -> Path | None:
+        """Where a composite action's action.yml is: a local one (`./path`) in the workspace;
+        dbci's own, at any ref, in this repository (as GitHub would have downloaded it)."""
+        if uses.startswith("./"):
+            return workspace / uses
+        return REPO if uses.split("@")[0] == ACTION else None
+
+    def _composite(self, scope: _Scope, step: dict[str, Any], context: dict[str, Any],
+                   folder: Path, step_env: dict[str, str]) -> Step:
+        """A composite action as GitHub runs one: `with:` over its inputs' defaults (an input
+        it does not declare is a warning), its steps with the shells they declare, a status and
+        `steps` context of their own, `github.action_path`; its outputs, evaluated even when a
+        step failed; the step fails when one of them does."""
+        given = {k: text(v) for k, v in substitute(step.get("with") or {}, context).items()}
+        done = Step("", None, "failure", uses=step["uses"], with_=given)
+        path = next((p for p in (folder / "action.yml", folder / "action.yaml") if p.is_file()),
+                    None)
+        if path is None:
+            done.raw = done.shown = (
+                f"Can't find 'action.yml' or 'action.yaml' under '{folder}'. Did you forget to "
+                "run actions/checkout before running your local action?\n")
+            return done
+        spec = yaml.safe_load(path.read_text())
+        specs = spec["runs"]["steps"]
+        if any("run" in s and "shell" not in s for s in specs):
+            done.raw = done.shown = f"{path}: Required property is missing: shell\n"
+            return done
+        declared = spec.get("inputs") or {}
+        unexpected = [k for k in given if k.casefold() not in {d.casefold() for d in declared}]
+        quoted = ["', '".join(names) for names in (unexpected, declared)]
+        warning = self._commands(scope.job, Step("", None, "success", raw=(
+            f"::warning::Unexpected input(s) '{quoted[0]}', valid inputs are ['{quoted[1]}']\n"
+            if unexpected else "")))
+        inputs = {k: _get(given, k) if _get(given, k) is not None else
+                  text(substitute(v.get("default", ""), context)) for k, v in declared.items()}
+        inner = {**context, "github": {**context["github"], "action_path": str(folder)},
+                 "inputs": inputs}
+        done.steps, steps, failed = self._steps(scope, specs, inner, None, step_env)
+        outputs = substitute({k: v.get("value") for k, v in (spec.get("outputs") or {}).items()},
+                             {**inner, "steps": steps})
+        done.outputs = {k: text(v) for k, v in outputs.items()}
+        done.outcome = "failure" if failed else "success"
+        done.raw = warning.raw + "".join(s.raw for s in done.steps)
+        done.shown = "\n".join(s.shown for s in [warning, *done.steps] if s.shown)
+        return done
+
+    def _action(self, scope: _Scope, step: dict[str, Any], context: dict[str, Any]) -> Step:
+        """The stand-in of an action that is not composite."""
+        run, workspace = scope.run, scope.workspace
         uses = step["uses"].split("@")[0]
         given = {k: text(v) for k, v in substitute(step.get("with") or {}, context).items()}
         done = Step("", None, "success", uses=uses, with_=given)

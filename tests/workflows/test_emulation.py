@@ -154,6 +154,61 @@ def test_a_dry_run_never_takes_a_real_runs_pending_place() -> None:
     assert groups.running["dbci-migrate-prod"] == "real-2 apply"
 
 
+def composite(checkout: Path, *steps: dict[str, Any], **spec: Any) -> None:
+    """A composite action at `./act` of the checkout."""
+    (checkout / "act").mkdir(parents=True)
+    (checkout / "act" / "action.yml").write_text(json.dumps({
+        "name": "act", "description": "a test's", **spec,
+        "runs": {"using": "composite", "steps": list(steps)}}))
+
+
+def test_a_composite_action_runs_as_github_runs_one(tmp_path: Path) -> None:
+    """Inputs over their defaults, the caller's env, its own shells, `steps` and status; a
+    failing step fails the action, whose outputs are still evaluated; GITHUB_ENV outlives it."""
+    checkout = tmp_path / "repo"
+    composite(checkout, {
+        "id": "one", "shell": "bash", "env": {"SEEN": "${{ inputs.given }} ${{ inputs.default }}"},
+        "run": 'echo "seen=$SEEN $CALLER $GITHUB_ACTION_PATH" >> "$GITHUB_OUTPUT"\n'
+               'echo LATER=yes >> "$GITHUB_ENV"'},
+        {"name": "piped (${{ inputs.given }})", "shell": "bash", "run": "false | true"},
+        {"shell": "bash", "run": "echo never"},
+        {"id": "after", "if": "failure()", "shell": "bash", "run": "echo after-failure"},
+        inputs={"given": {"description": "g", "required": True},
+                "default": {"description": "d", "default": "${{ github.repository }}"}},
+        outputs={"seen": {"description": "s", "value": "${{ steps.one.outputs.seen }}"},
+                 "after": {"description": "a", "value": "${{ steps.after.outcome }}"}})
+    run = emulate(tmp_path, checkout, "workflow_dispatch").run(workflow(tmp_path, {"a": job(
+        {"uses": "actions/checkout@v5"},
+        {"id": "act", "uses": "./act", "with": {"given": "g", "extra": "x"},
+         "env": {"CALLER": "c"}},
+        {"if": "always()", "run": 'echo "later=$LATER"'})}, defaults={"run": {"shell": "sh"}}))
+    act = run.job("a").step("act")
+    assert act.outcome == "failure" and run.result("a") == "failure"
+    assert [(s.name, s.outcome) for s in act.steps] == [
+        ('echo "seen=$SEEN $CALLER $GITHUB_ACTION_PATH" >> "$GITHUB_OUTPUT"', "success"),
+        ("piped (g)", "failure"), ("echo never", "skipped"), ("echo after-failure", "success")]
+    assert act.steps[1].command[:5] == ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
+    seen, path = act.outputs["seen"].rsplit(" ", 1)
+    assert seen == "g example/dbci c" and path.endswith("/act") and act.outputs["after"] == \
+        "success"
+    assert run.job("a").annotations == [
+        "::warning::Unexpected input(s) 'extra', valid inputs are ['given', 'default']"]
+    assert run.job("a").steps[-1].shown == "later=yes"
+
+
+def test_a_composite_action_that_cannot_be_read_fails_its_step(tmp_path: Path) -> None:
+    """Its `run:` steps must declare a shell, and a local action exists only after checkout."""
+    checkout = tmp_path / "repo"
+    composite(checkout, {"run": "echo no shell"})
+    run = emulate(tmp_path, checkout, "workflow_dispatch").run(workflow(tmp_path, {
+        "no-shell": job({"uses": "actions/checkout@v5"}, {"id": "act", "uses": "./act"}),
+        "no-checkout": job({"id": "act", "uses": "./act"})}))
+    assert "Required property is missing: shell" in run.job("no-shell").step("act").shown
+    assert run.job("no-shell").step("act").steps == []
+    assert "Did you forget to run actions/checkout" in run.job("no-checkout").step("act").shown
+    assert (run.result("no-shell"), run.result("no-checkout")) == ("failure", "failure")
+
+
 # -- the PR check --
 
 @pytest.fixture
