@@ -55,7 +55,7 @@ def markdown() -> str:
            f"With `--base`, lint also reports squawk's lock-safety rules under squawk's own ids; "
            f"squawk documents them: {SQUAWK_RULES}.", "",
            "| rule | check | summary |", "| --- | --- | --- |"]
-    out += [f"| [`{r.id}`](#{r.id}) | {', '.join(r.checks)} | "
+    out += [f"| [`{r.id}`](#{r.anchor}) | {', '.join(r.checks)} | "
             f"{_cell(r.summary)} |" for r in RULES]
     for rule in RULES:
         out += ["", f"## {rule.id}", "", _prose(rule.summary), "", _prose(rule.doc), "",
