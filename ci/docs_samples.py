@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ci import about
 from ci.atomic_files import replace_files
+from ci.rules.base import DOCS as RULES_PAGE
 
 #: The installed command the sample runs.
 DBCI = Path(sys.executable).parent / "dbci"
@@ -89,8 +91,8 @@ index without `CONCURRENTLY`, and whose downgrade drops the index but forgets th
 ORM declares both, so drift agrees). It is checked as the pull-request workflow checks it:
 `dbci --json check --base origin/main --shard 1/1`, then `dbci report --comment FILE` on that
 report. The workflow joins one report per PostgreSQL version (14 to 18) and shard; this run had
-one, on the embedded PostgreSQL 18. The round trip's time reads `N.Ns` here, and the rules link
-to [rules.md](rules.md) in this folder.
+one, on the embedded PostgreSQL 18. The round trip's time reads `N.Ns` here, and the rule links
+point at [rules.md](rules.md) beside this page.
 
 <details><summary>The revision the branch adds</summary>
 
@@ -126,7 +128,9 @@ def sample_comment(repository: Path) -> str:
                                f"{joined.returncode} with rules {sorted(found)}, not 1 with "
                                f"{sorted(EXPECTED_RULES)}:\n{check.stderr}{joined.stderr}")
         body = comment.read_text()
-    body = SECONDS.sub("in N.Ns", body).replace("](docs/rules.md#", "](rules.md#")
+    body = SECONDS.sub("in N.Ns", body)
+    for docs in (about.DOCS, ""):  # the rules' page, whole or from the repository root
+        body = body.replace(f"]({docs}{RULES_PAGE}#", "](rules.md#")
     return HEADER.format(page=PAGE, revision=REVISION) + body
 
 
