@@ -45,3 +45,9 @@ def test_every_relative_link_resolves(page: Path) -> None:
         elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
             dead.append(f"{target}: no such heading in {linked.relative_to(REPO)}")
     assert not dead, f"{page.relative_to(REPO)}: {dead}"
+
+
+def test_the_readme_links_every_page_of_docs() -> None:
+    linked = {(REPO / target.partition("#")[0]).resolve()
+              for target in LINK.findall(prose((REPO / "README.md").read_text()))}
+    assert sorted(p.name for p in PAGES if p.parent.name == "docs" and p not in linked) == []
