@@ -283,6 +283,7 @@ class Step:
     raw: str = ""  # stdout and stderr, as the step wrote them
     shown: str = ""  # the log as GitHub shows it: masked, no ::add-mask:: lines
     command: list[str] = field(default_factory=list)
+    code: int | None = None  # a `run:` step's exit code
     uses: str | None = None
     with_: dict[str, Any] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)  # a composite action's, as run
@@ -547,8 +548,9 @@ class Emulator:
                 step_context["job"] = {"status": "failure" if failed else "success"}
             name = text(substitute(step.get("name"), step_context)) or step.get("uses") or \
                 step["run"].splitlines()[0]
-            if not condition(step.get("if"), step_context) or step.get("id") in self.skip:
-                outcome = "success" if step.get("id") in self.skip else "skipped"
+            runs = condition(step.get("if"), step_context)
+            if not runs or step.get("id") in self.skip:  # a skipped install: as if it ran
+                outcome = "success" if runs else "skipped"
                 ran.append(Step(name, step.get("id"), outcome))
                 steps[step.get("id") or f"__{index}"] = {"outputs": {}, "outcome": outcome,
                                                          "conclusion": outcome}
@@ -600,7 +602,7 @@ class Emulator:
         done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=900, check=False)
         return Step("", None, "success" if done.returncode == 0 else "failure",
-                    raw=done.stdout, command=command)
+                    raw=done.stdout, command=command, code=done.returncode)
 
     def _commands(self, job: Job, step: Step) -> Step:
         """Workflow commands, line by line: a mask hides the value from that line on."""
@@ -632,7 +634,7 @@ class Emulator:
         `steps` context of their own, `github.action_path`; its outputs, evaluated even when a
         step failed; the step fails when one of them does."""
         given = {k: text(v) for k, v in substitute(step.get("with") or {}, context).items()}
-        done = Step("", None, "failure", uses=step["uses"], with_=given)
+        done = Step("", None, "failure", uses=step["uses"].split("@")[0], with_=given)
         path = next((p for p in (folder / "action.yml", folder / "action.yaml") if p.is_file()),
                     None)
         if path is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,10 @@ RAN: set[tuple[str, str]] = set()
 
 
 def emulate(tmp_path: Path, checkout: Path, event_name: str, **options: Any) -> Emulator:
-    """An emulated GitHub (its own folder) for the test's project."""
+    """An emulated GitHub (its own folder) for the test's project, which stands in for this
+    repository: its action (`uses: ./`) comes with it."""
+    if not (checkout / "action.yml").exists():
+        shutil.copy2(REPO / "action.yml", checkout / "action.yml")
     root = tmp_path / "github"
     while root.exists():
         root = root.with_name(root.name + "+")

@@ -1,0 +1,224 @@
+"""The composite action (`action.yml`), run by the emulated runner: the dbci line each command
+becomes, a command it does not run, dbci's failures made the step's, each command on the
+reference project and its stages, a user's workflow of twenty lines; and actionlint and zizmor
+on the action and that workflow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import HEAD, NO_AWS, REPO, run_sql, version
+from emulate import Emulator, Run
+from test_emulation import (  # noqa: F401
+    assert_password_nowhere,
+    emulate,
+    job,
+    pr_event,
+    pull_request,
+    stages,
+    workflow,
+)
+
+from ci import cli
+from ci.about import ACTION
+
+BIN = Path(sys.executable).parent
+USER_WORKFLOW = Path(__file__).with_name("fixtures") / "user-workflow.yml"
+#: A dbci that records how it was called, writes the plan it is asked for, and exits with
+#: $FAKE_DBCI_EXIT.
+FAKE_DBCI = f"""#!{sys.executable}
+import json, os, sys
+from pathlib import Path
+args = sys.argv[1:]
+with open(Path(sys.argv[0]).with_name("dbci-calls.jsonl"), "a") as log:
+    log.write(json.dumps({{"args": args, "cwd": os.getcwd()}}) + "\\n")
+if "--plan-out" in args:
+    Path(args[args.index("--plan-out") + 1]).write_text(json.dumps({{"steps": [{{}}]}}))
+print("what dbci printed")
+sys.exit(int(os.environ.get("FAKE_DBCI_EXIT", "0")))
+"""
+
+
+def faked(tmp_path: Path) -> Emulator:
+    """An emulated pull request (base: main) whose dbci is FAKE_DBCI."""
+    checkout = tmp_path / "repo"
+    (checkout / "sub").mkdir(parents=True, exist_ok=True)
+    emulator = emulate(tmp_path, checkout, "pull_request", github={"base_ref": "main"})
+    fake = emulator.root / "bin" / "dbci"
+    fake.write_text(FAKE_DBCI)
+    fake.chmod(0o755)
+    return emulator
+
+
+def calls(emulator: Emulator) -> list[dict[str, Any]]:
+    log = emulator.root / "bin" / "dbci-calls.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def action_run(emulator: Emulator, **given: str) -> Run:
+    """One run of the action with these inputs: step `dbci` of job `a`."""
+    return emulator.run(workflow(emulator.root, {"a": job(
+        {"uses": "actions/checkout@v5"}, {"id": "dbci", "uses": "./", "with": given})}))
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ({"command": "check"},
+     ["--config", "alembic.ini", "--github", "--json", "check", "--base", "origin/main"]),
+    ({"command": "check", "base": "origin/release", "annotate": "false",
+      "args": "--shard 1/2"},
+     ["--config", "alembic.ini", "--json", "check", "--base", "origin/release", "--shard",
+      "1/2"]),
+    ({"command": "plan", "stage": "dev", "args": "--revision '-1' --allow-downgrade"},
+     ["--config", "alembic.ini", "--github", "migrate", "--stage", "dev", "--sql",
+      "--plan-out", "<plan>", "--revision", "-1", "--allow-downgrade"]),
+    ({"command": "migrate", "stage": "prod", "plan": "plan.json"},
+     ["--config", "alembic.ini", "--github", "migrate", "--stage", "prod", "--plan",
+      "plan.json"]),
+    ({"command": "migrate", "stage": "dev", "args": "--revision heads"},
+     ["--config", "alembic.ini", "--github", "migrate", "--stage", "dev", "--revision",
+      "heads"]),
+    ({"command": "status", "stage": "dev", "config": "db/alembic.ini",
+      "working-directory": "sub", "args": '--fail-on-pending --stats-out "a b.json"'},
+     ["--config", "db/alembic.ini", "--github", "status", "--stage", "dev",
+      "--fail-on-pending", "--stats-out", "a b.json"]),
+], ids=["check", "check-shard", "plan", "migrate-plan", "migrate", "status"])
+def test_each_command_is_one_dbci_line(tmp_path: Path, given: dict[str, str],
+                                       expected: list[str]) -> None:
+    """`args` split as a shell splits words, never run; the line dbci's own parser accepts."""
+    emulator = faked(tmp_path)
+    step = action_run(emulator, **given).job("a").step("dbci")
+    assert step.outcome == "success", step.shown
+    assert [s.id for s in step.steps if s.outcome == "success"] == [None, None, "install", "run"]
+    (call,) = calls(emulator)
+    plan = step.outputs["plan"]
+    assert call["args"] == [plan if a == "<plan>" else a for a in expected]
+    assert call["cwd"].endswith("/sub") == (given.get("working-directory") == "sub")
+    cli.build_parser().parse_args(call["args"])  # a real dbci command line
+    report = Path(step.outputs["report"])
+    assert report.read_text() == "what dbci printed\n" and step.outputs["exit-code"] == "0"
+    assert report.name == {"check": "report.json", "plan": "plan.sql", "migrate": "migrate.txt",
+                           "status": "status.txt"}[given["command"]]
+    if given["command"] == "plan":
+        assert Path(plan).parent == report.parent and step.outputs["pending"] == "true"
+    else:
+        assert (plan, step.outputs["pending"]) == ("", "")
+
+
+@pytest.mark.parametrize(("command", "shown"), [
+    ("deploy", "deploy"), ("CHECK", "CHECK"), ("", ""),
+    ("check\n::add-mask::50%", "check%0A::add-mask::50%25")])
+def test_a_command_it_does_not_run_is_one_error_and_exit_2(tmp_path: Path, command: str,
+                                                           shown: str) -> None:
+    emulator = faked(tmp_path)
+    run = action_run(emulator, command=command)
+    step = run.job("a").step("dbci")
+    assert step.outcome == "failure" and run.result("a") == "failure"
+    assert [s.outcome for s in step.steps] == ["failure", "skipped", "skipped", "skipped"]
+    assert step.steps[0].code == 2
+    assert run.job("a").annotations == [
+        f"::error title=dbci::command must be check, plan, migrate or status, not '{shown}'"]
+    assert calls(emulator) == [] and step.outputs["exit-code"] == ""
+
+
+def test_args_that_do_not_split_are_one_error_and_exit_2(tmp_path: Path) -> None:
+    emulator = faked(tmp_path)
+    step = action_run(emulator, command="check", args="--base 'main").job("a").step("dbci")
+    assert step.outcome == "failure" and calls(emulator) == [] and step.steps[-1].code == 2
+    assert step.steps[-1].shown == "::error title=dbci::args: No closing quotation"
+    assert step.outputs["exit-code"] == ""
+
+
+@pytest.mark.parametrize("code", [1, 3])
+def test_a_failing_dbci_fails_the_step_with_its_exit_code(tmp_path: Path, code: int) -> None:
+    """Fail closed: 1 (problems found) still leaves its report; 3 (an outside system failed)
+    leaves none, as a report it could not finish is no result."""
+    emulator = faked(tmp_path)
+    run = emulator.run(workflow(tmp_path, {"a": job(
+        {"uses": "actions/checkout@v5"},
+        {"id": "dbci", "uses": "./", "with": {"command": "status", "stage": "dev"},
+         "env": {"FAKE_DBCI_EXIT": str(code)}},
+        {"id": "after", "run": "echo never"},
+        {"id": "kept", "if": "${{ !cancelled() && steps.dbci.outputs.report }}",
+         "run": "true"})}))
+    step = run.job("a").step("dbci")
+    assert (step.outcome, run.result("a")) == ("failure", "failure")
+    assert step.steps[-1].code == code and step.outputs["exit-code"] == str(code)
+    assert run.job("a").step("after").outcome == "skipped"
+    assert run.job("a").step("kept").outcome == ("success" if code == 1 else "skipped")
+
+
+def test_the_job_summary_is_dbcis_own(tmp_path: Path) -> None:
+    """The action copies nothing into the summary; its stdout goes to the report file only."""
+    run = action_run(faked(tmp_path), command="check")
+    assert run.job("a").summary == ""
+    assert "what dbci printed" not in run.job("a").step("dbci").raw
+
+
+# -- real runs: the reference project and its stages --
+
+@pytest.mark.db
+def test_a_users_workflow_of_twenty_lines_checks_a_pull_request(
+        pull_request: Path, tmp_path: Path) -> None:  # noqa: F811
+    assert len(USER_WORKFLOW.read_text().splitlines()) <= 20
+    run = emulate(tmp_path, pull_request, "pull_request", github=pr_event(pull_request)).run(
+        str(USER_WORKFLOW))
+    (step,) = [s for s in run.job("dbci").steps if s.uses == ACTION]
+    assert step.outcome == "success", step.shown
+    assert step.outputs["exit-code"] == "0"
+    report = json.loads(Path(step.outputs["report"]).read_text())
+    assert report["ok"] is True and report["findings"] == []
+    assert "dbci check" in run.job("dbci").summary
+
+
+@pytest.mark.db
+def test_plan_migrate_and_status_on_a_stage(stages: dict[str, str],  # noqa: F811
+                                            project: Path, tmp_path: Path) -> None:
+    emulator = emulate(tmp_path, project, "workflow_dispatch")
+    run = emulator.run(workflow(tmp_path, {"deploy": job(
+        {"uses": "actions/checkout@v5"},
+        {"id": "plan", "uses": "./", "with": {"command": "plan", "stage": "dev"}},
+        {"id": "migrate", "uses": "./", "with": {
+            "command": "migrate", "stage": "dev", "plan": "${{ steps.plan.outputs.plan }}"}},
+        {"id": "status", "uses": "./", "with": {"command": "status", "stage": "dev"}})}))
+    deploy = run.job("deploy")
+    assert deploy.result == "success", [s.shown for s in deploy.steps]
+    plan = deploy.step("plan").outputs
+    assert plan["pending"] == "true" and json.loads(Path(plan["plan"]).read_text())["to"] == [HEAD]
+    assert Path(plan["report"]).read_text().startswith("-- dbci migrate --sql: stage dev")
+    assert version(stages["dev"]) == {HEAD}
+    assert deploy.step("status").outputs["exit-code"] == "0"
+    assert "Migration plan for dev" in deploy.summary
+    assert_password_nowhere(run)
+    run_sql(stages["dev"], "CREATE TABLE public.by_hand (id int)")
+    again = emulator.run(workflow(tmp_path, {
+        "drift": job({"uses": "actions/checkout@v5"}, {"id": "status", "uses": "./", "with": {
+            "command": "status", "stage": "dev"}}),
+        "unreachable": job({"uses": "actions/checkout@v5"}, {
+            "id": "status", "uses": "./", "with": {"command": "status", "stage": "dev"},
+            "env": {"AWS_ENDPOINT_URL": NO_AWS}})}))
+    drift, unreachable = (again.job(k).step("status") for k in ("drift", "unreachable"))
+    assert (drift.outcome, drift.outputs["exit-code"]) == ("failure", "1")
+    assert "by_hand" in Path(drift.outputs["report"]).read_text()
+    assert (unreachable.outcome, unreachable.outputs["exit-code"],
+            unreachable.outputs["report"]) == ("failure", "3", "")
+    assert_password_nowhere(again)
+
+
+# -- the action's own YAML --
+
+def test_actionlint_and_zizmor_find_nothing_in_the_action_or_a_users_workflow() -> None:
+    """zizmor audits the action like a workflow; actionlint checks the workflows that use it
+    (`uses: ./`: its inputs exist, its required ones are given) and a user's."""
+    lint = subprocess.run([str(BIN / "actionlint"), "-no-color", str(USER_WORKFLOW)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    audit = subprocess.run([str(BIN / "zizmor"), "--offline", "--persona=auditor",
+                            "--no-progress", str(REPO / "action.yml"), str(USER_WORKFLOW)],
+                           cwd=REPO, capture_output=True, text=True)
+    assert audit.returncode == 0 and "No findings to report" in audit.stdout + audit.stderr, \
+        audit.stdout + audit.stderr
