@@ -164,6 +164,32 @@ STAGE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
 
 DEFAULT_STAGES: dict[str, dict[str, Any]] = {
     "dev": {}, "staging": {}, "prod": {}, "test": {}, "rdev": {"seedable": True}}
+StageName = Annotated[str, StringConstraints(pattern=f"^{STAGE_NAME}$")]
+#: A commit's full SHA, as workflows pin an action by.
+COMMIT_SHA = r"[0-9a-f]{40}"
+
+
+class Workflows(_Table):
+    """``[tool.dbci.workflows]``: what ``dbci init`` wrote the workflows for, so that running it
+    again writes the same files without its flags."""
+
+    action_ref: StrictStr | None = None  # the commit of dbci's action they use
+    stages: tuple[StageName, ...] = ("dev", "staging", "prod")  # deployed in this order
+    orm: StrictStr | None = None  # the ORM's folder, relative to alembic.ini's (else env.py's)
+
+    @field_validator("action_ref")
+    @classmethod
+    def _sha(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(COMMIT_SHA, value):
+            raise ValueError("is not a full commit SHA (40 lowercase hex digits)")
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _deployed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or len(set(value)) < len(value):
+            raise ValueError("must name each stage once, at least one")
+        return value
 
 
 class Settings(_Table):
@@ -190,8 +216,9 @@ class Settings(_Table):
     #: The stage statistics ``check`` sizes impact by when ``--stats`` is not given (a file
     #: ``dbci status --stats-out`` wrote, relative to alembic.ini's folder).
     stats_file: StrictStr | None = None
-    stages: dict[Annotated[str, StringConstraints(pattern=f"^{STAGE_NAME}$")], Stage] = Field(
+    stages: dict[StageName, Stage] = Field(
         default_factory=lambda: {k: Stage(**v) for k, v in DEFAULT_STAGES.items()})
+    workflows: Workflows = Field(default_factory=Workflows)
 
     @model_validator(mode="before")
     @classmethod
@@ -269,6 +296,14 @@ class Settings(_Table):
                              f"({wanted})")
         return self
 
+    @model_validator(mode="after")
+    def _workflows_deploy_known_stages(self) -> Settings:
+        unknown = [s for s in self.workflows.stages if s not in self.stages]
+        if unknown:
+            raise ValueError(f"workflows.stages names {unknown[0]!r}, which is no stage; add "
+                             f"a [tool.dbci.stages.{unknown[0]}] table")
+        return self
+
     @classmethod
     def from_pyproject(cls, path: Path) -> Settings:
         """Read ``[tool.dbci]``; a missing file or table means all defaults."""
@@ -278,6 +313,11 @@ class Settings(_Table):
             raw = tomllib.loads(path.read_text()).get("tool", {}).get("dbci", {})
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise BadInput(f"{path}: not valid TOML ({exc}); fix the file") from exc
+        return cls.from_table(raw, path)
+
+    @classmethod
+    def from_table(cls, raw: dict[str, Any], path: Path) -> Settings:
+        """``[tool.dbci]`` as read from ``path``, validated; errors name the file and key."""
         try:
             return cls.model_validate(_snake(raw))
         except ValidationError as exc:

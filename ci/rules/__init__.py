@@ -15,6 +15,7 @@ from ci.rules import (
     drift,
     graph,
     impact,
+    init,
     naming,
     roundtrip,
     seed,
@@ -24,7 +25,7 @@ from ci.rules import (
 from ci.rules.base import REGISTRY, Rule, allowed, squawk_link
 
 FAMILIES = (naming, graph, downgrade, transaction, deployed, roundtrip, drift, stage, seed,
-            impact, compat)
+            impact, compat, init)
 RULES: list[Rule] = [each for family in FAMILIES for each in vars(family).values()
                      if isinstance(each, Rule)]
 

@@ -1,0 +1,257 @@
+"""``dbci init``: Alembic projects of other teams (histories in dbci's scheme, in slug ids, and
+messy ones), the settings proven by lint, env.py's patch, and files never replaced unasked."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import Run, dbci, dbci_process, folder_state, git, scratch_database, write_revision
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def team(alembic_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``alembic init``'s project (two revisions in dbci's scheme) with an ORM env.py imports,
+    as the working directory."""
+    (alembic_project / "models.py").write_text(
+        "from sqlalchemy.orm import DeclarativeBase\n\n\nclass Base(DeclarativeBase):\n"
+        "    pass\n")
+    env_py = alembic_project / "migrations" / "env.py"
+    env_py.write_text(env_py.read_text().replace(
+        "target_metadata = None", "from models import Base\n\ntarget_metadata = Base.metadata"))
+    monkeypatch.chdir(alembic_project)
+    return alembic_project
+
+
+def init(*args: str) -> Run:
+    """``dbci --json init``, with its text form run on a copy of the state checked to agree."""
+    run = dbci("--json", "init", *args)
+    assert run.err == "" or run.code != 0, run.err
+    return run
+
+
+def history(project: Path, revisions: list[tuple[str, str, str | tuple[str, ...] | None]]
+            ) -> list[str]:
+    """Replace the project's revisions by these (file name, revision, down revision)."""
+    folder = project / "migrations" / "versions"
+    for path in folder.glob("*.py"):
+        path.unlink()
+    for filename, revision, down in revisions:
+        write_revision(folder, filename, revision, down)
+    return [r for _, r, _ in revisions]
+
+
+def tool_dbci(project: Path) -> str:
+    """The ``[tool.dbci]`` part of the project's pyproject.toml, comment left out."""
+    text = (project / "pyproject.toml").read_text()
+    return "".join(line + "\n" for line in text[text.index("[tool.dbci]"):].splitlines()
+                   if not line.startswith("#"))
+
+
+def lints_clean(project: Path) -> None:
+    """The real ``dbci lint``, as a user runs it, passes on the project."""
+    done = dbci_process("lint", cwd=project)
+    assert (done.code, done.out.splitlines()[-1]) == (0, "lint: ok"), done.out + done.err
+
+
+def test_a_history_in_dbci_s_scheme_needs_no_naming_setting(team: Path) -> None:
+    run = init()
+    assert run.code == 0, run.out
+    doc = run.json()
+    assert doc["ok"] and doc["settings"]["keys"] == {}
+    assert doc["env"]["honours"] == "url"  # alembic init's env.py: engine_from_config
+    assert {f["path"]: f["state"] for f in doc["files"]} == {"pyproject.toml": "new",
+                                                             "dbci.mk": "new"}
+    assert tool_dbci(team) == "[tool.dbci]\n"
+    lints_clean(team)
+
+
+def test_a_history_of_slug_ids_gets_its_scheme(team: Path) -> None:
+    history(team, [("01_create_things.py", "01_create_things", None),
+                   ("02_add_name.py", "02_add_name", "01_create_things")])
+    assert dbci("lint").code == 1
+    run = init()
+    assert run.code == 0 and run.json()["settings"]["keys"] == {
+        "revision_format": "{number}_{slug}", "file_format": "{revision}.py"}
+    assert tool_dbci(team) == ('[tool.dbci]\nrevision_format = "{number}_{slug}"\n'
+                               'file_format = "{revision}.py"\n')
+    lints_clean(team)
+
+
+def test_a_messy_history_gets_first_revision_at_its_head(team: Path) -> None:
+    ids = history(team, [("3f1c2b9e8d7a_create_things.py", "3f1c2b9e8d7a", None),
+                         ("9a8b7c6d5e4f_add_name.py", "9a8b7c6d5e4f", "3f1c2b9e8d7a"),
+                         ("1b2c3d4e5f60_add_tag.py", "1b2c3d4e5f60", "3f1c2b9e8d7a"),
+                         ("7e6d5c4b3a21_merge.py", "7e6d5c4b3a21", ("9a8b7c6d5e4f",
+                                                                   "1b2c3d4e5f60")),
+                         ("5d4c3b2a1f0e_add_more.py", "5d4c3b2a1f0e", "7e6d5c4b3a21")])
+    run = init()
+    assert run.code == 0, run.out
+    assert run.json()["settings"]["keys"] == {"first_revision": ids[-1],
+                                              "revision_format": "{id}",
+                                              "file_format": "{revision}_{slug}.py"}
+    (reason,) = run.json()["settings"]["reasons"]
+    assert "today's head: the revisions before it are exempt" in reason
+    assert "init: lint passes on 5 revisions with these settings\n" in dbci("init").out
+    lints_clean(team)
+
+
+def test_a_history_no_setting_passes_says_why_and_writes_nothing(team: Path) -> None:
+    versions = team / "migrations" / "versions"
+    (head,) = versions.glob("02_*.py")
+    head.write_text(head.read_text().split("\n\ndef downgrade")[0].replace(
+        "    pass", '    op.execute("SELECT 1")'))
+    before = folder_state(team)
+    run = dbci("init")
+    assert (run.code, run.out) == (1, "")
+    (line,) = run.err.splitlines()
+    assert line.startswith("dbci init: migrations/versions: no [tool.dbci] settings make dbci "
+                           "lint pass on this history as it stands; the closest")
+    assert "[lint/missing-downgrade]" in line and line.endswith("then run dbci init again")
+    assert folder_state(team) == before
+
+
+def test_a_second_run_changes_nothing_and_check_says_so(team: Path) -> None:
+    assert init().code == 0
+    before = folder_state(team)
+    again = dbci("init")
+    assert again.code == 0 and again.out.endswith("init: nothing to change\n")
+    assert "unchanged pyproject.toml\nunchanged dbci.mk\n" in again.out
+    assert dbci("init", "--check").code == 0
+    assert folder_state(team) == before
+    (team / "dbci.mk").unlink()
+    check = init("--check")
+    assert check.code == 1 and [(f["rule"], f["file"]) for f in check.json()["findings"]] == [
+        ("init-would-change", "dbci.mk")]
+    assert not (team / "dbci.mk").exists()
+
+
+def test_a_changed_file_is_kept_unless_forced(team: Path) -> None:
+    assert init().code == 0
+    (team / "dbci.mk").write_text((team / "dbci.mk").read_text() + "my/own: ;\n")
+    (team / "pyproject.toml").unlink()
+    before = folder_state(team)
+    run = dbci("init")
+    assert run.code == 1
+    assert ("dbci.mk: [init/init-file-differs] dbci.mk differs from what init writes; init "
+            "changed no file\n    fix: look at the difference; run dbci init --force") in run.out
+    assert "kept dbci.mk\n" in run.out and "would write pyproject.toml\n" in run.out
+    assert run.out.endswith("init: changed nothing: 1 file differs from what init writes; "
+                            "--force replaces them\n")
+    assert folder_state(team) == before  # not even the missing pyproject.toml
+    assert init("--check", "--force").code == 1 and folder_state(team) == before
+    forced = dbci("init", "--force")
+    assert forced.code == 0 and "replaced dbci.mk\n" in forced.out
+    assert "my/own" not in (team / "dbci.mk").read_text()
+
+
+def test_a_value_the_project_set_is_replaced_only_when_forced(team: Path) -> None:
+    (team / "pyproject.toml").write_text('[tool.dbci]\nrevision_format = "{id}"\n')
+    run = init()
+    assert run.code == 1
+    (finding,) = run.json()["findings"]
+    assert finding["message"] == ("pyproject.toml holds [tool.dbci] revision_format = '{id}', "
+                                  "which init would replace; init changed no file")
+    assert init("--force").code == 0
+    assert 'revision_format = "{number}_{id}"' in (team / "pyproject.toml").read_text()
+    lints_clean(team)
+
+
+def test_every_other_table_and_comment_of_pyproject_is_kept(team: Path) -> None:
+    theirs = textwrap.dedent("""\
+        [project]
+        name = "portal"  # the service
+        version = "1.0.0"
+
+        # formatting
+        [tool.black]
+        line-length = 100
+
+        [tool.dbci]
+        # our base branch
+        base-ref = "origin/develop"
+
+        [tool.pytest.ini_options]
+        addopts = "-q"
+        """)
+    (team / "pyproject.toml").write_text(theirs)
+    assert init("--stages", "dev,qa,production").code == 0
+    assert (team / "pyproject.toml").read_text() == theirs.replace(
+        'base-ref = "origin/develop"\n', textwrap.dedent("""\
+            base-ref = "origin/develop"
+
+            [tool.dbci.stages.qa]
+
+            [tool.dbci.stages.production]
+
+            [tool.dbci.workflows]
+            stages = ["dev", "qa", "production"]
+            """))
+    again = init()  # the stages are read back: no flag needed
+    assert again.code == 0 and {f["state"] for f in again.json()["files"]} == {"unchanged"}
+
+
+def test_bad_flags_are_exit_2_with_one_line(team: Path) -> None:
+    for args, says in ((["--stages", "dev,dev"], "--stages names a stage twice"),
+                       (["--stages", "dev,bad name"], "--stage takes a stage's name"),
+                       (["--action-ref", "main"], "--action-ref takes a full commit SHA")):
+        run = dbci("init", *args)
+        assert run.code == 2 and says in run.err.splitlines()[-1], run.err
+    assert dbci_process("init", "--help", cwd=team).code == 0
+
+
+PORTAL_ENV = '''\
+import os
+
+from alembic import context
+from sqlalchemy import create_engine
+from models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online():
+    connectable = create_engine(os.environ["PORTAL_DATABASE_URL"])
+    with connectable.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()
+'''
+
+
+def env_of_its_own(project: Path) -> str:
+    """An env.py that connects where an environment variable says; the patch init prints."""
+    (project / "migrations" / "env.py").write_text(PORTAL_ENV)
+    git(project, "init", "-q")
+    run = dbci("init")
+    assert run.code == 1
+    assert ("migrations/env.py:12: [init/env-ignores-connection] env.py does not run on the "
+            "database dbci hands it: it builds its engine from neither") in run.out
+    patch = run.out[run.out.index("--- a/migrations/env.py"):run.out.index("init: add")]
+    assert patch == init().json()["env"]["patch"]
+    return patch
+
+
+def test_an_env_py_with_a_database_of_its_own_gets_the_patch_that_fixes_it(team: Path) -> None:
+    patch = env_of_its_own(team)
+    subprocess.run(["git", "apply"], input=patch, text=True, cwd=team, check=True)
+    run = init()
+    assert (run.code, run.json()["env"]["honours"]) == (0, "connection")
+
+
+@pytest.mark.db
+def test_the_patched_env_py_runs_the_round_trip(team: Path) -> None:
+    """The patch is not only read as right: dbci runs every revision through it."""
+    subprocess.run(["patch", "-p1", "--quiet"], input=env_of_its_own(team), text=True,
+                   cwd=team, check=True)
+    with scratch_database(None) as url:
+        run = dbci("--database-url", url, "roundtrip")
+    assert run.code == 0, run.out + run.err
