@@ -2,7 +2,8 @@
 prod as plan-bound applies behind each stage's environment, bash with pipefail everywhere,
 concurrency groups, least privilege, hashed installs where credentials are, pinned actions, no
 template injection, no dbci output copied into the summary, and every `dbci ...` they run a real
-command with real flags. actionlint and zizmor (every audit, offline) find nothing."""
+command with real flags; check, plan, migrate and status only through the action (action.yml),
+whose scripts keep the same rules. actionlint and zizmor (every audit, offline) find nothing."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from ci import cli
 WORKFLOW_FILES = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
 BIN = Path(sys.executable).parent
 REPO = WORKFLOWS.parents[1]
+ACTION = str(REPO / "action.yml")
+#: Every file of run: scripts: the workflows and the action.
+SCRIPTED = [*WORKFLOW_FILES, ACTION]
 #: Values for the shell variables of `dbci` lines, so the parser sees real arguments.
 SAMPLES = {"SHARD": "1", "SHARDS": "1", "STAGE": "dev", "REVISION": "heads",
            "base": "origin/main", "REPORT": "report.json", "COMMENT": "comment.md",
@@ -38,7 +42,14 @@ def jobs(name: str) -> dict[str, Any]:
 
 
 def steps(name: str) -> list[dict[str, Any]]:
+    if name == ACTION:
+        return list(load(name)["runs"]["steps"])
     return [step for job in jobs(name).values() for step in job.get("steps", [])]
+
+
+def the_action(step: dict[str, Any]) -> dict[str, Any]:
+    """A step's inputs to this repository's action (`uses: ./`); {} for any other step."""
+    return dict(step["with"]) if step.get("uses") == "./" else {}
 
 
 def test_the_workflows_are_there() -> None:
@@ -72,9 +83,10 @@ def test_the_check_runs_on_every_supported_postgresql() -> None:
     assert check["strategy"]["matrix"]["postgres"] == ["14", "15", "16", "17", "18"]
     assert check["strategy"]["fail-fast"] is False
     assert check["services"]["postgres"]["image"].startswith("postgres:")
-    runs = " ".join(s.get("run", "") for s in check["steps"])
-    assert "dbci --json check --base" in runs and "--shard" in runs
-    assert "--github" not in runs, "the dbci job annotates each finding once, not every shard"
+    (action,) = [the_action(s) for s in check["steps"] if the_action(s)]
+    assert action["command"] == "check" and "base" not in action  # origin/<the PR's base>
+    assert action["args"].startswith("--shard ")
+    assert action["annotate"] is False, "the dbci job annotates each finding once, not every shard"
     report = jobs("pr-checks.yml")["dbci"]
     runs = [s.get("run", "") for s in report["steps"]]
     assert sum("dbci --github report --comment" in r for r in runs) == 1
@@ -110,20 +122,23 @@ def test_every_apply_runs_the_plan_its_reviewers_saw() -> None:
     assert apply["environment"] == "${{ inputs.stage }}"  # exactly the stage: its reviewers
     assert apply["needs"] == "plan"
     assert apply["if"] == "${{ !inputs.dry_run && needs.plan.outputs.pending == 'true' }}"
-    planned = " ".join(s.get("run", "") for s in plan["steps"])
-    assert '--sql --plan-out "$RUNNER_TEMP/plan.json"' in planned
+    planned = [the_action(s) for s in plan["steps"] if the_action(s)]
+    assert [(a["command"], a["stage"]) for a in planned] == [
+        ("plan", "${{ inputs.stage }}"), ("status", "${{ inputs.stage }}")]
+    assert plan["outputs"]["pending"] == "${{ steps.plan.outputs.pending }}"
     upload = next(s for s in plan["steps"] if s.get("uses", "").startswith(
         "actions/upload-artifact@"))
-    assert upload["with"]["name"] == "${{ steps.plan.outputs.artifact }}"
+    assert upload["with"]["name"] == plan["outputs"]["artifact"] == "${{ env.ARTIFACT }}"
+    assert upload["with"]["path"].splitlines() == ["${{ steps.plan.outputs.plan }}",
+                                                   "${{ steps.plan.outputs.report }}"]
     download = next(s for s in apply["steps"] if s.get("uses", "").startswith(
         "actions/download-artifact@"))
     assert download["with"] == {"name": "${{ needs.plan.outputs.artifact }}",
                                 "path": "${{ runner.temp }}/plan"}
-    applied = [s.get("run", "") for s in apply["steps"]]
-    migrations = [line for run in applied for line in run.splitlines() if "dbci" in line
-                  and " migrate " in line]
-    assert migrations == ['dbci --github migrate --stage "$STAGE" --plan '
-                          '"$RUNNER_TEMP/plan/plan.json" "${flags[@]}"']
+    applied = [the_action(s) for s in apply["steps"] if the_action(s)]
+    assert [a["command"] for a in applied] == ["migrate", "status"]
+    assert applied[0]["plan"] == "${{ runner.temp }}/plan/plan.json"
+    assert "--revision" not in applied[0]["args"], "the plan says where to go"
     for job in (plan, apply):
         uses = [s["uses"] for s in job["steps"] if "uses" in s]
         assert any(u.startswith("aws-actions/configure-aws-credentials@") for u in uses)
@@ -180,11 +195,10 @@ def test_schema_drift_runs_nightly_on_every_stage() -> None:
     job = jobs("schema-drift.yml")["status"]
     assert job["strategy"]["fail-fast"] is False
     assert set(job["strategy"]["matrix"]["stage"]) >= {"dev", "staging", "prod"}
-    runs = " ".join(s.get("run", "") for s in job["steps"])
-    assert "dbci --github status" in runs and "--fail-on-pending" in runs
     (status,) = [s for s in job["steps"] if s.get("id") == "status"]
-    assert status["env"]["FAIL_ON_PENDING"] == "${{ matrix.stage == 'prod' }}"
-    assert "--stats-out" in status["run"]  # the stage's sizes, for check --stats
+    assert the_action(status)["command"] == "status"
+    assert "${{ matrix.stage == 'prod' && '--fail-on-pending' || '' }}" in status["with"]["args"]
+    assert "--stats-out" in status["with"]["args"]  # the stage's sizes, for check --stats
     kept = [s["with"]["name"] for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
     assert kept == ["dbci-drift-${{ matrix.stage }}", "dbci-stats-${{ matrix.stage }}"]
     issues = jobs("schema-drift.yml")["issues"]
@@ -236,28 +250,33 @@ def test_least_privilege(name: str) -> None:
             assert "timeout-minutes" in job, f"{name}: job {job_id} has a timeout"
 
 
-@pytest.mark.parametrize("name", WORKFLOW_FILES)
+@pytest.mark.parametrize("name", SCRIPTED)
 def test_actions_are_pinned_and_checkouts_keep_no_credentials(name: str) -> None:
-    for job in jobs(name).values():
+    """Every action pinned to a full commit SHA, but this repository's own (`./`)."""
+    for job in jobs(name).values() if name != ACTION else []:
         local = job.get("uses", "")
         assert not local or local.startswith(("$/", "./")), local
-        for step in job.get("steps", []):
-            uses = step.get("uses")
-            if uses is None:
-                continue
-            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
-            if uses.startswith("actions/checkout@"):
-                assert step["with"]["persist-credentials"] is False
+    for step in steps(name):
+        uses = step.get("uses")
+        if uses is None or uses == "./":
+            continue
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
+        if uses.startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
     text = (WORKFLOWS / name).read_text()
     for line in text.splitlines():
         if re.search(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40}", line):
             assert re.search(r"# v\d+\.\d+\.\d+$", line), f"{name}: version comment: {line}"
 
 
-@pytest.mark.parametrize("name", WORKFLOW_FILES)
+@pytest.mark.parametrize("name", SCRIPTED)
 def test_every_run_step_is_bash_with_pipefail(name: str) -> None:
     """Without `shell:`, GitHub runs `bash -e {0}`: no pipefail, a failing dbci piped into
-    another command ends green. `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`."""
+    another command ends green. `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`; an
+    action's steps declare theirs, as no workflow's defaults reach them."""
+    if name == ACTION:
+        assert all(s["shell"] == "bash" for s in steps(name) if "run" in s)
+        return
     assert load(name)["defaults"] == {"run": {"shell": "bash"}}
     for job in jobs(name).values():
         assert "shell" not in ((job.get("defaults") or {}).get("run") or {})
@@ -265,7 +284,7 @@ def test_every_run_step_is_bash_with_pipefail(name: str) -> None:
             assert step.get("shell", "bash") == "bash", step
 
 
-@pytest.mark.parametrize("name", WORKFLOW_FILES)
+@pytest.mark.parametrize("name", SCRIPTED)
 def test_dbci_output_is_never_copied_into_the_summary(name: str) -> None:
     """dbci --github writes its own (masked) summary sections; a workflow that copies its stdout
     there could copy what dbci never meant to show, and pipes hide dbci's exit code."""
@@ -279,20 +298,45 @@ def test_dbci_output_is_never_copied_into_the_summary(name: str) -> None:
                              script), script
 
 
+def hashed_installs(scripts: list[str], lock: str, package: str) -> bool:
+    """Whether these scripts install dbci, and only from the hashed lock."""
+    installs = [script for script in scripts if "pip install" in script]
+    for script in installs:
+        for line in script.splitlines():
+            if "pip install" in line:
+                assert "--no-deps" in line, line
+                assert "--require-hashes" in line or line.endswith(
+                    f"--no-deps --no-build-isolation {package}"), line
+        assert f"--require-hashes --no-deps -r {lock}" in script
+    return bool(installs)
+
+
+def test_the_action_installs_from_its_own_hashed_lock() -> None:
+    assert hashed_installs([s.get("run", "") for s in steps(ACTION)],
+                           '"$GITHUB_ACTION_PATH/requirements/deploy.txt"',
+                           '"$GITHUB_ACTION_PATH"')
+
+
 @pytest.mark.parametrize("name", WORKFLOW_FILES)
 def test_jobs_with_cloud_credentials_install_from_the_hashed_lock(name: str) -> None:
+    """Themselves, or through the action."""
     for job_id, job in jobs(name).items():
         if (job.get("permissions") or {}).get("id-token") != "write" or "steps" not in job:
             continue
-        installs = [s["run"] for s in job["steps"] if "pip install" in s.get("run", "")]
-        assert installs, f"{name}: {job_id} installs dbci"
-        for script in installs:
-            for line in script.splitlines():
-                if "pip install" in line:
-                    assert "--no-deps" in line, line
-                    assert "--require-hashes" in line or line.endswith(
-                        "--no-deps --no-build-isolation ."), line
-            assert "--require-hashes --no-deps -r requirements/deploy.txt" in script
+        installed = hashed_installs([s.get("run", "") for s in job["steps"]],
+                                    "requirements/deploy.txt", ".")
+        assert installed or any(the_action(s) for s in job["steps"]), \
+            f"{name}: {job_id} installs dbci"
+
+
+@pytest.mark.parametrize("name", WORKFLOW_FILES)
+def test_check_plan_migrate_and_status_run_only_through_the_action(name: str) -> None:
+    """One path: what users run is what this repository runs."""
+    parser = cli.build_parser()
+    for step in steps(name):
+        for args in dbci_lines(step.get("run", "")):
+            assert parser.parse_args(args).command_name not in ("check", "migrate", "status"), \
+                f"{name}: `dbci {' '.join(args)}`: use the action"
 
 
 def test_the_hashed_lock_matches_pyproject() -> None:
@@ -301,7 +345,7 @@ def test_the_hashed_lock_matches_pyproject() -> None:
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.parametrize("name", WORKFLOW_FILES)
+@pytest.mark.parametrize("name", SCRIPTED)
 def test_no_expression_inside_a_run_script(name: str) -> None:
     for step in steps(name):
         assert "${{" not in step.get("run", ""), f"{name}: {step.get('name')}: use env:"
@@ -335,4 +379,4 @@ def test_every_dbci_command_is_real(name: str) -> None:
         except SystemExit as exc:
             pytest.fail(f"{name}: `dbci {' '.join(args)}` is not a dbci command line ({exc})")
     if name != "migrate-manual.yml":
-        assert commands, f"{name} runs dbci"
+        assert commands or any(the_action(s) for s in steps(name)), f"{name} runs dbci"
