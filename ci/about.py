@@ -9,3 +9,9 @@ REPOSITORY = "https://github.com/dbci-dev/dbci"
 ACTION = REPOSITORY.removeprefix("https://github.com/")
 #: Documentation, as read on the repository's default branch.
 DOCS = f"{REPOSITORY}/blob/main/"
+
+
+def absolute(link: str) -> str:
+    """A doc link that works where it is read (another repository's pull request, a terminal):
+    one relative to dbci's repository (``docs/rules.md#...``) made whole; others as they are."""
+    return link if "://" in link else DOCS + link

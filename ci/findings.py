@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ci import about
 from ci.errors import EXIT_FINDINGS, EXIT_OK
 
 
@@ -25,6 +26,11 @@ class Finding:
     hint: str | None = None
     detail: str | None = None
     doc: str | None = None  # the rule's doc: ``docs/rules.md#<rule>``, or squawk's page
+
+    @property
+    def doc_url(self) -> str | None:
+        """:attr:`doc` as a link readable anywhere (JSON keeps the contract's ``doc``)."""
+        return about.absolute(self.doc) if self.doc else None
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON shape: keys that do not apply are left out."""

@@ -62,8 +62,8 @@ class Printer:
             self.out.write(text_line(finding) + "\n")
             if finding.hint:
                 self.out.write(f"    fix: {finding.hint}\n")
-            if finding.doc:
-                self.out.write(f"    doc: {finding.doc}\n")
+            if finding.doc_url:
+                self.out.write(f"    doc: {finding.doc_url}\n")
             if finding.detail:
                 self.out.write(_indent(finding.detail) + "\n")
         for line in result.summary:

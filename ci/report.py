@@ -230,7 +230,7 @@ def _difference(d: Difference, joined: Joined) -> list[str]:
 def _named(finding: Finding) -> str:
     """``**lint/[file-name](docs/rules.md#file-name)**``: the check, and the rule linked to
     its doc."""
-    rule = f"[{finding.rule}]({finding.doc})" if finding.doc else finding.rule
+    rule = f"[{finding.rule}]({finding.doc_url})" if finding.doc else finding.rule
     return f"**{finding.check}/{rule}**"
 
 

@@ -326,12 +326,13 @@ def folder_state(folder: Path) -> dict[str, bytes]:
 
 
 def set_dbci(project: Path, *lines: str) -> None:
-    """Put settings (TOML lines) into the project's ``[tool.dbci]`` table."""
+    """Put settings (TOML lines, tables of ``[tool.dbci]`` too) at the end of the project's
+    ``[tool.dbci]`` table, after the keys it holds."""
     path = project / "pyproject.toml"
     text = path.read_text()
-    assert "[tool.dbci]\n" in text
-    path.write_text(text.replace("[tool.dbci]\n", "[tool.dbci]\n" + "".join(
-        f"{line}\n" for line in lines), 1))
+    start = text.index("[tool.dbci]\n")
+    end = text.find("\n[", start) + 1 or len(text)
+    path.write_text(text[:end] + "".join(f"{line}\n" for line in lines) + "\n" + text[end:])
 
 
 @pytest.fixture

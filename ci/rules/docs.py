@@ -7,6 +7,7 @@ import re
 import textwrap
 from typing import Any
 
+from ci import about
 from ci.rules import RULES
 from ci.rules.base import DOCS, Rule, squawk_link
 
@@ -36,7 +37,7 @@ def described(rule: Rule, width: int = 100) -> list[str]:
     """One rule's whole doc as text: its summary, the doc paragraph, the fix, the link."""
     return [f"{rule.id} ({', '.join(rule.checks)}): {rule.summary}", "",
             *textwrap.wrap(rule.doc, width, initial_indent="    ", subsequent_indent="    "),
-            "", f"    fix: {rule.fix}", f"    doc: {rule.link}"]
+            "", f"    fix: {rule.fix}", f"    doc: {about.absolute(rule.link)}"]
 
 
 def markdown() -> str:

@@ -105,7 +105,7 @@ def _markdown(done: Migration, line: str) -> str:
         out += ["", "| revision | direction | seconds |", "|---|---|---|"]
         out += [f"| `{s.revision}` | {s.direction} | {s.seconds:.2f} |" for s in done.applied]
     for finding in done.findings:
-        out += ["", f"**[{finding.rule}]({finding.doc})**: {finding.message.splitlines()[0]}"]
+        out += ["", f"**[{finding.rule}]({finding.doc_url})**: {finding.message.splitlines()[0]}"]
     return "\n".join(out) + "\n"
 
 

@@ -42,7 +42,7 @@ def _markdown(found: StageStatus) -> str:
            found.summary]
     if found.pending:
         out += ["", "Pending: " + ", ".join(f"`{rev}`" for rev in found.pending)]
-    out += [f"- **[{f.rule}]({f.doc})** {f.message}" for f in found.findings]
+    out += [f"- **[{f.rule}]({f.doc_url})** {f.message}" for f in found.findings]
     return "\n".join(out) + "\n"
 
 

@@ -204,7 +204,7 @@ def test_the_text_report_shows_what_the_downgrade_left(project: Path) -> None:
     assert headline.endswith(f": [roundtrip/{LEAVES}] downgrade of {rev('07')} leaves column "
                              f"{PS}.CollectionVersion.published_at behind")
     assert fix == "    fix: drop the object in downgrade()"
-    assert doc == f"    doc: docs/rules.md#{LEAVES}"
+    assert doc == f"    doc: https://github.com/dbci-dev/dbci/blob/main/docs/rules.md#{LEAVES}"
     assert detail == "    after upgrade+downgrade: published_at timestamp with time zone"
     assert migra == "    migra, what the downgrade should also do:"
     assert sql == f'    alter table "{PS}"."CollectionVersion" drop column "published_at";'

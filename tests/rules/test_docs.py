@@ -53,4 +53,4 @@ def test_one_rule_as_text_holds_its_summary_doc_fix_and_link() -> None:
     assert lines[0] == f"downgrade-changes-rows (roundtrip): {each.summary}"
     assert " ".join(line.strip() for line in lines[2:-3]) == each.doc
     assert all(len(line) <= 100 for line in lines[2:-3])
-    assert lines[-2:] == [f"    fix: {each.fix}", "    doc: docs/rules.md#downgrade-changes-rows"]
+    assert lines[-2:] == [f"    fix: {each.fix}", "    doc: https://github.com/dbci-dev/dbci/blob/main/docs/rules.md#downgrade-changes-rows"]

@@ -30,7 +30,7 @@ def test_text_gives_a_doc_line_under_the_fix() -> None:
         "database/versions/07_x.py:21: [roundtrip/downgrade-leaves-objects] downgrade of 07 "
         "leaves column s.t.c behind",
         "    fix: drop the object in downgrade()",
-        "    doc: docs/rules.md#downgrade-leaves-objects",
+        "    doc: https://github.com/dbci-dev/dbci/blob/main/docs/rules.md#downgrade-leaves-objects",
         "database/versions/15_x.py:9: [lint/require-concurrent-index-creation] blocks",
         "    fix: create it concurrently",
         "    doc: https://squawkhq.com/docs/require-concurrent-index-creation"]
@@ -45,7 +45,7 @@ def test_json_gives_a_doc_key_on_each_finding() -> None:
 def test_the_markdown_report_links_each_rule_id() -> None:
     text = markdown(Report(steps=[Step("roundtrip", False, "1 failed")],
                            findings=[LEFT, SQUAWKED]))
-    assert ("- **roundtrip/[downgrade-leaves-objects](docs/rules.md#downgrade-leaves-objects)**"
+    assert ("- **roundtrip/[downgrade-leaves-objects](https://github.com/dbci-dev/dbci/blob/main/docs/rules.md#downgrade-leaves-objects)**"
             " `database/versions/07_x.py:21`: ") in text
     assert ("**lint/[require-concurrent-index-creation](https://squawkhq.com/docs/"
             "require-concurrent-index-creation)**") in text

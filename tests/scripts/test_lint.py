@@ -26,6 +26,8 @@ from conftest import (
     write_revision,
 )
 
+from ci.about import absolute
+
 
 def versions_dir(project: Path) -> Path:
     return project / "database" / "versions"
@@ -38,7 +40,7 @@ def lint(*args: str) -> Run:
     assert run.code == text.code
     for finding in run.json()["findings"]:
         assert f"[lint/{finding['rule']}]" in text.out and finding["file"] in text.out
-        assert f"    doc: {finding['doc']}\n" in text.out  # every finding links its rule's doc
+        assert f"    doc: {absolute(finding['doc'])}\n" in text.out  # links its rule's doc
     return run
 
 

@@ -27,7 +27,7 @@ def test_rules_id_prints_the_whole_doc() -> None:
     assert run.out.splitlines()[0] == f"downgrade-leaves-objects (roundtrip): {each.summary}"
     assert " ".join(run.out.split()).count(" ".join(each.doc.split())) == 1
     assert run.out.endswith("    fix: drop the object in downgrade()\n"
-                            "    doc: docs/rules.md#downgrade-leaves-objects\n")
+                            "    doc: https://github.com/dbci-dev/dbci/blob/main/docs/rules.md#downgrade-leaves-objects\n")
 
 
 def test_an_unknown_id_is_exit_2_with_one_line() -> None:
