@@ -1,11 +1,12 @@
 """The composite action (`action.yml`), run by the emulated runner: the dbci line each command
 becomes, a command it does not run, dbci's failures made the step's, each command on the
-reference project and its stages, a user's workflow of twenty lines; and actionlint and zizmor
-on the action and that workflow."""
+reference project and its stages, a user's workflow of twenty lines; actionlint and zizmor on
+the action and that workflow, and the docs that show them."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import HEAD, NO_AWS, REPO, run_sql, version
-from emulate import Emulator, Run
+from emulate import Emulator, Run, load
 from test_emulation import (  # noqa: F401
     assert_password_nowhere,
     emulate,
@@ -222,3 +223,12 @@ def test_actionlint_and_zizmor_find_nothing_in_the_action_or_a_users_workflow() 
                            cwd=REPO, capture_output=True, text=True)
     assert audit.returncode == 0 and "No findings to report" in audit.stdout + audit.stderr, \
         audit.stdout + audit.stderr
+
+
+def test_the_docs_show_the_workflow_the_tests_run_and_every_input_and_output() -> None:
+    docs = (REPO / "docs" / "github-actions.md").read_text()
+    assert f"```yaml\n{USER_WORKFLOW.read_text()}```" in docs
+    action = load(str(REPO / "action.yml"))
+    for table in ("input", "output"):
+        rows = docs.split(f"| {table} |", 1)[1].split("\n\n", 1)[0]
+        assert re.findall(r"^\| `([\w-]+)` \|", rows, re.M) == list(action[f"{table}s"])
