@@ -566,11 +566,10 @@ class Emulator:
                         **step_env, **{k: str(v) for k, v in files.items()}}
             if "action_path" in context["github"]:
                 full_env["GITHUB_ACTION_PATH"] = context["github"]["action_path"]
-            folder = "run" not in step and self._composite_folder(step["uses"], scope.workspace)
             if "run" in step:
                 done = self._commands(scope.job, self._script(step, shell, step_context, scope,
                                                               full_env))
-            elif folder:
+            elif folder := self._composite_folder(step["uses"], scope.workspace):
                 done = self._composite(scope, step, step_context, folder, step_env)
             else:
                 done = self._commands(scope.job, self._action(scope, step, step_context))
