@@ -79,3 +79,14 @@ def test_the_wheel_takes_dash_c_for_the_config_as_alembic_does(installed: Path,
     done = subprocess.run([str(installed), "-c", str(project / "alembic.ini"), "lint"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert (done.returncode, done.stdout.splitlines()[-1]) == (0, "lint: ok"), done.stderr
+
+
+def test_the_wheel_carries_init_s_templates(installed: Path, tmp_path: Path) -> None:
+    """``dbci init`` renders the workflows and dbci.mk from package data."""
+    found = subprocess.run(
+        [str(installed.with_name("python")), "-c", "from importlib import resources; "
+         "t = resources.files('ci') / 'templates'; "
+         "print(*sorted(str(p.relative_to(t)) for p in t.rglob('*') if p.is_file()))"],
+        cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
+    source = REPO / "ci" / "templates"
+    assert found == sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file())

@@ -4,13 +4,18 @@ and whether that changes anything. Nothing here writes or prints."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from ci.about import ACTION, REPOSITORY
 from ci.config import Config
 from ci.env_code import EnvVerdict, judge, metadata_modules, project_module
 from ci.errors import BadInput
@@ -19,12 +24,15 @@ from ci.init.pyproject import merge
 from ci.init.render import render, template
 from ci.init.scheme import Proven, prove
 from ci.naming import slugify
-from ci.settings import Settings
+from ci.settings import COMMIT_SHA, Settings
 
 #: A path init writes into a workflow or the Makefile include as it is.
 SAFE_PATH = re.compile(r"[\w.@+-]+(/[\w.@+-]+)*")
 #: The Makefile include init writes beside alembic.ini.
 INCLUDE = "dbci.mk"
+#: The workflows init writes (rdev-seed.yml only for a project with rdev seeds).
+WORKFLOWS = ("pr-checks.yml", "migrate.yml", "deploy-migrations.yml", "migrate-manual.yml",
+             "schema-drift.yml", "rdev-seed.yml")
 
 State = Literal["new", "unchanged", "changed", "differs"]
 
@@ -99,7 +107,11 @@ def plan(config: Config, wanted: Wanted) -> Adoption:
     settings = Settings.from_table(tomllib.loads(merged.text)["tool"]["dbci"], pyproject)
     env_file = config.script_location / "env.py"
     include = config.project_dir / INCLUDE
+    values = _workflow_values(config, settings, root)
     files = [FileChange(pyproject, merged.text, before, tuple(merged.replaced), merged=True),
+             *(_written(root / ".github" / "workflows" / name,
+                        render(template(f"workflows/{name}"), values))
+               for name in WORKFLOWS if name != WORKFLOWS[-1] or config.terraform_file),
              _written(include, render(template(INCLUDE), _make_values(config, settings, root)))]
     return Adoption(root, proven, env_file, _env_verdict(env_file, root),
                     f"include {relative(include, root)}", files)
@@ -118,8 +130,9 @@ def _workflow_keys(config: Config, wanted: Wanted) -> dict[str, Any]:
         unknown: dict[str, Any] = {s: {} for s in wanted.stages if s not in config.settings.stages}
         keys.update({"stages": unknown} if unknown else {})
         keys["workflows"] = {"stages": wanted.stages}
-    if wanted.action_ref is not None and wanted.action_ref != held.action_ref:
-        keys.setdefault("workflows", {})["action_ref"] = wanted.action_ref
+    action_ref = wanted.action_ref or (None if held.action_ref else installed_commit())
+    if action_ref is not None and action_ref != held.action_ref:
+        keys.setdefault("workflows", {})["action_ref"] = action_ref
     if wanted.orm is not None:
         orm = _safe(wanted.orm.absolute(), config.project_dir, "--orm")
         if orm != held.orm:
@@ -169,6 +182,66 @@ def orm_paths(config: Config, settings: Settings, root: Path) -> list[str]:
         raise BadInput(f"{display_path(env_file)}: dbci init cannot tell the ORM's folder from "
                        "the modules env.py imports target_metadata from; pass --orm PATH")
     return list(dict.fromkeys(paths))
+
+
+def installed_commit() -> str | None:
+    """The commit this dbci was installed from: pip's record of a git install, else the git
+    checkout an editable install runs from; None for any other install."""
+    try:
+        record = json.loads(metadata.distribution("dbci").read_text("direct_url.json") or "{}")
+    except metadata.PackageNotFoundError:
+        return None
+    commit = record.get("vcs_info", {}).get("commit_id")
+    url = urllib.parse.urlparse(record.get("url", ""))
+    if commit is None and url.scheme == "file":
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=urllib.parse.unquote(url.path), check=False)
+        commit = done.stdout.strip() if done.returncode == 0 else None
+    return commit if commit and re.fullmatch(COMMIT_SHA, commit) else None
+
+
+def workflow_values(settings: Settings, *, action: str, pip_install: str, folders: list[str],
+                    files: list[str], own: bool = False) -> dict[str, Any]:
+    """The values of the workflows' templates: the action's reference and how a job without it
+    installs dbci, the folders and files whose change the PR check looks at (the migrations
+    first), the stages; ``own`` for dbci's own repository (its tests job)."""
+    deployed = list(settings.workflows.stages)
+    known = [*deployed, *(s for s in settings.stages if s not in deployed)]
+    seedable = [name for name, stage in settings.stages.items() if stage.seedable]
+    return {"own": own, "action": action, "pip_install": pip_install,
+            "watched": " ".join([*folders, *files]),
+            "watched_folders": ", ".join(f"{f}/" for f in folders), "migrations": folders[0],
+            "stages_and": _listed(deployed, "and"), "stage_list": ", ".join(deployed),
+            "last_stage": deployed[-1], "all_stages": ", ".join(known),
+            "stages_or": _listed(known, "or"), "seed_stage": (seedable or ["rdev"])[0],
+            "deploys": [{"stage": stage, "needs": needs}
+                        for stage, needs in zip(deployed, ["lint", *deployed], strict=False)]}
+
+
+def _listed(names: list[str], last: str) -> str:
+    return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else names[0]
+
+
+def _workflow_values(config: Config, settings: Settings, root: Path) -> dict[str, Any]:
+    """The workflows' values for this project: dbci's action at ``action_ref``, its paths."""
+    ref = settings.workflows.action_ref
+    if ref is None:
+        raise BadInput(f"the workflows dbci init writes use {ACTION}'s action pinned to a "
+                       "commit, and this dbci was not installed from one: pass --action-ref "
+                       f"SHA (a full commit of {REPOSITORY})")
+    if config.project_dir.resolve() != root.resolve():
+        raise BadInput(f"{display_path(config.ini_path)}: dbci init writes workflows for a "
+                       f"project whose alembic.ini is at the repository's root "
+                       f"({display_path(root)}); this one is not")
+    terraform = settings.terraform_file
+    return workflow_values(
+        settings, action=f"{ACTION}@{ref}",
+        pip_install=f'python -m pip install "dbci @ git+{REPOSITORY}@{ref}"',
+        folders=[_safe(config.script_location, root, "script_location"),
+                 *orm_paths(config, settings, root)],
+        files=[relative(config.ini_path, root), "pyproject.toml",
+               *([_safe(config.project_dir / terraform, root, "terraform_file").split("/")[0]]
+                 if terraform else [])])
 
 
 def _make_values(config: Config, settings: Settings, root: Path) -> Mapping[str, str]:

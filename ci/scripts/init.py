@@ -69,6 +69,8 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     refused = [] if args.force else [f for f in to_change if f.state == "differs"]
     written = [] if args.check or refused else to_change
     if written:
+        for change in written:
+            change.path.parent.mkdir(parents=True, exist_ok=True)  # .github/workflows/
         replace_files({f.path: f.text for f in written})
     findings = [*_env_findings(adoption), *[_differs(f) for f in refused],
                 *[INIT_WOULD_CHANGE.at_file(display_path(f.path), f"dbci init {TO_DO[f.state]} "

@@ -28,8 +28,9 @@ def team(alembic_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def init(*args: str) -> Run:
-    """``dbci --json init``, with its text form run on a copy of the state checked to agree."""
-    run = dbci("--json", "init", *args)
+    """``dbci --json init``, the workflows pinned to SHA (kept in [tool.dbci], so later runs
+    need not say it)."""
+    run = dbci("--json", "init", "--action-ref", SHA, *args)
     assert run.err == "" or run.code != 0, run.err
     return run
 
@@ -46,10 +47,12 @@ def history(project: Path, revisions: list[tuple[str, str, str | tuple[str, ...]
 
 
 def tool_dbci(project: Path) -> str:
-    """The ``[tool.dbci]`` part of the project's pyproject.toml, comment left out."""
+    """The ``[tool.dbci]`` part of the project's pyproject.toml before its workflows table,
+    comments and blank lines left out."""
     text = (project / "pyproject.toml").read_text()
-    return "".join(line + "\n" for line in text[text.index("[tool.dbci]"):].splitlines()
-                   if not line.startswith("#"))
+    part = text[text.index("[tool.dbci]"):].split("[tool.dbci.workflows]")[0]
+    return "".join(line + "\n" for line in part.splitlines()
+                   if line.strip() and not line.startswith("#"))
 
 
 def lints_clean(project: Path) -> None:
@@ -64,9 +67,13 @@ def test_a_history_in_dbci_s_scheme_needs_no_naming_setting(team: Path) -> None:
     doc = run.json()
     assert doc["ok"] and doc["settings"]["keys"] == {}
     assert doc["env"]["honours"] == "url"  # alembic init's env.py: engine_from_config
-    assert {f["path"]: f["state"] for f in doc["files"]} == {"pyproject.toml": "new",
-                                                             "dbci.mk": "new"}
+    assert {f["path"]: f["state"] for f in doc["files"]} == {
+        "pyproject.toml": "new", "dbci.mk": "new",
+        **{f".github/workflows/{name}": "new" for name in (
+            "pr-checks.yml", "migrate.yml", "deploy-migrations.yml", "migrate-manual.yml",
+            "schema-drift.yml")}}  # no rdev-seed.yml: the project has no terraform_file
     assert tool_dbci(team) == "[tool.dbci]\n"
+    assert f'action_ref = "{SHA}"' in (team / "pyproject.toml").read_text()
     lints_clean(team)
 
 
@@ -120,7 +127,7 @@ def test_a_second_run_changes_nothing_and_check_says_so(team: Path) -> None:
     before = folder_state(team)
     again = dbci("init")
     assert again.code == 0 and again.out.endswith("init: nothing to change\n")
-    assert "unchanged pyproject.toml\nunchanged dbci.mk\n" in again.out
+    assert "unchanged pyproject.toml\n" in again.out and "unchanged dbci.mk\n" in again.out
     assert dbci("init", "--check").code == 0
     assert folder_state(team) == before
     (team / "dbci.mk").unlink()
@@ -133,16 +140,17 @@ def test_a_second_run_changes_nothing_and_check_says_so(team: Path) -> None:
 def test_a_changed_file_is_kept_unless_forced(team: Path) -> None:
     assert init().code == 0
     (team / "dbci.mk").write_text((team / "dbci.mk").read_text() + "my/own: ;\n")
-    (team / "pyproject.toml").unlink()
+    (team / ".github" / "workflows" / "migrate.yml").unlink()
     before = folder_state(team)
     run = dbci("init")
     assert run.code == 1
     assert ("dbci.mk: [init/init-file-differs] dbci.mk differs from what init writes; init "
             "changed no file\n    fix: look at the difference; run dbci init --force") in run.out
-    assert "kept dbci.mk\n" in run.out and "would write pyproject.toml\n" in run.out
+    assert "kept dbci.mk\n" in run.out
+    assert "would write .github/workflows/migrate.yml\n" in run.out
     assert run.out.endswith("init: changed nothing: 1 file differs from what init writes; "
                             "--force replaces them\n")
-    assert folder_state(team) == before  # not even the missing pyproject.toml
+    assert folder_state(team) == before  # not even the missing workflow
     assert init("--check", "--force").code == 1 and folder_state(team) == before
     forced = dbci("init", "--force")
     assert forced.code == 0 and "replaced dbci.mk\n" in forced.out
@@ -190,6 +198,7 @@ def test_every_other_table_and_comment_of_pyproject_is_kept(team: Path) -> None:
 
             [tool.dbci.workflows]
             stages = ["dev", "qa", "production"]
+            action_ref = "0123456789abcdef0123456789abcdef01234567"
             """))
     again = init()  # the stages are read back: no flag needed
     assert again.code == 0 and {f["state"] for f in again.json()["files"]} == {"unchanged"}
@@ -231,7 +240,7 @@ def env_of_its_own(project: Path) -> str:
     """An env.py that connects where an environment variable says; the patch init prints."""
     (project / "migrations" / "env.py").write_text(PORTAL_ENV)
     git(project, "init", "-q")
-    run = dbci("init")
+    run = dbci("init", "--action-ref", SHA)
     assert run.code == 1
     assert ("migrations/env.py:12: [init/env-ignores-connection] env.py does not run on the "
             "database dbci hands it: it builds its engine from neither") in run.out
