@@ -14,10 +14,14 @@ PAGES = sorted([REPO / "README.md", *(REPO / "docs").glob("*.md")])
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
+def unfenced(text: str) -> str:
+    """The text outside fenced code blocks."""
+    return re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+
+
 def prose(text: str) -> str:
     """The text outside fenced code blocks and code spans, where links are links."""
-    text = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
-    return re.sub(r"(`+).+?\1", "", text)
+    return re.sub(r"(`+).+?\1", "", unfenced(text))
 
 
 def anchors(page: Path) -> set[str]:
@@ -25,7 +29,7 @@ def anchors(page: Path) -> set[str]:
     hyphens, a repeated heading numbered."""
     seen: dict[str, int] = {}
     found = set()
-    for heading in re.findall(r"^#{1,6} (.+)$", prose(page.read_text()), re.MULTILINE):
+    for heading in re.findall(r"^#{1,6} (.+)$", unfenced(page.read_text()), re.MULTILINE):
         slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
         found.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
         seen[slug] = seen.get(slug, 0) + 1
