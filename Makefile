@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DBCI := $(BIN)/dbci
 PYTEST_ARGS ?=
 
-.PHONY: install install-test check test test-pg lint-code docs bench oracle \
+.PHONY: install install-test check test test-pg lint-code docs templates bench oracle \
 	db/new_migration db/new_migration_auto db/test_migration db/migrate db/rollback db/status \
 	db/dump db/local/load-schema db/seed/build db/seed/upload db/init_remote_dev tf/bump \
 	db/tunnel lock lock-check
@@ -63,6 +63,12 @@ lint-code: install-test
 docs: install
 	$(BIN)/python -m ci.rules docs/rules.md
 	$(BIN)/python -m ci.docs_samples docs/sample-pr-comment.md
+
+# dbci init's workflow templates (ci/templates/workflows/) after a change to .github/workflows/:
+# the change merged into each template; one that meets a template's placeholders or blocks is
+# left as a conflict to resolve there. A test fails while a workflow and its template differ.
+templates: install
+	$(BIN)/python -m ci.init.templates
 
 bench: install-test
 	$(BIN)/python -m bench

@@ -10,26 +10,18 @@ from pathlib import Path
 import pytest
 from conftest import REPO, copy_project, dbci, git
 
-from ci.config import Config
-from ci.init.adoption import WORKFLOWS, workflow_values
+from ci.init.adoption import WORKFLOWS
 from ci.init.render import render, template
+from ci.init.templates import DERIVE, own_values
 
 BIN = Path(sys.executable).parent
-
-
-def own_values() -> dict[str, object]:
-    """This repository's: the action from its own checkout, dbci installed from the source."""
-    return workflow_values(Config.load(REPO / "alembic.ini").settings,
-                           action="./ # zizmor: ignore[self-repository]",
-                           pip_install="python -m pip install .",
-                           folders=["database", "orm", "ci"],
-                           files=["alembic.ini", "pyproject.toml", ".happy"], own=True)
 
 
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_the_templates_rendered_for_this_repository_are_its_workflows(name: str) -> None:
     assert render(template(f"workflows/{name}"), own_values()) == \
-        (REPO / ".github" / "workflows" / name).read_text()
+        (REPO / ".github" / "workflows" / name).read_text(), \
+        f".github/workflows/{name} and its template differ: run {DERIVE}"
 
 
 def test_every_workflow_of_this_repository_has_its_template() -> None:
