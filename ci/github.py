@@ -26,12 +26,25 @@ def annotation(finding: Finding) -> str:
     """A workflow command: ``::error file=F,line=L,title=T::message``."""
     props = []
     if finding.file:
-        props.append(f"file={_escape_property(finding.file)}")
+        props.append(f"file={_escape_property(_in_workspace(finding.file))}")
         if finding.line:
             props.append(f"line={finding.line}")
     props.append(f"title={_escape_property(f'dbci {finding.check}: {finding.rule}')}")
     message = finding.message + (f"\nfix: {finding.hint}" if finding.hint else "")
     return f"::error {','.join(props)}::{_escape_data(message)}"
+
+
+def _in_workspace(file: str) -> str:
+    """``file`` (relative to the working directory) as an annotation must name it: relative to
+    ``$GITHUB_WORKSPACE``, the repository's root, which GitHub reads a relative path from, also
+    in a step that runs in a project's folder below it."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return file
+    try:
+        return Path(os.path.abspath(file)).relative_to(Path(workspace).resolve()).as_posix()
+    except ValueError:  # outside the repository: as it is
+        return file
 
 
 def add_mask(secret: str) -> str:

@@ -58,7 +58,7 @@ def embedded_cache() -> Iterator[Path]:
 
 #: Set by CI systems and GitHub Actions; tests set them where they mean to.
 CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_BASE_REF",
-                "GITHUB_HEAD_REF", "GITHUB_EVENT_NAME", "GITHUB_REF")
+                "GITHUB_HEAD_REF", "GITHUB_EVENT_NAME", "GITHUB_REF", "GITHUB_WORKSPACE")
 
 
 #: Where boto3 goes unless a test starts moto: a closed local port, never real AWS.
