@@ -172,6 +172,16 @@ def git_project(project: Path) -> Path:
     return project
 
 
+def project_in_a_folder(root: Path, folder: str = "backend") -> Path:
+    """A team's git repository at ``root`` (one commit on ``main``) that holds the reference
+    project in ``folder``, not at its root; the project's folder."""
+    project = copy_project(root / folder)
+    (root / ".gitignore").write_text("__pycache__/\n")
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root, "the backend")
+    return project
+
+
 @dataclass
 class Run:
     """What one dbci run returned and printed."""

@@ -5,6 +5,7 @@ and whether that changes anything. Nothing here writes or prints."""
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import subprocess
 import tomllib
@@ -26,8 +27,11 @@ from ci.init.scheme import Proven, prove
 from ci.naming import slugify
 from ci.settings import COMMIT_SHA, Settings
 
-#: A path init writes into a workflow or the Makefile include as it is.
-SAFE_PATH = re.compile(r"[\w.@+-]+(/[\w.@+-]+)*")
+#: A path init writes into a workflow or the Makefile include as it is: a YAML plain scalar and
+#: a shell word that is no command-line option (no part starts with ``@`` or ``-``).
+SAFE_PATH = re.compile(r"[\w.][\w.@+-]*(/[\w.][\w.@+-]*)*")
+#: The alembic.ini dbci's action and commands read when they are not told another.
+DEFAULT_INI = "alembic.ini"
 #: The Makefile include init writes beside alembic.ini.
 INCLUDE = "dbci.mk"
 #: The workflows init writes (rdev-seed.yml only for a project with rdev seeds).
@@ -151,7 +155,8 @@ def _safe(path: Path, root: Path, given: str) -> str:
                        "repository dbci init writes the workflows of") from None
     if not SAFE_PATH.fullmatch(shown) and shown != ".":
         raise BadInput(f"{given} {shown}: dbci init writes paths into workflows and the "
-                       "Makefile include as they are; letters, digits and ._@+- only")
+                       "Makefile include as they are; letters, digits and ._@+- only, no part "
+                       "starting with @ or -")
     return shown
 
 
@@ -201,14 +206,24 @@ def installed_commit() -> str | None:
 
 
 def workflow_values(settings: Settings, *, action: str, pip_install: str, folders: list[str],
-                    files: list[str], own: bool = False) -> dict[str, Any]:
+                    files: list[str], folder: str = ".", ini: str = DEFAULT_INI,
+                    own: bool = False) -> dict[str, Any]:
     """The values of the workflows' templates: the action's reference and how a job without it
     installs dbci, the folders and files whose change the PR check looks at (the migrations
-    first), the stages; ``own`` for dbci's own repository (its tests job)."""
+    first), the project's folder and its alembic.ini there (dbci runs in that folder), the
+    stages; ``own`` for dbci's own repository (its tests job). Paths are from the repository's
+    root."""
     deployed = list(settings.workflows.stages)
     known = [*deployed, *(s for s in settings.stages if s not in deployed)]
     seedable = [name for name, stage in settings.stages.items() if stage.seedable]
+    # The action's inputs where they are not its defaults.
+    inputs = {**({"working-directory": folder} if folder != "." else {}),
+              **({"config": ini} if ini != DEFAULT_INI else {})}
     return {"own": own, "action": action, "pip_install": pip_install,
+            "folder": "" if folder == "." else folder,
+            "pyproject": posixpath.normpath(f"{folder}/pyproject.toml"),
+            "dbci": "dbci" if ini == DEFAULT_INI else f"dbci --config {ini}",
+            "action_inputs": [{"input": name, "value": value} for name, value in inputs.items()],
             "watched": " ".join([*folders, *files]),
             "watched_folders": ", ".join(f"{f}/" for f in folders), "migrations": folders[0],
             "stages_and": _listed(deployed, "and"), "stage_list": ", ".join(deployed),
@@ -229,19 +244,19 @@ def _workflow_values(config: Config, settings: Settings, root: Path) -> dict[str
         raise BadInput(f"the workflows dbci init writes use {ACTION}'s action pinned to a "
                        "commit, and this dbci was not installed from one: pass --action-ref "
                        f"SHA (a full commit of {REPOSITORY})")
-    if config.project_dir.resolve() != root.resolve():
-        raise BadInput(f"{display_path(config.ini_path)}: dbci init writes workflows for a "
-                       f"project whose alembic.ini is at the repository's root "
-                       f"({display_path(root)}); this one is not")
+    folder = _safe(config.project_dir, root, "alembic.ini's folder")
+    ini = _safe(config.ini_path, config.project_dir, "alembic.ini")
     terraform = settings.terraform_file
     return workflow_values(
         settings, action=f"{ACTION}@{ref}",
         pip_install=f'python -m pip install "dbci @ git+{REPOSITORY}@{ref}"',
         folders=[_safe(config.script_location, root, "script_location"),
                  *orm_paths(config, settings, root)],
-        files=[relative(config.ini_path, root), "pyproject.toml",
-               *([_safe(config.project_dir / terraform, root, "terraform_file").split("/")[0]]
-                 if terraform else [])])
+        files=[relative(config.ini_path, root),
+               relative(config.project_dir / "pyproject.toml", root),
+               *([_safe(config.project_dir / terraform, root, "terraform_file")]
+                 if terraform else [])],
+        folder=folder, ini=ini)
 
 
 def _make_values(config: Config, settings: Settings, root: Path) -> Mapping[str, str]:

@@ -236,22 +236,31 @@ run_migrations_online()
 '''
 
 
-def env_of_its_own(project: Path) -> str:
-    """An env.py that connects where an environment variable says; the patch init prints."""
+def env_of_its_own(project: Path, root: Path) -> str:
+    """An env.py that connects where an environment variable says, in a git repository at
+    ``root``; the patch init prints (its paths from there)."""
     (project / "migrations" / "env.py").write_text(PORTAL_ENV)
-    git(project, "init", "-q")
+    git(root, "init", "-q")
     run = dbci("init", "--action-ref", SHA)
     assert run.code == 1
     assert ("migrations/env.py:12: [init/env-ignores-connection] env.py does not run on the "
             "database dbci hands it: it builds its engine from neither") in run.out
-    patch = run.out[run.out.index("--- a/migrations/env.py"):run.out.index("init: add")]
+    shown = (project / "migrations" / "env.py").relative_to(root)
+    patch = run.out[run.out.index(f"--- a/{shown}\n+++ b/{shown}\n"):run.out.index("init: add")]
     assert patch == init().json()["env"]["patch"]
     return patch
 
 
-def test_an_env_py_with_a_database_of_its_own_gets_the_patch_that_fixes_it(team: Path) -> None:
-    patch = env_of_its_own(team)
-    subprocess.run(["git", "apply"], input=patch, text=True, cwd=team, check=True)
+@pytest.mark.parametrize("folder", [".", "backend"])
+def test_an_env_py_with_a_database_of_its_own_gets_the_patch_that_fixes_it(
+        team: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
+    """git apply takes the patch at the repository's root, the project at its root or not."""
+    root = tmp_path / "repository"
+    project = root / folder
+    project.parent.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(team.rename(project))
+    patch = env_of_its_own(project, root)
+    subprocess.run(["git", "apply"], input=patch, text=True, cwd=root, check=True)
     run = init()
     assert (run.code, run.json()["env"]["honours"]) == (0, "connection")
 
@@ -259,7 +268,7 @@ def test_an_env_py_with_a_database_of_its_own_gets_the_patch_that_fixes_it(team:
 @pytest.mark.db
 def test_the_patched_env_py_runs_the_round_trip(team: Path) -> None:
     """The patch is not only read as right: dbci runs every revision through it."""
-    subprocess.run(["patch", "-p1", "--quiet"], input=env_of_its_own(team), text=True,
+    subprocess.run(["patch", "-p1", "--quiet"], input=env_of_its_own(team, team), text=True,
                    cwd=team, check=True)
     with scratch_database(None) as url:
         run = dbci("--database-url", url, "roundtrip")

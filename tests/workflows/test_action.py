@@ -1,7 +1,8 @@
 """The composite action (`action.yml`), run by the emulated runner: the dbci line each command
 becomes, a command it does not run, dbci's failures made the step's, each command on the
-reference project and its stages, a user's workflow of twenty lines; actionlint and zizmor on
-the action and that workflow, and the docs that show them."""
+reference project and its stages, a user's workflow of twenty lines, the PR check `dbci init`
+writes for a project in a folder of its repository; actionlint and zizmor on the action and that
+workflow, and the docs that show them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HEAD, NO_AWS, REPO, run_sql, version
+from conftest import (
+    HEAD,
+    NO_AWS,
+    REPO,
+    commit_all,
+    dbci,
+    git,
+    project_in_a_folder,
+    run_sql,
+    server,
+    version,
+)
 from emulate import Emulator, Run, load
 from test_emulation import (  # noqa: F401
     assert_password_nowhere,
@@ -21,6 +33,7 @@ from test_emulation import (  # noqa: F401
     job,
     pr_event,
     pull_request,
+    server_major,
     stages,
     workflow,
 )
@@ -174,6 +187,37 @@ def test_a_users_workflow_of_twenty_lines_checks_a_pull_request(
     report = json.loads(Path(step.outputs["report"]).read_text())
     assert report["ok"] is True and report["findings"] == []
     assert "dbci check" in run.job("dbci").summary
+
+
+@pytest.mark.db
+def test_the_pr_check_init_writes_for_a_project_in_a_folder_passes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pull request that adopts dbci in backend/ of a team's repository: its own pr-checks
+    (as init wrote it, dbci's action at a commit) checks it in backend/ and joins the report
+    there."""
+    root = tmp_path / "monorepo"
+    backend = project_in_a_folder(root)
+    git(root, "clone", "-q", "--bare", str(root), str(tmp_path / "origin.git"))
+    git(root, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    git(root, "fetch", "-q", "origin")
+    git(root, "checkout", "-q", "-b", "feature")
+    monkeypatch.chdir(backend)
+    assert dbci("init", "--action-ref", "ab" * 20).code == 0
+    commit_all(root, "adopt dbci")
+    emulator = emulate(tmp_path, root, "pull_request", github=pr_event(root),
+                       services={"check": {"DATABASE_URL": server()}},
+                       matrix={"check": {"postgres": [server_major()]}})
+    run = emulator.run(str(root / ".github" / "workflows" / "pr-checks.yml"))
+    assert run.job("changes").outputs["database"] == "true"  # backend/pyproject.toml changed
+    check = run.job("check")
+    assert check.result == "success", [s.shown for s in check.steps]
+    (step,) = [s for s in check.steps if s.uses == ACTION]
+    assert step.with_["working-directory"] == "backend" and step.outputs["exit-code"] == "0"
+    assert json.loads(Path(step.outputs["report"]).read_text())["ok"] is True
+    joined = run.job("dbci")
+    assert joined.result == "success", [s.shown for s in joined.steps]
+    assert joined.step("report").outcome == "success" and joined.annotations == []
+    assert "dbci check" in run.comments["dbci"]
 
 
 @pytest.mark.db
