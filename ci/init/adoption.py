@@ -105,7 +105,7 @@ def plan(config: Config, wanted: Wanted) -> Adoption:
     table = tomllib.loads(before or "").get("tool", {}).get("dbci", {})
     proven = prove(config, table, pyproject)
     try:
-        merged = merge(before or "", {**proven.keys, **_workflow_keys(config, wanted)})
+        merged = merge(before or "", {**proven.keys, **_workflow_keys(config, wanted, root)})
     except ValueError as exc:
         raise BadInput(f"{display_path(pyproject)}: {exc}; fix the file") from exc
     settings = Settings.from_table(tomllib.loads(merged.text)["tool"]["dbci"], pyproject)
@@ -125,9 +125,10 @@ def _written(path: Path, text: str) -> FileChange:
     return FileChange(path, text, path.read_text() if path.is_file() else None)
 
 
-def _workflow_keys(config: Config, wanted: Wanted) -> dict[str, Any]:
+def _workflow_keys(config: Config, wanted: Wanted, root: Path) -> dict[str, Any]:
     """The ``[tool.dbci]`` values of init's flags that the settings do not hold yet: stages
-    unknown to them, and ``[tool.dbci.workflows]``."""
+    unknown to them, and ``[tool.dbci.workflows]`` (``orm``: anywhere in the repository at
+    ``root``, relative to alembic.ini's folder)."""
     held = config.settings.workflows
     keys: dict[str, Any] = {}
     if wanted.stages is not None and wanted.stages != held.stages:
@@ -138,7 +139,8 @@ def _workflow_keys(config: Config, wanted: Wanted) -> dict[str, Any]:
     if action_ref is not None and action_ref != held.action_ref:
         keys.setdefault("workflows", {})["action_ref"] = action_ref
     if wanted.orm is not None:
-        orm = _safe(wanted.orm.absolute(), config.project_dir, "--orm")
+        orm = posixpath.relpath(_safe(wanted.orm.absolute(), root, "--orm"),
+                                relative(config.project_dir, root))
         if orm != held.orm:
             keys.setdefault("workflows", {})["orm"] = orm
     return keys

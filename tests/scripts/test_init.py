@@ -213,6 +213,30 @@ def test_bad_flags_are_exit_2_with_one_line(team: Path) -> None:
     assert dbci_process("init", "--help", cwd=team).code == 0
 
 
+def test_orm_names_the_orm_env_py_s_imports_do_not_show(
+        team: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project in backend/ whose ORM is a package of the repository (on PYTHONPATH): init asks
+    for --orm, keeps it relative to alembic.ini's folder, and the PR check watches it."""
+    root = tmp_path / "repository"
+    (root / "libs").mkdir(parents=True)
+    backend = team.rename(root / "backend")
+    (backend / "models.py").rename(root / "libs" / "models.py")
+    git(root, "init", "-q")
+    monkeypatch.chdir(backend)
+    for orm, says in ((None, "migrations/env.py: dbci init cannot tell the ORM's folder from the "
+                             "modules env.py imports target_metadata from; pass --orm PATH"),
+                      ("../libs/nowhere", "--orm ../libs/nowhere: no such folder or file"),
+                      (str(tmp_path), f"--orm {tmp_path}: not below {root}")):
+        run = dbci("init", "--action-ref", SHA, *(["--orm", orm] if orm else []))
+        assert run.code == 2 and run.err.startswith(f"dbci init: {says}"), run.err
+    assert init("--orm", "../libs/models.py").code == 0
+    assert 'orm = "../libs/models.py"\n' in (backend / "pyproject.toml").read_text()
+    assert ('-- backend/migrations libs/models.py backend/alembic.ini backend/pyproject.toml;'
+            in (root / ".github" / "workflows" / "pr-checks.yml").read_text())
+    again = init()  # kept: no flag needed
+    assert {f["state"] for f in again.json()["files"]} == {"unchanged"}
+
+
 PORTAL_ENV = '''\
 import os
 
