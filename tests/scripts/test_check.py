@@ -20,6 +20,7 @@ from conftest import (
     write_revision,
 )
 
+from ci.about import absolute
 from ci.roundtrip.fork import available
 
 pytestmark = pytest.mark.db
@@ -70,8 +71,8 @@ def test_a_broken_downgrade_fails_the_report_and_names_the_revision(project: Pat
     assert rows(run.out) == {"lint": "✅ pass", "roundtrip": "❌ fail", "drift": "✅ pass",
                              "diff": "✅ pass", "seed": "✅ pass"}
     assert "1 failed (07_2e805208407e)" in run.out
-    assert (f"- **roundtrip/[downgrade-leaves-objects](https://github.com/dbci-dev/dbci/blob/main/docs/rules.md#downgrade-leaves-objects)** "
-            f"`{path}:") in run.out
+    doc = absolute("docs/rules.md#downgrade-leaves-objects")
+    assert f"- **roundtrip/[downgrade-leaves-objects]({doc})** `{path}:" in run.out
     assert "persistence_schema.CollectionVersion.published_at" in run.out
     assert f"::error file={path},line=" in run.err and not workflow_commands(run.out)
     doc = dbci("--json", "check").json()
