@@ -58,7 +58,7 @@ def libpq_environment(url: str | None, application: str,
               "PGPASSWORD": parsed.password, "PGDATABASE": parsed.database,
               "PGSSLMODE": parsed.query.get("sslmode"), "PGAPPNAME": application,
               "PGCONNECT_TIMEOUT": "10",
-              "PGOPTIONS": targets.read_only_options(url) if read_only else None}
+              "PGOPTIONS": targets.session_options(url, read_only) or None}
     return {**clean, **{k: str(v) for k, v in values.items() if v}}
 
 

@@ -216,10 +216,16 @@ def given(config: Config) -> Target:
 READ_ONLY = "-c default_transaction_read_only=on"
 
 
-def read_only_options(url: str) -> str:
-    """libpq's ``options`` for a read-only session: the URL's own options, then read-only."""
+def session_options(url: str, read_only: bool = False,
+                    settings: dict[str, str] | None = None) -> str:
+    """libpq's ``options`` for a session: the URL's own, then ``settings`` (each ``-c name=value``,
+    spaces and backslashes escaped as libpq wants), then read-only if asked."""
     own = make_url(url).query.get("options")
-    return " ".join([*([own] if isinstance(own, str) else own or ()), READ_ONLY])
+    escaped = {name: value.replace("\\", "\\\\").replace(" ", "\\ ")
+               for name, value in (settings or {}).items()}
+    return " ".join([*([own] if isinstance(own, str) else own or ()),
+                     *(f"-c {name}={value}" for name, value in escaped.items()),
+                     *([READ_ONLY] if read_only else [])])
 
 
 @contextlib.contextmanager
@@ -227,19 +233,19 @@ def connect(target: Target, *, application_name: str = APPLICATION, read_only: b
             settings: dict[str, str] | None = None) -> Iterator[sa.Connection]:
     """One connection to a target, its engine disposed afterwards: read-only if asked (the
     session starts with ``default_transaction_read_only=on``), with session ``settings``
-    (``lock_timeout``...). Losing the server, here or while the connection is in use, is one
-    line naming it (exit 3)."""
-    engine = target.engine(application_name=application_name,
-                           connect_args={"options": read_only_options(target.url)}
-                           if read_only else {})
+    (``lock_timeout``...). They and ``application_name`` are in the engine's URL, so an env.py
+    that builds an engine of its own from ``sqlalchemy.url`` (which dbci sets from it) gets the
+    same session. Losing the server, here or while the connection is in use, is one line naming
+    it (exit 3)."""
+    options = session_options(target.url, read_only, settings)
+    url = make_url(target.url).update_query_dict(
+        {"application_name": application_name, **({"options": options} if options else {})})
+    engine = create_engine(url.render_as_string(hide_password=False),
+                           application_name=application_name)
     connected = False
     try:
         with hand_over(engine) as connection:
             connected = True
-            for name, value in (settings or {}).items():
-                connection.exec_driver_sql("SELECT set_config(%(n)s, %(v)s, false)",
-                                           {"n": name, "v": value})
-            connection.commit()
             yield connection
     except Exception as exc:
         if is_connection_lost(exc):

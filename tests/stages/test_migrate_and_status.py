@@ -36,6 +36,7 @@ from conftest import (
     set_dbci,
     tables,
     version,
+    write_revision,
 )
 from sqlalchemy.engine import make_url
 
@@ -488,3 +489,23 @@ def test_dump_needs_a_database_and_a_file_that_is_a_dump(project: Path, tmp_path
                 f"never_{os.getpid()}")
     assert load.code == 2 and "not a dump dbci can load" in load.err
     run_sql(server(), f'DROP DATABASE IF EXISTS "never_{os.getpid()}"')
+
+
+def test_an_env_py_that_builds_its_own_engine_gets_the_stages_session(
+        alembic_project: Path, aws: str, stage_db: str) -> None:
+    """``alembic init``'s env.py ignores the connection dbci hands it and builds an engine from
+    ``sqlalchemy.url``: that URL carries the session dbci's own connection has (timeouts,
+    application_name), so the stage's lock timeout and its retries hold all the same."""
+    put_secret(SECRET, rds_layout(stage_db))
+    write_revision(alembic_project / "migrations" / "versions", "03_cccccccccccc_seen.py",
+                   "03_cccccccccccc", "02_bbbbbbbbbbbb",
+                   upgrade='op.execute("CREATE TABLE seen AS SELECT '
+                           "current_setting('lock_timeout') AS lock_timeout, "
+                           "current_setting('statement_timeout') AS statement_timeout, "
+                           "current_setting('application_name') AS application_name\")",
+                   downgrade='op.drop_table("seen")', message="seen")
+    (alembic_project / "pyproject.toml").write_text(
+        '[tool.dbci]\n[tool.dbci.stages.dev]\nlock_timeout = "2 s"\n')
+    run = dbci("--config", str(alembic_project / "alembic.ini"), "migrate", "--stage", "dev")
+    assert run.code == 0, run.err
+    assert run_sql(stage_db, "SELECT * FROM seen") == [("2s", "15min", "dbci migrate dev")]
