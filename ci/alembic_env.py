@@ -99,6 +99,13 @@ def _verify(context: MigrationContext, handed: sa.Connection, env_py: str) -> No
             detail=HONOUR_THE_CONNECTION)
 
 
+def _lost(connection: sa.Connection) -> bool:
+    """Whether the connection dbci handed env.py is gone (not one env.py made itself)."""
+    if connection.invalidated or connection.closed:
+        return True
+    return bool(getattr(connection.connection.dbapi_connection, "closed", 0))
+
+
 def env_failed(error: BaseException, env_py: str, config: Config) -> BadInput:
     """An exception env.py (or the ORM it imports) raised, as one line naming where."""
     where = user_frame(error, config.project_dir)
@@ -163,8 +170,10 @@ def run_env(config: Config, history: History, connection: sa.Connection,
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt) and interrupts.by_signal():
             raise  # the user's Ctrl-C; one env.py raised itself is env.py's failure
-        if (ran and (exc is ran[0] or ran[0] is None)) or is_connection_lost(exc):
+        if ran and (exc is ran[0] or ran[0] is None):
             raise  # body's own, or a step's: the caller knows what it was doing
+        if is_connection_lost(exc) and (ran or _lost(connection)):
+            raise  # dbci's database went away: the caller names it
         raise env_failed(exc, env_py, config) from exc
     if not ran:
         raise BadInput(f"{env_py}: env.py never called context.run_migrations(), so dbci ran "

@@ -601,3 +601,15 @@ def test_a_first_process_that_cannot_make_its_database_ends_the_second_worker(
     assert run.code == EXIT_OUTSIDE
     assert run.err.strip().splitlines()[-1].endswith("the test's server: no")
     assert set(scratch_databases(prefix="dbci_")) == before
+
+
+def test_an_env_py_whose_own_database_is_unreachable_is_named(alembic_project: Path) -> None:
+    """env.py that connects somewhere of its own, which is down: env.py's failure (exit 2,
+    naming it), not dbci's scratch server lost (exit 3)."""
+    env_py = alembic_project / "migrations" / "env.py"
+    env_py.write_text(env_py.read_text().replace(
+        "config.get_section(config.config_ini_section, {})",
+        '{"sqlalchemy.url": "postgresql+psycopg2://app@127.0.0.1:1/app"}'))
+    run = dbci("--config", str(alembic_project / "alembic.ini"), "roundtrip")
+    assert run.code == 2 and run.err.count("\n") == 1, run.err
+    assert "env.py: env.py failed: OperationalError" in run.err, run.err
