@@ -13,7 +13,7 @@ import venv
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_project
+from conftest import REPO, copy_project, git
 
 pytestmark = pytest.mark.db
 
@@ -90,3 +90,20 @@ def test_the_wheel_carries_init_s_templates(installed: Path, tmp_path: Path) -> 
         cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
     source = REPO / "ci" / "templates"
     assert found == sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file())
+
+
+def test_the_wheel_s_init_asks_for_the_action_s_commit(installed: Path, tmp_path: Path) -> None:
+    """A wheel records no commit: init says, in one line, to pass --action-ref, and writes the
+    workflows with it."""
+    project = copy_project(tmp_path / "project")
+    git(project, "init", "-q")
+    done = subprocess.run([str(installed), "init"], cwd=project, capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr.endswith("pass --action-ref SHA (a full commit of "
+                                "https://github.com/dbci-dev/dbci)\n"), done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    done = subprocess.run([str(installed), "init", "--action-ref", "ab" * 20], cwd=project,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"dbci-dev/dbci@{'ab' * 20}" in (project / ".github" / "workflows" / "pr-checks.yml"
+                                          ).read_text()

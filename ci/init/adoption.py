@@ -193,14 +193,15 @@ def orm_paths(config: Config, settings: Settings, root: Path) -> list[str]:
 
 def installed_commit() -> str | None:
     """The commit this dbci was installed from: pip's record of a git install, else the git
-    checkout an editable install runs from; None for any other install."""
+    checkout a local folder's install (``dir_info``: ``pip install -e .``) runs from; None for
+    any other install (a wheel or sdist file, an index)."""
     try:
         record = json.loads(metadata.distribution("dbci").read_text("direct_url.json") or "{}")
     except metadata.PackageNotFoundError:
         return None
     commit = record.get("vcs_info", {}).get("commit_id")
     url = urllib.parse.urlparse(record.get("url", ""))
-    if commit is None and url.scheme == "file":
+    if commit is None and "dir_info" in record and url.scheme == "file":
         done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                               cwd=urllib.parse.unquote(url.path), check=False)
         commit = done.stdout.strip() if done.returncode == 0 else None
