@@ -199,14 +199,21 @@ class History:
 
     @cached_property
     def exempt(self) -> set[str]:
-        """Revisions before ``first_revision``: the naming rules leave them alone."""
-        first = self.config.settings.first_revision
-        if not first:
-            return set()
-        if first not in {r.id for r in self.revisions}:
-            raise BadInput(f"first_revision {first!r} in [tool.dbci] is not a revision in "
-                           f"{display_path(self.versions_dir)}")
-        return self.ancestors(first) if self.graph is not None else set()
+        """The revisions the rules about how one is written leave alone: those before
+        ``first_revision``, and ``exempt_through`` with those before it (adopting dbci on a
+        history whose head the rules would refuse: a merge, a downgrade that is ``pass``)."""
+        settings = self.config.settings
+        exempt: set[str] = set()
+        for key, last, through in (("first_revision", settings.first_revision, False),
+                                   ("exempt_through", settings.exempt_through, True)):
+            if not last:
+                continue
+            if last not in {r.id for r in self.revisions}:
+                raise BadInput(f"{key} {last!r} in [tool.dbci] is not a revision in "
+                               f"{display_path(self.versions_dir)}")
+            if self.graph is not None:
+                exempt |= self.ancestors(last) | ({last} if through else set())
+        return exempt
 
 
 def _load_script(script_dir: ScriptDirectory, path: Path) -> Script | None:

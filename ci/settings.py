@@ -198,7 +198,8 @@ class Settings(_Table):
     revision_format: StrictStr = "{number}_{id}"
     file_format: StrictStr = "{revision}_{slug}.py"
     number_width: StrictInt = 2
-    first_revision: StrictStr | None = None
+    first_revision: StrictStr | None = None  # the rules apply from it on; before: exempt
+    exempt_through: StrictStr | None = None  # it and every revision before it: exempt
     base_ref: StrictStr | None = None
     squawk_exclude: tuple[StrictStr, ...] = DEFAULT_SQUAWK_EXCLUDE
     squawk_pg_version: StrictStr | None = None

@@ -69,6 +69,11 @@ def test_first_revision_exempts_the_revisions_before_it(project: Path) -> None:
     assert history_of(project).exempt == {"01_2d1455f47d8e", "02_68d31c2c7907"}
 
 
+def test_exempt_through_exempts_the_revision_and_those_before_it(project: Path) -> None:
+    set_dbci(project, 'exempt_through = "02_68d31c2c7907"')
+    assert history_of(project).exempt == {"01_2d1455f47d8e", "02_68d31c2c7907"}
+
+
 def test_an_unknown_first_revision_is_bad_input(project: Path) -> None:
     set_dbci(project, 'first_revision = "03_000000000000"')
     with pytest.raises(BadInput, match="first_revision '03_000000000000'"):

@@ -177,7 +177,7 @@ def adopt(history: History, findings: list[Finding], checked: list[Revision]) ->
     if all(NamingScheme("{id}", naming.file_format).parse_revision(r.id) for r in checked):
         hint += "; these ids are Alembic's own: revision_format = \"{id}\""
     if head:
-        hint += f"; or first_revision = \"{head}\" to apply the scheme after today's head"
+        hint += f"; or exempt_through = \"{head}\" to apply the scheme after today's head"
     kept = [f for f in findings if f.rule not in scheme]
     return [*kept, ADOPT_NAMING_SCHEME.at_file(
         display_path(history.versions_dir),

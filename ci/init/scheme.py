@@ -1,7 +1,7 @@
 """The ``[tool.dbci]`` naming settings that make ``dbci lint`` pass on a history as it stands,
 proven by running lint's own rules on it with them: the settings the project has; else a scheme
-every revision follows; else ``first_revision`` at today's head, which exempts the revisions
-before it (with a scheme the head follows)."""
+every revision follows; else ``exempt_through`` at today's head, which exempts it and the
+revisions before it (with a scheme the head follows, which new revisions continue)."""
 
 from __future__ import annotations
 
@@ -89,18 +89,25 @@ def _first(findings: list[Finding]) -> str:
 
 def _options(config: Config, history: History, table: dict[str, Any]) -> Iterator[_Option]:
     """What to try, in order: a scheme every revision the rules cover follows; then
-    first_revision at the one head, alone or with a scheme the head follows."""
+    exempt_through at the one head (a merge, a downgrade that is ``pass``: deployed, it cannot
+    change), with the project's scheme where the head follows it, else with one it follows,
+    else alone (new revisions then follow the project's scheme)."""
     checked = [r for r in history.revisions if r.id not in history.exempt]
     for keys in _schemes(config, checked, table):
         yield _Option(keys, "every revision follows it")
     heads = history.heads
     if len(heads) != 1:
         return  # lint's graph rules say why (several heads, a cycle, an unknown parent)
-    first = {"first_revision": heads[0].id}
-    exempt = "today's head: the revisions before it are exempt from the rules"
-    yield _Option(first, exempt)
+    head = heads[0]
+    through = {"exempt_through": head.id}
+    exempt = "today's head and the revisions before it are exempt from the rules"
+    if config.naming.parse_revision(head.id) and config.naming.parse_file(head.path.name):
+        yield _Option(through, f"{exempt}; the head follows the project's scheme")
+        return
     for keys in _schemes(config, heads, table):
-        yield _Option({**first, **keys}, f"{exempt}, and the head follows that scheme")
+        yield _Option({**through, **keys}, f"{exempt}, and the head follows that scheme, "
+                      "which new revisions continue")
+    yield _Option(through, f"{exempt}; new revisions follow the project's scheme")
 
 
 def _schemes(config: Config, revisions: list[Revision],

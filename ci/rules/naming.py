@@ -31,8 +31,9 @@ ADOPT_NAMING_SCHEME = rule(
     of its own (Alembic's bare hex ids, dated file names). Its ids are stamped in databases and
     cannot change, so say once how to adopt dbci instead of repeating one finding per file:
     describe the history's scheme in ``[tool.dbci]``, or start the rules at a revision.""",
-    fix="set [tool.dbci] first_revision to the first revision the scheme applies to (new "
-    "ones), or describe this history's scheme with revision_format and file_format",
+    fix="set [tool.dbci] exempt_through to today's head (the scheme then applies to the "
+    "revisions after it), or describe this history's scheme with revision_format and "
+    "file_format",
 )
 REVISION_NUMBER = rule(
     "revision-number",

@@ -89,36 +89,67 @@ def test_a_history_of_slug_ids_gets_its_scheme(team: Path) -> None:
     lints_clean(team)
 
 
-def test_a_messy_history_gets_first_revision_at_its_head(team: Path) -> None:
-    ids = history(team, [("3f1c2b9e8d7a_create_things.py", "3f1c2b9e8d7a", None),
-                         ("9a8b7c6d5e4f_add_name.py", "9a8b7c6d5e4f", "3f1c2b9e8d7a"),
-                         ("1b2c3d4e5f60_add_tag.py", "1b2c3d4e5f60", "3f1c2b9e8d7a"),
-                         ("7e6d5c4b3a21_merge.py", "7e6d5c4b3a21", ("9a8b7c6d5e4f",
-                                                                   "1b2c3d4e5f60")),
-                         ("5d4c3b2a1f0e_add_more.py", "5d4c3b2a1f0e", "7e6d5c4b3a21")])
+MESSY = [("3f1c2b9e8d7a_create_things.py", "3f1c2b9e8d7a", None),
+         ("9a8b7c6d5e4f_add_name.py", "9a8b7c6d5e4f", "3f1c2b9e8d7a"),
+         ("1b2c3d4e5f60_add_tag.py", "1b2c3d4e5f60", "3f1c2b9e8d7a"),
+         ("7e6d5c4b3a21_merge.py", "7e6d5c4b3a21", ("9a8b7c6d5e4f", "1b2c3d4e5f60"))]
+
+
+def test_a_messy_history_is_exempt_through_its_head(team: Path) -> None:
+    ids = history(team, [*MESSY, ("5d4c3b2a1f0e_add_more.py", "5d4c3b2a1f0e", "7e6d5c4b3a21")])
     run = init()
     assert run.code == 0, run.out
-    assert run.json()["settings"]["keys"] == {"first_revision": ids[-1],
+    assert run.json()["settings"]["keys"] == {"exempt_through": ids[-1],
                                               "revision_format": "{id}",
                                               "file_format": "{revision}_{slug}.py"}
     (reason,) = run.json()["settings"]["reasons"]
-    assert "today's head: the revisions before it are exempt" in reason
+    assert "today's head and the revisions before it are exempt from the rules, and the head " \
+        "follows that scheme" in reason
     assert "init: lint passes on 5 revisions with these settings\n" in dbci("init").out
     lints_clean(team)
 
 
-def test_a_history_no_setting_passes_says_why_and_writes_nothing(team: Path) -> None:
+def test_a_merge_at_the_head_is_exempt(team: Path) -> None:
+    """A merge revision is deployed as it is: adopting exempts it, and the rules apply to the
+    revisions after it."""
+    ids = history(team, MESSY)
+    run = init()
+    assert run.code == 0, run.out
+    assert run.json()["settings"]["keys"]["exempt_through"] == ids[-1]
+    lints_clean(team)
+    write_revision(team / "migrations" / "versions", "abcdefabcdef_next.py", "abcdefabcdef",
+                   ids[-1], upgrade='op.execute("SELECT 1")', downgrade=None)
+    assert "[lint/missing-downgrade]" in dbci_process("lint", cwd=team).out
+
+
+def test_a_head_whose_downgrade_is_pass_is_exempt(team: Path) -> None:
     versions = team / "migrations" / "versions"
     (head,) = versions.glob("02_*.py")
-    head.write_text(head.read_text().split("\n\ndef downgrade")[0].replace(
-        "    pass", '    op.execute("SELECT 1")'))
+    head.write_text(head.read_text().replace('op.drop_column("things", "name")', "pass"))
+    assert "[lint/missing-downgrade]" in dbci("lint").out
+    run = init()
+    assert run.code == 0, run.out
+    assert run.json()["settings"]["keys"] == {"exempt_through": "02_bbbbbbbbbbbb"}
+    (reason,) = run.json()["settings"]["reasons"]
+    assert "the head follows the project's scheme" in reason
+    lints_clean(team)
+    write_revision(versions, "03_cccccccccccc_next.py", "03_cccccccccccc", "02_bbbbbbbbbbbb")
+    lints_clean(team)  # numbered after the exempt head, in the project's scheme
+    write_revision(versions, "03_cccccccccccc_next.py", "03_cccccccccccc", "02_bbbbbbbbbbbb",
+                   upgrade='op.execute("SELECT 1")')
+    assert "[lint/missing-downgrade]" in dbci_process("lint", cwd=team).out
+
+
+def test_a_history_no_setting_passes_says_why_and_writes_nothing(team: Path) -> None:
+    write_revision(team / "migrations" / "versions", "02_cccccccccccc_other.py",
+                   "02_cccccccccccc", "01_aaaaaaaaaaaa")
     before = folder_state(team)
     run = dbci("init")
     assert (run.code, run.out) == (1, "")
     (line,) = run.err.splitlines()
     assert line.startswith("dbci init: migrations/versions: no [tool.dbci] settings make dbci "
                            "lint pass on this history as it stands; the closest")
-    assert "[lint/missing-downgrade]" in line and line.endswith("then run dbci init again")
+    assert "02_bbbbbbbbbbbb, 02_cccccccccccc" in line and line.endswith("then run dbci init again")
     assert folder_state(team) == before
 
 

@@ -408,7 +408,9 @@ def test_a_history_of_another_scheme_is_told_once_how_to_adopt_dbci(project: Pat
     (finding,) = run.json()["findings"]
     assert finding["rule"] == "adopt-naming-scheme" and finding["file"] == "database/versions"
     assert finding["message"].startswith("14 of 14 revisions do not follow the naming scheme")
-    assert f'first_revision = "{HEAD}"' in finding["hint"]
+    assert f'exempt_through = "{HEAD}"' in finding["hint"]
+    set_dbci(project, f'exempt_through = "{HEAD}"')  # the hint passes as it is
+    assert lint().json() == {"ok": True, "findings": []}
 
 
 def test_the_slug_scheme_after_a_first_revision(project: Path) -> None:
