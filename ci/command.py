@@ -35,11 +35,12 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def stage_name(text: str) -> str:
-    """A stage's name as ``[tool.dbci.stages]`` can hold it: letters, digits, ``_.-``."""
+def stage_name(text: str, flag: str = "--stage") -> str:
+    """A stage's name as ``[tool.dbci.stages]`` can hold it: letters, digits, ``_.-`` (given
+    to ``flag``)."""
     if not re.fullmatch(STAGE_NAME, text):
         shown = text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
-        raise argparse.ArgumentTypeError(f"--stage takes a stage's name (letters, digits, _.-; "
+        raise argparse.ArgumentTypeError(f"{flag} takes a stage's name (letters, digits, _.-; "
                                          f"at most 63), not {shown!r}")
     return text
 

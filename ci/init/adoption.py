@@ -39,6 +39,11 @@ WORKFLOWS = ("pr-checks.yml", "migrate.yml", "deploy-migrations.yml", "migrate-m
              "schema-drift.yml", "rdev-seed.yml")
 
 State = Literal["new", "unchanged", "changed", "differs"]
+#: A GitHub job id, as deploy-migrations.yml's job of each deployed stage is named (GitHub
+#: tells ids apart ignoring case).
+JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+#: A job of a workflow template: its id, indented two spaces under ``jobs:``.
+TEMPLATE_JOB = re.compile(r"^  ([A-Za-z_][\w-]*):$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,23 @@ def workflow_values(settings: Settings, *, action: str, pip_install: str, folder
                         for stage, needs in zip(deployed, ["lint", *deployed], strict=False)]}
 
 
+def deploy_jobs_problem(stages: tuple[str, ...]) -> str | None:
+    """Why ``stages`` cannot each be a job of deploy-migrations.yml beside its own jobs (lint);
+    None when they can."""
+    jobs = template("workflows/deploy-migrations.yml").split("\njobs:\n", 1)[1]
+    taken = {job.lower(): f"the workflow's own job {job!r}"
+             for job in TEMPLATE_JOB.findall(jobs)}
+    for name in stages:
+        if not JOB_ID.fullmatch(name):
+            return (f"stage {name!r} cannot name its job in deploy-migrations.yml (a GitHub job "
+                    "id: a letter or _ first, then letters, digits, _ and -)")
+        if name.lower() in taken:
+            return (f"stage {name!r} would be the same job in deploy-migrations.yml as "
+                    f"{taken[name.lower()]} (GitHub's job ids ignore case)")
+        taken[name.lower()] = f"stage {name!r}"
+    return None
+
+
 def _listed(names: list[str], last: str) -> str:
     return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else names[0]
 
@@ -243,6 +265,10 @@ def _listed(names: list[str], last: str) -> str:
 def _workflow_values(config: Config, settings: Settings, root: Path) -> dict[str, Any]:
     """The workflows' values for this project: dbci's action at ``action_ref``, its paths."""
     ref = settings.workflows.action_ref
+    problem = deploy_jobs_problem(settings.workflows.stages)
+    if problem:
+        raise BadInput(f"{display_path(config.project_dir / 'pyproject.toml')}: "
+                       f"[tool.dbci.workflows] stages: {problem}")
     if ref is None:
         raise BadInput(f"the workflows dbci init writes use {ACTION}'s action pinned to a "
                        "commit, and this dbci was not installed from one: pass --action-ref "

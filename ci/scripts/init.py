@@ -14,7 +14,7 @@ from ci.command import Command, stage_name
 from ci.config import Config
 from ci.errors import EXIT_FINDINGS, EXIT_OK
 from ci.findings import Finding, Result, count, display_path
-from ci.init.adoption import Adoption, FileChange, Wanted, plan
+from ci.init.adoption import Adoption, FileChange, Wanted, deploy_jobs_problem, plan
 from ci.output import Printer
 from ci.rules.init import ENV_IGNORES_CONNECTION, INIT_FILE_DIFFERS, INIT_WOULD_CHANGE
 from ci.settings import COMMIT_SHA
@@ -25,12 +25,16 @@ TO_DO = {"new": "would write", "changed": "would update", "differs": "would repl
 
 
 def stage_list(text: str) -> tuple[str, ...]:
-    """``dev,staging,prod``: stage names, each once, in the order deploys go through them."""
+    """``dev,staging,prod``: stage names, each once, in the order deploys go through them, each
+    one a job of deploy-migrations.yml."""
     names = tuple(name.strip() for name in text.split(","))
     for name in names:
-        stage_name(name)
+        stage_name(name, "--stages")
     if len(set(names)) < len(names):
         raise argparse.ArgumentTypeError(f"--stages names a stage twice: {text!r}")
+    problem = deploy_jobs_problem(names)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return names
 
 

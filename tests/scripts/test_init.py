@@ -236,11 +236,25 @@ def test_every_other_table_and_comment_of_pyproject_is_kept(team: Path) -> None:
 
 
 def test_bad_flags_are_exit_2_with_one_line(team: Path) -> None:
+    job = "would be the same job in deploy-migrations.yml as"
     for args, says in ((["--stages", "dev,dev"], "--stages names a stage twice"),
-                       (["--stages", "dev,bad name"], "--stage takes a stage's name"),
+                       (["--stages", "dev,bad name"], "--stages takes a stage's name"),
+                       (["--stages", "qa.1"], "argument --stages: stage 'qa.1' cannot"),
+                       (["--stages", "1dev"], "argument --stages: stage '1dev' cannot"),
+                       (["--stages", "dev,lint"], f"stage 'lint' {job} the workflow's own job"),
+                       (["--stages", "dev,DEV"], f"stage 'DEV' {job} stage 'dev' (GitHub's "
+                                                 "job ids ignore case)"),
                        (["--action-ref", "main"], "--action-ref takes a full commit SHA")):
         run = dbci("init", *args)
         assert run.code == 2 and says in run.err.splitlines()[-1], run.err
+        assert len(run.err.splitlines()) == 1 or "usage:" in run.err, run.err
+    assert not (team / ".github").exists()
+    (team / "pyproject.toml").write_text('[tool.dbci.stages.qa_1]\n[tool.dbci.workflows]\n'
+                                         'stages = ["dev", "DEV"]\n[tool.dbci.stages.DEV]\n')
+    run = dbci("init", "--action-ref", SHA)
+    assert (run.code, run.err) == (2, "dbci init: pyproject.toml: [tool.dbci.workflows] stages: "
+                                      f"stage 'DEV' {job} stage 'dev' (GitHub's job ids ignore "
+                                      "case)\n")
     assert dbci_process("init", "--help", cwd=team).code == 0
 
 
