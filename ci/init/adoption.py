@@ -122,8 +122,26 @@ def plan(config: Config, wanted: Wanted) -> Adoption:
                         render(template(f"workflows/{name}"), values))
                for name in WORKFLOWS if name != WORKFLOWS[-1] or config.terraform_file),
              _written(include, render(template(INCLUDE), _make_values(config, settings, root)))]
+    for change in files:
+        _check_target(change.path, root)
     return Adoption(root, proven, env_file, _env_verdict(env_file, root),
                     f"include {relative(include, root)}", files)
+
+
+def _check_target(path: Path, root: Path) -> None:
+    """Refuse to write ``path`` (below ``root``) through a symlink, which could land outside the
+    repository, or where a file stands in for one of its folders, or a folder for it."""
+    here = root
+    for part in path.relative_to(root).parts:
+        here = here / part
+        if here.is_symlink():
+            raise BadInput(f"{display_path(here)}: a symlink, which could lead out of the "
+                           "repository; dbci init writes no file through one (here "
+                           f"{relative(path, root)})")
+        kind = "a file" if here == path else "a folder"
+        if here.exists() and here.is_dir() == (here == path):
+            raise BadInput(f"{display_path(here)}: not {kind}; dbci init writes "
+                           f"{relative(path, root)} there")
 
 
 def _written(path: Path, text: str) -> FileChange:

@@ -342,3 +342,29 @@ def test_the_patched_env_py_runs_the_round_trip(team: Path) -> None:
     with scratch_database(None) as url:
         run = dbci("--database-url", url, "roundtrip")
     assert run.code == 0, run.out + run.err
+
+
+@pytest.mark.parametrize("where", [".github", ".github/workflows"])
+def test_no_file_is_written_through_a_symlink(team: Path, tmp_path: Path, where: str) -> None:
+    """A symlinked .github or .github/workflows would take the workflows out of the
+    repository: exit 2, one line, nothing written here or there."""
+    git(team, "init", "-q")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (team / where).parent.mkdir(parents=True, exist_ok=True)
+    (team / where).symlink_to(outside, target_is_directory=True)
+    before = folder_state(team)
+    run = dbci("init", "--action-ref", SHA)
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (f"dbci init: {where}: a symlink, which could lead out of the "
+                       "repository; dbci init writes no file through one (here "
+                       ".github/workflows/pr-checks.yml)\n")
+    assert folder_state(team) == before and not any(outside.iterdir())
+
+
+def test_a_file_where_init_writes_a_folder_is_exit_2(team: Path) -> None:
+    git(team, "init", "-q")
+    (team / ".github").write_text("not a folder\n")
+    run = dbci("init", "--action-ref", SHA)
+    assert (run.code, run.err) == (2, "dbci init: .github: not a folder; dbci init writes "
+                                      ".github/workflows/pr-checks.yml there\n")
