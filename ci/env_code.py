@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 URL = "sqlalchemy.url"
+#: What builds an asyncio engine: env.py's own database then, never dbci's (dbci's connection
+#: and URL are a synchronous driver's).
+ASYNC_ENGINES = ("async_engine_from_config", "create_async_engine")
 #: What env.py runs on, when it runs on dbci's database.
 Honours = Literal["connection", "url"]
 
@@ -40,6 +43,11 @@ def judge(source: str, shown: str) -> EnvVerdict:
     if handed is not None:
         return EnvVerdict("connection", "it runs on config.attributes['connection'] when that "
                           "is set", handed.lineno)
+    awaited = next((n for n in nodes if _call(n, *ASYNC_ENGINES)), None)
+    if awaited is not None:
+        return EnvVerdict(None, "it builds an asyncio engine, which cannot use dbci's "
+                          "sqlalchemy.url (a synchronous driver's), and ignores the connection "
+                          "dbci hands it", awaited.lineno, _async_patch(source, tree, shown))
     sets = next((n for n in nodes if _sets_url(n)), None)
     reads = next((n for n in nodes if _reads_url(n)), None)
     if reads is not None and sets is None:
@@ -50,7 +58,9 @@ def judge(source: str, shown: str) -> EnvVerdict:
     why = ("it sets sqlalchemy.url itself, so it migrates the database that names, not dbci's"
            if sets is not None else "it builds its engine from neither "
            "config.attributes['connection'] nor sqlalchemy.url")
-    return EnvVerdict(None, why, line, _patch(source, tree, found, shown) if found else None)
+    patch = _patch(source, tree, found.first, found.block[found.stop], found.name,
+                   shown) if found else None
+    return EnvVerdict(None, why, line, patch)
 
 
 def _const(node: ast.AST | None) -> object:
@@ -101,7 +111,7 @@ def _reads_url(node: ast.AST) -> bool:
     call = _call(node, "get_main_option", "get_section_option")
     if call is not None:
         return URL in [_const(a) for a in call.args]
-    call = _call(node, "engine_from_config", "async_engine_from_config")
+    call = _call(node, "engine_from_config")
     if call is None:
         return False
     prefix = next((k.value for k in call.keywords if k.arg == "prefix"),
@@ -217,22 +227,44 @@ def _indent_unit(lines: list[str]) -> str:
     return "    "
 
 
-def _patch(source: str, tree: ast.Module, engine: _Engine, shown: str) -> str | None:
-    """The unified diff that builds the engine only when dbci handed no connection, as the
-    reference ``database/env.py`` does; None when the result would not say so itself."""
+def _async_patch(source: str, tree: ast.Module, shown: str) -> str | None:
+    """The Alembic cookbook's asyncio recipe: ``asyncio.run(...)`` only when dbci handed no
+    connection, else the function env.py runs in ``run_sync`` on dbci's connection; None
+    where env.py does not show both."""
+    ran = next((s for s in ast.walk(tree) if isinstance(s, ast.Expr)
+                and (call := _call(s.value, "run", "run_until_complete")) is not None
+                and call.args and isinstance(call.args[0], ast.Call)), None)
+    synced = next((c for n in ast.walk(tree) if (c := _call(n, "run_sync")) is not None
+                   and c.args and isinstance(c.args[0], ast.Name)), None)
+    if ran is None or synced is None:
+        return None
+    assert isinstance(synced.args[0], ast.Name)
+    return _patch(source, tree, ran, ran, "connectable", shown,
+                  otherwise=f"{synced.args[0].id}(connectable)")
+
+
+def _patch(source: str, tree: ast.Module, first_stmt: ast.stmt, last_stmt: ast.stmt,
+           name: str, shown: str, otherwise: str | None = None) -> str | None:
+    """The unified diff that runs the statements from ``first_stmt`` to ``last_stmt`` (which
+    build the engine ``name``) only when dbci handed no connection, as the reference
+    ``database/env.py`` does, and ``otherwise`` when it did; None when the result would not
+    say so itself. The file's own line ends (CRLF too) and indentation are kept."""
     lines = source.splitlines(keepends=True)
-    first, last = engine.first.lineno, engine.block[engine.stop].end_lineno or engine.first.lineno
+    first, last = first_stmt.lineno, last_stmt.end_lineno or first_stmt.lineno
     indent = lines[first - 1][:len(lines[first - 1]) - len(lines[first - 1].lstrip(" \t"))]
     unit, strings = _indent_unit(lines), _in_strings(tree)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"  # the diff below says the file lacks it
-    name = engine.name
+    end = "\r\n" if lines[0].endswith("\r\n") else "\n"
+    if not lines[-1].endswith("\n"):
+        lines[-1] += end  # the diff below says the file lacks it
     wrapped = [line if number in strings or not line.strip() else unit + line
                for number, line in enumerate(lines[first - 1:last], start=first)]
     new = [*lines[:first - 1],
-           f'{indent}{name} = {_config_name(tree)}.attributes.get("connection")\n',
-           f"{indent}if {name} is None:  # not run by dbci: build the engine as before\n",
-           *wrapped, *lines[last:]]
+           f'{indent}{name} = {_config_name(tree)}.attributes.get("connection"){end}',
+           f"{indent}if {name} is None:  # not run by dbci: build the engine as before{end}",
+           *wrapped,
+           *([f"{indent}else:  # dbci's connection{end}", f"{indent}{unit}{otherwise}{end}"]
+             if otherwise else []),
+           *lines[last:]]
     patched = "".join(new)
     try:
         if judge(patched, shown).honours != "connection":

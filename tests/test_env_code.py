@@ -89,6 +89,53 @@ with engine.connect() as connection:
         context.run_migrations()'''
 
 
+#: ``alembic init -t async``'s env.py, its comments left out.
+ASYNC = '''\
+import asyncio
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+config = context.config
+target_metadata = None
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=config.get_main_option("sqlalchemy.url"))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def do_run_migrations(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations() -> None:
+    connectable = async_engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    async with connectable.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+    await connectable.dispose()
+
+
+def run_migrations_online() -> None:
+    asyncio.run(run_async_migrations())
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
+'''
+
+
 def test_the_reference_and_the_cookbook_use_the_handed_connection() -> None:
     for path in (REPO / "database" / "env.py", FIXTURES / "cookbook_env" / "migrations" / "env.py"):
         verdict = judge(path.read_text(), "env.py")
@@ -131,27 +178,49 @@ def test_the_portal_patch_is_the_readme_s_pattern() -> None:
         """) in patch
 
 
-@pytest.mark.parametrize("source", [PORTAL, OWN_URL])
+@pytest.mark.parametrize("source", [PORTAL, OWN_URL, ASYNC, PORTAL.replace("\n", "\r\n"),
+                                    ASYNC.replace("\n", "\r\n")],
+                         ids=["portal", "own-url", "async", "portal-crlf", "async-crlf"])
 @pytest.mark.parametrize("tool", [["git", "apply"], ["patch", "-p1", "--quiet"]])
 def test_the_patch_applies_and_the_result_uses_the_connection(tmp_path: Path, source: str,
                                                               tool: list[str]) -> None:
+    """A file with CRLF line ends gets a patch whose lines end so too, and stays CRLF."""
     env_py = tmp_path / "migrations" / "env.py"
     env_py.parent.mkdir()
-    env_py.write_text(source)
+    env_py.write_bytes(source.encode())
     git(tmp_path, "init", "-q")
     patch = judge(source, "migrations/env.py").patch
-    done = subprocess.run(tool, input=patch, cwd=tmp_path, capture_output=True, text=True)
+    assert patch is not None
+    done = subprocess.run(tool, input=patch.encode(), cwd=tmp_path, capture_output=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    patched = env_py.read_text()
+    patched = env_py.read_bytes().decode()
     assert judge(patched, "migrations/env.py").honours == "connection"
+    if "\r\n" in source:
+        assert patched.count("\n") == patched.count("\r\n") > source.count("\r\n")
     if source is OWN_URL:  # multi-line strings keep their value; the rest is indented
         assert '"""a string\nthat spans lines"""' in patched
         assert '"""-c\nsearch_path=app"""' in patched
         assert patched.endswith("context.run_migrations()")  # still no newline at the end
 
 
+def test_an_async_env_py_gets_the_cookbook_s_asyncio_patch() -> None:
+    """Its engine reads sqlalchemy.url, but an asyncio one cannot run on dbci's (a synchronous
+    driver's): the patch runs its migrations function on the handed connection instead."""
+    verdict = judge(ASYNC, "migrations/env.py")
+    assert (verdict.honours, verdict.line) == (None, 25)
+    assert verdict.why.startswith("it builds an asyncio engine")
+    assert verdict.patch is not None and textwrap.dedent("""\
+        -    asyncio.run(run_async_migrations())
+        +    connectable = config.attributes.get("connection")
+        +    if connectable is None:  # not run by dbci: build the engine as before
+        +        asyncio.run(run_async_migrations())
+        +    else:  # dbci's connection
+        +        do_run_migrations(connectable)
+        """) in verdict.patch
+
+
 def test_an_env_py_dbci_cannot_patch_says_so() -> None:
-    """An async env.py: the engine is awaited, so no patch; the verdict stands."""
+    """An async env.py that never runs a coroutine itself: no patch; the verdict stands."""
     source = textwrap.dedent('''\
         import os
         from alembic import context

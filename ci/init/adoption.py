@@ -5,8 +5,10 @@ and whether that changes anything. Nothing here writes or prints."""
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import re
+import shlex
 import subprocess
 import tomllib
 import urllib.parse
@@ -34,6 +36,9 @@ SAFE_PATH = re.compile(r"[\w.][\w.@+-]*(/[\w.][\w.@+-]*)*")
 DEFAULT_INI = "alembic.ini"
 #: The Makefile include init writes beside alembic.ini.
 INCLUDE = "dbci.mk"
+#: The patch that makes env.py run on dbci's connection, written beside alembic.ini: a file,
+#: never printed, so that output masking (a URL's password) cannot change a line of it.
+ENV_PATCH = "dbci-env.patch"
 #: The workflows init writes (rdev-seed.yml only for a project with rdev seeds).
 WORKFLOWS = ("pr-checks.yml", "migrate.yml", "deploy-migrations.yml", "migrate-manual.yml",
              "schema-drift.yml", "rdev-seed.yml")
@@ -65,16 +70,18 @@ class FileChange:
     before: str | None
     replaced: tuple[str, ...] = ()
     merged: bool = False  # init merges into the project's own file (pyproject.toml)
+    ours: bool = False  # init's own output, made anew on each run (env.py's patch)
 
     @property
     def state(self) -> State:
-        """``new``; ``unchanged``; ``changed`` (keys added to the project's pyproject.toml);
-        ``differs``: init would replace what is there, which needs ``--force``."""
+        """``new``; ``unchanged``; ``changed`` (keys added to the project's pyproject.toml, or
+        env.py's patch made anew); ``differs``: init would replace what is there, which needs
+        ``--force``."""
         if self.before is None:
             return "new"
         if self.before == self.text:
             return "unchanged"
-        return "changed" if self.merged and not self.replaced else "differs"
+        return "changed" if self.ours or (self.merged and not self.replaced) else "differs"
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,21 @@ class Adoption:
     env_file: Path
     env: EnvVerdict
     include: str  # the line that adds the Makefile include to the Makefile at the root
+    patch_file: Path | None  # where env.py's patch goes (None: env.py needs none, or dbci
+    # cannot write it)
     files: list[FileChange] = field(default_factory=list)
+
+    @property
+    def apply(self) -> str | None:
+        """The command that applies env.py's patch, from the working directory: ``git apply``
+        at the repository's root (the patch names its paths from there)."""
+        if self.patch_file is None:
+            return None
+        here = Path.cwd()
+        at = os.path.relpath(self.root, here) if here.is_relative_to(self.root) else \
+            display_path(self.root)
+        git = "git apply" if at == "." else f"git -C {shlex.quote(at)} apply"
+        return f"{git} {shlex.quote(relative(self.patch_file, self.root))}"
 
 
 def relative(path: Path, root: Path) -> str:
@@ -117,15 +138,19 @@ def plan(config: Config, wanted: Wanted) -> Adoption:
     env_file = config.script_location / "env.py"
     include = config.project_dir / INCLUDE
     values = _workflow_values(config, settings, root)
+    env = _env_verdict(env_file, root)
+    patch_file = config.project_dir / ENV_PATCH if env.patch else None
     files = [FileChange(pyproject, merged.text, before, tuple(merged.replaced), merged=True),
              *(_written(root / ".github" / "workflows" / name,
                         render(template(f"workflows/{name}"), values))
                for name in WORKFLOWS if name != WORKFLOWS[-1] or config.terraform_file),
-             _written(include, render(template(INCLUDE), _make_values(config, settings, root)))]
+             _written(include, render(template(INCLUDE), _make_values(config, settings, root))),
+             *([FileChange(patch_file, env.patch, _text(patch_file), ours=True)]
+               if patch_file and env.patch else [])]
     for change in files:
         _check_target(change.path, root)
-    return Adoption(root, proven, env_file, _env_verdict(env_file, root),
-                    f"include {relative(include, root)}", files)
+    return Adoption(root, proven, env_file, env, f"include {relative(include, root)}",
+                    patch_file, files)
 
 
 def _check_target(path: Path, root: Path) -> None:
@@ -145,7 +170,12 @@ def _check_target(path: Path, root: Path) -> None:
 
 
 def _written(path: Path, text: str) -> FileChange:
-    return FileChange(path, text, path.read_text() if path.is_file() else None)
+    return FileChange(path, text, _text(path))
+
+
+def _text(path: Path) -> str | None:
+    """A file's text as it is, its line ends too (None: no such file)."""
+    return path.read_bytes().decode(errors="replace") if path.is_file() else None
 
 
 def _workflow_keys(config: Config, wanted: Wanted, root: Path) -> dict[str, Any]:
@@ -191,7 +221,7 @@ def _env_verdict(env_file: Path, root: Path) -> EnvVerdict:
         raise BadInput(f"{shown}: no env.py in the migration folder; dbci runs the project's "
                        "env.py (`alembic init` writes one)")
     try:
-        return judge(env_file.read_text(), relative(env_file, root))
+        return judge(_text(env_file) or "", relative(env_file, root))
     except SyntaxError as exc:
         raise BadInput(f"{shown}:{exc.lineno}: syntax error ({exc.msg}); fix the file") from exc
 

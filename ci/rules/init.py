@@ -13,10 +13,14 @@ ENV_IGNORES_CONNECTION = rule(
     ``sqlalchemy.url`` it sets itself), so every upgrade and downgrade dbci runs through it
     would reach that database, a deployed one whenever credentials are at hand. dbci hands
     env.py its connection in ``config.attributes["connection"]`` and sets ``sqlalchemy.url``,
-    and refuses an env.py that uses neither, having run nothing. ``dbci init`` prints the patch
-    that builds the engine as before only when no connection was handed over, as the
-    reference ``database/env.py`` does.""",
-    fix="apply the patch dbci init prints (git apply, or patch -p1, at the repository's root)",
+    and refuses an env.py that uses neither, having run nothing; an asyncio engine cannot run
+    on dbci's URL (a synchronous driver's) either. ``dbci init`` writes the patch that builds
+    the engine as before only when no connection was handed over, as the reference
+    ``database/env.py`` does (for asyncio, the Alembic cookbook's recipe), to
+    ``dbci-env.patch`` beside alembic.ini. Merge it before the workflows: the pull request
+    check builds the base branch's schema with the base's env.py.""",
+    fix="apply the patch dbci init writes to dbci-env.patch (git apply at the repository's "
+    "root), and merge it before the workflows",
     check="init")
 INIT_FILE_DIFFERS = rule(
     "init-file-differs",

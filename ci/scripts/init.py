@@ -85,7 +85,8 @@ def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
                      "revisions": adoption.settings.revisions},
         "env": {"file": display_path(adoption.env_file), "honours": adoption.env.honours,
                 "why": adoption.env.why, "line": adoption.env.line,
-                "patch": adoption.env.patch},
+                "patch": adoption.patch_file and display_path(adoption.patch_file),
+                "apply": adoption.apply},
         "files": [{"path": display_path(f.path), "state": f.state, "written": f in written}
                   for f in adoption.files],
         "include": adoption.include},
@@ -110,17 +111,17 @@ def _lines(adoption: Adoption, written: list[FileChange], refused: list[FileChan
 
 
 def _env_findings(adoption: Adoption) -> list[Finding]:
-    env = adoption.env
+    env, patch = adoption.env, adoption.patch_file
     if env.honours is not None:
         return []
-    hint = None if env.patch else ("make env.py use config.attributes['connection'] when it is "
-                                   "set, as the lines below do (dbci cannot write the patch for "
-                                   "this env.py)")
+    hint = (f"{adoption.apply}, then merge that change before the workflows" if patch else
+            "make env.py use config.attributes['connection'] when it is set, as the lines "
+            "below do (dbci cannot write the patch for this env.py)")
     return [ENV_IGNORES_CONNECTION.at_file(
         display_path(adoption.env_file), f"env.py does not run on the database dbci hands it: "
-        f"{env.why}; dbci refuses to run it" + ("; the patch below makes it" if env.patch
-                                                 else ""),
-        line=env.line, hint=hint, detail=None if env.patch else HONOUR_THE_CONNECTION)]
+        f"{env.why}; dbci refuses to run it"
+        + (f"; the patch in {display_path(patch)} makes it" if patch else ""),
+        line=env.line, hint=hint, detail=None if patch else HONOUR_THE_CONNECTION)]
 
 
 def _differs(change: FileChange) -> Finding:
@@ -132,7 +133,13 @@ def _differs(change: FileChange) -> Finding:
 
 def _summary(adoption: Adoption, to_change: list[FileChange], written: list[FileChange],
              refused: list[FileChange], check: bool) -> list[str]:
-    patch = adoption.env.patch.splitlines() if adoption.env.patch else []
+    patch = [f for f in adoption.files if f.path == adoption.patch_file
+             and (f in written or f.state == "unchanged")]  # there to apply
+    apply = [f"init: {display_path(adoption.env_file)} needs the patch in "
+             f"{display_path(patch[0].path)}: {adoption.apply} (then delete the file)",
+             "init: merge that env.py change first, in a pull request of its own, then the "
+             "workflows: the pull request check builds the base branch's schema with the base's "
+             "env.py, which ignores dbci's database until the change is merged"] if patch else []
     include = f"init: add `{adoption.include}` to the Makefile at the repository's root for " \
               "the make db/... recipes"
     if written:
@@ -145,7 +152,7 @@ def _summary(adoption: Adoption, to_change: list[FileChange], written: list[File
         last = f"init: would change {count(len(to_change), 'file')}; --check changed nothing"
     else:
         last = "init: nothing to change"
-    return [*patch, *([include] if not _included(adoption) else []), last]
+    return [*apply, *([include] if not _included(adoption) else []), last]
 
 
 def _included(adoption: Adoption) -> bool:

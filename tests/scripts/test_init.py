@@ -3,10 +3,12 @@ messy ones), the settings proven by lint, env.py's patch, and files never replac
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import textwrap
 from pathlib import Path
 
+import alembic
 import pytest
 from conftest import Run, dbci, dbci_process, folder_state, git, scratch_database, write_revision
 
@@ -305,41 +307,90 @@ run_migrations_online()
 '''
 
 
-def env_of_its_own(project: Path, root: Path) -> str:
-    """An env.py that connects where an environment variable says, in a git repository at
-    ``root``; the patch init prints (its paths from there)."""
-    (project / "migrations" / "env.py").write_text(PORTAL_ENV)
+def env_of_its_own(project: Path, root: Path, source: str = PORTAL_ENV) -> list[str]:
+    """An env.py (``source``) that connects elsewhere, in a git repository at ``root``: init
+    writes its patch (paths from the root) to dbci-env.patch beside alembic.ini, prints no line
+    of it, and names the command that applies it, which this returns as words."""
+    (project / "migrations" / "env.py").write_bytes(source.encode())
     git(root, "init", "-q")
     run = dbci("init", "--action-ref", SHA)
     assert run.code == 1
     assert ("migrations/env.py:12: [init/env-ignores-connection] env.py does not run on the "
             "database dbci hands it: it builds its engine from neither") in run.out
-    shown = (project / "migrations" / "env.py").relative_to(root)
-    patch = run.out[run.out.index(f"--- a/{shown}\n+++ b/{shown}\n"):run.out.index("init: add")]
-    assert patch == init().json()["env"]["patch"]
-    return patch
+    shown = (project / "migrations" / "env.py").relative_to(root).as_posix()
+    assert (project / "dbci-env.patch").read_text().startswith(f"--- a/{shown}\n+++ b/{shown}\n")
+    assert "+++ " not in run.out and "wrote dbci-env.patch\n" in run.out
+    env = init().json()["env"]
+    assert env["patch"] == "dbci-env.patch"
+    assert (f"init: migrations/env.py needs the patch in dbci-env.patch: {env['apply']} (then "
+            "delete the file)\ninit: merge that env.py change first, in a pull request of its "
+            "own, then the workflows") in run.out
+    return shlex.split(env["apply"])
 
 
-@pytest.mark.parametrize("folder", [".", "backend"])
+@pytest.mark.parametrize(("folder", "apply"), [
+    (".", "git apply dbci-env.patch"),
+    ("backend", "git -C .. apply backend/dbci-env.patch")])
 def test_an_env_py_with_a_database_of_its_own_gets_the_patch_that_fixes_it(
-        team: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
+        team: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str,
+        apply: str) -> None:
     """git apply takes the patch at the repository's root, the project at its root or not."""
     root = tmp_path / "repository"
     project = root / folder
     project.parent.mkdir(parents=True, exist_ok=True)
     monkeypatch.chdir(team.rename(project))
-    patch = env_of_its_own(project, root)
-    subprocess.run(["git", "apply"], input=patch, text=True, cwd=root, check=True)
+    command = env_of_its_own(project, root)
+    assert command == apply.split()
+    subprocess.run(command, check=True)
     run = init()
     assert (run.code, run.json()["env"]["honours"]) == (0, "connection")
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_the_patch_file_is_exactly_what_git_applies(team: Path, end: str) -> None:
+    """A password in a line the patch replaces stays as it is (printed, dbci's output masking
+    made it app:***@ and the patch failed), and an env.py with CRLF line ends gets CRLF lines
+    (read as text, the patch had LF ones), so git apply takes it and the file stays CRLF."""
+    source = PORTAL_ENV.replace('os.environ["PORTAL_DATABASE_URL"]',
+                                '"postgresql://app:s3cret-Pw@db.internal/app"')
+    apply = env_of_its_own(team, team, source.replace("\n", end))
+    patch = (team / "dbci-env.patch").read_bytes().decode()
+    assert f'-    connectable = create_engine("postgresql://app:s3cret-Pw@db.internal/app"){end}' \
+        in patch
+    subprocess.run(apply, check=True)
+    env_py = (team / "migrations" / "env.py").read_bytes().decode()
+    assert env_py.count(end) == env_py.count("\n") == source.count("\n") + 2
+    assert init().json()["env"]["honours"] == "connection"
 
 
 @pytest.mark.db
 def test_the_patched_env_py_runs_the_round_trip(team: Path) -> None:
     """The patch is not only read as right: dbci runs every revision through it."""
-    subprocess.run(["patch", "-p1", "--quiet"], input=env_of_its_own(team, team), text=True,
-                   cwd=team, check=True)
+    env_of_its_own(team, team)
+    subprocess.run(["patch", "-p1", "--quiet", "-i", "dbci-env.patch"], cwd=team, check=True)
     with scratch_database(None) as url:
+        run = dbci("--database-url", url, "roundtrip")
+    assert run.code == 0, run.out + run.err
+
+
+@pytest.mark.db
+def test_an_async_env_py_runs_the_round_trip_once_patched(team: Path) -> None:
+    """``alembic init -t async``: its asyncio engine cannot run on dbci's URL (a synchronous
+    driver's), so init judges it as ignoring dbci's database and writes the cookbook's asyncio
+    patch; patched, every revision runs on dbci's connection."""
+    env_py = team / "migrations" / "env.py"
+    env_py.write_text((Path(alembic.__file__).parent / "templates" / "async" / "env.py")
+                      .read_text().replace("target_metadata = None", "from models import Base"
+                                           "\n\ntarget_metadata = Base.metadata"))
+    git(team, "init", "-q")
+    with scratch_database(None) as url:
+        assert "The asyncio extension requires an async driver" in \
+            dbci("--database-url", url, "roundtrip").err
+        run = init()
+        assert run.code == 1 and run.json()["env"]["why"].startswith(
+            "it builds an asyncio engine, which cannot use dbci's sqlalchemy.url")
+        subprocess.run(shlex.split(run.json()["env"]["apply"]), check=True)
+        assert "do_run_migrations(connectable)" in env_py.read_text()
         run = dbci("--database-url", url, "roundtrip")
     assert run.code == 0, run.out + run.err
 
