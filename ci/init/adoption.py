@@ -263,14 +263,18 @@ def installed_commit() -> str | None:
 
 def workflow_values(settings: Settings, *, action: str, pip_install: str, folders: list[str],
                     files: list[str], folder: str = ".", ini: str = DEFAULT_INI,
-                    own: bool = False) -> dict[str, Any]:
+                    aws_region: str = "", own: bool = False) -> dict[str, Any]:
     """The values of the workflows' templates: the action's reference and how a job without it
     installs dbci, the folders and files whose change the PR check looks at (the migrations
     first), the project's folder and its alembic.ini there (dbci runs in that folder), the
-    stages; ``own`` for dbci's own repository (its tests job). Paths are from the repository's
-    root."""
+    stages, the AWS region when the repository's variable AWS_REGION is unset (none: the
+    variable must be set); ``own`` for dbci's own repository (its tests job). Paths are from the
+    repository's root."""
     deployed = list(settings.workflows.stages)
-    known = [*deployed, *(s for s in settings.stages if s not in deployed)]
+    # The stages a manual migration offers: those deployed; dbci's own repository offers the
+    # reference project's test and rdev too.
+    offered = [*deployed, *(s for s in settings.stages if s not in deployed)] if own \
+        else deployed
     seedable = [name for name, stage in settings.stages.items() if stage.seedable]
     # The action's inputs where they are not its defaults.
     inputs = {**({"working-directory": folder} if folder != "." else {}),
@@ -283,8 +287,9 @@ def workflow_values(settings: Settings, *, action: str, pip_install: str, folder
             "watched": " ".join([*folders, *files]),
             "watched_folders": ", ".join(f"{f}/" for f in folders), "migrations": folders[0],
             "stages_and": _listed(deployed, "and"), "stage_list": ", ".join(deployed),
-            "last_stage": deployed[-1], "all_stages": ", ".join(known),
-            "stages_or": _listed(known, "or"), "seed_stage": (seedable or ["rdev"])[0],
+            "last_stage": deployed[-1], "offered": ", ".join(offered),
+            "offered_or": _listed(offered, "or"), "seed_stage": (seedable or ["rdev"])[0],
+            "aws_region": aws_region,
             "deploys": [{"stage": stage, "needs": needs}
                         for stage, needs in zip(deployed, ["lint", *deployed], strict=False)]}
 
@@ -342,5 +347,5 @@ def _make_values(config: Config, settings: Settings, root: Path) -> Mapping[str,
     return {"include": relative(config.project_dir / INCLUDE, root),
             "ini": config.ini_path.name,
             "local_db": f"{slugify(root.name) or 'dbci'}_local",
-            "stages": ", ".join(settings.stages),
+            "stages": ", ".join(settings.workflows.stages),
             "seed_stage": (seedable or ["rdev"])[0]}

@@ -33,12 +33,14 @@ DERIVE = "make templates (python -m ci.init.templates)"
 
 def own_values() -> dict[str, Any]:
     """The values that render the templates as this repository's own workflows: dbci's action
-    from this checkout, dbci installed from its source, its tests job."""
+    from this checkout, dbci installed from its source, the reference project's AWS region,
+    its tests job."""
     return workflow_values(Config.load(REPO / "alembic.ini").settings,
                            action="./ # zizmor: ignore[self-repository]",
                            pip_install="python -m pip install .",
                            folders=["database", "orm", "ci"],
-                           files=["alembic.ini", "pyproject.toml", ".happy"], own=True)
+                           files=["alembic.ini", "pyproject.toml", ".happy"],
+                           aws_region="us-west-2", own=True)
 
 
 @dataclass(frozen=True)

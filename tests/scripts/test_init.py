@@ -237,6 +237,21 @@ def test_every_other_table_and_comment_of_pyproject_is_kept(team: Path) -> None:
     assert again.code == 0 and {f["state"] for f in again.json()["files"]} == {"unchanged"}
 
 
+def test_the_workflows_offer_the_deployed_stages_and_name_no_region(team: Path) -> None:
+    """Manual runs, migrate.yml's input and dbci.mk offer exactly --stages (not dbci's other
+    known stages, test and rdev); the AWS region is the repository's variable AWS_REGION, with
+    no region of dbci's own."""
+    assert init("--stages", "dev,staging,prod").code == 0
+    workflows = {p.name: p.read_text() for p in (team / ".github" / "workflows").glob("*.yml")}
+    assert "        options: [dev, staging, prod]\n" in workflows["migrate-manual.yml"]
+    assert '"The stage to migrate: dev, staging or prod"' in workflows["migrate.yml"]
+    assert "set DEPLOYMENT_STAGE (dev, staging, prod)" in (team / "dbci.mk").read_text()
+    text = "".join(workflows.values())
+    assert "us-west-2" not in text
+    assert {line.strip() for line in text.splitlines() if "aws-region:" in line} == {
+        "aws-region: ${{ vars.AWS_REGION }}"}
+
+
 def test_bad_flags_are_exit_2_with_one_line(team: Path) -> None:
     job = "would be the same job in deploy-migrations.yml as"
     for args, says in ((["--stages", "dev,dev"], "--stages names a stage twice"),
