@@ -123,19 +123,30 @@ def test_each_command_is_one_dbci_line(tmp_path: Path, given: dict[str, str],
         assert (plan, step.outputs["pending"]) == ("", "")
 
 
-@pytest.mark.parametrize(("command", "shown"), [
-    ("deploy", "deploy"), ("CHECK", "CHECK"), ("", ""),
-    ("check\n::add-mask::50%", "check%0A::add-mask::50%25")])
-def test_a_command_it_does_not_run_is_one_error_and_exit_2(tmp_path: Path, command: str,
-                                                           shown: str) -> None:
+COMMANDS = "command must be check, plan, migrate or status"
+ANNOTATE = "annotate must be true or false"
+
+
+@pytest.mark.parametrize(("given", "error"), [
+    ({"command": "deploy"}, f"{COMMANDS}, not 'deploy'"),
+    ({"command": "CHECK"}, f"{COMMANDS}, not 'CHECK'"),
+    ({"command": ""}, f"{COMMANDS}, not ''"),
+    ({"command": "check\n::add-mask::50%"}, f"{COMMANDS}, not 'check%0A::add-mask::50%25'"),
+    ({"command": "check", "annotate": "TRUE"}, f"{ANNOTATE}, not 'TRUE'"),
+    ({"command": "check", "annotate": "no"}, f"{ANNOTATE}, not 'no'"),
+    ({"command": "check", "annotate": ""}, f"{ANNOTATE}, not ''"),
+    ({"command": "check", "annotate": "false "}, f"{ANNOTATE}, not 'false '")])
+def test_a_command_or_annotate_it_does_not_take_is_one_error_and_exit_2(
+        tmp_path: Path, given: dict[str, str], error: str) -> None:
+    """Before anything is set up; `annotate` is exactly true or false, as anything else once
+    meant true."""
     emulator = faked(tmp_path)
-    run = action_run(emulator, command=command)
+    run = action_run(emulator, **given)
     step = run.job("a").step("dbci")
     assert step.outcome == "failure" and run.result("a") == "failure"
-    assert [s.outcome for s in step.steps] == ["failure", "skipped", "skipped", "skipped"]
+    assert [s.outcome for s in step.steps] == ["failure"] + ["skipped"] * 3
     assert step.steps[0].code == 2
-    assert run.job("a").annotations == [
-        f"::error title=dbci::command must be check, plan, migrate or status, not '{shown}'"]
+    assert run.job("a").annotations == [f"::error title=dbci::{error}"]
     assert calls(emulator) == [] and step.outputs["exit-code"] == ""
 
 
