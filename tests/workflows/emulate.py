@@ -17,11 +17,13 @@ steps' own `steps` context and status, the outputs evaluated even after a failur
 failed when one of its steps fails; workflow commands read from stdout and stderr (one pipe),
 `::add-mask::` masking every later line of the job's log, as shown; the raw log is kept too.
 
-Stand-ins: checkout copies the test's project (a fresh copy per job); setup-python and AWS
-credentials do nothing (the test's environment has Python, dbci and moto); upload/download-artifact
-copy to and from a per-run folder with the actions' naming and pattern rules; the sticky comment
-writes `comments/<header>.md`; `gh` is a fake on PATH keeping issues and pull requests in a JSON
-file and recording each call; steps whose id is in `skip` (the pip installs) are not run.
+Stand-ins: checkout copies the test's project (a fresh copy per job); setup-python gives the
+test's Python as `python-path`, AWS credentials do nothing (the test's environment has Python,
+dbci and moto); upload/download-artifact copy to and from a per-run folder with the actions'
+naming and pattern rules; the sticky comment writes `comments/<header>.md`; `gh` is a fake on
+PATH keeping issues and pull requests in a JSON file and recording each call; steps whose id is
+in `skip` (the pip installs) are not run, and one that installs into a virtual environment
+(`VIRTUAL_ENV` in its env) gives it what the test has instead (`_install_into`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -551,6 +554,9 @@ class Emulator:
             runs = condition(step.get("if"), step_context)
             if not runs or step.get("id") in self.skip:  # a skipped install: as if it ran
                 outcome = "success" if runs else "skipped"
+                if runs and "VIRTUAL_ENV" in (step.get("env") or {}):
+                    _install_into(Path(text(substitute(step["env"]["VIRTUAL_ENV"], step_context))),
+                                  scope.process["PATH"])
                 ran.append(Step(name, step.get("id"), outcome))
                 steps[step.get("id") or f"__{index}"] = {"outputs": {}, "outcome": outcome,
                                                          "conclusion": outcome}
@@ -680,7 +686,9 @@ class Emulator:
             ref = given.get("ref", "").removeprefix("refs/heads/")
             if ref and not ref.startswith("refs/"):
                 subprocess.run(["git", "checkout", "-q", ref], cwd=workspace, check=True)
-        elif uses in ("actions/setup-python", "aws-actions/configure-aws-credentials"):
+        elif uses == "actions/setup-python":
+            done.outputs["python-path"] = sys.executable
+        elif uses == "aws-actions/configure-aws-credentials":
             pass
         elif uses == "actions/upload-artifact":
             name = given.get("name") or "artifact"
@@ -716,6 +724,20 @@ class Emulator:
         else:
             raise KeyError(f"no stand-in for the action {uses}")
         return done
+
+
+def _install_into(venv: Path, path: str) -> None:
+    """What pip would install into a virtual environment, from what the test has: its packages
+    (a .pth naming the test's site-packages, after the venv's own) and, run by the venv's Python,
+    the `dbci` the job's PATH finds (a test's fake, else the test's own)."""
+    (site,) = venv.glob("lib/python*/site-packages")
+    (site / "test-environment.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_path('purelib')!r})\n")
+    found = shutil.which("dbci", path=path)
+    assert found, "no dbci on the job's PATH"
+    script = venv / "bin" / "dbci"
+    script.write_text(f"#!{venv / 'bin' / 'python'}\n" + Path(found).read_text().split("\n", 1)[1])
+    script.chmod(0o755)
 
 
 def _listed(value: Any) -> list[str]:

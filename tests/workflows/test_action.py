@@ -1,25 +1,30 @@
 """The composite action (`action.yml`), run by the emulated runner: the dbci line each command
-becomes, a command it does not run, dbci's failures made the step's, each command on the
-reference project and its stages, a user's workflow of twenty lines, the PR check `dbci init`
-writes for a project in a folder of its repository; actionlint and zizmor on the action and that
-workflow, and the docs that show them."""
+becomes, inputs it does not take (a command, annotate, requirements lines that are not paths
+inside the workspace), its venv (the job's own, made once), dbci's failures made the step's, each
+command on the reference project and its stages, the project's requirements installed for its
+ORM, a user's workflow of twenty lines, the PR check `dbci init` writes for a project in a folder
+of its repository; actionlint and zizmor on the action and that workflow, and the docs that show
+them."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomlkit
 from conftest import (
     HEAD,
     NO_AWS,
     REPO,
     commit_all,
     dbci,
+    edit_orm,
     git,
     project_in_a_folder,
     run_sql,
@@ -42,15 +47,16 @@ from ci import cli
 from ci.about import ACTION
 
 BIN = Path(sys.executable).parent
-USER_WORKFLOW = Path(__file__).with_name("fixtures") / "user-workflow.yml"
-#: A dbci that records how it was called, writes the plan it is asked for, and exits with
-#: $FAKE_DBCI_EXIT.
-FAKE_DBCI = f"""#!{sys.executable}
+FIXTURES = Path(__file__).with_name("fixtures")
+USER_WORKFLOW = FIXTURES / "user-workflow.yml"
+#: A dbci that records how it was called (and the Python environment it runs in) in {log},
+#: writes the plan it is asked for, and exits with $FAKE_DBCI_EXIT.
+FAKE_DBCI = """#!{python}
 import json, os, sys
 from pathlib import Path
 args = sys.argv[1:]
-with open(Path(sys.argv[0]).with_name("dbci-calls.jsonl"), "a") as log:
-    log.write(json.dumps({{"args": args, "cwd": os.getcwd()}}) + "\\n")
+with open({log!r}, "a") as log:
+    log.write(json.dumps({{"args": args, "cwd": os.getcwd(), "prefix": sys.prefix}}) + "\\n")
 if "--plan-out" in args:
     Path(args[args.index("--plan-out") + 1]).write_text(json.dumps({{"steps": [{{}}]}}))
 print("what dbci printed")
@@ -59,18 +65,20 @@ sys.exit(int(os.environ.get("FAKE_DBCI_EXIT", "0")))
 
 
 def faked(tmp_path: Path) -> Emulator:
-    """An emulated pull request (base: main) whose dbci is FAKE_DBCI."""
+    """An emulated pull request (base: main) whose dbci is FAKE_DBCI: the one the action's venv
+    gets (the emulator's stand-in for its install)."""
     checkout = tmp_path / "repo"
     (checkout / "sub").mkdir(parents=True, exist_ok=True)
     emulator = emulate(tmp_path, checkout, "pull_request", github={"base_ref": "main"})
     fake = emulator.root / "bin" / "dbci"
-    fake.write_text(FAKE_DBCI)
+    fake.write_text(FAKE_DBCI.format(python=sys.executable,
+                                     log=str(emulator.root / "dbci-calls.jsonl")))
     fake.chmod(0o755)
     return emulator
 
 
 def calls(emulator: Emulator) -> list[dict[str, Any]]:
-    log = emulator.root / "bin" / "dbci-calls.jsonl"
+    log = emulator.root / "dbci-calls.jsonl"
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
@@ -107,7 +115,8 @@ def test_each_command_is_one_dbci_line(tmp_path: Path, given: dict[str, str],
     emulator = faked(tmp_path)
     step = action_run(emulator, **given).job("a").step("dbci")
     assert step.outcome == "success", step.shown
-    assert [s.id for s in step.steps if s.outcome == "success"] == [None, None, "install", "run"]
+    assert [s.id for s in step.steps if s.outcome == "success"] == [
+        None, "python", "venv", "install", "requirements", "run"]
     (call,) = calls(emulator)
     plan = step.outputs["plan"]
     assert call["args"] == [plan if a == "<plan>" else a for a in expected]
@@ -144,10 +153,58 @@ def test_a_command_or_annotate_it_does_not_take_is_one_error_and_exit_2(
     run = action_run(emulator, **given)
     step = run.job("a").step("dbci")
     assert step.outcome == "failure" and run.result("a") == "failure"
-    assert [s.outcome for s in step.steps] == ["failure"] + ["skipped"] * 3
+    assert [s.outcome for s in step.steps] == ["failure"] + ["skipped"] * 5
     assert step.steps[0].code == 2
     assert run.job("a").annotations == [f"::error title=dbci::{error}"]
     assert calls(emulator) == [] and step.outputs["exit-code"] == ""
+
+
+@pytest.mark.parametrize("line", [
+    "-r requirements.txt", "--index-url=https://example.com/simple", "-e .", "-c 50%",
+    "/etc/hosts", "../../requirements.txt", "../link/requirements.txt",
+    "https://example.com/requirements.txt", "file:requirements.txt",
+    "git+https://example.com/orm.git"])
+def test_a_requirements_line_not_a_path_inside_the_workspace_is_one_error_and_exit_2(
+        tmp_path: Path, line: str) -> None:
+    """Each line becomes pip's arguments, so none may be an option, a URL, an absolute path or
+    one that leaves the workspace (`..`, a link), whatever the lines before it; nothing is
+    installed. From working-directory `sub`, `../requirements.txt` is inside."""
+    emulator = faked(tmp_path)
+    (emulator.checkout / "link").symlink_to(tmp_path, target_is_directory=True)
+    run = action_run(emulator, command="check", **{
+        "working-directory": "sub", "requirements": f"../requirements.txt\n{line}\n."})
+    step = run.job("a").step("dbci")
+    assert [s.outcome for s in step.steps] == ["success"] * 2 + ["failure"] + ["skipped"] * 3
+    assert step.steps[2].code == 2 and calls(emulator) == []
+    assert run.job("a").annotations == [
+        "::error title=dbci::requirements must be files or folders inside the workspace, "
+        f"relative to working-directory, not '{line.replace('%', '%25')}'"]
+
+
+def test_dbcis_venv_is_the_jobs_own_made_once_and_not_the_callers(tmp_path: Path) -> None:
+    """dbci and the requirements go to a venv under the job's $RUNNER_TEMP (which the runner
+    empties at each job's start and end), not into setup-python's interpreter, which outlives
+    the job on a self-hosted runner. A later use of the action in the job with the same
+    requirements reuses it; other requirements get their own. The caller's later steps do not
+    have it on PATH."""
+    emulator = faked(tmp_path)
+    (emulator.checkout / "requirements.txt").write_text("")
+    check = {"command": "check", "requirements": "requirements.txt"}
+    run = emulator.run(workflow(tmp_path, {"a": job(
+        {"uses": "actions/checkout@v5"},
+        {"id": "check", "uses": "./", "with": check},
+        {"id": "again", "uses": "./", "with": check},
+        {"id": "other", "uses": "./", "with": {"command": "check"}},
+        {"id": "after", "run": 'echo "temp=$RUNNER_TEMP" >> "$GITHUB_OUTPUT"\n'
+                               'echo "dbci=$(command -v dbci)" >> "$GITHUB_OUTPUT"'})}))
+    steps = run.job("a").step
+    assert run.result("a") == "success", [s.shown for s in run.job("a").steps]
+    first, again, other = (Path(call["prefix"]) for call in calls(emulator))
+    temp = Path(steps("after").outputs["temp"])
+    assert first.parent == temp and again == first and other.parent == temp != other != first
+    assert [(s.id, s.outcome) for s in steps("again").steps if s.outcome == "skipped"] == [
+        ("install", "skipped"), ("requirements", "skipped")]
+    assert steps("after").outputs["dbci"] == str(emulator.root / "bin" / "dbci")
 
 
 def test_args_that_do_not_split_are_one_error_and_exit_2(tmp_path: Path) -> None:
@@ -198,6 +255,49 @@ def test_a_users_workflow_of_twenty_lines_checks_a_pull_request(
     report = json.loads(Path(step.outputs["report"]).read_text())
     assert report["ok"] is True and report["findings"] == []
     assert "dbci check" in run.job("dbci").summary
+
+
+def buildable(folder: Path, package: str) -> None:
+    """`folder` made a project pip builds without an index: `package` under src/ (not
+    importable from the folder itself), built by fixtures/offline_backend.py; the rest of its
+    pyproject.toml (`[tool.dbci]`) kept."""
+    (folder / "src" / package).mkdir(parents=True)
+    (folder / "src" / package / "__init__.py").write_text("")
+    (folder / "_build").mkdir()
+    shutil.copy2(FIXTURES / "offline_backend.py", folder / "_build")
+    pyproject = folder / "pyproject.toml"
+    settings = tomlkit.parse(pyproject.read_text() if pyproject.exists() else "")
+    settings["build-system"] = {"requires": [], "build-backend": "offline_backend",
+                                "backend-path": ["_build"]}
+    settings["project"] = {"name": package, "version": "1.0"}
+    pyproject.write_text(tomlkit.dumps(settings))
+
+
+@pytest.mark.db
+def test_requirements_install_what_the_orm_imports(pull_request: Path,  # noqa: F811
+                                                   tmp_path: Path) -> None:
+    """An ORM that imports the project's own src-layout package (requirement `.`) and a library
+    its requirements file names by path: pip installs both, offline, into dbci's venv, where
+    env.py imports the ORM and the check passes; without `requirements` it cannot."""
+    buildable(pull_request, "portal_types")
+    buildable(pull_request / "libs" / "units", "units")
+    (pull_request / "requirements.txt").write_text("./libs/units\n")
+    edit_orm(pull_request, "import sqlalchemy as sa\n",
+             "import portal_types\nimport sqlalchemy as sa\nimport units\n")
+    commit_all(pull_request, "an ORM that needs its project installed")
+    check = {"uses": "./", "id": "dbci", "with": {"command": "check"}}
+    run = emulate(tmp_path, pull_request, "pull_request", github=pr_event(pull_request)).run(
+        workflow(tmp_path, {
+            "with": job({"uses": "actions/checkout@v5"}, {**check, "with": {
+                "command": "check", "requirements": "requirements.txt\n."}}),
+            "without": job({"uses": "actions/checkout@v5"}, check)},
+            env={"PIP_NO_INDEX": "1"}))
+    installed = run.job("with").step("dbci")
+    assert installed.outcome == "success", installed.shown
+    assert json.loads(Path(installed.outputs["report"]).read_text())["ok"] is True
+    assert "Successfully installed portal_types-1.0 units-1.0" in installed.shown
+    missing = run.job("without").step("dbci")
+    assert missing.outputs["exit-code"] == "2" and "No module named 'portal_types'" in missing.shown
 
 
 @pytest.mark.db

@@ -298,12 +298,16 @@ def test_dbci_output_is_never_copied_into_the_summary(name: str) -> None:
                              script), script
 
 
+#: A pip install, whatever pip's own options (`pip --python VENV install`).
+PIP_INSTALL = re.compile(r"\bpip\b.*\binstall\b")
+
+
 def hashed_installs(scripts: list[str], lock: str, package: str) -> bool:
     """Whether these scripts install dbci, and only from the hashed lock."""
-    installs = [script for script in scripts if "pip install" in script]
+    installs = [script for script in scripts if PIP_INSTALL.search(script)]
     for script in installs:
         for line in script.splitlines():
-            if "pip install" in line:
+            if PIP_INSTALL.search(line):
                 assert "--no-deps" in line, line
                 assert "--require-hashes" in line or line.endswith(
                     f"--no-deps --no-build-isolation {package}"), line
@@ -311,10 +315,16 @@ def hashed_installs(scripts: list[str], lock: str, package: str) -> bool:
     return bool(installs)
 
 
-def test_the_action_installs_from_its_own_hashed_lock() -> None:
-    assert hashed_installs([s.get("run", "") for s in steps(ACTION)],
-                           '"$GITHUB_ACTION_PATH/requirements/deploy.txt"',
+def test_the_action_installs_from_its_own_hashed_lock_into_its_venv() -> None:
+    """dbci from its hashed lock, then the project's requirements with pip's resolver, both
+    into the action's venv (never setup-python's interpreter)."""
+    installing = {s["id"]: s["run"] for s in steps(ACTION) if PIP_INSTALL.search(s.get("run", ""))}
+    assert list(installing) == ["install", "requirements"]
+    assert hashed_installs([installing["install"]], '"$GITHUB_ACTION_PATH/requirements/deploy.txt"',
                            '"$GITHUB_ACTION_PATH"')
+    for script in installing.values():
+        assert all('pip --python "$VIRTUAL_ENV/bin/python" install' in line
+                   for line in script.splitlines() if PIP_INSTALL.search(line)), script
 
 
 @pytest.mark.parametrize("name", WORKFLOW_FILES)
