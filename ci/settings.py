@@ -176,6 +176,9 @@ class Workflows(_Table):
     action_ref: StrictStr | None = None  # the commit of dbci's action they use
     stages: tuple[StageName, ...] = ("dev", "staging", "prod")  # deployed in this order
     orm: StrictStr | None = None  # the ORM's folder, relative to alembic.ini's (else env.py's)
+    #: pip requirement files and project folders (``.``: the project itself) the workflows
+    #: install, relative to alembic.ini's folder (None: those init finds)
+    requirements: tuple[StrictStr, ...] | None = None
 
     @field_validator("action_ref")
     @classmethod

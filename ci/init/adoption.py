@@ -39,6 +39,9 @@ INCLUDE = "dbci.mk"
 #: The patch that makes env.py run on dbci's connection, written beside alembic.ini: a file,
 #: never printed, so that output masking (a URL's password) cannot change a line of it.
 ENV_PATCH = "dbci-env.patch"
+#: The names of ``requirements/<name>.txt`` that init takes for the app's own (when exactly one
+#: is there): not those of tests, linters or docs.
+APP_REQUIREMENTS = ("prod", "production", "main", "base", "app", "common", "requirements")
 #: The workflows init writes (rdev-seed.yml only for a project with rdev seeds).
 WORKFLOWS = ("pr-checks.yml", "migrate.yml", "deploy-migrations.yml", "migrate-manual.yml",
              "schema-drift.yml", "rdev-seed.yml")
@@ -58,6 +61,7 @@ class Wanted:
     stages: tuple[str, ...] | None = None
     action_ref: str | None = None
     orm: Path | None = None
+    requirements: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,8 @@ def _workflow_keys(config: Config, wanted: Wanted, root: Path) -> dict[str, Any]
                                 relative(config.project_dir, root))
         if orm != held.orm:
             keys.setdefault("workflows", {})["orm"] = orm
+    if wanted.requirements is not None and wanted.requirements != held.requirements:
+        keys.setdefault("workflows", {})["requirements"] = wanted.requirements
     return keys
 
 
@@ -244,6 +250,44 @@ def orm_paths(config: Config, settings: Settings, root: Path) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def requirements(config: Config, settings: Settings, root: Path) -> dict[str, bool]:
+    """The project's requirements the workflows install after dbci, each relative to
+    alembic.ini's folder and whether it is a folder pip installs as a project (else a
+    requirements file): ``[tool.dbci.workflows] requirements``, else what init finds there,
+    conservatively: ``requirements.txt``, else the one ``requirements/<name>.txt`` named as the
+    app's, and ``.`` when pyproject.toml's ``[project]`` has dependencies and a
+    ``[build-system]`` builds it."""
+    given = settings.workflows.requirements
+    found = list(given) if given is not None else _found_requirements(config)
+    key = "[tool.dbci.workflows] requirements" if given is not None else "the requirements"
+    out = {}
+    for entry in found:
+        path = config.project_dir / entry
+        _safe(path, root, key)  # there, in the repository
+        shown = posixpath.normpath(entry)
+        if not (SAFE_PATH.fullmatch(shown) or shown == ".") or shown.startswith("-"):
+            raise BadInput(f"{key} {entry!r}: dbci init writes it into workflows as it is; "
+                           "letters, digits and ._@+- only, no part starting with @ or -")
+        out[shown] = path.is_dir()
+    return out
+
+
+def _found_requirements(config: Config) -> list[str]:
+    here = config.project_dir
+    files = (["requirements.txt"] if (here / "requirements.txt").is_file() else
+             [f"requirements/{name}.txt" for name in APP_REQUIREMENTS
+              if (here / "requirements" / f"{name}.txt").is_file()])
+    pyproject = here / "pyproject.toml"
+    try:
+        table = tomllib.loads(pyproject.read_text()) if pyproject.is_file() else {}
+    except tomllib.TOMLDecodeError:
+        table = {}  # merging into it says what is wrong
+    project = table.get("project", {})
+    itself = "build-system" in table and (bool(project.get("dependencies"))
+                                          or "dependencies" in project.get("dynamic", []))
+    return [*(files if len(files) == 1 else []), *(["."] if itself else [])]
+
+
 def installed_commit() -> str | None:
     """The commit this dbci was installed from: pip's record of a git install, else the git
     checkout a local folder's install (``dir_info``: ``pip install -e .``) runs from; None for
@@ -263,13 +307,16 @@ def installed_commit() -> str | None:
 
 def workflow_values(settings: Settings, *, action: str, pip_install: str, folders: list[str],
                     files: list[str], folder: str = ".", ini: str = DEFAULT_INI,
-                    aws_region: str = "", own: bool = False) -> dict[str, Any]:
+                    requirements: Mapping[str, bool] | None = None, aws_region: str = "",
+                    own: bool = False) -> dict[str, Any]:
     """The values of the workflows' templates: the action's reference and how a job without it
     installs dbci, the folders and files whose change the PR check looks at (the migrations
     first), the project's folder and its alembic.ini there (dbci runs in that folder), the
-    stages, the AWS region when the repository's variable AWS_REGION is unset (none: the
+    project's requirements (from that folder, each True for a folder to install as a project),
+    the stages, the AWS region when the repository's variable AWS_REGION is unset (none: the
     variable must be set); ``own`` for dbci's own repository (its tests job). Paths are from the
     repository's root."""
+    requirements = requirements or {}
     deployed = list(settings.workflows.stages)
     # The stages a manual migration offers: those deployed; dbci's own repository offers the
     # reference project's test and rdev too.
@@ -289,7 +336,11 @@ def workflow_values(settings: Settings, *, action: str, pip_install: str, folder
             "stages_and": _listed(deployed, "and"), "stage_list": ", ".join(deployed),
             "last_stage": deployed[-1], "offered": ", ".join(offered),
             "offered_or": _listed(offered, "or"), "seed_stage": (seedable or ["rdev"])[0],
-            "aws_region": aws_region,
+            "aws_region": aws_region, "requirements": bool(requirements),
+            "requirement_files": [{"file": entry} for entry in requirements],
+            "pip_requirements": " ".join(
+                (entry if entry == "." else f"./{entry}") if is_folder else f"-r {entry}"
+                for entry, is_folder in requirements.items()),
             "deploys": [{"stage": stage, "needs": needs}
                         for stage, needs in zip(deployed, ["lint", *deployed], strict=False)]}
 
@@ -329,6 +380,7 @@ def _workflow_values(config: Config, settings: Settings, root: Path) -> dict[str
     folder = _safe(config.project_dir, root, "alembic.ini's folder")
     ini = _safe(config.ini_path, config.project_dir, "alembic.ini")
     terraform = settings.terraform_file
+    needs = requirements(config, settings, root)
     return workflow_values(
         settings, action=f"{ACTION}@{ref}",
         pip_install=f'python -m pip install "dbci @ git+{REPOSITORY}@{ref}"',
@@ -337,8 +389,10 @@ def _workflow_values(config: Config, settings: Settings, root: Path) -> dict[str
         files=[relative(config.ini_path, root),
                relative(config.project_dir / "pyproject.toml", root),
                *([_safe(config.project_dir / terraform, root, "terraform_file")]
-                 if terraform else [])],
-        folder=folder, ini=ini)
+                 if terraform else []),
+               *(relative((config.project_dir / f).resolve(), root.resolve())
+                 for f, is_folder in needs.items() if not is_folder)],
+        folder=folder, ini=ini, requirements=needs)
 
 
 def _make_values(config: Config, settings: Settings, root: Path) -> Mapping[str, str]:

@@ -38,6 +38,11 @@ def stage_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def requirement_list(text: str) -> tuple[str, ...]:
+    """``requirements.txt,.``: the entries, each once (``''``: none)."""
+    return tuple(dict.fromkeys(entry.strip() for entry in text.split(",") if entry.strip()))
+
+
 def commit_sha(text: str) -> str:
     """A full commit SHA (40 lowercase hex digits), as workflows pin an action by."""
     if not re.fullmatch(COMMIT_SHA, text):
@@ -58,6 +63,13 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orm", type=Path, metavar="PATH",
                         help="the ORM's folder, where env.py's imports do not tell it (kept in "
                              "[tool.dbci.workflows] orm)")
+    parser.add_argument("--requirements", type=requirement_list, metavar="FILE,...",
+                        help="the project's pip requirement files (or folders to install as "
+                             "projects, . the project itself), relative to alembic.ini's folder, "
+                             "that the workflows install after dbci; '' for none (default: "
+                             "requirements.txt or the app's requirements/*.txt, and . when "
+                             "pyproject.toml's [project] has dependencies; kept in "
+                             "[tool.dbci.workflows] requirements)")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 when init would change a file")
     parser.add_argument("--force", action="store_true",
@@ -68,7 +80,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(config: Config, args: argparse.Namespace, printer: Printer) -> int:
     """Write what adopting dbci takes; exit 1 when a file was kept, --check found one to
     change, or env.py ignores the connection dbci hands it."""
-    adoption = plan(config, Wanted(args.stages, args.action_ref, args.orm))
+    adoption = plan(config, Wanted(args.stages, args.action_ref, args.orm, args.requirements))
     to_change = [f for f in adoption.files if f.state != "unchanged"]
     refused = [] if args.force else [f for f in to_change if f.state == "differs"]
     written = [] if args.check or refused else to_change

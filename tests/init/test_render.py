@@ -115,6 +115,9 @@ def test_a_project_in_a_folder_gets_workflows_at_the_root_that_run_dbci_in_the_f
             assert step["working-directory"] == folder, (name, step)
             assert all(line.startswith(called) for line in dbci_lines(step)), (name, step)
             ran.extend(line.split("--github ")[1].split()[0] for line in dbci_lines(step))
+        elif step.get("name", "").startswith("Install the project's requirements"):
+            assert (step["working-directory"], step["run"]) == (
+                folder, "python -m pip install ."), (name, step)  # its [project], in the folder
         else:  # the rest, git apply of the bump too, runs at the root
             assert "working-directory" not in step, (name, step)
     assert sorted(ran) == ["check", "lint", "migrate", "plan", "report", "seed", "seed",

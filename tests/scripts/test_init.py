@@ -10,6 +10,7 @@ from pathlib import Path
 
 import alembic
 import pytest
+import yaml
 from conftest import Run, dbci, dbci_process, folder_state, git, scratch_database, write_revision
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -250,6 +251,60 @@ def test_the_workflows_offer_the_deployed_stages_and_name_no_region(team: Path) 
     assert "us-west-2" not in text
     assert {line.strip() for line in text.splitlines() if "aws-region:" in line} == {
         "aws-region: ${{ vars.AWS_REGION }}"}
+
+
+def installs(project: Path) -> dict[str, list[str]]:
+    """What the written workflows install of the project, by workflow: the action's
+    ``requirements`` lines, and the commands of steps that install them before running dbci."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((project / ".github" / "workflows").glob("*.yml")):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                given = step.get("with", {}).get("requirements")
+                run = step.get("run", "")
+                if given is not None or run.startswith("python -m pip install -r") or \
+                        run == "python -m pip install .":
+                    found.setdefault(path.name, []).append(given or run)
+    return found
+
+
+def test_the_workflows_install_the_project_s_requirements(team: Path) -> None:
+    """requirements.txt and the project itself ([project] with dependencies, built by its
+    [build-system]): every use of the action, and the jobs that install dbci themselves and
+    import the project (lint), install them after dbci; the report job does not."""
+    (team / "requirements.txt").write_text("sqlalchemy>=2\n")
+    (team / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\n\n'
+                                         '[project]\nname = "app"\nversion = "1"\n'
+                                         'dependencies = ["sqlalchemy>=2"]\n')
+    assert init().code == 0
+    both = "requirements.txt\n.\n"
+    assert installs(team) == {
+        "deploy-migrations.yml": ["python -m pip install -r requirements.txt ."],
+        "migrate.yml": [both] * 4, "pr-checks.yml": [both], "schema-drift.yml": [both]}
+    pr_checks = (team / ".github" / "workflows" / "pr-checks.yml").read_text()
+    assert " pyproject.toml requirements.txt;" in pr_checks  # a change runs the check
+    assert "requirements" not in tool_dbci(team)  # found, not kept: found again next time
+
+
+def test_requirements_are_found_conservatively_and_set_by_flag(team: Path) -> None:
+    (team / "requirements").mkdir()
+    for name in ("prod", "dev"):
+        (team / "requirements" / f"{name}.txt").write_text("sqlalchemy>=2\n")
+    assert init().code == 0
+    assert installs(team)["pr-checks.yml"] == ["requirements/prod.txt\n"]
+    (team / "requirements" / "base.txt").write_text("sqlalchemy>=2\n")
+    assert init("--force").code == 0  # base and prod: which one is the app's? neither
+    assert installs(team) == {}
+    assert init("--force", "--requirements", "requirements/base.txt,requirements/prod.txt"
+                ).code == 0
+    assert installs(team)["pr-checks.yml"] == ["requirements/base.txt\nrequirements/prod.txt\n"]
+    assert 'requirements = ["requirements/base.txt", "requirements/prod.txt"]' in \
+        (team / "pyproject.toml").read_text()
+    assert init("--force", "--requirements", "").code == 0 and installs(team) == {}
+    assert "requirements = []" in (team / "pyproject.toml").read_text()
+    run = dbci("init", "--requirements", "requirements/nowhere.txt")
+    assert (run.code, run.err) == (2, "dbci init: [tool.dbci.workflows] requirements "
+                                      "requirements/nowhere.txt: no such folder or file\n")
 
 
 def test_bad_flags_are_exit_2_with_one_line(team: Path) -> None:
