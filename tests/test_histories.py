@@ -244,7 +244,7 @@ def test_a_history_in_alembics_own_style_is_told_once_how_to_adopt(alembic_proje
     (finding,) = dbci("--json", "lint").json()["findings"]
     assert finding["rule"] == "adopt-naming-scheme"
     assert 'revision_format = "{id}"' in finding["hint"]
-    assert 'first_revision = "c3c3c3c3c3c3"' in finding["hint"]
+    assert 'exempt_through = "c3c3c3c3c3c3"' in finding["hint"]
 
 
 # -- hints that fit --------------------------------------------------------------------------
