@@ -6,6 +6,7 @@ not create databases (dbci then works in the one database it is lent) gets the s
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ci import compat, snapshot
+from ci.db.runners import run_prepared
 
 #: Objects dbci adds or Alembic owns: never part of the application's schema.
 _IGNORED = ("alembic_version", "dbci_track")
@@ -35,22 +37,23 @@ class Captured(Inspected):
 
 
 class _Prepared:
-    """The driver's cursor as schemainspect uses one (``execute`` then ``fetchall``), running
-    each of its queries as a statement prepared once per connection: planning them is about a
+    """A cursor as schemainspect uses one (``execute``, then ``fetchall``) that runs each of its
+    queries with :func:`run_prepared`, prepared once per connection: planning them is about a
     third of an inspection, and explaining a round trip's findings inspects twice each."""
 
-    def __init__(self, cursor: Any, names: dict[str, str]) -> None:
-        self.cursor, self.names, self.connection = cursor, names, cursor.connection
+    def __init__(self, connection: sa.Connection) -> None:
+        self.on = connection
+        self.connection = connection.connection.dbapi_connection  # its server_version is read
+        self.rows: list[Any] = []
 
     def execute(self, query: str) -> None:
-        name = self.names.get(query)
-        if name is None:
-            name = self.names[query] = f"dbci_inspect_{len(self.names)}"
-            self.cursor.execute(f"PREPARE {name} AS {query}")
-        self.cursor.execute(f"EXECUTE {name}")
+        from psycopg2.extras import NamedTupleCursor  # rows by column name, as it reads them
+
+        name = "dbci_inspect_" + hashlib.sha1(query.encode()).hexdigest()[:16]
+        self.rows = run_prepared(self.on, name, query, cursor_factory=NamedTupleCursor)
 
     def fetchall(self) -> list[Any]:
-        return list(self.cursor.fetchall())
+        return self.rows
 
 
 def inspect(connection: sa.Connection) -> Inspected:
@@ -59,14 +62,11 @@ def inspect(connection: sa.Connection) -> Inspected:
     and SQLAlchemy's results would cost a fifth more), its queries prepared (see
     :class:`_Prepared`); the transaction is the same."""
     compat.load_inspector()
-    from psycopg2.extras import NamedTupleCursor
     from schemainspect import get_inspector
 
-    driver: Any = connection.connection.dbapi_connection
-    names = connection.info.setdefault("dbci_inspect", {})
-    with warnings.catch_warnings(), driver.cursor(cursor_factory=NamedTupleCursor) as cursor:
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # schemainspect and sqlbag warn under SQLAlchemy 2
-        return Inspected(get_inspector(_Prepared(cursor, names)))
+        return Inspected(get_inspector(_Prepared(connection)))
 
 
 def capture(connection: sa.Connection) -> Captured:

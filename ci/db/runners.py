@@ -46,17 +46,19 @@ def run_plain(connection: sa.Connection, text: str) -> list[tuple[Any, ...]]:
 
 
 def run_prepared(connection: sa.Connection, name: str, text: str,
-                 settings: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
+                 settings: dict[str, str] | None = None,
+                 cursor_factory: Any = None) -> list[tuple[Any, ...]]:
     """Run a catalog query as a server-side prepared statement, planned once per connection.
 
     The statement takes no parameters, so the server plans it once for good (with parameters it
     would plan it afresh for each of its first five runs); its inputs are the session
     ``settings`` (``dbci.*``, read with ``current_setting``), set in the same round trip. It goes
     through the driver's own cursor: these are dbci's queries, not the revision's, so statement
-    capture does not see them.
+    capture does not see them. ``cursor_factory``: psycopg2's, for rows of another kind.
     """
     prepared = connection.info.setdefault("dbci_prepared", set())
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.driver_connection.cursor(  # type: ignore[union-attr]
+        cursor_factory=cursor_factory)
     try:
         if name not in prepared:
             cursor.execute(f"PREPARE {name} AS {text}")
