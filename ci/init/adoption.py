@@ -322,7 +322,6 @@ def workflow_values(settings: Settings, *, action: str, pip_install: str, folder
     # reference project's test and rdev too.
     offered = [*deployed, *(s for s in settings.stages if s not in deployed)] if own \
         else deployed
-    seedable = [name for name, stage in settings.stages.items() if stage.seedable]
     # The action's inputs where they are not its defaults.
     inputs = {**({"working-directory": folder} if folder != "." else {}),
               **({"config": ini} if ini != DEFAULT_INI else {})}
@@ -335,7 +334,7 @@ def workflow_values(settings: Settings, *, action: str, pip_install: str, folder
             "watched_folders": ", ".join(f"{f}/" for f in folders), "migrations": folders[0],
             "stages_and": _listed(deployed, "and"), "stage_list": ", ".join(deployed),
             "last_stage": deployed[-1], "offered": ", ".join(offered),
-            "offered_or": _listed(offered, "or"), "seed_stage": (seedable or ["rdev"])[0],
+            "offered_or": _listed(offered, "or"), "seed_stage": _seed_stage(settings),
             "aws_region": aws_region, "requirements": bool(requirements),
             "requirement_files": [{"file": entry} for entry in requirements],
             "pip_requirements": " ".join(
@@ -360,6 +359,11 @@ def deploy_jobs_problem(stages: tuple[str, ...]) -> str | None:
                     f"{taken[name.lower()]} (GitHub's job ids ignore case)")
         taken[name.lower()] = f"stage {name!r}"
     return None
+
+
+def _seed_stage(settings: Settings) -> str:
+    """The stage an rdev seed is loaded on: the first one marked seedable (rdev by default)."""
+    return next((name for name, stage in settings.stages.items() if stage.seedable), "rdev")
 
 
 def _listed(names: list[str], last: str) -> str:
@@ -397,9 +401,8 @@ def _workflow_values(config: Config, settings: Settings, root: Path) -> dict[str
 
 def _make_values(config: Config, settings: Settings, root: Path) -> Mapping[str, str]:
     """The values of ``dbci.mk``."""
-    seedable = [name for name, stage in settings.stages.items() if stage.seedable]
     return {"include": relative(config.project_dir / INCLUDE, root),
             "ini": config.ini_path.name,
             "local_db": f"{slugify(root.name) or 'dbci'}_local",
             "stages": ", ".join(settings.workflows.stages),
-            "seed_stage": (seedable or ["rdev"])[0]}
+            "seed_stage": _seed_stage(settings)}
