@@ -74,6 +74,11 @@ class Rows:
         at zero, so a table's count of writes since then is its whole counter."""
         self.writes = dict.fromkeys(self.writes, 0)
 
+    def recount(self) -> None:
+        """A step committed part of its work: the write counters no longer tell which tables it
+        wrote to, so every table is digested again at the next read."""
+        self.writes.clear()
+
     def known(self) -> list[int]:
         """The oids of the tables known to hold rows."""
         return list(self.names)

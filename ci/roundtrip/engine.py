@@ -6,8 +6,9 @@ rolled back, so the run carries on from the true upgraded state. A long range is
 two workers (:func:`begin`): a forked child checks its first part on a database of its own.
 Event triggers name the objects each step touched, so only those are snapshotted: the cost
 stays linear in the number of revisions.
-Revisions that cannot run in a transaction (``autocommit_block``) and roles that may not create
-event triggers take a slower path with whole snapshots, reported as such.
+Roles that may not create event triggers take a slower path with whole snapshots, reported as
+such; revisions that commit themselves (``autocommit_block``) are still read by what they touched,
+but every table's rows are digested again (a commit starts the write counters afresh).
 
 The state machine, the same on either worker. Every step starts SETTLED: in the transaction
 Alembic holds (``context._transaction``), no savepoint, the schema at the last upgrade, the
@@ -26,9 +27,12 @@ catalog and row digests read from it, Alembic's memo of the named types it creat
   stamp (the ``commit-outside-autocommit-block`` lint rule says the same from its source).
 - self-commit or autocommit block (``commits_itself``; no savepoint survives a commit): upgrade;
   should it have ended Alembic's transaction (``.commit()``), Alembic takes the connection's
-  new one; whole read; commit; downgrade, whole read, compare; memo as before the upgrade,
-  upgrade again, whole read -> SETTLED. A failed downgrade rolls back to the commit and reads
-  whole: as after the upgrade -> SETTLED; else (it committed part of its work) -> STOPPED.
+  new one; read (the event triggers' log is committed with the work); commit; downgrade, read,
+  compare, take the downgraded units as they stand; memo as before the upgrade, upgrade again,
+  read -> SETTLED. Each of these reads digests every table's rows again: the server's write
+  counters start afresh at each commit, so they cannot tell which tables the step wrote. A
+  failed downgrade rolls back to the commit and reads whole: as after the upgrade -> SETTLED;
+  else (it committed part of its work) -> STOPPED.
   A commit the source does not show (no savepoint to go back to) -> exit 2, naming it.
 - periodic commit (every COMMIT_EVERY revisions, checked or brought up): Alembic commits its
   transaction and begins the next; row write counters start again -> SETTLED.
@@ -196,13 +200,14 @@ class RoundTrip:
             self.outcomes.append(Outcome(rev.id, "failed", path, note))
             return False
         self._after(conn, rev, "upgrade", autocommit, root)
-        up = self._read(whole=autocommit)
+        up = self._read(committed=autocommit)
         previous, rows_before = self._settle(conn, up)
         failed_before = len(self.found)
         if is_irreversible(rev):
             self.outcomes.append(Outcome(rev.id, "skipped", path, "irreversible"))
         elif not before_upgrade:
-            carried = self._check_downgrade_autocommit(conn, rev, previous, rows_before, memo)
+            carried = self._check_downgrade_autocommit(conn, rev, up.keys, previous,
+                                                       rows_before, memo)
             if carried is not True:
                 self.outcomes.append(Outcome(rev.id, "failed", path, carried or ""))
                 return False
@@ -316,6 +321,7 @@ class RoundTrip:
                                  self.rows.compare(conn, down, rows_before)))
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
+                                    up_keys: set[UnitKey] | None,
                                     previous: dict[UnitKey, Unit | None],
                                     rows_before: dict[str, Digest | None],
                                     memo: dict[str, Any]) -> bool | str | None:
@@ -329,9 +335,12 @@ class RoundTrip:
             compat.restore_type_memo(self.context, upgraded)
             return True if self._recovered(conn) else \
                 "its downgrade failed after committing part of its work"
-        down = self._read(whole=True)
-        self._report(rev, self.catalog.before(previous, None), down.units, None,
+        down = self._read(committed=True)
+        keys = None if up_keys is None or down.keys is None else up_keys | down.keys
+        self._report(rev, self.catalog.before(previous, keys),
+                     self.catalog.now(keys, down.units, down.keys), keys,
                      self.rows.compare(conn, down, rows_before))
+        self.catalog.apply(down.keys, down.units)  # what the upgrade again does not touch
         compat.restore_type_memo(self.context, memo)  # downgraded: its types are made again
         root = conn.get_transaction()
         try:
@@ -340,7 +349,7 @@ class RoundTrip:
             self.found.upgrade_fails_again(rev, exc.reason)
             return None
         self._after(conn, rev, "upgrade", True, root)
-        self._settle(conn, self._read(whole=True))
+        self._settle(conn, self._read(committed=True))
         return True
 
     def _recovered(self, conn: sa.Connection) -> bool:
@@ -355,10 +364,15 @@ class RoundTrip:
         return (all(self.catalog.units.get(key) == unit for key, unit in units.items())
                 and all(self.rows.digests.get(name) == digest for name, digest in rows.items()))
 
-    def _read(self, whole: bool = False, discover: bool = False, keep: bool = True) -> Read:
-        """What the statements since the last read did; nothing is read when none ran."""
+    def _read(self, whole: bool = False, discover: bool = False, keep: bool = True,
+              committed: bool = False) -> Read:
+        """What the statements since the last read did; nothing is read when none ran. After
+        a step that ``committed`` part of its work, every table's rows are digested again."""
         assert self.reader is not None and self.watch is not None
         ran, wrote = self.watch.look()
+        if committed:
+            self.rows.recount()
+            discover = True
         if not (ran or whole or discover):
             return NOTHING
         return self.reader.read(self.rows.known(), discover=wrote or discover, whole=whole,

@@ -207,11 +207,13 @@ class RoundTripResult(Verdict):
         """Skipped revisions and why; revisions that took the slower path."""
         lines = [f"{o.revision} {o.status} ({o.note})" for o in self.outcomes
                  if o.status == "skipped"]
-        slow = [o for o in self.outcomes if o.path != "fast"]
-        if slow:
-            why = sorted({o.note for o in slow if o.path == "whole snapshots" and o.note
-                          and o.status != "skipped"})
-            lines.append(f"{count(len(slow), 'revision')} took the slower whole-snapshot path "
-                         f"({', '.join(sorted({o.path for o in slow}))})"
+        whole = [o for o in self.outcomes if o.path == "whole snapshots"]
+        if whole:
+            why = sorted({o.note for o in whole if o.note and o.status != "skipped"})
+            lines.append(f"{count(len(whole), 'revision')} took the slower whole-snapshot path"
                          + "".join(f": {reason}" for reason in why))
+        committing = sum(o.path == "autocommit" for o in self.outcomes)
+        if committing:
+            lines.append(f"autocommit: {count(committing, 'revision')} committed, downgraded "
+                         "and upgraded again (no savepoint survives a commit)")
         return lines

@@ -160,6 +160,41 @@ def test_after_a_self_commit_the_next_revision_runs_in_a_transaction(
     assert outcomes(run)[after] == ("passed", "fast")
 
 
+def test_a_self_committing_downgrade_that_drops_more_is_found_by_what_it_touched(
+        history: Callable[..., str]) -> None:
+    """The autocommit path reads what each step touched, as the fast path does: a table its
+    downgrade drops that the upgrade never touched is found; the upgrade runs again on what the
+    downgrade left, and the next revision runs on that."""
+    history('op.create_table("u", sa.Column("id", sa.Integer))', 'op.drop_table("u")')
+    up, down = add_column(1)
+    drops = history(f"{SELF_COMMIT.format(n=1)}\n{up}",
+                    f'{SELF_COMMIT_DOWN.format(n=1)}\n{down}\nop.drop_table("u")')
+    after = history(*add_column(2))
+    run = roundtrip()
+    assert run.code == 1, run.out + run.err
+    objects = {(f["rule"], f["revision"], f["object"]) for f in run.json()["findings"]}
+    assert objects == {("downgrade-drops-objects", drops, "public.u")}
+    assert outcomes(run)[drops] == ("failed", "autocommit")
+    assert outcomes(run)[after] == ("passed", "fast")
+
+
+def test_rows_a_self_committing_downgrade_deletes_before_its_commit_are_found(
+        history: Callable[..., str]) -> None:
+    """The downgrade deletes rows, then its autocommit block commits: the server's write
+    counters may start afresh at that commit (when the session's statistics are flushed, which
+    the revision asks for here), so every table's rows are digested again."""
+    history('op.create_table("r", sa.Column("id", sa.Integer))\n'
+            'op.execute("INSERT INTO r VALUES (1), (2)")', 'op.drop_table("r")')
+    wipes = history(SELF_COMMIT.format(n=1),  # its DDL touches t alone
+                    f'op.execute("DELETE FROM r WHERE id = 2")\n'
+                    f'op.execute("SELECT pg_stat_force_next_flush()")\n'
+                    f'{SELF_COMMIT_DOWN.format(n=1)}')
+    run = roundtrip()
+    assert run.code == 1, run.out + run.err
+    assert found(run) == {("downgrade-changes-rows", wipes)}
+    assert outcomes(run)[wipes] == ("failed", "autocommit")
+
+
 def test_a_commit_on_the_connection_is_a_failed_upgrade_and_stops_the_run(
         history: Callable[..., str]) -> None:
     """``op.get_bind().commit()`` outside an autocommit block: ``alembic upgrade`` exits 0 on it
@@ -299,7 +334,7 @@ def test_a_role_without_the_privilege_takes_whole_snapshots_and_says_why(
     assert {r["path"] for r in revisions} == {"whole snapshots"}
     assert all("may not create event triggers" in r["note"] for r in revisions)
     text = dbci("--database-url", url, "roundtrip").out
-    assert "took the slower whole-snapshot path (whole snapshots): the role may not create " \
+    assert "took the slower whole-snapshot path: the role may not create " \
         "event triggers (permission denied" in text
 
 
