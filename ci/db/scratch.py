@@ -98,6 +98,35 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def may_create_databases(database_url: str | None) -> bool:
+    """Whether the role may create databases on the server (always on the embedded one), as
+    the catalog says: a round trip's two workers can then make theirs at once."""
+    if database_url is None:
+        return True
+    base = server_url(database_url)
+    admin = create_engine(base, ADMIN_APPLICATION)
+    try:
+        with admin.connect() as conn:
+            return bool(conn.exec_driver_sql(
+                "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user"
+            ).scalar())
+    except OperationalError as exc:
+        raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
+    finally:
+        admin.dispose()
+
+
+def never_lend() -> None:
+    """This process (a round trip's second worker) must make its own databases: being lent the
+    one its parent holds would wait for it forever."""
+    global _LENDING
+    _LENDING = False
+
+
+#: Whether a role that may not create databases is lent the given one (see never_lend).
+_LENDING = True
+
+
 @contextlib.contextmanager
 def scratch_database(database_url: str | None) -> Iterator[str]:
     """A fresh empty database for one run, dropped afterwards, also on errors and interrupts.
@@ -116,7 +145,8 @@ def scratch_database(database_url: str | None) -> Iterator[str]:
             _create_database(conn, name)
     except ProgrammingError as exc:
         admin.dispose()
-        if getattr(exc.orig, "pgcode", None) != "42501":  # insufficient_privilege
+        refused = getattr(exc.orig, "pgcode", None) == "42501"  # insufficient_privilege
+        if not refused or not _LENDING:
             raise OutsideFailure(f"cannot create a scratch database on {mask_url(base)}: "
                                  f"{error_line(exc)}") from exc
         with _lent_database(base) as url:

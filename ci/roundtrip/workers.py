@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from ci import compat
 from ci.config import Config
 from ci.db.embedded import embedded_url
-from ci.db.scratch import lent
+from ci.db.scratch import lent, never_lend
 from ci.errors import BadInput
 from ci.findings import display_path
 from ci.history import History, Revision, load_history
@@ -88,14 +88,16 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
     with contextlib.ExitStack() as outer, contextlib.ExitStack() as stack:
         gc.freeze()  # the loaded modules and history: the collector need not walk them again
         outer.callback(gc.unfreeze)  # (in either process: the child starts from this heap)
+        first = _split(config, checked, share)
         if target is None and config.database_url is None:
             embedded_url()  # the embedded server is up before the child starts
-        elif target is None:  # a server of the user's may lend its one database: see first
-            target = stack.enter_context(targets.scratch(config))
-        first = _split(config, checked, target, share)
+        elif target is None and not (first and targets.may_create(config)):
+            target = stack.enter_context(targets.scratch(config))  # perhaps its one, lent
+        if target is not None and lent(target.url):
+            first = 0  # no second database to be had
         child = outer.enter_context(in_fork(partial(  # waited for once this run's work is done
             _first_part, config, history, before, checked[:first], also))) if first else None
-        if target is None:  # the embedded server's, made while the child makes its own
+        if target is None:  # made while the child makes its own
             target = stack.enter_context(targets.scratch(config))
         yield Started(history, before, checked, target, began, first, child)
 
@@ -148,15 +150,13 @@ def finish(started: Started, own: RoundTripResult) -> RoundTripResult:
                                reached_head=own.reached_head and part.reached_head)
 
 
-def _split(config: Config, checked: list[Revision], target: targets.Target | None,
-           share: float) -> int:
+def _split(config: Config, checked: list[Revision], share: float) -> int:
     """How many revisions, from the start of ``checked``, a second worker checks (0: none).
 
-    Only where it pays and is safe: two workers asked for, a long enough range, Linux with two
-    CPUs, and a server where dbci may create a database (not one it was lent; ``target`` is
-    None on the embedded server, where dbci always may)."""
+    Only where it pays: two workers asked for, a long enough range, Linux with two CPUs (and,
+    as :func:`begin` sees to, a server where dbci may create a second database)."""
     if (config.settings.roundtrip_workers < 2 or len(checked) < SPLIT_FROM
-            or not beside_available() or (target is not None and lent(target.url))):
+            or not beside_available()):
         return 0
     return round(len(checked) * share)
 
@@ -167,6 +167,7 @@ def _first_part(config: Config, history: History, before: list[Revision],
     """The second worker's run: ``checked`` on a scratch database of its own, then ``also``;
     what they made is dropped after the result is handed over."""
     trip = RoundTrip(config, history)
+    never_lend()
     with contextlib.ExitStack() as stack:
         rest = also(stack) if also else None
         connection = stack.enter_context(targets.connect(stack.enter_context(

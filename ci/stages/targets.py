@@ -21,7 +21,7 @@ from ci.config import Config
 from ci.db import masking
 from ci.db.runners import APPLICATION, create_engine, is_connection_lost
 from ci.db.runners import connect as hand_over
-from ci.db.scratch import scratch_database
+from ci.db.scratch import may_create_databases, scratch_database
 from ci.db.urls import normalize_url
 from ci.errors import BadInput, OutsideFailure, error_line
 from ci.history import load_history
@@ -72,6 +72,13 @@ def scratch(config: Config) -> contextlib.AbstractContextManager[Target]:
     if config.database_url:  # refused as the flag or variable it came from
         normalize_url(config.database_url, config.database_url_source)
     return scratch_on(config.database_url)
+
+
+def may_create(config: Config) -> bool:
+    """Whether dbci may create scratch databases where :func:`scratch` makes them."""
+    if config.database_url:
+        normalize_url(config.database_url, config.database_url_source)
+    return may_create_databases(config.database_url)
 
 
 @contextlib.contextmanager

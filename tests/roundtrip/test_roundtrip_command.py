@@ -25,7 +25,9 @@ from conftest import (
 
 from bench.generate import generate
 from ci.config import Config
+from ci.db import scratch
 from ci.errors import EXIT_OUTSIDE, OutsideFailure
+from ci.roundtrip import workers
 from ci.roundtrip.fork import available
 from ci.roundtrip.ranges import select
 from ci.rules.roundtrip import UPGRADE_FAILS
@@ -583,9 +585,9 @@ def test_an_upgrade_failing_in_the_first_part_stops_both_workers(
 @two_cpus
 def test_a_first_process_that_cannot_make_its_database_ends_the_second_worker(
         alembic_project: Path, small_split: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On the embedded server the second worker starts before the first process makes its
-    database; should that fail, the worker is ended and drops what it made (with DATABASE_URL
-    the first process fails before the worker starts): one line, exit 3, nothing left."""
+    """The second worker starts before the first process makes its database (on the embedded
+    server, and on a server where the role may create databases); should that fail, the worker
+    is ended and drops what it made: one line, exit 3, nothing left."""
     monkeypatch.chdir(alembic_project)
     generated_history(alembic_project, 1, count=12)
     parent, real = os.getpid(), targets.scratch
@@ -601,6 +603,57 @@ def test_a_first_process_that_cannot_make_its_database_ends_the_second_worker(
     assert run.code == EXIT_OUTSIDE
     assert run.err.strip().splitlines()[-1].endswith("the test's server: no")
     assert set(scratch_databases(prefix="dbci_")) == before
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many revisions each second worker the round trips started was given."""
+    started: list[int] = []
+    real = workers.in_fork
+
+    def in_fork(work: Any) -> Any:
+        started.append(len(work.args[3]))  # _first_part's ``checked``
+        return real(work)
+
+    monkeypatch.setattr(workers, "in_fork", in_fork)
+    return started
+
+
+@two_cpus
+def test_a_role_that_may_create_databases_gets_two_workers_on_its_own_server(
+        alembic_project: Path, small_split: None, make_role: Callable[..., str],
+        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a server given by URL where the role has CREATEDB (as the catalog says, so both
+    workers make their databases at once), the round trip splits as on the embedded server."""
+    monkeypatch.chdir(alembic_project)
+    generated_history(alembic_project, 7, count=12)
+    url = make_role("CREATEDB")
+    two = dbci("--json", "--database-url", url, "roundtrip")
+    assert len(forks) == 1 and forks[0] > 0
+    one_worker(alembic_project)
+    one = dbci("--json", "--database-url", url, "roundtrip")
+    assert (two.code, found(two), statuses(two)) == (one.code, found(one), statuses(one))
+
+
+@two_cpus
+def test_a_lent_database_gets_one_worker(alembic_project: Path, small_split: None, lent: str,
+                                         forks: list[int],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A role that may not create databases is lent one: there is no second to be had."""
+    monkeypatch.chdir(alembic_project)
+    generated_history(alembic_project, 1, count=12)
+    run = dbci("--json", "--database-url", lent, "roundtrip")
+    assert run.json()["reached_head"] and "not run" not in statuses(run).values()
+    assert forks == []
+
+
+def test_a_second_worker_is_never_lent_a_database(lent: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lent the database its parent holds, it would wait for it forever: it fails instead."""
+    monkeypatch.setattr(scratch, "_LENDING", False)
+    with pytest.raises(OutsideFailure, match="cannot create a scratch database"), \
+            scratch.scratch_database(lent):
+        pass
 
 
 def test_an_env_py_whose_own_database_is_unreachable_is_named(alembic_project: Path) -> None:
