@@ -115,22 +115,31 @@ def measure_size(folder: Path, size: int, args: argparse.Namespace, python: Path
     return report.Row(size, rounds(tools, args.repeat, f"N={size}", log, frozenset({"naive"})))
 
 
+#: The real-shaped histories of each size: (label, share of revisions with a defect).
+REAL_HISTORIES = ((f"{realistic.DEFECT_RATE:.0%} with defects", realistic.DEFECT_RATE),
+                  ("no defects", 0.0))
+
+
 def measure_real(folder: Path, size: int, args: argparse.Namespace,
                  log: Callable[[str], None]) -> list[report.Row]:
-    """Generate one real-shaped history; time the round trip and plain Alembic on it on each
-    server."""
-    project, _ = realistic.generate(folder / f"real-{size}", size, args.seed, safe=True)
-    measure.compile_revisions(project.path / "database" / "versions")
+    """Generate the real-shaped histories of one size; time the round trip and plain Alembic
+    on each, on each server (a history without defects must pass: exit 0)."""
     rows = []
-    for where, server in (("embedded", None), ("TCP", args.database_url)):
-        if where == "TCP" and server is None:
-            continue
-        tools: Tools = {
-            "roundtrip": partial(measure.roundtrip, project.ini, size, server, findings=True),
-            "plain": partial(measure.plain_alembic, project.ini, server),
-        }
-        rows.append(report.Row(size, rounds(tools, args.repeat, f"real N={size} {where}", log),
-                               where))
+    for label, rate in REAL_HISTORIES:
+        project, _ = realistic.generate(folder / f"real-{size}-{rate:g}", size, args.seed,
+                                        safe=True, defect_rate=rate)
+        measure.compile_revisions(project.path / "database" / "versions")
+        for where, server in (("embedded", None), ("TCP", args.database_url)):
+            if where == "TCP" and server is None:
+                continue
+            tools: Tools = {
+                "roundtrip": partial(measure.roundtrip, project.ini, size, server,
+                                     findings=rate > 0),
+                "plain": partial(measure.plain_alembic, project.ini, server),
+            }
+            rows.append(report.Row(size, rounds(tools, args.repeat,
+                                                f"real N={size} {label} {where}", log),
+                                   where, label))
     return rows
 
 

@@ -11,6 +11,7 @@ same seed gives the same history. Each revision's intended verdict is recorded f
 tests to read; the oracle (:mod:`bench.oracle`) never reads it.
 
     python -m bench.realistic OUT --revisions 110 [--seed 1] [--safe | --fail-at K] [--no-commits]
+        [--defect-rate R]
 """
 
 from __future__ import annotations
@@ -333,7 +334,7 @@ def commit_boundaries(count: int) -> set[int]:
 
 
 def _next(h: History, lane: int, number: int, fail_at: int | None, special: set[int],
-          safe: bool, commits: bool) -> Revision:
+          safe: bool, commits: bool, defect_rate: float) -> Revision:
     """The revision at ``number`` on ``lane``."""
     while True:
         rng = h.rng
@@ -341,7 +342,7 @@ def _next(h: History, lane: int, number: int, fail_at: int | None, special: set[
             step = concurrent_index(h, lane, block=False)
         elif number in special:
             step = rng.choice(COMMITTING if commits else COMMITTING[1:])(h, lane)
-        elif rng.random() < DEFECT_RATE:
+        elif rng.random() < defect_rate:
             step = rng.choice(SAFE_DEFECTS if safe else DEFECTS)(h, lane)
         elif not h.tables(lane) or (sum(map(len, h.lanes.values())) < TABLES
                                     and rng.random() < 0.5):
@@ -354,7 +355,7 @@ def _next(h: History, lane: int, number: int, fail_at: int | None, special: set[
 
 
 def build(count: int, seed: int, safe: bool = False, fail_at: int | None = None,
-          commits: bool = True) -> list[Revision]:
+          commits: bool = True, defect_rate: float = DEFECT_RATE) -> list[Revision]:
     """The revisions of a history, parents first; the 12th and every 37th after it start a
     fork of two short branches (each touching tables of its own) joined by a merge revision.
     Unless ``safe``, the upgrade of revision ``fail_at`` (default: the last) fails; unless
@@ -382,18 +383,19 @@ def build(count: int, seed: int, safe: bool = False, fail_at: int | None = None,
                 tip = fork
                 for _ in range(h.rng.randint(2, 4)):
                     tip = add(_next(h, lane, len(revisions) + 1, fail_at, special, safe,
-                                    commits), tip)
+                                    commits, defect_rate), tip)
                 ends.append(tip)
             revisions.append(Revision("merge branches", [], [], parents=tuple(ends)))
             h.lanes = {0: h.lanes.pop(1) + h.lanes.pop(2)}
         else:
-            add(_next(h, 0, number, fail_at, special, safe, commits), len(revisions) - 1)
+            add(_next(h, 0, number, fail_at, special, safe, commits, defect_rate),
+                len(revisions) - 1)
     return revisions
 
 
 def generate(path: Path, count: int, seed: int = 1, safe: bool = False,
-             fail_at: int | None = None, commits: bool = True) -> tuple[Project,
-                                                                        dict[str, str]]:
+             fail_at: int | None = None, commits: bool = True,
+             defect_rate: float = DEFECT_RATE) -> tuple[Project, dict[str, str]]:
     """Write a project of ``count`` revisions into ``path`` (which must not exist); it and each
     revision's intended verdict (as if it ran). ``safe``: no upgrade fails, no downgrade raises
     and no revision calls ``.commit()`` (Alembic's own transaction then ends under it: "This
@@ -406,7 +408,7 @@ def generate(path: Path, count: int, seed: int = 1, safe: bool = False,
     for name in COPIED:
         shutil.copyfile(REPO / name, path / name)
     (path / "orm.py").write_text(ORM)
-    steps = build(count, seed, safe, fail_at, commits)
+    steps = build(count, seed, safe, fail_at, commits, defect_rate)
     rng = Random(seed)
     ids: list[str] = []
     for number, step in enumerate(steps, start=1):
@@ -431,10 +433,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="revision K's upgrade fails (default: the last's)")
     parser.add_argument("--no-commits", action="store_true",
                         help="no revision calls .commit() (autocommit blocks only)")
+    parser.add_argument("--defect-rate", type=float, default=DEFECT_RATE, metavar="R",
+                        help=f"share of revisions with a defect (default: {DEFECT_RATE})")
     args = parser.parse_args(argv)
     try:
         project, intents = generate(args.out, args.revisions, args.seed, args.safe,
-                                    args.fail_at, not args.no_commits)
+                                    args.fail_at, not args.no_commits, args.defect_rate)
     except (ValueError, FileExistsError) as exc:
         print(f"bench.realistic: {exc}", file=sys.stderr)
         return 2

@@ -34,6 +34,7 @@ class Row:
     size: int
     timings: dict[str, Timing]
     server: str = "embedded"
+    history: str = ""  # of a real-shaped one: with defects, or none
 
     def ratio(self, top: str, bottom: str) -> float | None:
         """``top / bottom``, None when either is missing."""
@@ -94,9 +95,9 @@ def _notes(rows: list[Row]) -> list[str]:
 
 
 def _real(rows: list[Row]) -> list[str]:
-    lines = ["| N | server | dbci roundtrip (s) | alembic upgrade head + downgrade base (s) | "
-             "roundtrip / plain alembic |", "|---:|:---|---:|---:|---:|"]
-    lines += [f"| {row.size} | {row.server} | {row.timings['roundtrip'].text()} | "
+    lines = ["| N | history | server | dbci roundtrip (s) | alembic upgrade head + downgrade "
+             "base (s) | roundtrip / plain alembic |", "|---:|:---|:---|---:|---:|---:|"]
+    lines += [f"| {row.size} | {row.history} | {row.server} | {row.timings['roundtrip'].text()} | "
               f"{row.timings['plain'].text()} | {row.ratio_text('roundtrip', 'plain')} |"
               for row in rows]
     return lines
@@ -126,11 +127,14 @@ def markdown(rows: list[Row], real: list[Row], info: list[str], command: str, se
              "Targets (reported, not asserted):", "", *_targets(rows)]
     if real:
         lines += ["", f"Real-shaped histories (`bench.realistic`, seed {seed}, safe: branches "
-                  "and merges, enums, foreign keys, backfills and bulk inserts, CONCURRENTLY "
-                  "indexes in autocommit blocks at the commit boundaries, irreversible "
-                  "revisions and downgrades that forget an enum, an index, a column, rows or a "
-                  "default, so the round trip exits 1 with findings), each server making a "
-                  "fresh database per run:", "", *_real(real)]
+                  "and merges, at least 40 tables in two schemas, enums, foreign keys, "
+                  "backfills and bulk inserts, CONCURRENTLY indexes in autocommit blocks at the "
+                  "commit boundaries, irreversible revisions), each server making a fresh "
+                  "database per run. Two histories of each size: one where 15% of revisions "
+                  "have a defect (downgrades that forget an enum, an index, a column, rows or a "
+                  "default: the round trip exits 1, each schema finding explained with migra's "
+                  "SQL), and one without (`--defect-rate 0`: the round trip must exit 0, as on "
+                  "a history whose pull requests pass):", "", *_real(real)]
     notes = _notes(rows + real)
     if notes:
         lines += ["", "Notes:", "", *notes]

@@ -4,7 +4,10 @@ the long version."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,18 @@ def test_histories_are_the_seeds_and_place_self_commits_at_the_commit_boundaries
         "upgrade-fails", "downgrade-fails"}
     project, intent = realistic.generate(tmp_path / "p", 20, 3)
     assert list(intent) == project.revisions and (project.path / "orm.py").exists()
+
+
+@pytest.mark.db
+def test_a_real_shaped_history_without_defects_passes(tmp_path: Path) -> None:
+    """What `make bench` times as a history whose pull requests pass: no finding, every
+    revision run (CONCURRENTLY indexes in autocommit blocks included), exit 0."""
+    steps = realistic.build(60, 5, safe=True, defect_rate=0)
+    assert {r.intent for r in steps} <= {"passed", "skipped"}
+    project, _ = realistic.generate(tmp_path / "p", 60, 5, safe=True, defect_rate=0)
+    done = subprocess.run([Path(sys.executable).parent / "dbci", "--json", "roundtrip",
+                           "--config", project.ini], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    statuses = {r["status"] for r in json.loads(done.stdout)["revisions"]}
+    assert statuses <= {"passed", "skipped"}
