@@ -47,9 +47,13 @@ def embedded_cache() -> Iterator[Path]:
     """This session's own embedded server folder; the server is stopped when the session ends.
 
     Not under pytest's basetemp: pytest prunes old basetemps, which would pull the data folder
-    from under a server that another test session still runs.
+    from under a server that another test session still runs. In memory where the machine has
+    a tmpfs at /dev/shm: the suite makes and drops a database in most tests, and some file
+    systems make each new file slow for a while after many were deleted.
     """
-    cache = Path(tempfile.mkdtemp(prefix="dbci-test-cache-"))
+    shm = Path("/dev/shm")
+    cache = Path(tempfile.mkdtemp(prefix="dbci-test-cache-",
+                                  dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
     os.environ["DBCI_CACHE_DIR"] = str(cache)
     yield cache
     stop_embedded()
