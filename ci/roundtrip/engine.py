@@ -8,7 +8,7 @@ Event triggers name the objects each step touched, so only those are snapshotted
 stays linear in the number of revisions.
 Roles that may not create event triggers take a slower path with whole snapshots, reported as
 such; revisions that commit themselves (``autocommit_block``) are still read by what they touched,
-but every table's rows are digested again (a commit starts the write counters afresh).
+but every table's rows are digested again (a commit may start the write counters afresh).
 
 The state machine, the same on either worker. Every step starts SETTLED: in the transaction
 Alembic holds (``context._transaction``), no savepoint, the schema at the last upgrade, the
@@ -29,8 +29,8 @@ catalog and row digests read from it, Alembic's memo of the named types it creat
   should it have ended Alembic's transaction (``.commit()``), Alembic takes the connection's
   new one; read (the event triggers' log is committed with the work); commit; downgrade, read,
   compare, take the downgraded units as they stand; memo as before the upgrade, upgrade again,
-  read -> SETTLED. Each of these reads digests every table's rows again: the server's write
-  counters start afresh at each commit, so they cannot tell which tables the step wrote. A
+  read -> SETTLED. Each of these reads digests every table's rows again: a commit may flush
+  the session's write counters to zero, so they cannot tell which tables the step wrote. A
   failed downgrade rolls back to the commit and reads whole: as after the upgrade -> SETTLED;
   else (it committed part of its work) -> STOPPED.
   A commit the source does not show (no savepoint to go back to) -> exit 2, naming it.
