@@ -70,8 +70,10 @@ class Rows:
         self.tables: dict[int, tuple[str, str]] = {}  # oid -> (schema, table), as last seen
 
     def committed(self) -> None:
-        """The transaction committed: the server's write counters (per transaction) start again
-        at zero, so a table's count of writes since then is its whole counter."""
+        """The transaction committed: the server's write counters start again at zero once the
+        session's statistics are flushed (between transactions, at most once a second), so a
+        table's count of writes since then is its whole counter; one not yet flushed reads as
+        a change, and the table is digested again."""
         self.writes = dict.fromkeys(self.writes, 0)
 
     def recount(self) -> None:
