@@ -56,7 +56,7 @@ def named_database(server: str | None, name: str) -> Iterator[str]:
             _drop_quietly(admin, name)
             raise
     except OperationalError as exc:
-        raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
+        raise _unreachable(base, exc) from exc
     finally:
         admin.dispose()
 
@@ -98,6 +98,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _unreachable(server: str, error: OperationalError) -> OutsideFailure:
+    """The one line for a server dbci cannot connect to (its URL masked)."""
+    return OutsideFailure(f"cannot reach {mask_url(server)}: {error_line(error)}")
+
+
 def may_create_databases(database_url: str | None) -> bool:
     """Whether the role may create databases on the server (always on the embedded one), as
     the catalog says: a round trip's two workers can then make theirs at once."""
@@ -111,7 +116,7 @@ def may_create_databases(database_url: str | None) -> bool:
                 "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user"
             ).scalar())
     except OperationalError as exc:
-        raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
+        raise _unreachable(base, exc) from exc
     finally:
         admin.dispose()
 
@@ -154,7 +159,7 @@ def scratch_database(database_url: str | None) -> Iterator[str]:
         return
     except OperationalError as exc:
         admin.dispose()
-        raise OutsideFailure(f"cannot reach {mask_url(base)}: {error_line(exc)}") from exc
+        raise _unreachable(base, exc) from exc
     except BaseException:  # interrupted once the database may be there (Ctrl-C, or a second
         _drop_quietly(admin, name)  # worker asked to end): it goes too
         admin.dispose()

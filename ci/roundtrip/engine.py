@@ -60,7 +60,7 @@ from ci.roundtrip.fixtures import run_fixture
 from ci.roundtrip.results import Findings, Outcome, commits_itself
 from ci.row_digests import Digest, Rows, Watch
 from ci.schemadiff import Captured, Inspected, capture, inspect, migra_sql
-from ci.snapshot import Catalog, Snapshot, Unit, UnitKey
+from ci.snapshot import Catalog, Unit, UnitKey
 from ci.tracker import NOTHING, Read, StepReader
 
 #: Commit progress every so many revisions, so one run never holds too many locks.
@@ -315,10 +315,7 @@ class RoundTrip:
         if not self._downgrade(conn, rev):
             return False
         down = self._read(keep=False)  # the savepoint is rolled back after
-        keys = None if up_keys is None or down.keys is None else up_keys | down.keys
-        after = self.catalog.now(keys, down.units, down.keys)
-        return bool(self._report(rev, self.catalog.before(previous, keys), after, keys,
-                                 self.rows.compare(conn, down, rows_before)))
+        return bool(self._report(conn, rev, up_keys, down, previous, rows_before))
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
                                     up_keys: set[UnitKey] | None,
@@ -336,10 +333,7 @@ class RoundTrip:
             return True if self._recovered(conn) else \
                 "its downgrade failed after committing part of its work"
         down = self._read(committed=True)
-        keys = None if up_keys is None or down.keys is None else up_keys | down.keys
-        self._report(rev, self.catalog.before(previous, keys),
-                     self.catalog.now(keys, down.units, down.keys), keys,
-                     self.rows.compare(conn, down, rows_before))
+        self._report(conn, rev, up_keys, down, previous, rows_before)
         self.catalog.apply(down.keys, down.units)  # what the upgrade again does not touch
         compat.restore_type_memo(self.context, memo)  # downgraded: its types are made again
         root = conn.get_transaction()
@@ -383,17 +377,20 @@ class RoundTrip:
         """Take a read as the state things stand in; what the units and rows were before."""
         return self.catalog.apply(read.keys, read.units), self.rows.update(conn, read)
 
-    def _report(self, rev: Revision, expected: Snapshot, after: Snapshot,
-                keys: set[UnitKey] | None,
-                rows: list[tuple[str, Digest, Digest | None]]) -> set[str]:
-        """Report how the schema after the downgrade differs from before the upgrade (each
-        difference told whether the downgrade made it), and rows that changed; the names of
-        what differs."""
+    def _report(self, conn: sa.Connection, rev: Revision, up_keys: set[UnitKey] | None,
+                down: Read, previous: dict[UnitKey, Unit | None],
+                rows_before: dict[str, Digest | None]) -> set[str]:
+        """Report how the schema after the downgrade (its read ``down``) differs from before
+        the upgrade (``previous``, over what either step touched; each difference told whether
+        the downgrade made it), and rows that changed; the names of what differs."""
+        keys = None if up_keys is None or down.keys is None else up_keys | down.keys
+        after = self.catalog.now(keys, down.units, down.keys)
         upgraded = {k: u for k in (self.catalog.units if keys is None else keys)
                     if (u := self.catalog.units.get(k)) is not None}
-        reshaped = self.found.schema_differences(rev, snapshot.compare(expected, after, keys),
-                                                 snapshot.compare(upgraded, after, keys))
-        self.found.row_changes(rev, rows, reshaped)
+        reshaped = self.found.schema_differences(
+            rev, snapshot.compare(self.catalog.before(previous, keys), after, keys),
+            snapshot.compare(upgraded, after, keys))
+        self.found.row_changes(rev, self.rows.compare(conn, down, rows_before), reshaped)
         return reshaped
 
     def _load_data(self, conn: sa.Connection, rev: Revision) -> None:
