@@ -57,16 +57,13 @@ class _Prepared:
 
 
 def inspect(connection: sa.Connection) -> Inspected:
-    """migra's view of the database behind ``connection``, and nothing else: what explaining a
-    difference needs. schemainspect reads it through the driver's own cursor (it accepts one,
-    and SQLAlchemy's results would cost a fifth more), its queries prepared (see
-    :class:`_Prepared`); the transaction is the same."""
-    compat.load_inspector()
-    from schemainspect import get_inspector
-
+    """migra's view of the database behind ``connection`` (see :func:`compat.inspect_schema`),
+    and nothing else: what explaining a difference needs. schemainspect reads it through the
+    driver's own cursor (it accepts one, and SQLAlchemy's results would cost a fifth more), its
+    queries prepared (see :class:`_Prepared`); the transaction is the same."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # schemainspect and sqlbag warn under SQLAlchemy 2
-        return Inspected(get_inspector(_Prepared(connection)))
+        return Inspected(compat.inspect_schema(_Prepared(connection)))
 
 
 def capture(connection: sa.Connection) -> Captured:

@@ -305,6 +305,74 @@ def test_each_schema_reflected_at_once_finds_the_same_with_fewer_queries(
         f"{mended_queries} queries with it, {plain_queries} without: it saves nothing now")
 
 
+class Counting:
+    """A cursor as schemainspect uses one, on a raw connection, counting the queries it runs."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        from psycopg2.extras import NamedTupleCursor
+
+        self.connection = conn.connection.dbapi_connection
+        self.cursor = self.connection.cursor(cursor_factory=NamedTupleCursor)
+        self.queries = 0
+
+    def execute(self, query: str) -> None:
+        self.queries += 1
+        self.cursor.execute(query)
+
+    def fetchall(self) -> list[Any]:
+        return self.cursor.fetchall()
+
+
+#: Before and after: columns, an index, a sequence, a grant and a function change.
+BEFORE = """CREATE TYPE mood AS ENUM ('a', 'b');
+    CREATE TABLE t (id int PRIMARY KEY, m mood, x int DEFAULT 1);
+    CREATE INDEX t_x ON t (x); CREATE SEQUENCE s; GRANT SELECT ON t TO PUBLIC;
+    CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'"""
+AFTER = """ALTER TABLE t ADD COLUMN y text, ALTER COLUMN x TYPE bigint;
+    DROP INDEX t_x; DROP SEQUENCE s; REVOKE SELECT ON t FROM PUBLIC;
+    CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 2'"""
+#: A view over the changed column: migra drops it and creates it again around the change.
+VIEW = "CREATE VIEW v AS SELECT id, x FROM t"
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("view", ["", VIEW], ids=["tables", "a view"])
+def test_inspect_schema_gives_migra_what_get_inspector_gives_with_fewer_queries(
+        conn: sa.Connection, view: str) -> None:
+    """migra's SQL (as dbci asks for it: no privileges) and the dependencies are the same as
+    with schemainspect's own inspection; two queries fewer without a view, one with."""
+    from migra import Migration
+    from schemainspect import get_inspector
+
+    def inspections() -> tuple[Any, Any, int, int]:
+        full, lean = Counting(conn), Counting(conn)
+        both = get_inspector(full), compat.inspect_schema(lean)
+        return *both, full.queries, lean.queries
+
+    def sql(source: Any, target: Any) -> str:
+        migration = Migration(source, target)
+        migration.set_safety(False)
+        migration.add_all_changes()
+        return str(migration.sql)
+
+    schema = f"dbci_inspect_{len(view)}"
+    with conn.begin():
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}")
+        conn.exec_driver_sql(f"{BEFORE}; {view}")
+        full_before, lean_before, full_queries, lean_queries = inspections()
+        conn.exec_driver_sql(f"{'DROP VIEW v;' if view else ''} {AFTER}; {view}")
+        full_after, lean_after, _, _ = inspections()
+        conn.rollback()
+    expected = sql(full_before, full_after)
+    assert "drop index" in expected and ("drop view" in expected) == bool(view)
+    assert sql(lean_before, lean_after) == expected, broken(
+        compat.inspect_schema, "migra writes other SQL from its inspection")
+    assert lean_after.deps == full_after.deps, broken(compat.inspect_schema,
+                                                      "it reads other dependencies")
+    assert lean_queries == full_queries - (1 if view else 2), broken(
+        compat.inspect_schema, f"{lean_queries} queries, {full_queries} without it")
+
+
 def test_load_inspector_imports_schemainspect_whole_and_leaves_inspect_as_it_was() -> None:
     """In a fresh interpreter (this one may have imported schemainspect already)."""
     script = """if True:
