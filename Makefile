@@ -44,15 +44,17 @@ test: install-test
 
 # The database tests on DATABASE_URL's server (here: the system PostgreSQL 15), but those no
 # server version changes: GitHub's semantics (the workflows' emulation), bad input refused before
-# any SQL (the corpus), secrets checked on a server of their own, the wheel, and the sample PR
-# comment (made on the embedded server whatever DATABASE_URL says). `make test` runs them on the
+# any SQL (the corpus), secrets checked on a server of their own, the wheel, the sample PR
+# comment (made on the embedded server whatever DATABASE_URL says), and the tests marked
+# one_server (an embedded server of their own, or no database). `make test` runs them on the
 # embedded 18.
 ONE_SERVER = --ignore=tests/workflows --ignore=tests/reliability/test_corpus.py \
 	--ignore=tests/reliability/test_secrets.py --ignore=tests/test_package.py \
 	--ignore=tests/test_docs_samples.py
 test-pg: install-test
 	@test -n "$(DATABASE_URL)" || { echo "test-pg: set DATABASE_URL, e.g. postgresql://postgres@127.0.0.1:5432/postgres"; exit 2; }
-	DATABASE_URL="$(DATABASE_URL)" $(BIN)/pytest -m db $(ONE_SERVER) $(PYTEST_ARGS)
+	DATABASE_URL="$(DATABASE_URL)" $(BIN)/pytest -m "db and not one_server" $(ONE_SERVER) \
+		$(PYTEST_ARGS)
 
 lint-code: install-test
 	$(BIN)/ruff check ci tests bench orm database/env.py

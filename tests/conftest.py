@@ -650,6 +650,14 @@ class OwnServer:
             embedded_url.cache_clear()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on an embedded server of its own (``own_server``) runs the same whatever
+    DATABASE_URL says: it is ``one_server``, which ``make test-pg`` leaves out."""
+    for item in items:
+        if "own_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.one_server)
+
+
 @pytest.fixture
 def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnServer]:
     """An embedded server of this test's own; stopped afterwards."""

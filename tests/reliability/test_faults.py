@@ -169,6 +169,7 @@ def silent_endpoint() -> Iterator[str]:
             connection.close()
 
 
+@pytest.mark.one_server  # the stage's URL is the secret's, which AWS never answers
 @pytest.mark.parametrize("args", [["migrate", "--stage", "dev"], ["tf", "bump"],
                                   ["seed", "upload", "seed.sql"]], ids=lambda a: a[0])
 def test_a_slow_aws_times_out_within_its_bounds(project: Path, args: list[str],
@@ -190,6 +191,7 @@ def test_a_slow_aws_times_out_within_its_bounds(project: Path, args: list[str],
     assert folder_state(project) == before
 
 
+@pytest.mark.one_server  # no database: AWS and the terraform file
 def test_aws_down_uploads_nothing_and_changes_nothing(project: Path, aws: str,
                                                       head_seed_sql: str) -> None:
     boto3.client("s3").create_bucket(Bucket="env-rdev-dataportal", CreateBucketConfiguration={
