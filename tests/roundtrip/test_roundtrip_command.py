@@ -212,6 +212,27 @@ def test_the_text_report_shows_what_the_downgrade_left(project: Path) -> None:
     assert sql == f'    alter table "{PS}"."CollectionVersion" drop column "published_at";'
 
 
+def test_migra_shows_a_view_dropped_and_made_again_around_what_the_downgrade_left(
+        project: Path) -> None:
+    """The explanation reads views' dependencies (schemainspect's query for them runs only
+    where there is a view): the downgrade forgets to narrow a column a view selects."""
+    add_revision(project, "viewed", 'op.execute("CREATE TABLE viewed (id int PRIMARY KEY, '
+                 'x int); CREATE VIEW viewed_x AS SELECT id, x FROM viewed")',
+                 'op.execute("DROP VIEW viewed_x; DROP TABLE viewed")')
+    widened = add_revision(project, "widen", 'op.execute("DROP VIEW viewed_x; ALTER TABLE '
+                           'viewed ALTER COLUMN x TYPE bigint; CREATE VIEW viewed_x AS SELECT '
+                           'id, x FROM viewed")')
+    run = roundtrip()
+    assert run.code == 1
+    findings = run.json()["findings"]
+    assert {(f["revision"], f["object"]) for f in findings} == {
+        (widened, "public.viewed.x"), (widened, "public.viewed_x.x")}
+    sql = findings[0]["detail"].split("migra, what the downgrade should also do:\n")[1]
+    assert sql.index('drop view if exists "public"."viewed_x"') < sql.index(
+        'alter table "public"."viewed" alter column "x" set data type integer') < sql.index(
+        'create or replace view "public"."viewed_x"'), sql
+
+
 def test_an_upgrade_that_raises_stops_the_run(project: Path) -> None:
     edit_revision(project, "10", '_rename("dataset_id", "canonical_dataset_id")',
                   '_rename("no_such_column", "canonical_dataset_id")')
