@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ci import compat, interrupts
 from ci.config import Config
-from ci.db.runners import is_connection_lost
+from ci.db.runners import is_connection_lost, own_cursor
 from ci.errors import BadInput, DbciError, described, error_line, internal, user_frame
 from ci.findings import display_path
 from ci.history import History, Revision
@@ -67,8 +67,7 @@ def _same_database(theirs: sa.Connection, ours: sa.Connection) -> bool:
     """Whether two connections reach the same database of the same server: ours holds a random
     advisory lock, and theirs must see it held, by our backend, in its own database."""
     key = secrets.randbits(62)
-    mine = ours.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    seen = theirs.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    mine, seen = own_cursor(ours), own_cursor(theirs)
     try:
         mine.execute("SELECT pg_advisory_lock(%s), pg_backend_pid()", (key,))
         pid = mine.fetchone()[1]

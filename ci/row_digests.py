@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg2.extensions
 import sqlalchemy as sa
-from sqlalchemy import event
 
-from ci.db.runners import READS, verb
+from ci.db.runners import READS, run_plain, verb
 from ci.tracker import Read, Table
 
 #: Statements that cannot change a table's rows by their grammar. Everything else may (a
@@ -24,24 +24,67 @@ Digest = tuple[int, str]
 
 
 class Watch:
-    """What the statements sent since the last look may have done."""
+    """What the statements sent since the last look may have done.
+
+    It watches the driver's cursors, not SQLAlchemy's events: while it is on, every cursor the
+    connection makes without asking for a kind of its own is of a kind that tells it, so a
+    revision's statements are seen whether they go through Alembic, SQLAlchemy or a cursor of
+    the driver's it took itself (``op.get_bind().connection.cursor()``). dbci's own SQL goes
+    through plain cursors (``runners.own_cursor``) and is not seen.
+    """
 
     def __init__(self, connection: sa.Connection) -> None:
         self.ran = True  # any statement
         self.wrote = True  # one that may write rows
+        driver: Any = connection.connection.driver_connection
+        self.driver, self.previous = driver, driver.cursor_factory
+        watch = self
 
-        def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            self.ran = True
-            if not self.wrote and verb(statement) not in SCHEMA_ONLY:
-                self.wrote = True
+        class Watched(self.previous or psycopg2.extensions.cursor):  # type: ignore[misc]
+            def execute(self, query: Any, vars: Any = None) -> Any:
+                watch.saw(query)
+                return super().execute(query, vars)
 
-        event.listen(connection, "before_cursor_execute", before)
+            def executemany(self, query: Any, vars_list: Any) -> Any:
+                watch.saw(query, writes=True)
+                return super().executemany(query, vars_list)
+
+            def callproc(self, procname: Any, *args: Any) -> Any:
+                watch.saw(None)
+                return super().callproc(procname, *args)
+
+            def copy_expert(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+                watch.saw(None)
+                return super().copy_expert(sql, *args, **kwargs)
+
+            def copy_from(self, *args: Any, **kwargs: Any) -> Any:
+                watch.saw(None)
+                return super().copy_from(*args, **kwargs)
+
+            def copy_to(self, *args: Any, **kwargs: Any) -> Any:
+                watch.saw(None)
+                return super().copy_to(*args, **kwargs)
+
+        driver.cursor_factory = Watched
+
+    def saw(self, statement: Any, writes: bool = False) -> None:
+        """A statement was sent (None, or one not given as text: it may write)."""
+        self.ran = True
+        if self.wrote:
+            return
+        if isinstance(statement, bytes):
+            statement = statement.decode(errors="replace")
+        self.wrote = writes or not isinstance(statement, str) or verb(statement) not in SCHEMA_ONLY
 
     def look(self) -> tuple[bool, bool]:
         """(ran, wrote) since the last look."""
         seen = self.ran, self.wrote
         self.ran = self.wrote = False
         return seen
+
+    def close(self) -> None:
+        """Stop watching: the connection makes cursors of the kind it made before."""
+        self.driver.cursor_factory = self.previous
 
 
 def digests(conn: sa.Connection, names: set[str],
@@ -54,7 +97,7 @@ def digests(conn: sa.Connection, names: set[str],
             f"SELECT %(n{i})s, count(*), md5(coalesce(string_agg(md5(to_jsonb(t)::text), ',' "
             f"ORDER BY md5(to_jsonb(t)::text)), '')) FROM {name} t"
             for i, name in enumerate(present))
-        rows = conn.exec_driver_sql(union, {f"n{i}": n for i, n in enumerate(present)})
+        rows = run_plain(conn, union, {f"n{i}": n for i, n in enumerate(present)})
         out.update({name: (count, digest) if count else None
                     for name, count, digest in rows})
     return out

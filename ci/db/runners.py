@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Any
 
 import psycopg2
+import psycopg2.extensions
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -34,15 +35,25 @@ def run_script(connection: sa.Connection, name: str) -> list[tuple[Any, ...]]:
     return run_plain(connection, sql(name))
 
 
-def run_plain(connection: sa.Connection, text: str) -> list[tuple[Any, ...]]:
-    """Run dbci's own SQL (no parameters) through the driver's own cursor: one round trip,
-    unseen by SQLAlchemy's events (statement capture, the round trip's watch)."""
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+def run_plain(connection: sa.Connection, text: str,
+              parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run dbci's own SQL (with psycopg2's ``%(name)s`` ``parameters``, if any) through a
+    plain cursor of the driver's own: one round trip, unseen by SQLAlchemy's events (statement
+    capture) and by the round trip's watch (a cursor of its kind, see :func:`own_cursor`)."""
+    cursor = own_cursor(connection)
     try:
-        cursor.execute(text)
+        cursor.execute(text, parameters)
         return cursor.fetchall() if cursor.description else []
     finally:
         cursor.close()
+
+
+def own_cursor(connection: sa.Connection, cursor_factory: Any = None) -> Any:
+    """A cursor of the driver's own for dbci's SQL: psycopg2's plain one unless another kind
+    is asked for, never the connection's default kind (the round trip watches the revisions'
+    statements through it)."""
+    driver: Any = connection.connection.driver_connection
+    return driver.cursor(cursor_factory=cursor_factory or psycopg2.extensions.cursor)
 
 
 def run_prepared(connection: sa.Connection, name: str, text: str,
@@ -57,8 +68,7 @@ def run_prepared(connection: sa.Connection, name: str, text: str,
     capture does not see them. ``cursor_factory``: psycopg2's, for rows of another kind.
     """
     prepared = connection.info.setdefault("dbci_prepared", set())
-    cursor = connection.connection.driver_connection.cursor(  # type: ignore[union-attr]
-        cursor_factory=cursor_factory)
+    cursor = own_cursor(connection, cursor_factory)
     try:
         if name not in prepared:
             cursor.execute(f"PREPARE {name} AS {text}")

@@ -127,7 +127,11 @@ class RoundTrip:
             if not self.stopped:  # an autocommit revision's failure leaves no transaction
                 self.reader.uninstall()  # to do it in
 
-        run_env(self.config, self.history, connection, body)
+        try:
+            run_env(self.config, self.history, connection, body)
+        finally:
+            if self.watch is not None:
+                self.watch.close()
 
     def _bring_up(self, conn: sa.Connection, before: list[Revision], others: int) -> str | None:
         """Upgrade through ``before`` unchecked (loading their data fixtures, keeping their

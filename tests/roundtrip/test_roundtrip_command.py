@@ -342,6 +342,27 @@ def test_rows_deleted_by_a_function_a_select_calls_are_found(project: Path) -> N
     assert found(run) == {(ROWS, wipe, f"{PS}.CollectionVersion")}
 
 
+#: A revision's own cursor of the driver's: SQLAlchemy never sees what it sends.
+RAW = "cursor = op.get_bind().connection.cursor()\ncursor.execute({!r})\n"
+
+
+def test_statements_sent_through_the_drivers_own_cursor_are_watched(project: Path) -> None:
+    """A revision that sends its SQL through a cursor of the driver's it took itself: a right
+    downgrade that drops the column that way passes, and one that deletes rows of a table its
+    DDL never touches that way is found."""
+    column = add_revision(project, "note_raw", 'op.add_column("DatasetArtifact", sa.Column('
+                          '"note", sa.Text), schema="persistence_schema")',
+                          RAW.format('ALTER TABLE persistence_schema."DatasetArtifact" '
+                                     "DROP COLUMN note"))
+    rows = add_revision(project, "delete_raw", 'op.execute("SELECT 1")',
+                        RAW.format('DELETE FROM persistence_schema."CollectionVersion" '
+                                   "WHERE published_at IS NULL"))
+    run = roundtrip()
+    assert run.code == 1, run.out
+    assert found(run) == {(ROWS, rows, f"{PS}.CollectionVersion")}
+    assert statuses(run)[column] == "passed"
+
+
 def test_a_role_without_event_triggers_finds_the_same_problems(
         project: Path, make_role: Callable[..., str]) -> None:
     for case in reversed(BROKEN.values()):  # drop_earlier_index before leave_column
