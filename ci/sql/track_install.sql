@@ -12,15 +12,19 @@ CREATE UNLOGGED TABLE IF NOT EXISTS dbci_track.owner (
 TRUNCATE dbci_track.owner;
 -- The names an object's dependents spell out besides its own: a relation's (or a composite
 -- type's) columns, an enum's labels; each after what keeps it across a rename (attnum, oid).
+-- In PL/pgSQL, whose plans the session keeps: a SQL function's is made again at each statement
+-- that calls it before PostgreSQL 18 (two in each read).
 CREATE OR REPLACE FUNCTION dbci_track.names(object oid) RETURNS text[]
-LANGUAGE sql STABLE AS $$
-    SELECT ARRAY(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN ARRAY(
         SELECT a.attnum || ':' || a.attname FROM pg_attribute a
         WHERE a.attrelid = coalesce(nullif((SELECT t.typrelid FROM pg_type t
                                             WHERE t.oid = object), 0), object)
           AND a.attnum > 0 AND NOT a.attisdropped
         UNION ALL
-        SELECT e.oid || ':' || e.enumlabel FROM pg_enum e WHERE e.enumtypid = object)
+        SELECT e.oid || ':' || e.enumlabel FROM pg_enum e WHERE e.enumtypid = object);
+END
 $$;
 CREATE OR REPLACE FUNCTION dbci_track.record() RETURNS event_trigger
 LANGUAGE plpgsql AS $$
