@@ -143,8 +143,20 @@ def measure_real(folder: Path, size: int, args: argparse.Namespace,
     return rows
 
 
+#: Where the part of ``--out`` kept by hand begins (paired before/after figures): a new run
+#: writes its tables above it and keeps it.
+KEPT = "\n## Paired before/after measurements"
+
+
+def kept(path: Path) -> str:
+    """The part of ``path`` kept by hand, from :data:`KEPT` on; empty when there is none."""
+    old = path.read_text() if path.is_file() else ""
+    return old[old.index(KEPT):] if KEPT in old else ""
+
+
 def run(args: argparse.Namespace, command: str, out: TextIO, err: TextIO) -> int:
-    """Measure every size, print the table and write it to ``args.out``."""
+    """Measure every size, print the table and write it to ``args.out`` (above what is kept
+    there by hand)."""
 
     def log(line: str) -> None:
         err.write(line + "\n")
@@ -161,7 +173,7 @@ def run(args: argparse.Namespace, command: str, out: TextIO, err: TextIO) -> int
     text = report.markdown(rows, real, report.machine(version, tcp), command, args.seed,
                            args.repeat, NEW)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    args.out.write_text(text + kept(args.out))
     out.write(text)
     return 0
 
