@@ -40,7 +40,9 @@ class Watch:
         self.driver, self.previous = driver, driver.cursor_factory
         watch = self
 
-        class Watched(self.previous or psycopg2.extensions.cursor):  # type: ignore[misc]
+        base = self.previous or psycopg2.extensions.cursor
+
+        class Watched(base):  # type: ignore[misc,valid-type]
             def execute(self, query: Any, vars: Any = None) -> Any:
                 watch.saw(query)
                 return super().execute(query, vars)
@@ -49,21 +51,10 @@ class Watch:
                 watch.saw(query, writes=True)
                 return super().executemany(query, vars_list)
 
-            def callproc(self, procname: Any, *args: Any) -> Any:
-                watch.saw(None)
-                return super().callproc(procname, *args)
-
-            def copy_expert(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
-                watch.saw(None)
-                return super().copy_expert(sql, *args, **kwargs)
-
-            def copy_from(self, *args: Any, **kwargs: Any) -> Any:
-                watch.saw(None)
-                return super().copy_from(*args, **kwargs)
-
-            def copy_to(self, *args: Any, **kwargs: Any) -> Any:
-                watch.saw(None)
-                return super().copy_to(*args, **kwargs)
+            # statements not given as text: each may write
+            callproc, copy_expert, copy_from, copy_to = (
+                _telling(watch, getattr(base, name))
+                for name in ("callproc", "copy_expert", "copy_from", "copy_to"))
 
         driver.cursor_factory = Watched
 
@@ -85,6 +76,16 @@ class Watch:
     def close(self) -> None:
         """Stop watching: the connection makes cursors of the kind it made before."""
         self.driver.cursor_factory = self.previous
+
+
+def _telling(watch: Watch, method: Any) -> Any:
+    """A cursor's ``method`` that first tells ``watch`` a statement that may write was sent."""
+
+    def told(cursor: Any, *args: Any, **kwargs: Any) -> Any:
+        watch.saw(None)
+        return method(cursor, *args, **kwargs)
+
+    return told
 
 
 def digests(conn: sa.Connection, names: set[str],

@@ -64,8 +64,9 @@ def run_prepared(connection: sa.Connection, name: str, text: str,
     The statement takes no parameters, so the server plans it once for good (with parameters it
     would plan it afresh for each of its first five runs); its inputs are the session
     ``settings`` (``dbci.*``, read with ``current_setting``), set in the same round trip. It goes
-    through the driver's own cursor: these are dbci's queries, not the revision's, so statement
-    capture does not see them. ``cursor_factory``: psycopg2's, for rows of another kind.
+    through a cursor of the driver's own (:func:`own_cursor`): these are dbci's queries, not the
+    revision's, so neither statement capture nor the round trip's watch sees them.
+    ``cursor_factory``: psycopg2's, for rows of another kind.
     """
     prepared = connection.info.setdefault("dbci_prepared", set())
     cursor = own_cursor(connection, cursor_factory)
