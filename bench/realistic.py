@@ -357,7 +357,8 @@ def _next(h: History, lane: int, number: int, fail_at: int | None, special: set[
 def build(count: int, seed: int, safe: bool = False, fail_at: int | None = None,
           commits: bool = True, defect_rate: float = DEFECT_RATE) -> list[Revision]:
     """The revisions of a history, parents first; the 12th and every 37th after it start a
-    fork of two short branches (each touching tables of its own) joined by a merge revision.
+    fork of two short branches (each touching tables of its own) joined by a merge revision,
+    never at a commit boundary (the second branch grows past it).
     Unless ``safe``, the upgrade of revision ``fail_at`` (default: the last) fails; unless
     ``safe`` or not ``commits``, some of those at the commit boundaries call ``.commit()``."""
     h = History(Random(seed))
@@ -385,6 +386,9 @@ def build(count: int, seed: int, safe: bool = False, fail_at: int | None = None,
                     tip = add(_next(h, lane, len(revisions) + 1, fail_at, special, safe,
                                     commits, defect_rate), tip)
                 ends.append(tip)
+            while len(revisions) + 1 in special:  # a merge does nothing: not at a commit
+                ends[-1] = add(_next(h, 2, len(revisions) + 1, fail_at, special, safe,
+                                     commits, defect_rate), ends[-1])
             revisions.append(Revision("merge branches", [], [], parents=tuple(ends)))
             h.lanes = {0: h.lanes.pop(1) + h.lanes.pop(2)}
         else:
