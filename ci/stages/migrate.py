@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import time
@@ -204,10 +205,20 @@ def migrate(config: Config, target: targets.Target, settings: Stage,
         try:
             mine = (_pid(lock), _pid(work))
             work.rollback()  # env.py must find the connection outside a transaction
-            return _Run(config, history, work, stage, settings, log, mine, bound, lock).run(
-                destination, allow_downgrade)
-        finally:
-            lock.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+            outcome = _Run(config, history, work, stage, settings, log, mine, bound,
+                           lock).run(destination, allow_downgrade)
+        except BaseException:
+            # What the run raised names the revision it lost; a lock session gone with the
+            # server (its lock went with it) must not hide that.
+            with contextlib.suppress(sa.exc.DBAPIError):
+                _unlock(lock)
+            raise
+        _unlock(lock)
+        return outcome
+
+
+def _unlock(lock: sa.Connection) -> None:
+    lock.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
 
 
 def _pid(connection: sa.Connection) -> int:
