@@ -133,11 +133,12 @@ _LENDING = True
 
 
 @contextlib.contextmanager
-def scratch_database(database_url: str | None) -> Iterator[str]:
+def scratch_database(database_url: str | None, lend: bool = True) -> Iterator[str]:
     """A fresh empty database for one run, dropped afterwards, also on errors and interrupts.
 
     On the embedded server, or on the server of a given URL. Where the given role may not create
-    databases, the given database itself is lent: it must be empty, and is emptied afterwards
+    databases, the given database itself is lent, unless ``lend`` is False (a database made
+    beside another, which could only wait for it): it must be empty, and is emptied afterwards
     (see ``_lent_database`` for nested use).
     """
     base = server_url(database_url)
@@ -151,7 +152,7 @@ def scratch_database(database_url: str | None) -> Iterator[str]:
     except ProgrammingError as exc:
         admin.dispose()
         refused = getattr(exc.orig, "pgcode", None) == "42501"  # insufficient_privilege
-        if not refused or not _LENDING:
+        if not refused or not (lend and _LENDING):
             raise OutsideFailure(f"cannot create a scratch database on {mask_url(base)}: "
                                  f"{error_line(exc)}") from exc
         with _lent_database(base) as url:

@@ -9,9 +9,10 @@ import dataclasses
 import gc
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -28,6 +29,8 @@ from ci.roundtrip.fork import available as beside_available
 from ci.roundtrip.ranges import select
 from ci.roundtrip.results import Outcome, RoundTripResult
 from ci.stages import targets
+
+T = TypeVar("T")
 
 #: The fewest revisions worth a second worker (a database of its own, env.py run once more,
 #: the first part upgraded twice).
@@ -79,29 +82,34 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
     """Start a round trip over a range: on ``target`` (an empty scratch database), else on a new
     scratch database, dropped at the end. With two workers (see :func:`_split`), a forked child
     starts checking ``share`` of the range (:data:`FIRST_SHARE` unless given, read at the
-    call) on a scratch database of its own at once, so the caller can do other work (lint)
-    before :func:`roundtrip` checks the rest; then it does ``also`` (its value is
-    ``Started.also`` after :func:`finish`; None without a child)."""
+    call) at once, on a scratch database made together with this process's, so the caller
+    can do other work (lint) before :func:`roundtrip` checks the rest; then it does ``also``
+    (its value is ``Started.also`` after :func:`finish`; None without a child)."""
     history = load_history(config)
     for path in history.orphan_fixtures():
         raise BadInput(f"{display_path(path)}: names no revision of this history, so it would "
                        "never be loaded; rename it after its revision or delete it")
     before, checked = select(history.order(), start, end, shard)
     began = time.monotonic()
-    with contextlib.ExitStack() as outer, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as outer:
         gc.freeze()  # the loaded modules and history: the collector need not walk them again
         outer.callback(gc.unfreeze)  # (in either process: the child starts from this heap)
         first = _split(config, checked, FIRST_SHARE if share is None else share)
         if target is None and config.database_url is None:
-            embedded_url()  # the embedded server is up before the child starts
-        elif target is None and not (first and targets.may_create(config)):
-            target = stack.enter_context(targets.scratch(config))  # perhaps its one, lent
+            embedded_url()  # the embedded server is up before the threads make databases
+        elif target is None and first and not targets.may_create(config):
+            first = 0  # it lends the one database it has: there is no second to be had
         if target is not None and lent(target.url):
-            first = 0  # no second database to be had
+            first = 0
+        theirs = None
+        if target is None:  # made at once (the second worker's too), dropped once it is gone
+            *made, target = outer.enter_context(_at_once(
+                [targets.scratch(config, lend=not first) for _ in range(2 if first else 1)],
+                meanwhile=_preload))
+            theirs = made[0] if made else None
         child = outer.enter_context(in_fork(partial(  # waited for once this run's work is done
-            _first_part, config, history, before, checked[:first], also))) if first else None
-        if target is None:  # made while the child makes its own
-            target = stack.enter_context(targets.scratch(config))
+            _first_part, config, history, before, checked[:first], also, theirs))) \
+            if first else None
         yield Started(history, before, checked, target, began, first, child)
 
 
@@ -166,15 +174,68 @@ def _split(config: Config, checked: list[Revision], share: float) -> int:
 
 @contextlib.contextmanager
 def _first_part(config: Config, history: History, before: list[Revision],
-                checked: list[Revision], also: Also | None) -> Iterator[Part]:
-    """The second worker's run: ``checked`` on a scratch database of its own, then ``also``;
-    what they made is dropped after the result is handed over."""
+                checked: list[Revision], also: Also | None,
+                given: targets.Target | None) -> Iterator[Part]:
+    """The second worker's run: ``checked`` on the scratch database it was ``given`` (its
+    parent drops it), else on one of its own, then ``also``; what they made is dropped after
+    the result is handed over."""
     trip = RoundTrip(config, history)
     never_lend()
     with contextlib.ExitStack() as stack:
         rest = also(stack) if also else None
-        connection = stack.enter_context(targets.connect(stack.enter_context(
-            targets.scratch(config))))
+        connection = stack.enter_context(targets.connect(
+            given or stack.enter_context(targets.scratch(config))))
         trip.run(connection, before, checked)
         yield Part(RoundTripResult(trip.found.items, trip.outcomes, 0.0, not trip.stopped),
                    rest(connection) if rest and not trip.stopped else None)
+
+
+def _preload() -> None:
+    """What env.py nearly always imports (the project's ORM models, and with them
+    ``sqlalchemy.orm``: 60 ms), imported while the server makes the scratch databases, so the
+    second worker starts with it."""
+    import sqlalchemy.orm  # noqa: F401
+
+
+@contextlib.contextmanager
+def _at_once(managers: list[contextlib.AbstractContextManager[T]],
+             meanwhile: Callable[[], object]) -> Iterator[list[T]]:
+    """Enter ``managers`` (scratch databases) each in a thread of its own while this one does
+    ``meanwhile``, and exit them so afterwards: ``CREATE`` and ``DROP DATABASE`` mostly wait
+    for the server's disk (to sync its WAL, a tenth to a third of a second on PostgreSQL 15),
+    which they can do together. No thread is left while the block runs (a fork must find
+    none), and what was entered is exited whatever failed, an interrupt included."""
+    interrupted: BaseException | None = None
+    with ThreadPoolExecutor(len(managers)) as pool:
+        entering = [pool.submit(m.__enter__) for m in managers]
+        try:
+            meanwhile()
+        except BaseException as exc:  # noqa: BLE001 - raised below, once all are entered
+            interrupted = exc
+        while not all(f.done() for f in entering):
+            try:
+                wait(entering)
+            except KeyboardInterrupt as exc:  # a signal meanwhile: what is made is dropped
+                interrupted = interrupted or exc
+    entered = [m for m, f in zip(managers, entering, strict=True) if f.exception() is None]
+    try:
+        failed = interrupted or next((f.exception() for f in entering if f.exception()), None)
+        if failed is not None:
+            raise failed
+        yield [f.result() for f in entering]
+    except BaseException as exc:
+        _exit_all(entered, exc)
+        raise
+    _exit_all(entered, None)
+
+
+def _exit_all(managers: list[contextlib.AbstractContextManager[Any]],
+              error: BaseException | None) -> None:
+    """Exit ``managers`` at once (as ``error`` ends the block, if one does); the first failure
+    of their own is raised after all have ended, unless ``error`` is on its way already."""
+    how = (None, None, None) if error is None else (type(error), error, error.__traceback__)
+    with ThreadPoolExecutor(max(len(managers), 1)) as pool:
+        exiting = [pool.submit(m.__exit__, *how) for m in managers]
+    own = next((f.exception() for f in exiting if f.exception() not in (None, error)), None)
+    if own is not None and error is None:
+        raise own

@@ -66,12 +66,12 @@ class Target:
         return create_engine(self.url, **options)
 
 
-def scratch(config: Config) -> contextlib.AbstractContextManager[Target]:
+def scratch(config: Config, lend: bool = True) -> contextlib.AbstractContextManager[Target]:
     """A fresh empty database for one run: on the embedded server, or on the server of the given
-    URL; dropped afterwards (a lent database is emptied instead)."""
+    URL; dropped afterwards (a lent database, unless ``lend`` is False, is emptied instead)."""
     if config.database_url:  # refused as the flag or variable it came from
         normalize_url(config.database_url, config.database_url_source)
-    return scratch_on(config.database_url)
+    return scratch_on(config.database_url, lend=lend)
 
 
 def may_create(config: Config) -> bool:
@@ -82,13 +82,14 @@ def may_create(config: Config) -> bool:
 
 
 @contextlib.contextmanager
-def scratch_on(server: str | None, beside: Target | None = None) -> Iterator[Target]:
+def scratch_on(server: str | None, beside: Target | None = None,
+               lend: bool = True) -> Iterator[Target]:
     """A scratch database on ``server`` (None: the embedded one). ``beside`` is the stage a
     command also works on: dbci never creates a database on a stage's server."""
     if server and beside is not None and _same_server(server, beside.url):
         raise BadInput(f"the scratch server is {beside.display}'s own server; dbci never creates "
                        "databases there: pass --scratch-url naming another server, or none")
-    with scratch_database(server) as url:
+    with scratch_database(server, lend) as url:
         yield Target(Kind.SCRATCH, url)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -625,19 +625,24 @@ def test_an_upgrade_failing_in_the_first_part_stops_both_workers(
 
 
 @two_cpus
-def test_a_first_process_that_cannot_make_its_database_ends_the_second_worker(
-        alembic_project: Path, small_split: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The second worker starts before the first process makes its database (on the embedded
-    server, and on a server where the role may create databases); should that fail, the worker
-    is ended and drops what it made: one line, exit 3, nothing left."""
+@pytest.mark.parametrize("refused", [0, 1], ids=["the-second-workers", "the-first-processes"])
+def test_a_scratch_database_that_cannot_be_made_drops_the_other_and_starts_no_worker(
+        alembic_project: Path, small_split: None, forks: list[int], refused: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both scratch databases are made at once, before the second worker starts; should either
+    fail, the other is dropped and no worker starts: one line, exit 3, nothing left."""
     monkeypatch.chdir(alembic_project)
     generated_history(alembic_project, 1, count=12)
-    parent, real = os.getpid(), targets.scratch
+    real, asked = targets.scratch, []
 
-    def scratch(config: Config) -> contextlib.AbstractContextManager[targets.Target]:
-        if os.getpid() == parent:
-            raise OutsideFailure("cannot create a scratch database on the test's server: no")
-        return real(config)
+    @contextlib.contextmanager
+    def cannot() -> Iterator[targets.Target]:
+        raise OutsideFailure("cannot create a scratch database on the test's server: no")
+        yield  # pragma: no cover
+
+    def scratch(config: Config, lend: bool) -> contextlib.AbstractContextManager[targets.Target]:
+        asked.append(lend)
+        return cannot() if len(asked) == refused + 1 else real(config, lend)
 
     monkeypatch.setattr(targets, "scratch", scratch)
     before = set(scratch_databases(prefix="dbci_"))
@@ -645,6 +650,24 @@ def test_a_first_process_that_cannot_make_its_database_ends_the_second_worker(
     assert run.code == EXIT_OUTSIDE
     assert run.err.strip().splitlines()[-1].endswith("the test's server: no")
     assert set(scratch_databases(prefix="dbci_")) == before
+    assert forks == [] and asked == [False, False]  # neither may be lent the other's
+
+
+def test_an_interrupt_while_the_scratch_databases_are_made_drops_them(
+        alembic_project: Path) -> None:
+    """Ctrl-C while the threads make the databases: they are made, then dropped, and the
+    interrupt goes on; no thread is left."""
+    config = Config.load(str(alembic_project / "alembic.ini"))
+    before = set(scratch_databases(prefix="dbci_"))
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), workers._at_once(
+            [targets.scratch(config), targets.scratch(config)], meanwhile=interrupted):
+        pytest.fail("the block ran")
+    assert set(scratch_databases(prefix="dbci_")) == before
+    assert threading.active_count() == 1
 
 
 @pytest.fixture
@@ -689,12 +712,15 @@ def test_a_lent_database_gets_one_worker(alembic_project: Path, small_split: Non
     assert forks == []
 
 
-def test_a_second_worker_is_never_lent_a_database(lent: str,
+@pytest.mark.parametrize("how", ["in-the-second-worker", "made-beside-another"])
+def test_a_second_worker_is_never_lent_a_database(lent: str, how: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lent the database its parent holds, it would wait for it forever: it fails instead."""
-    monkeypatch.setattr(scratch, "_LENDING", False)
+    """Lent the database its parent holds (or the one made beside it holds), it would wait for
+    it forever: it fails instead."""
+    if how == "in-the-second-worker":
+        monkeypatch.setattr(scratch, "_LENDING", False)
     with pytest.raises(OutsideFailure, match="cannot create a scratch database"), \
-            scratch.scratch_database(lent):
+            scratch.scratch_database(lent, lend=how == "in-the-second-worker"):
         pass
 
 
