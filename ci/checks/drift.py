@@ -118,16 +118,15 @@ class OrmSchema:
     units: snapshot.Snapshot
 
 
-def orm_schema(config: Config,
-               stack: contextlib.ExitStack) -> Callable[[sa.Connection], OrmSchema | None]:
-    """The ORM's schema, built beside a round trip by its second worker: a database of its own
-    made now, ahead of the worker's part (on some file systems a database made right after
-    another was dropped costs more), which stays until ``stack`` closes; then, given the
-    worker's connection at the end of its part, env.py's ``target_metadata`` and the
-    extensions as they stand there, built in it. None when it cannot be built so: drift builds
-    it itself and says why."""
+def orm_schema(config: Config, stack: contextlib.ExitStack,
+               target: targets.Target) -> Callable[[sa.Connection], OrmSchema | None]:
+    """The ORM's schema, built beside a round trip by its second worker, in the empty scratch
+    database ``target`` (made with the worker's own, ahead of its part), connected to until
+    ``stack`` closes: given the worker's connection at the end of its part, env.py's
+    ``target_metadata`` and the extensions as they stand there, built in it. None when it
+    cannot be built so: drift builds it itself and says why."""
     try:
-        orm = stack.enter_context(targets.connect(stack.enter_context(targets.scratch(config))))
+        orm = stack.enter_context(targets.connect(target))
     except (DbciError, sa.exc.DBAPIError):
         return lambda connection: None
 

@@ -61,10 +61,10 @@ class Started:
     also: Any = None  # what the second worker's ``also`` gave, once :func:`finish` has it
 
 
-#: Work the second worker does beside its part: given a stack that closes after the handover,
-#: what it makes ahead of its part (dropped then); then, given its connection
-#: at the end of that part, what it hands over.
-Also = Callable[[contextlib.ExitStack], Callable[[sa.Connection], Any]]
+#: Work the second worker does beside its part: given a stack that closes after the handover
+#: and an empty scratch database of its own, what it makes ahead of its part (dropped then);
+#: then, given the worker's connection at the end of that part, what it hands over.
+Also = Callable[[contextlib.ExitStack, targets.Target], Callable[[sa.Connection], Any]]
 
 
 @dataclass
@@ -101,12 +101,12 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
             first = 0  # it lends the one database it has: there is no second to be had
         if target is not None and lent(target.url):
             first = 0
-        theirs = None
+        theirs: list[targets.Target] = []
         if target is None:  # made at once (the second worker's too), dropped once it is gone
-            *made, target = outer.enter_context(_at_once(
-                [targets.scratch(config, lend=not first) for _ in range(2 if first else 1)],
+            count = 1 if not first else 3 if also else 2  # also's: one for it too
+            *theirs, target = outer.enter_context(_at_once(
+                [targets.scratch(config, lend=not first) for _ in range(count)],
                 meanwhile=_preload))
-            theirs = made[0] if made else None
         child = outer.enter_context(in_fork(partial(  # waited for once this run's work is done
             _first_part, config, history, before, checked[:first], also, theirs))) \
             if first else None
@@ -175,16 +175,17 @@ def _split(config: Config, checked: list[Revision], share: float) -> int:
 @contextlib.contextmanager
 def _first_part(config: Config, history: History, before: list[Revision],
                 checked: list[Revision], also: Also | None,
-                given: targets.Target | None) -> Iterator[Part]:
-    """The second worker's run: ``checked`` on the scratch database it was ``given`` (its
-    parent drops it), else on one of its own, then ``also``; what they made is dropped after
-    the result is handed over."""
+                given: list[targets.Target]) -> Iterator[Part]:
+    """The second worker's run: ``checked`` on a scratch database, then ``also`` on another;
+    the databases it was ``given`` (its parent drops them), else ones it makes, dropped with
+    what ``also`` made after the result is handed over."""
     trip = RoundTrip(config, history)
     never_lend()
     with contextlib.ExitStack() as stack:
-        rest = also(stack) if also else None
-        connection = stack.enter_context(targets.connect(
-            given or stack.enter_context(targets.scratch(config))))
+        mine, *more = given or [stack.enter_context(targets.scratch(config))
+                                for _ in range(1 + (also is not None))]
+        rest = also(stack, more[0]) if also else None
+        connection = stack.enter_context(targets.connect(mine))
         trip.run(connection, before, checked)
         yield Part(RoundTripResult(trip.found.items, trip.outcomes, 0.0, not trip.stopped),
                    rest(connection) if rest and not trip.stopped else None)
@@ -192,7 +193,7 @@ def _first_part(config: Config, history: History, before: list[Revision],
 
 def _preload() -> None:
     """What env.py nearly always imports (the project's ORM models, and with them
-    ``sqlalchemy.orm``: 60 ms), imported while the server makes the scratch databases, so the
+    ``sqlalchemy.orm``: 60 ms), imported while the server makes the scratch databases; a
     second worker starts with it."""
     import sqlalchemy.orm  # noqa: F401
 
@@ -202,7 +203,7 @@ def _at_once(managers: list[contextlib.AbstractContextManager[T]],
              meanwhile: Callable[[], object]) -> Iterator[list[T]]:
     """Enter ``managers`` (scratch databases) each in a thread of its own while this one does
     ``meanwhile``, and exit them so afterwards: ``CREATE`` and ``DROP DATABASE`` mostly wait
-    for the server's disk (to sync its WAL, a tenth to a third of a second on PostgreSQL 15),
+    for the server's disk (to sync its WAL: 0.05 to 0.3 s on the PostgreSQL 15 here),
     which they can do together. No thread is left while the block runs (a fork must find
     none), and what was entered is exited whatever failed, an interrupt included."""
     interrupted: BaseException | None = None
