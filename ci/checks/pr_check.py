@@ -33,8 +33,8 @@ from ci.stages import stats, targets
 from ci.stages.stats import StageStats
 
 #: The second worker's share of check's round trip, so both end together: this process also
-#: lints (while the worker checks) and captures the schemas for the diff; the worker makes a
-#: database for the ORM's schema before its part and builds that schema after it. Measured
+#: lints (while the worker checks) and captures the schemas for the diff; the worker builds
+#: the ORM's schema after its part (in a database this process made with the others). Measured
 #: side by side against 55% on the generated histories, 60% took 0.95x the time at N=1000 and
 #: 0.99x at N=200 (62%: 0.94x and 1.02x; 66%: more than 62%).
 CHECK_SHARE = 0.60

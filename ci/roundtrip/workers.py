@@ -103,7 +103,7 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
             first = 0
         theirs: list[targets.Target] = []
         if target is None:  # made at once (the second worker's too), dropped once it is gone
-            count = 1 if not first else 3 if also else 2  # also's: one for it too
+            count = 1 + (_databases(also) if first else 0)
             *theirs, target = outer.enter_context(_at_once(
                 [targets.scratch(config, lend=not first) for _ in range(count)],
                 meanwhile=_preload))
@@ -183,12 +183,17 @@ def _first_part(config: Config, history: History, before: list[Revision],
     never_lend()
     with contextlib.ExitStack() as stack:
         mine, *more = given or [stack.enter_context(targets.scratch(config))
-                                for _ in range(1 + (also is not None))]
+                                for _ in range(_databases(also))]
         rest = also(stack, more[0]) if also else None
         connection = stack.enter_context(targets.connect(mine))
         trip.run(connection, before, checked)
         yield Part(RoundTripResult(trip.found.items, trip.outcomes, 0.0, not trip.stopped),
                    rest(connection) if rest and not trip.stopped else None)
+
+
+def _databases(also: Also | None) -> int:
+    """How many scratch databases the second worker works on: its own, and ``also``'s."""
+    return 1 if also is None else 2
 
 
 def _preload() -> None:
@@ -203,7 +208,7 @@ def _at_once(managers: list[contextlib.AbstractContextManager[T]],
              meanwhile: Callable[[], object]) -> Iterator[list[T]]:
     """Enter ``managers`` (scratch databases) each in a thread of its own while this one does
     ``meanwhile``, and exit them so afterwards: ``CREATE`` and ``DROP DATABASE`` mostly wait
-    for the server's disk (to sync its WAL: 0.05 to 0.3 s on the PostgreSQL 15 here),
+    for the server's disk (to sync its WAL: 0.05 to 0.35 s on the PostgreSQL 15 here),
     which they can do together. No thread is left while the block runs (a fork must find
     none), and what was entered is exited whatever failed, an interrupt included."""
     interrupted: BaseException | None = None
