@@ -62,6 +62,13 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 AND c.relname <> 'alembic_version'"""
 
+#: A column's options as pg_dump sets them after its table, one line per column.
+COLUMN_OPTIONS = re.compile(r"^ALTER TABLE ONLY \S+ ALTER COLUMN (?P<column>\S+) "
+                            r"SET \((?P<options>.*)\);$")
+#: The option PostgreSQL 15 on these machines gives every column it makes, numbered as it makes
+#: it (no other server knows it): a column made again differs by it alone, so it is no
+#: difference the round trip could be asked to find.
+STAMP = re.compile(r"pg_attver=\d+")
 #: pg_dump's lines that are no object's: comments, psql commands, session settings.
 SESSION = ("--", "\\", "SET ", "SELECT pg_catalog.set_config")
 Key = tuple[str, str]  # (pg_dump's type, schema.name)
@@ -92,17 +99,26 @@ def _objects(text: str) -> Iterator[tuple[Key, str]]:
 
 
 def _split_table(key: Key, lines: list[str]) -> Iterator[tuple[Key, str]]:
-    """``CREATE TABLE t (...)``: the table without its body, and each body line by name."""
-    rest = []
+    """``CREATE TABLE t (...)``: the table without its body, and each body line by name, a
+    column's with its options (``ALTER COLUMN c SET (...)``, but :data:`STAMP`)."""
+    rest: list[str] = []
+    items: dict[Key, str] = {}
     for line in lines:
+        options = COLUMN_OPTIONS.match(line)
         if line.startswith("    "):
             item = line.strip().rstrip(",")
             if item.startswith("CONSTRAINT "):
-                yield ("CONSTRAINT", f"{key[1]}.{item.split()[1]}"), item
+                items[("CONSTRAINT", f"{key[1]}.{item.split()[1]}")] = item
             else:
-                yield ("COLUMN", f"{key[1]}.{item.split()[0]}"), item
+                items[("COLUMN", f"{key[1]}.{item.split()[0]}")] = item
+        elif options is not None:
+            kept = [o for o in options["options"].split(", ") if not STAMP.fullmatch(o)]
+            if kept:
+                column = ("COLUMN", f"{key[1]}.{options['column']}")
+                items[column] = f"{items.get(column, '')} ({', '.join(kept)})"
         else:
             rest.append(line)
+    yield from items.items()
     yield key, "\n".join(rest)
 
 

@@ -72,3 +72,21 @@ def test_a_real_shaped_history_without_defects_passes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     statuses = {r["status"] for r in json.loads(done.stdout)["revisions"]}
     assert statuses <= {"passed", "skipped"}
+
+
+def test_a_dumps_column_options_belong_to_their_column_without_the_servers_stamp() -> None:
+    """PostgreSQL 15 on these machines gives every column an option, ``pg_attver``, numbered
+    as it makes the column: a column left behind must read as left, not as a changed table."""
+    def dumped(*columns: tuple[str, str]) -> str:
+        body = ",\n".join(f"    {name} integer" for name, _ in columns)
+        options = "".join(f"ALTER TABLE ONLY public.t ALTER COLUMN {name} SET ({opts});\n"
+                          for name, opts in columns)
+        return ("-- Name: t; Type: TABLE; Schema: public; Owner: -\n"
+                f"CREATE TABLE public.t (\n{body}\n);\n{options}")
+
+    before = dict(oracle._objects(dumped(("id", "pg_attver=7"))))
+    left = dict(oracle._objects(dumped(("id", "pg_attver=7"), ("extra", "pg_attver=9"))))
+    assert oracle.compare(oracle.Dump(before, {}), oracle.Dump(left, {})) == "leaves"
+    tuned = dict(oracle._objects(dumped(("id", "pg_attver=8, n_distinct=-1"))))
+    assert tuned[("COLUMN", "public.t.id")] == "id integer (n_distinct=-1)"
+    assert oracle.compare(oracle.Dump(before, {}), oracle.Dump(tuned, {})) == "changes"
