@@ -126,6 +126,12 @@ def _render_unit(key: UnitKey, unit: Unit) -> str:
     return f"{_unit_kind(key, unit)} {_unit_name(key)} {json.dumps(d, sort_keys=True)}"
 
 
+#: A column's planner and storage settings, where not the default (``ALTER COLUMN ... SET``).
+SETTINGS = ("statistics", "storage", "compression", "options")
+_STORAGE = {"p": "plain", "e": "external", "m": "main", "x": "extended"}
+_COMPRESSION = {"p": "pglz", "l": "lz4"}
+
+
 def _render_column(column: Mapping[str, Any]) -> str:
     text = f"{column['name']} {column['type']}"
     if column.get("not_null"):
@@ -135,7 +141,13 @@ def _render_column(column: Mapping[str, Any]) -> str:
     for extra in ("identity", "generated", "collation", "comment"):
         if column.get(extra):
             text += f" {extra.upper()} {column[extra]}"
-    return text
+    settings = {"statistics": column.get("statistics"),
+                "storage": _STORAGE.get(column.get("storage") or "", column.get("storage")),
+                "compression": _COMPRESSION.get(column.get("compression") or "",
+                                                column.get("compression")),
+                "options": ", ".join(column.get("options") or []) or None}
+    return text + "".join(f" SET {name.upper()} {value}" for name, value in settings.items()
+                          if value is not None)
 
 
 def _named(items: Any, field: str | None = None) -> dict[str, str]:
@@ -195,16 +207,21 @@ def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Ite
                              json.dumps(old.get(prop)), json.dumps(new.get(prop)))
 
 
-def without_not_null(units: Snapshot) -> Snapshot:
-    """The units without PostgreSQL 18's NOT NULL constraints, for comparisons where their
-    names say nothing: with an ORM (which cannot name them), or across majors (only 18 has
-    them). The columns' nullability says it all."""
+def portable(units: Snapshot) -> Snapshot:
+    """The units as an ORM, or another server, or a live database gives them alike: without
+    PostgreSQL 18's NOT NULL constraints, whose names say nothing here (an ORM cannot name
+    them, only 18 has them; the columns' nullability says it all), and without the columns'
+    planner and storage :data:`SETTINGS` (an ORM cannot set them, and they are tuned on a
+    live database by hand)."""
     out = {}
     for key, unit in units.items():
         constraints = unit.definition.get("constraints") or {}
         kept = {n: d for n, d in constraints.items() if not d.startswith("NOT NULL ")}
-        out[key] = unit if kept == constraints else Unit(
-            {**unit.definition, "constraints": kept or None})
+        columns = unit.definition.get("columns")
+        plain = [{k: v for k, v in c.items() if k not in SETTINGS} for c in columns] \
+            if columns else columns
+        out[key] = unit if kept == constraints and plain == columns else Unit(
+            {**unit.definition, "constraints": kept or None, "columns": plain})
     return out
 
 

@@ -199,7 +199,7 @@ def compare(config: Config, history: History, migrated: sa.Connection,
 
 def _differences(head: snapshot.Snapshot, built: snapshot.Snapshot) -> list[snapshot.Difference]:
     """The migrated schema against the ORM's, NOT NULL constraints by their columns alone."""
-    return snapshot.compare(snapshot.without_not_null(head), snapshot.without_not_null(built))
+    return snapshot.compare(snapshot.portable(head), snapshot.portable(built))
 
 
 def target_metadata(config: Config, history: History, connection: sa.Connection) -> sa.MetaData:

@@ -85,8 +85,8 @@ def status(config: Config, target: targets.Target, scratch_url: str | None,
     findings = []
     # NOT NULL constraints only exist from PostgreSQL 18 on: the stage and the scratch server
     # may be of different majors, and nullability is compared per column anyway
-    for diff in snapshot.compare(snapshot.without_not_null(built_units),
-                                 snapshot.without_not_null(deployed_units)):
+    for diff in snapshot.compare(snapshot.portable(built_units),
+                                 snapshot.portable(deployed_units)):
         findings.append(_by_hand(stage, rev, diff))
     if findings:
         sql = migra_sql(deployed, built)

@@ -123,6 +123,18 @@ def narrow_column(project: Path) -> None:
     edit_revision(project, "09", "type_=sa.String(length=256)", "type_=sa.String(length=512)")
 
 
+def tune_column(setting: str) -> Callable[[Path], None]:
+    """Revision 09's upgrade also tunes a column it does not otherwise touch; its downgrade
+    leaves that be."""
+    def apply(project: Path) -> None:
+        anchor = ("    # varchar -> text is binary coercible: no table rewrite, the unique index "
+                  "is kept.\n")
+        edit_revision(project, "09", anchor, "    op.execute('ALTER TABLE persistence_schema."
+                      f"\"CollectionVersion\" ALTER COLUMN curator_name SET {setting}')\n"
+                      f"{anchor}")
+    return apply
+
+
 def rewrite_rows(project: Path) -> None:
     edit_revision(project, "14", " WHERE processing_status = 'CANCELED'", "")
 
@@ -160,6 +172,12 @@ BROKEN = {
                                       f"{PS}.CollectionVersion.curator_name"),
     "drops a NOT NULL": Broken(relax_not_null, CHANGES, "12", f"{PS}.CollectionVersion.owner"),
     "changes a column's type": Broken(narrow_column, CHANGES, "09", f"{PS}.DatasetArtifact.uri"),
+    **{f"leaves a column's {name}": Broken(tune_column(setting), CHANGES, "09",
+                                           f"{PS}.CollectionVersion.curator_name")
+       for name, setting in (("statistics target", "STATISTICS 500"),
+                             ("storage", "STORAGE EXTERNAL"),
+                             ("compression", "COMPRESSION pglz"),
+                             ("options", "(n_distinct = -1)"))},
     "rewrites rows": Broken(rewrite_rows, ROWS, "14", f"{PS}.DatasetVersion"),
     "deletes rows": Broken(delete_rows, ROWS, "11", f"{PS}.CollectionVersion"),
 }

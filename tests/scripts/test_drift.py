@@ -152,3 +152,18 @@ def test_a_renamed_columns_not_null_constraint_name_is_not_drift(project: Path) 
              '    owned_by: Mapped[str] = mapped_column(sa.String(128))')
     run = dbci("--json", "drift")
     assert (run.code, run.json()["findings"]) == (0, [])
+
+
+def test_a_columns_planner_and_storage_settings_are_not_drift(project: Path) -> None:
+    """An ORM cannot set a column's statistics target, storage or options: a migration that
+    does is no drift (the round trip still holds its downgrade to them)."""
+    add_revision(project, "tune_curator_name",
+                 "op.execute('ALTER TABLE persistence_schema.\"CollectionVersion\" ALTER COLUMN "
+                 "curator_name SET STATISTICS 500, ALTER COLUMN curator_name SET STORAGE "
+                 "EXTERNAL, ALTER COLUMN curator_name SET (n_distinct = -1)')",
+                 "op.execute('ALTER TABLE persistence_schema.\"CollectionVersion\" ALTER COLUMN "
+                 "curator_name SET STATISTICS -1, ALTER COLUMN curator_name SET STORAGE "
+                 "EXTENDED, ALTER COLUMN curator_name RESET (n_distinct)')")
+    run = dbci("--json", "drift")
+    assert (run.code, run.json()["findings"]) == (0, [])
+    assert dbci("--json", "roundtrip").code == 0

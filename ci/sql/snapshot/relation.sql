@@ -26,7 +26,17 @@ SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name,
                                            THEN a.attcollation::regcollation::text END,
                          'comment', (SELECT ds.description FROM pg_description ds
                                      WHERE ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass
-                                       AND ds.objsubid = a.attnum)) ORDER BY a.attnum)
+                                       AND ds.objsubid = a.attnum),
+                         -- Planner and storage settings (SET STATISTICS, STORAGE, COMPRESSION,
+                         -- options such as n_distinct), each where not the default; without
+                         -- pg_attver, which a patched PostgreSQL 15 stamps on every column anew
+                         -- at each ALTER TABLE.
+                         'statistics', nullif(a.attstattarget, -1),
+                         'storage', (SELECT nullif(a.attstorage, t.typstorage) FROM pg_type t
+                                     WHERE t.oid = a.atttypid),
+                         'compression', nullif(a.attcompression, ''),
+                         'options', (SELECT array_agg(o ORDER BY o) FROM unnest(a.attoptions) o
+                                     WHERE o NOT LIKE 'pg\_attver=%')) ORDER BY a.attnum)
                      FROM pg_attribute a
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
          -- PostgreSQL 18 names NOT NULL constraints after the table they were made in, so a
