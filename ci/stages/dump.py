@@ -37,9 +37,23 @@ TOOLS_MAJOR = 18
 NEWER_SETTINGS = re.compile(r"^SET transaction_timeout = .*;\n", re.MULTILINE)
 
 
+#: A column's options as pg_dump sets them after its table, one line per column.
+COLUMN_OPTIONS = re.compile(r"^(ALTER TABLE ONLY .+ ALTER COLUMN .+ SET \()([^()]*)(\);\n)",
+                            re.MULTILINE)
+#: The option a patched PostgreSQL 15 (these machines' own) stamps on every column it makes or
+#: alters: no other server knows it, so a dump that sets it loads nowhere else.
+STAMP = "pg_attver="
+
+
 def for_any_server(script: str) -> str:
-    """A plain-SQL script of the 18 tools, loadable by servers 14 to 18."""
-    return NEWER_SETTINGS.sub("", script)
+    """A plain-SQL script of the 18 tools, loadable by servers 14 to 18 (whichever it came
+    from: without :data:`STAMP` options)."""
+    return COLUMN_OPTIONS.sub(_without_stamp, NEWER_SETTINGS.sub("", script))
+
+
+def _without_stamp(line: re.Match[str]) -> str:
+    kept = [o for o in line[2].split(", ") if not o.startswith(STAMP)]
+    return f"{line[1]}{', '.join(kept)}{line[3]}" if kept else ""
 #: What a dump leaves out, so it loads anywhere as whoever loads it.
 PORTABLE = ("--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions",
             "--no-security-labels", "--no-tablespaces")
