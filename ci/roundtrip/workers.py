@@ -207,10 +207,11 @@ def _preload() -> None:
 def _at_once(managers: list[contextlib.AbstractContextManager[T]],
              meanwhile: Callable[[], object]) -> Iterator[list[T]]:
     """Enter ``managers`` (scratch databases) each in a thread of its own while this one does
-    ``meanwhile``, and exit them so afterwards: ``CREATE`` and ``DROP DATABASE`` mostly wait
-    for the server's disk (to sync its WAL: 0.05 to 0.35 s on the PostgreSQL 15 here),
-    which they can do together. No thread is left while the block runs (a fork must find
-    none), and what was entered is exited whatever failed, an interrupt included."""
+    ``meanwhile``, and exit them so afterwards: ``CREATE`` and ``DROP DATABASE`` are the
+    server's work (its kernel making or removing files, a sync of its WAL: 0.05 to 0.4 s on
+    the PostgreSQL 15 here), which two can do at once. No thread is left while the block
+    runs (a fork must find none), and what was entered is exited whatever failed, an
+    interrupt included."""
     interrupted: BaseException | None = None
     with ThreadPoolExecutor(len(managers)) as pool:
         entering = [pool.submit(m.__enter__) for m in managers]
