@@ -198,7 +198,8 @@ def compare(config: Config, history: History, migrated: sa.Connection,
 
 
 def _differences(head: snapshot.Snapshot, built: snapshot.Snapshot) -> list[snapshot.Difference]:
-    """The migrated schema against the ORM's, NOT NULL constraints by their columns alone."""
+    """The migrated schema against the ORM's, NOT NULL constraints by their columns alone and
+    without the columns' planner and storage settings (:func:`snapshot.portable`)."""
     return snapshot.compare(snapshot.portable(head), snapshot.portable(built))
 
 
