@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from ci import compat
 from ci.config import Config
 from ci.db.embedded import embedded_url
-from ci.db.scratch import lent, never_lend
+from ci.db.scratch import never_lend
 from ci.errors import BadInput
 from ci.findings import display_path
 from ci.history import History, Revision, load_history
@@ -77,14 +77,15 @@ class Part:
 
 @contextlib.contextmanager
 def begin(config: Config, start: str | None = None, end: str | None = None,
-          shard: tuple[int, int] | None = None, target: targets.Target | None = None,
-          share: float | None = None, also: Also | None = None) -> Iterator[Started]:
-    """Start a round trip over a range: on ``target`` (an empty scratch database), else on a new
-    scratch database, dropped at the end. With two workers (see :func:`_split`), a forked child
-    starts checking ``share`` of the range (:data:`FIRST_SHARE` unless given, read at the
-    call) at once, on a scratch database made together with this process's, so the caller
-    can do other work (lint) before :func:`roundtrip` checks the rest; then it does ``also``
-    (its value is ``Started.also`` after :func:`finish`; None without a child)."""
+          shard: tuple[int, int] | None = None, share: float | None = None,
+          also: Also | None = None) -> Iterator[Started]:
+    """Start a round trip over a range on a new scratch database, dropped at the end (where the
+    role may not create databases, the one it gives is lent). With two workers (see
+    :func:`_split`), a forked child starts checking ``share`` of the range
+    (:data:`FIRST_SHARE` unless given, read at the call) at once, on a scratch database made
+    together with this process's, so the caller can do other work (lint) before
+    :func:`roundtrip` checks the rest; then it does ``also`` (its value is ``Started.also``
+    after :func:`finish`; None without a child)."""
     history = load_history(config)
     for path in history.orphan_fixtures():
         raise BadInput(f"{display_path(path)}: names no revision of this history, so it would "
@@ -95,18 +96,14 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
         gc.freeze()  # the loaded modules and history: the collector need not walk them again
         outer.callback(gc.unfreeze)  # (in either process: the child starts from this heap)
         first = _split(config, checked, FIRST_SHARE if share is None else share)
-        if target is None and config.database_url is None:
+        if config.database_url is None:
             embedded_url()  # the embedded server is up before the threads make databases
-        elif target is None and first and not targets.may_create(config):
+        elif first and not targets.may_create(config):
             first = 0  # it lends the one database it has: there is no second to be had
-        if target is not None and lent(target.url):
-            first = 0
-        theirs: list[targets.Target] = []
-        if target is None:  # made at once (the second worker's too), dropped once it is gone
-            count = 1 + (_databases(also) if first else 0)
-            *theirs, target = outer.enter_context(_at_once(
-                [targets.scratch(config, lend=not first) for _ in range(count)],
-                meanwhile=_preload))
+        # made at once (the second worker's too), dropped once the second worker is gone
+        count = 1 + (_databases(also) if first else 0)
+        *theirs, target = outer.enter_context(_at_once(
+            [targets.scratch(config, lend=not first) for _ in range(count)], meanwhile=_preload))
         child = outer.enter_context(in_fork(partial(  # waited for once this run's work is done
             _first_part, config, history, before, checked[:first], also, theirs))) \
             if first else None
@@ -115,8 +112,7 @@ def begin(config: Config, start: str | None = None, end: str | None = None,
 
 def roundtrip(config: Config, start: str | None = None, end: str | None = None,
               shard: tuple[int, int] | None = None,
-              progress: Callable[[str], None] | None = None,
-              target: targets.Target | None = None, capture: frozenset[str] = frozenset(),
+              progress: Callable[[str], None] | None = None, capture: frozenset[str] = frozenset(),
               schema_after: int | None = None, started: Started | None = None) -> RoundTripResult:
     """Check every revision in range (see :func:`begin`); or, of a round trip ``started``
     already, this process's part alone (:func:`finish` adds the second worker's).
@@ -128,7 +124,7 @@ def roundtrip(config: Config, start: str | None = None, end: str | None = None,
     checks the rest, so its database ends at the range's end.
     """
     if started is None:
-        with begin(config, start, end, shard, target) as started:
+        with begin(config, start, end, shard) as started:
             return finish(started, roundtrip(config, progress=progress, capture=capture,
                                              schema_after=schema_after, started=started))
     before, checked, first = started.before, started.checked, started.first
@@ -176,14 +172,13 @@ def _split(config: Config, checked: list[Revision], share: float) -> int:
 def _first_part(config: Config, history: History, before: list[Revision],
                 checked: list[Revision], also: Also | None,
                 given: list[targets.Target]) -> Iterator[Part]:
-    """The second worker's run: ``checked`` on a scratch database, then ``also`` on another;
-    the databases it was ``given`` (its parent drops them), else ones it makes, dropped with
-    what ``also`` made after the result is handed over."""
+    """The second worker's run: ``checked`` on the first scratch database it was ``given``,
+    then ``also`` on the second (its parent drops them); what ``also`` made is dropped after
+    the result is handed over."""
     trip = RoundTrip(config, history)
     never_lend()
     with contextlib.ExitStack() as stack:
-        mine, *more = given or [stack.enter_context(targets.scratch(config))
-                                for _ in range(_databases(also))]
+        mine, *more = given
         rest = also(stack, more[0]) if also else None
         connection = stack.enter_context(targets.connect(mine))
         trip.run(connection, before, checked)
