@@ -49,6 +49,7 @@ from bench.migrations import Alembic
 from ci.db.embedded import client_program
 from ci.db.scratch import scratch_database
 from ci.history import Revision
+from ci.stages.dump import for_any_server
 
 DBCI = Path(sys.executable).parent / "dbci"
 #: dbci's round-trip rule ids, in the oracle's words.
@@ -65,10 +66,6 @@ AND c.relname <> 'alembic_version'"""
 #: A column's options as pg_dump sets them after its table, one line per column.
 COLUMN_OPTIONS = re.compile(r"^ALTER TABLE ONLY \S+ ALTER COLUMN (?P<column>\S+) "
                             r"SET \((?P<options>.*)\);$")
-#: The option PostgreSQL 15 on these machines gives every column it makes, numbered as it makes
-#: it (no other server knows it): a column made again differs by it alone, so it is no
-#: difference the round trip could be asked to find.
-STAMP = re.compile(r"pg_attver=\d+")
 #: pg_dump's lines that are no object's: comments, psql commands, session settings.
 SESSION = ("--", "\\", "SET ", "SELECT pg_catalog.set_config")
 Key = tuple[str, str]  # (pg_dump's type, schema.name)
@@ -84,10 +81,13 @@ class Dump:
 
 def _objects(text: str) -> Iterator[tuple[Key, str]]:
     """pg_dump's entries by their ``-- Name:`` headers (without :data:`SESSION` lines); a
-    table's column and constraint lines become entries of their own."""
+    table's column and constraint lines become entries of their own. Read as any server
+    loads it (``for_any_server``): without the option PostgreSQL 15 on these machines stamps
+    on every column it makes or alters, by which alone a column made again would differ."""
     key: Key | None = None
     lines: list[str] = []
-    for line in [*text.splitlines(), "-- Name: end; Type: END; Schema: -; Owner: -"]:
+    for line in [*for_any_server(text).splitlines(),
+                 "-- Name: end; Type: END; Schema: -; Owner: -"]:
         header = HEADER.match(line)
         if header is None:
             if key is not None and line.strip() and not line.startswith(SESSION):
@@ -100,7 +100,7 @@ def _objects(text: str) -> Iterator[tuple[Key, str]]:
 
 def _split_table(key: Key, lines: list[str]) -> Iterator[tuple[Key, str]]:
     """``CREATE TABLE t (...)``: the table without its body, and each body line by name, a
-    column's with its options (``ALTER COLUMN c SET (...)``, but :data:`STAMP`)."""
+    column's with its options (``ALTER COLUMN c SET (...)``)."""
     rest: list[str] = []
     items: dict[Key, str] = {}
     for line in lines:
@@ -112,10 +112,8 @@ def _split_table(key: Key, lines: list[str]) -> Iterator[tuple[Key, str]]:
             else:
                 items[("COLUMN", f"{key[1]}.{item.split()[0]}")] = item
         elif options is not None:
-            kept = [o for o in options["options"].split(", ") if not STAMP.fullmatch(o)]
-            if kept:
-                column = ("COLUMN", f"{key[1]}.{options['column']}")
-                items[column] = f"{items.get(column, '')} ({', '.join(kept)})"
+            column = ("COLUMN", f"{key[1]}.{options['column']}")
+            items[column] = f"{items.get(column, '')} ({options['options']})"
         else:
             rest.append(line)
     yield from items.items()
