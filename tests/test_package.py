@@ -19,21 +19,39 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv holding the wheel built from this checkout; its ``dbci``. As the action
-    installs it: a venv without pip (so without the setuptools Python 3.11 bundles), then the
-    hashed lock, then dbci without dependencies."""
-    root = tmp_path_factory.mktemp("wheel")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from this checkout."""
+    dist = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w",
-                    str(root / "dist"), str(REPO)], check=True, capture_output=True)
-    (wheel,) = (root / "dist").glob("dbci-*.whl")
-    venv.create(root / "venv", symlinks=True)
-    python = root / "venv" / "bin" / "python"
-    for args in (["--require-hashes", "-r", str(REPO / "requirements" / "deploy.txt")],
-                 [str(wheel)]):
-        subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
-                        "--quiet", "--no-deps", *args], check=True, capture_output=True)
-    return root / "venv" / "bin" / "dbci"
+                    str(dist), str(REPO)], check=True, capture_output=True)
+    (built,) = dist.glob("dbci-*.whl")
+    return built
+
+
+def _venv(root: Path, *installs: list[str]) -> Path:
+    """A fresh venv without pip (so without the setuptools Python 3.11 bundles), each of
+    ``installs`` done into it by this pip; its ``dbci``."""
+    venv.create(root, symlinks=True)
+    for args in installs:
+        subprocess.run([sys.executable, "-m", "pip", "--python", str(root / "bin" / "python"),
+                        "install", "--quiet", *args], check=True, capture_output=True)
+    return root / "bin" / "dbci"
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel in a fresh venv as the action installs it: the hashed lock, then dbci, both
+    without dependencies; its ``dbci``."""
+    lock = str(REPO / "requirements" / "deploy.txt")
+    return _venv(tmp_path_factory.mktemp("action") / "venv",
+                 ["--no-deps", "--require-hashes", "-r", lock], ["--no-deps", str(wheel)])
+
+
+@pytest.fixture(scope="module")
+def resolved(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel in a fresh venv as ``pip install dbci`` installs it, its dependencies as
+    pip's resolver picks them from the wheel's metadata; its ``dbci``."""
+    return _venv(tmp_path_factory.mktemp("pip") / "venv", [str(wheel)])
 
 
 def test_the_wheel_carries_every_sql_file(installed: Path, tmp_path: Path) -> None:
@@ -48,16 +66,19 @@ def test_the_wheel_carries_every_sql_file(installed: Path, tmp_path: Path) -> No
     assert shipped == source
 
 
-@pytest.mark.parametrize(("command", "says"), [
-    ("roundtrip", "roundtrip: 14 revisions: 14 passed in "),
-    ("check", "## dbci check: ✅ all checks pass"),
-    ("diff", 'create table "persistence_schema"."CollectionVersion"'),  # without pkg_resources
+@pytest.mark.parametrize(("how", "command", "says"), [
+    ("installed", "roundtrip", "roundtrip: 14 revisions: 14 passed in "),
+    ("installed", "check", "## dbci check: ✅ all checks pass"),
+    ("installed", "diff", 'create table "persistence_schema"."CollectionVersion"'),
+    # the wheel's own metadata names all it needs (no setuptools, so no pkg_resources)
+    ("resolved", "check", "## dbci check: ✅ all checks pass"),
 ])
-def test_the_wheel_checks_the_reference_project(installed: Path, tmp_path: Path,
-                                               command: str, says: str) -> None:
+def test_the_wheel_checks_the_reference_project(how: str, command: str, says: str,
+                                               tmp_path: Path,
+                                               request: pytest.FixtureRequest) -> None:
     project = copy_project(tmp_path / "project")
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    done = subprocess.run([str(installed), command], cwd=project, env=env,
+    done = subprocess.run([str(request.getfixturevalue(how)), command], cwd=project, env=env,
                           capture_output=True, text=True)
     assert (done.returncode, done.stderr) == (0, ""), done.stdout + done.stderr
     assert says in done.stdout
