@@ -10,6 +10,10 @@ Roles that may not create event triggers take a slower path with whole snapshots
 such; revisions that commit themselves (``autocommit_block``) are still read by what they touched,
 but every table's rows are digested again (a commit may start the write counters afresh).
 
+The revisions before the checked ones are brought up without the event triggers (they would
+only log what the whole read after them reads anyway), unless one has a data fixture, whose
+reads need them.
+
 The state machine, the same on either worker. Every step starts SETTLED: in the transaction
 Alembic holds (``context._transaction``), no savepoint, the schema at the last upgrade, the
 catalog and row digests read from it, Alembic's memo of the named types it created matching it.
@@ -102,15 +106,16 @@ class RoundTrip:
             conn = context.connection
             assert conn is not None
             self.context = context
-            self.reader = StepReader.install(conn, (context.version_table_schema or "public",
-                                                     context.version_table))
             self.watch = Watch(conn)
+            early = any(rev.id in self.data for rev in before)  # a fixture's reads need them
+            reader = self._track(conn, context) if early else None
             failed = self._bring_up(conn, before, others)
             if failed is not None:
                 self.outcomes += [Outcome(r.id, "not run", note=f"after {failed} failed")
                                   for r in checked]
                 self.stopped = True
                 return
+            reader = reader or self._track(conn, context)
             self._settle(conn, self._read(whole=True))
             total = others + len(checked)
             for index, rev in enumerate(checked, start=1):
@@ -125,13 +130,20 @@ class RoundTrip:
                 if index % COMMIT_EVERY == 0:
                     self._commit()
             if not self.stopped:  # an autocommit revision's failure leaves no transaction
-                self.reader.uninstall()  # to do it in
+                reader.uninstall()  # to do it in
 
         try:
             run_env(self.config, self.history, connection, body)
         finally:
             if self.watch is not None:
                 self.watch.close()
+
+    def _track(self, conn: sa.Connection, context: MigrationContext) -> StepReader:
+        """Install the event triggers that name what each step touches (see
+        :class:`StepReader`)."""
+        self.reader = StepReader.install(conn, (context.version_table_schema or "public",
+                                                context.version_table))
+        return self.reader
 
     def _bring_up(self, conn: sa.Connection, before: list[Revision], others: int) -> str | None:
         """Upgrade through ``before`` unchecked (loading their data fixtures, keeping their

@@ -252,6 +252,20 @@ def test_a_periodic_commit_after_a_self_committing_revision(
     assert {outcomes(run)[ids[n - 1]][1] for n in (5, 50, 99, 101)} == {"autocommit"}
 
 
+def test_what_the_bring_up_made_is_traced_by_the_checks_after_it(
+        history: Callable[..., str]) -> None:
+    """The revisions before the range run without the event triggers (nothing reads what they
+    touched); a checked revision that drops or renames what they made is still read by what it
+    touched, on the fast path."""
+    history('op.create_index("ix_t_x", "t", ["x"])', 'op.drop_index("ix_t_x", table_name="t")')
+    drops = history('op.drop_index("ix_t_x", table_name="t")')  # and never makes it again
+    renames = history('op.rename_table("t", "u")', 'op.rename_table("u", "t")')
+    run = roundtrip("--from", drops)
+    assert outcomes(run) == {drops: ("failed", "fast"), renames: ("passed", "fast")}
+    assert {(f["rule"], f["revision"], f["object"]) for f in run.json()["findings"]} == {
+        ("downgrade-drops-objects", drops, "public.ix_t_x")}
+
+
 def test_a_periodic_commit_while_bringing_up_the_revisions_before_the_range(
         history: Callable[..., str]) -> None:
     ids = long_history(history, 103, {3, 60})
