@@ -23,6 +23,7 @@ from conftest import (
     dbci,
     edit_orm,
     edit_revision,
+    run_sql,
     scratch_databases,
     user_objects,
     wait_for,
@@ -258,18 +259,13 @@ on_the_embedded_server = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL"))
 
 def tablespaces(url: str) -> dict[str, str]:
     """dbci's tablespaces on a server: name -> folder."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return dict(connection.exec_driver_sql(
-                "SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace "
-                "WHERE starts_with(spcname, 'dbci_')").all())
-    finally:
-        engine.dispose()
+    return dict(run_sql(url, "SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace "
+                             "WHERE starts_with(spcname, 'dbci_')"))
 
 
 @on_the_embedded_server
 def test_a_scratch_database_of_the_embedded_server_is_in_memory_and_leaves_nothing() -> None:
+    embedded_url()  # its user owns the folders
     if embedded.memory_folder("dbci_room_test") is None:
         pytest.skip("no room in memory here: the databases stay on disk")
     (embedded.MEMORY / "dbci_room_test").rmdir()
