@@ -57,7 +57,16 @@ def embedded_cache() -> Iterator[Path]:
     os.environ["DBCI_CACHE_DIR"] = str(cache)
     yield cache
     stop_embedded()
+    free_memory_folders(cache / "pg18")
     shutil.rmtree(cache, ignore_errors=True)
+
+
+def free_memory_folders(pgdata: Path) -> None:
+    """Remove the memory folders of a stopped test server's tablespaces (those of scratch
+    databases a killed run left): its cache folder goes, and with it whatever would drop them."""
+    for link in (pgdata / "pg_tblspc").glob("*"):
+        if link.is_symlink():
+            shutil.rmtree(os.readlink(link), ignore_errors=True)
 
 
 #: Set by CI systems and GitHub Actions; tests set them where they mean to.
@@ -629,11 +638,13 @@ class OwnServer:
                           user=user)
 
     def stop(self) -> None:
-        """Stop it, if it runs."""
+        """Stop it, if it runs, and free the memory its scratch databases may still hold (a
+        run killed on it)."""
         with self._as_current():
             if (self.cache / "pg18" / "postmaster.pid").exists():
                 with contextlib.suppress(Exception):
                     stop_embedded()
+        free_memory_folders(self.cache / "pg18")
 
     @contextlib.contextmanager
     def _as_current(self) -> Iterator[None]:

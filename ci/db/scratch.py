@@ -7,7 +7,6 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -78,21 +77,8 @@ def _sweep_stale(conn: sa.Connection, embedded: bool) -> None:
     for name in _stale(conn, "pg_database", "datname", embedded):
         with contextlib.suppress(DBAPIError):  # another run is sweeping it right now
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    if embedded:
-        for name in _stale(conn, "pg_tablespace", "spcname", embedded):
-            _drop_tablespace(conn, name)
-        _sweep_memory()
-
-
-def _sweep_memory() -> None:
-    """Remove the memory folders that ended dbci processes of this machine left where no
-    server drops them any more (its cache folder was deleted after a run was killed): they
-    would hold memory until the machine restarts. A server that still knows one makes it
-    again, empty, before it starts (its database goes at the next sweep)."""
-    for folder in MEMORY.glob(SCRATCH_PREFIX + "*"):
-        number = folder.name.removeprefix(SCRATCH_PREFIX).split("_", 1)[0]
-        if number.isdigit() and not _pid_alive(int(number)):
-            shutil.rmtree(folder, ignore_errors=True)
+    for name in _stale(conn, "pg_tablespace", "spcname", embedded) if embedded else ():
+        _drop_tablespace(conn, name)
 
 
 def _stale(conn: sa.Connection, catalog: str, column: str, embedded: bool) -> list[str]:

@@ -23,6 +23,7 @@ from conftest import (
     dbci,
     edit_orm,
     edit_revision,
+    free_memory_folders,
     run_sql,
     scratch_databases,
     user_objects,
@@ -278,30 +279,6 @@ def test_a_scratch_database_of_the_embedded_server_is_in_memory_and_leaves_nothi
 
 
 @on_the_embedded_server
-def test_memory_folders_of_ended_runs_are_removed_though_no_server_knows_them() -> None:
-    """A run killed, then its server's cache folder deleted: its scratch database's memory
-    folder is removed at the next sweep; a running process's stays."""
-    gone = embedded.MEMORY / f"dbci_{_ended_pid()}_0badcafe"
-    kept = embedded.MEMORY / f"dbci_{os.getpid()}_0badcafe"
-    try:
-        for folder in (gone, kept):
-            (folder / "PG_18_0" / "1").mkdir(parents=True)
-        with scratch.scratch_database(None):
-            pass
-        assert not gone.exists() and kept.is_dir()
-    finally:
-        for folder in (gone, kept):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _ended_pid() -> int:
-    """The id of a process that has ended."""
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
-
-
-@on_the_embedded_server
 def test_the_embedded_server_starts_again_after_the_machine_restarted_mid_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A restart empties memory and kills the server uncleanly: its log then replays into the
@@ -328,8 +305,7 @@ def test_the_embedded_server_starts_again_after_the_machine_restarted_mid_run(
         try:
             stop_embedded()
         finally:  # a failed run's memory folders go with the test's server
-            for link in (tmp_path / "cache" / "pg18" / "pg_tblspc").glob("*"):
-                shutil.rmtree(os.readlink(link), ignore_errors=True)
+            free_memory_folders(tmp_path / "cache" / "pg18")
             embedded_url.cache_clear()
 
 
