@@ -18,12 +18,14 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from ci import compat
-from ci.errors import OutsideFailure, error_line
+from ci.errors import BadInput, OutsideFailure, error_line
 
 EMBEDDED_DIR = "pg18"
 #: Memory (tmpfs) for the embedded server's scratch databases, and the room it must have free.
 MEMORY = Path("/dev/shm")
 MEMORY_ROOM = 2 << 30
+#: Set to 1, it keeps them on disk (a history whose data would not fit in memory).
+ON_DISK = "DBCI_SCRATCH_ON_DISK"
 
 
 def cache_dir() -> Path:
@@ -79,8 +81,10 @@ def embedded_url() -> str:
 
 def memory_folder(name: str) -> Path | None:
     """A new empty folder ``name`` in memory for a scratch database of the embedded server,
-    the server's user its owner; None where memory has no room (a container's 64 MB) or none
-    can be made there."""
+    the server's user its owner; None where memory has no room (a container's 64 MB), none
+    can be made there, or ``DBCI_SCRATCH_ON_DISK=1`` asks for the disk."""
+    if _on_disk():
+        return None
     try:
         free = os.statvfs(MEMORY)
         if free.f_bavail * free.f_frsize < MEMORY_ROOM:
@@ -95,6 +99,15 @@ def memory_folder(name: str) -> Path | None:
         folder.rmdir()
         return None
     return folder
+
+
+def _on_disk() -> bool:
+    """Whether ``DBCI_SCRATCH_ON_DISK`` is 1 (0 or unset: memory where it has room)."""
+    value = os.environ.get(ON_DISK, "").strip()
+    if value not in ("", "0", "1"):
+        raise BadInput(f"{ON_DISK}={value[:40]!r}: give 1 to keep the embedded server's scratch "
+                       "databases on disk, or 0")
+    return value == "1"
 
 
 def _give_to_server(folder: Path) -> None:

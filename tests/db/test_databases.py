@@ -279,6 +279,19 @@ def test_a_scratch_database_of_the_embedded_server_is_in_memory_and_leaves_nothi
 
 
 @on_the_embedded_server
+def test_scratch_databases_stay_on_disk_when_asked(project: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBCI_SCRATCH_ON_DISK", "1")
+    with scratch.scratch_database(None):
+        assert tablespaces(embedded_url()) == {}
+    monkeypatch.setenv("DBCI_SCRATCH_ON_DISK", "yes")
+    run = dbci("roundtrip")
+    assert (run.code, run.err) == (2, "dbci roundtrip: DBCI_SCRATCH_ON_DISK='yes': give 1 to "
+                                      "keep the embedded server's scratch databases on disk, "
+                                      "or 0\n")
+
+
+@on_the_embedded_server
 def test_the_embedded_server_starts_again_after_the_machine_restarted_mid_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A restart empties memory and kills the server uncleanly: its log then replays into the
