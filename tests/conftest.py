@@ -33,7 +33,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import make_url
 
 from ci import cli
-from ci.db.embedded import _package, embedded_url, stop_embedded
+from ci.db.embedded import _package, embedded_url, memory_folders, stop_embedded
 from ci.db.runners import create_engine, run_script
 from ci.db.scratch import scratch_database, server_url
 
@@ -64,9 +64,8 @@ def embedded_cache() -> Iterator[Path]:
 def free_memory_folders(pgdata: Path) -> None:
     """Remove the memory folders of a stopped test server's tablespaces (those of scratch
     databases a killed run left): its cache folder goes, and with it whatever would drop them."""
-    for link in (pgdata / "pg_tblspc").glob("*"):
-        if link.is_symlink():
-            shutil.rmtree(os.readlink(link), ignore_errors=True)
+    for folder in memory_folders(pgdata):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 #: Set by CI systems and GitHub Actions; tests set them where they mean to.

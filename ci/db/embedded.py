@@ -118,16 +118,22 @@ def _give_to_server(folder: Path) -> None:
         os.chown(folder, owner.st_uid, owner.st_gid)
 
 
+def memory_folders(pgdata: Path) -> list[Path]:
+    """The memory folders the tablespaces of the server in ``pgdata`` name, made or not."""
+    links = pgdata / "pg_tblspc"
+    targets = [Path(os.readlink(link)) for link in (links.iterdir() if links.is_dir() else ())
+               if link.is_symlink()]
+    return [target for target in targets if target.parent == MEMORY]
+
+
 def _remake_memory_folders(pgdata: Path) -> None:
     """Make again the memory folders of scratch databases that a restart of the machine
     emptied: the server would not start without them (it replays its log into them). The next
     run drops what they held."""
-    links = pgdata / "pg_tblspc"
-    for link in links.iterdir() if links.is_dir() else ():
-        target = Path(os.readlink(link)) if link.is_symlink() else None
-        if target is not None and target.parent == MEMORY and not target.exists():
-            target.mkdir(mode=0o700)
-            _give_to_server(target)
+    for folder in memory_folders(pgdata):
+        if not folder.exists():
+            folder.mkdir(mode=0o700)
+            _give_to_server(folder)
 
 
 def client_program(name: str) -> Path:
