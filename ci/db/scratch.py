@@ -235,7 +235,8 @@ def _create_database(conn: sa.Connection, name: str, memory: Path | None = None)
             conn.exec_driver_sql(f'CREATE TABLESPACE "{name}" LOCATION %(l)s',
                                  {"l": str(memory)})
         except DBAPIError:  # the server may not use the folder: the database goes on disk
-            memory.rmdir()
+            with contextlib.suppress(OSError):  # else the drop at the end removes it
+                memory.rmdir()
         else:
             conn.exec_driver_sql(f'COMMENT ON TABLESPACE "{name}" IS %(c)s', {"c": comment})
             where = f' TABLESPACE "{name}"'
