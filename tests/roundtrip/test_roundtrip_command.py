@@ -409,7 +409,7 @@ def test_the_fast_path_and_whole_snapshots_agree_on_a_generated_history(
     ini = str(project.ini)
     fast = dbci("--json", "--config", ini, "roundtrip")
     slow = dbci("--json", "--config", ini, "--database-url", make_role("CREATEDB"), "roundtrip")
-    assert fast.code == slow.code == 1, fast.out
+    assert (fast.code, slow.code) == (1, 1), f"{fast.out}{fast.err}\n---\n{slow.out}{slow.err}"
     assert {r["path"] for r in fast.json()["revisions"]} == {"fast"}
     assert {r["path"] for r in slow.json()["revisions"]} == {"whole snapshots"}
     assert fast.json()["findings"] == slow.json()["findings"]
