@@ -8,10 +8,13 @@ SELECT c.oid, n.nspname, c.relname, format('%I.%I', n.nspname, c.relname) AS nam
 FROM (SELECT c.oid, c.relname, c.relnamespace,
              pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
                + pg_stat_get_xact_tuples_deleted(c.oid) AS writes
-      FROM pg_class c
+      FROM (SELECT * FROM pg_class c WHERE :discover
+            UNION ALL  -- else each wanted one by its oid, as relation.sql does
+            SELECT c.*
+            FROM (SELECT DISTINCT w.oid FROM wanted w
+                  WHERE w.kind = 'relation' AND NOT :discover) w
+            CROSS JOIN LATERAL (SELECT * FROM pg_class c WHERE c.oid = w.oid OFFSET 0) c) c
       WHERE c.relkind IN ('r', 'p')
-        AND (:discover OR c.oid = ANY (ARRAY(SELECT w.oid FROM wanted w
-                                             WHERE w.kind = 'relation')))
       OFFSET 0) c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')

@@ -11,10 +11,12 @@ taken AS (
       AND (SELECT count(*) FROM pg_depend e WHERE e.classid = t.classid
            AND e.objid = t.objid AND e.deptype = 'e') = 0
 ), now AS (
-    -- The live objects that are units of their own, named as they are now.
+    -- The live objects that are units of their own, named as they are now. pg_class is
+    -- looked up by oid, one key at a time (LATERAL, OFFSET 0), as in snapshot/relation.sql.
     SELECT c.oid AS objid, n.nspname AS schema, c.relname AS name
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = ANY (ARRAY(SELECT objid FROM live WHERE classid = 'pg_class'::regclass))
+    FROM (SELECT DISTINCT objid FROM live WHERE classid = 'pg_class'::regclass) l
+    CROSS JOIN LATERAL (SELECT * FROM pg_class c WHERE c.oid = l.objid OFFSET 0) c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
     UNION ALL
     SELECT t.oid, n.nspname, t.typname
     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
@@ -73,11 +75,14 @@ taken AS (
            l.classid
     FROM dependents l
 ), touched AS (
-    -- Each kind by `oid = ANY (ARRAY(...))`: an index scan, however stale the statistics of
-    -- a catalog the round trip grows inside one transaction.
+    -- Each kind by `oid = ANY (ARRAY(...))`, an index scan however stale the statistics of a
+    -- catalog the round trip grows inside one transaction; pg_class, where the planner scans
+    -- it whole instead, one oid at a time as in `now`.
     SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = ANY (ARRAY(SELECT relid FROM holder)) AND c.relkind <> 'c'
+    FROM (SELECT DISTINCT relid FROM holder) h
+    CROSS JOIN LATERAL (SELECT * FROM pg_class c WHERE c.oid = h.relid OFFSET 0) c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind <> 'c'
     UNION
     SELECT 'type', n.nspname, t.typname
     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace

@@ -94,9 +94,14 @@ SELECT 'relation' AS kind, n.nspname AS schema, c.relname AS name,
          || ARRAY(SELECT d.oid FROM pg_attrdef d WHERE d.adrelid = c.oid)
          || ARRAY(SELECT r.oid FROM pg_rewrite r WHERE r.ev_class = c.oid)
          || ARRAY(SELECT p.oid FROM pg_policy p WHERE p.polrelid = c.oid) AS oids
-FROM (SELECT * FROM pg_class c  -- the wanted ones first, by oid (OFFSET 0 keeps it so)
-      WHERE :everything OR c.oid = ANY (ARRAY(SELECT w.oid FROM wanted w
-                                             WHERE w.kind = 'relation'))
+-- Else the wanted ones first, each looked up by its oid (LATERAL and OFFSET 0 keep it so):
+-- `oid = ANY (...)` is planned as a scan of the whole catalog while it is small, and a prepared
+-- statement keeps that plan as the round trip grows the catalog.
+FROM (SELECT * FROM pg_class c WHERE :everything
+      UNION ALL
+      SELECT c.*
+      FROM (SELECT DISTINCT w.oid FROM wanted w WHERE w.kind = 'relation' AND NOT :everything) w
+      CROSS JOIN LATERAL (SELECT * FROM pg_class c WHERE c.oid = w.oid OFFSET 0) c
       OFFSET 0) c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
