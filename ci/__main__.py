@@ -1,5 +1,5 @@
 """``python -m ci`` runs dbci."""
 
-from ci.cli import entry
+from ci.launch import entry
 
 entry()

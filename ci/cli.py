@@ -37,6 +37,7 @@ from ci.errors import (
     internal,
 )
 from ci.findings import Finding
+from ci.launch import common, named
 from ci.output import Printer
 
 
@@ -69,33 +70,6 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self, message)
 
 
-def _named(argv: Sequence[str] | None) -> str | None:
-    """The command ``argv`` names, read past the global options (None: none yet)."""
-    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
-    _common(parser, top=True)
-    parser.add_argument("command", nargs="?")
-    try:
-        known, _ = parser.parse_known_args(argv)
-    except argparse.ArgumentError:
-        return None  # the full parser says what is wrong
-    return str(known.command) if known.command else None
-
-
-def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """Flags accepted before or after the subcommand."""
-    default = None if top else argparse.SUPPRESS
-    group = parser.add_argument_group("global options")
-    group.add_argument("-c", "--config", default="alembic.ini" if top else argparse.SUPPRESS,
-                       metavar="PATH", help="the project's alembic.ini (default: ./alembic.ini)")
-    group.add_argument("--database-url", default=default, metavar="URL",
-                       help="PostgreSQL to use instead of the embedded one (env DATABASE_URL)")
-    for flag, text in (("--json", "print one JSON document"),
-                       ("--github", "also print GitHub workflow annotations"),
-                       ("--debug", "show tracebacks of expected failures")):
-        group.add_argument(flag, action="store_true", default=False if top else argparse.SUPPRESS,
-                           help=text)
-
-
 def _add(sub: argparse._SubParsersAction[Any], command: Command | Group,
          prefix: str) -> None:
     parser = sub.add_parser(command.name, help=command.help, description=command.help)
@@ -105,7 +79,7 @@ def _add(sub: argparse._SubParsersAction[Any], command: Command | Group,
         for member in command.commands:
             _add(inner, member, name)
         return
-    _common(parser, top=False)
+    common(parser, top=False)
     command.arguments(parser)
     parser.set_defaults(command=command, command_name=name)
 
@@ -124,7 +98,7 @@ def build_parser(commands: Sequence[Command | Group] | None = None) -> argparse.
         prog="dbci", description="Checks and migrations for Alembic + PostgreSQL projects.",
         epilog="exit codes: 0 ok, 1 a check found problems, 2 bad input or configuration, "
                "3 an outside system failed")
-    _common(parser, top=True)
+    common(parser, top=True)
     parser.add_argument("--version", action="version", version=f"dbci {_version()}")
     sub = parser.add_subparsers(dest="command_group", metavar="COMMAND", required=True)
     for command in discover() if commands is None else commands:
@@ -136,7 +110,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
          err: TextIO | None = None, commands: Sequence[Command | Group] | None = None) -> int:
     """Run ``dbci``; returns the exit code."""
     if commands is None:
-        commands = discover(_named(argv))
+        known = named(argv)
+        commands = discover(known.command if known else None)
     out, err = out or sys.stdout, err or sys.stderr
     with masking.scope():
         try:

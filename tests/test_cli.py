@@ -9,6 +9,7 @@ import json
 import runpy
 import sys
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from ci.command import Command, Group
 from ci.config import Config
 from ci.errors import OutsideFailure
 from ci.output import Printer
+from ci.scripts import SCRATCH_AHEAD
 from ci.stages.targets import Kind, Target
 
 
@@ -194,6 +196,12 @@ def test_a_url_learned_after_start_up_is_masked_everywhere(project: Path) -> Non
     assert "Traceback" in debug.err and "L8te-Secret" not in debug.out + debug.err
 
 
+def test_the_console_script_makes_scratch_databases_ahead_for_commands_that_exist() -> None:
+    assert set(SCRATCH_AHEAD) <= {c.name for c in cli.discover()}
+    (script,) = metadata.entry_points(group="console_scripts", name="dbci")
+    assert script.value == "ci.launch:entry"
+
+
 def _names(tree: ast.AST) -> set[str]:
     """Every identifier, attribute and string constant in a module."""
     found: set[str] = set()
@@ -209,7 +217,8 @@ def _names(tree: ast.AST) -> set[str]:
 
 def test_cli_names_no_command_and_no_command_imports_another() -> None:
     names = {c.name for c in cli.discover()}
-    assert not names & _names(ast.parse((REPO / "ci" / "cli.py").read_text()))
+    for module in ("cli.py", "launch.py"):
+        assert not names & _names(ast.parse((REPO / "ci" / module).read_text())), module
     for path in (REPO / "ci" / "scripts").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):

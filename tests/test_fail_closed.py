@@ -47,8 +47,9 @@ from sqlalchemy.engine import make_url
 
 from ci import squawk_cli as squawk
 from ci.atomic_files import replace_files
+from ci.db.lent import LENT_LOCK
 from ci.db.runners import ADMIN_APPLICATION, create_engine
-from ci.db.scratch import LENT_LOCK, SCRATCH_COMMENT
+from ci.db.scratch import SCRATCH_COMMENT
 from ci.errors import BadInput
 
 ENV_PY = "database/env.py"

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from ci import compat, snapshot
 from ci.alembic_env import run_env
 from ci.config import Config
-from ci.db.scratch import lent
+from ci.db.lent import lent
 from ci.errors import BadInput, DbciError, error_line
 from ci.findings import Finding, Verdict, count, display_path
 from ci.history import History, load_history

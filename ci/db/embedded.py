@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from ci import compat
 from ci.errors import BadInput, OutsideFailure, error_line
 
 EMBEDDED_DIR = "pg18"
@@ -138,6 +137,8 @@ def _remake_memory_folders(pgdata: Path) -> None:
 
 def client_program(name: str) -> Path:
     """A PostgreSQL client program (pg_dump, pg_restore, psql) of the embedded build."""
+    from ci import compat  # Alembic's import (0.1 s), which reaching a server does not need
+
     return compat.embedded_programs(_package()) / name
 
 

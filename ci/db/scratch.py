@@ -8,8 +8,11 @@ import os
 import re
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,7 +20,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from ci.db.embedded import MEMORY, embedded_url, memory_folder
-from ci.db.runners import ADMIN_APPLICATION, create_engine, run_script
+from ci.db.lent import lent_database
+from ci.db.runners import ADMIN_APPLICATION, create_engine
 from ci.db.urls import mask_url, normalize_url
 from ci.errors import BadInput, OutsideFailure, error_line
 
@@ -32,18 +36,13 @@ SCRATCH_COMMENT = "dbci scratch database: host={host} pid={pid}"
 _SCRATCH_COMMENT = re.compile(r"dbci scratch database: host=(?P<host>\S+) pid=(?P<pid>\d+)")
 
 
-#: The advisory lock a run holds on a database it was lent (a role without CREATEDB), so runs
-#: that share one take turns.
-LENT_LOCK = 0x64626369  # "dbci"
-
-
 @contextlib.contextmanager
 def named_database(server: str | None, name: str) -> Iterator[str]:
     """A new database called ``name`` on ``server`` (None: the embedded one), kept when the
     block succeeds and dropped when it fails (bad input leaves nothing behind); its URL.
     Refuses a name that is taken."""
     base = server_url(server)
-    admin = create_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+    admin = _admin(base)
     try:
         with admin.connect() as conn:
             if conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(n)s",
@@ -121,6 +120,8 @@ def may_create_databases(database_url: str | None) -> bool:
     if database_url is None:
         return True
     base = server_url(database_url)
+    if _made_ahead(base):  # it made some already
+        return True
     admin = create_engine(base, ADMIN_APPLICATION)
     try:
         with admin.connect() as conn:
@@ -151,24 +152,25 @@ def scratch_database(database_url: str | None, lend: bool = True) -> Iterator[st
     On the embedded server, or on the server of a given URL. Where the given role may not create
     databases, the given database itself is lent, unless ``lend`` is False (a database made
     beside another, which could only wait for it): it must be empty, and is emptied afterwards
-    (see ``_lent_database`` for nested use).
+    (see ``lent_database`` for nested use).
     """
     base = server_url(database_url)
-    admin = create_engine(base, ADMIN_APPLICATION).execution_options(
-        isolation_level="AUTOCOMMIT")
-    name = f"{SCRATCH_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+    admin = _admin(base)
     embedded = database_url is None
+    ahead = _take_ahead(base)
+    name = ahead or _new_name()
     try:
-        with admin.connect() as conn:
-            _sweep_stale(conn, embedded)
-            _create_database(conn, name, memory_folder(name) if embedded else None)
+        if ahead is None:
+            with admin.connect() as conn:
+                _sweep_stale(conn, embedded)
+                _create_database(conn, name, memory_folder(name) if embedded else None)
     except ProgrammingError as exc:
         admin.dispose()
         refused = getattr(exc.orig, "pgcode", None) == "42501"  # insufficient_privilege
         if not refused or not (lend and _LENDING):
             raise OutsideFailure(f"cannot create a scratch database on {mask_url(base)}: "
                                  f"{error_line(exc)}") from exc
-        with _lent_database(base) as url:
+        with lent_database(base) as url:
             yield url
         return
     except OperationalError as exc:
@@ -191,6 +193,102 @@ def scratch_database(database_url: str | None, lend: bool = True) -> Iterator[st
                                  f"{mask_url(base)}: {error_line(exc)}") from exc
     finally:
         admin.dispose()
+
+
+def _admin(base: str) -> Engine:
+    """An engine on ``base`` (a server's maintenance database) for creating and dropping."""
+    return create_engine(base, ADMIN_APPLICATION).execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _new_name() -> str:
+    """A scratch database's name: the process that makes it, and a random part."""
+    return f"{SCRATCH_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+
+
+@dataclass(eq=False)
+class _Ahead:
+    """A scratch database being made ahead (see :func:`made_ahead`) on ``server``; ``name``
+    once it is made (None while it is, or when that failed)."""
+
+    server: str
+    thread: threading.Thread = field(init=False)
+    name: str | None = None
+
+    def make(self) -> None:
+        """Make it (in its thread); a failure leaves nothing and ``name`` None."""
+        admin, name = _admin(self.server), _new_name()
+        try:
+            with admin.connect() as conn:
+                _sweep_stale(conn, embedded=False)
+                _create_database(conn, name)
+            self.name = name
+        except Exception:  # noqa: BLE001 - whoever asks makes its own, and reports why not
+            _drop_quietly(admin, name, embedded=False)
+        finally:
+            admin.dispose()
+
+
+#: The scratch databases of :func:`made_ahead` not taken yet, with the process that made them.
+_AHEAD: list[tuple[int, _Ahead]] = []
+_AHEAD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def made_ahead(database_url: str, count: int) -> Iterator[None]:
+    """Have the server of ``database_url`` start making ``count`` scratch databases now, each
+    from a thread of its own, for :func:`scratch_database` to take instead of making one.
+
+    ``CREATE DATABASE`` is the server's work (0.1 to 0.3 s), which then overlaps what this
+    process does meanwhile: importing the command that asks for them. Those not taken are
+    dropped when the block ends. A failure is not reported here: the ``scratch_database``
+    that would have taken the database makes its own, and says what went wrong.
+    """
+    try:
+        server = normalize_url(database_url)
+    except BadInput:  # the command refuses it, as it would have
+        yield
+        return
+    made = [_Ahead(server) for _ in range(count)]
+    for ahead in made:
+        ahead.thread = threading.Thread(target=ahead.make, name="dbci-scratch", daemon=True)
+        ahead.thread.start()
+        with _AHEAD_LOCK:
+            _AHEAD.append((os.getpid(), ahead))
+    try:
+        yield
+    finally:
+        with _AHEAD_LOCK:
+            left = [a for pid, a in _AHEAD if a in made]
+            _AHEAD[:] = [(pid, a) for pid, a in _AHEAD if a not in made]
+        for ahead in left:
+            ahead.thread.join()
+        if names := [a.name for a in left if a.name]:
+            admin = _admin(server)
+            with ThreadPoolExecutor(len(names)) as pool:
+                for name in names:
+                    pool.submit(_drop_quietly, admin, name, False)
+            admin.dispose()
+
+
+def _made_ahead(server: str) -> list[_Ahead]:
+    """The databases this process made ahead on ``server`` and has not taken, once all it
+    made ahead are made (so a fork finds no thread at work)."""
+    with _AHEAD_LOCK:
+        mine = [a for pid, a in _AHEAD if pid == os.getpid()]
+    for ahead in mine:
+        ahead.thread.join()
+    return [a for a in mine if a.server == server and a.name]
+
+
+def _take_ahead(server: str) -> str | None:
+    """A database made ahead on ``server`` (see :func:`_made_ahead`), None when there is none."""
+    made = _made_ahead(server)
+    with _AHEAD_LOCK:  # another thread may have taken one meanwhile
+        for ahead in made:
+            if (os.getpid(), ahead) in _AHEAD:
+                _AHEAD.remove((os.getpid(), ahead))
+                return ahead.name
+    return None
 
 
 def _drop(admin: Engine, name: str, embedded: bool) -> None:
@@ -250,57 +348,3 @@ def _create_database(conn: sa.Connection, name: str, memory: Path | None = None)
             time.sleep(0.1 * (attempt + 1))
     conn.exec_driver_sql(f'COMMENT ON DATABASE "{name}" IS %(c)s', {"c": comment})
     conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-
-
-#: Databases this process was lent (URL -> how many scratch databases use it now).
-_LENT: dict[str, int] = {}
-
-
-def lent(url: str) -> bool:
-    """Whether a scratch database's URL is a database this process was lent (the role may not
-    create databases): there is no second one to be had."""
-    return url in _LENT
-
-
-@contextlib.contextmanager
-def _lent_database(url: str) -> Iterator[str]:
-    """The given database as the scratch one.
-
-    Runs that share it take turns (an advisory lock, which the server releases when a run is
-    killed). The first use must find it empty, or holding only what a killed dbci run left
-    (its ``dbci_track`` schema says so), which is dropped; it is emptied when the outermost use
-    ends. A nested use empties it on entry, so callers capture what they need from one scratch
-    database before they ask for the next.
-    """
-    engine = create_engine(url)
-    outermost = url not in _LENT
-    try:
-        with contextlib.ExitStack() as stack:
-            if outermost:
-                lock_engine = create_engine(url, ADMIN_APPLICATION)
-                stack.callback(lock_engine.dispose)
-                lock = stack.enter_context(lock_engine.connect())
-                lock.exec_driver_sql(f"SELECT pg_advisory_lock({LENT_LOCK})")
-                run_script(lock, "end_orphans")  # sessions of killed runs still at work
-                lock.commit()
-            with engine.begin() as conn:
-                if not outermost or run_script(conn, "lent_leftovers")[0][0]:
-                    run_script(conn, "empty_database")
-                elif run_script(conn, "user_objects")[0][0]:
-                    raise BadInput(
-                        f"{mask_url(url)}: the role may not create databases, so dbci works in "
-                        "this database, which must then be empty; it is not. Give an empty "
-                        "database or a role with CREATEDB"
-                    )
-                conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS dbci_track")  # dbci's mark
-            _LENT[url] = _LENT.get(url, 0) + 1
-            try:
-                yield url
-            finally:
-                _LENT[url] -= 1
-                if not _LENT[url]:
-                    del _LENT[url]
-                    with engine.begin() as conn:
-                        run_script(conn, "empty_database")
-    finally:
-        engine.dispose()

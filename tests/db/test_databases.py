@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,15 +27,18 @@ from conftest import (
     free_memory_folders,
     run_sql,
     scratch_databases,
+    server,
     user_objects,
     wait_for,
 )
 from sqlalchemy.engine import make_url
 
+from ci import launch
 from ci.db import embedded, scratch
 from ci.db.embedded import embedded_url, stop_embedded
 from ci.db.runners import create_engine
 from ci.db.urls import mask_url
+from ci.scripts import SCRATCH_AHEAD
 
 pytestmark = pytest.mark.db
 
@@ -83,6 +87,62 @@ def test_scratch_databases_are_dropped_after_each_command(
     before = scratch_databases()
     assert dbci(command).code == code
     assert scratch_databases() == before == set()
+
+
+# -- scratch databases made ahead, while the command is imported ------------------------------
+
+
+def _made_by(pid: int) -> set[str]:
+    return scratch_databases(prefix=f"dbci_{pid}_")
+
+
+def test_databases_made_ahead_are_taken_and_those_left_over_dropped() -> None:
+    with scratch.made_ahead(server(), 3):
+        with scratch.scratch_database(server()) as one, \
+                scratch.scratch_database(server()) as two:
+            made = _made_by(os.getpid())
+            assert len(made) == 3  # nothing made beyond the three
+            assert {make_url(one).database, make_url(two).database} < made
+            assert scratch.may_create_databases(server())
+        assert len(_made_by(os.getpid())) == 1  # the two taken are dropped as always
+    assert _made_by(os.getpid()) == set()
+
+
+def test_a_database_that_could_not_be_made_ahead_is_lent_when_asked(lent: str) -> None:
+    with scratch.made_ahead(lent, 2), scratch.scratch_database(lent) as url:
+        assert make_url(url).database == make_url(lent).database
+        assert not scratch.may_create_databases(lent)
+    assert user_objects(lent) == 0
+
+
+@pytest.mark.parametrize("command", sorted(SCRATCH_AHEAD))
+def test_the_console_script_drops_what_it_made_ahead_and_did_not_need(
+        project: Path, command: str) -> None:
+    """The reference project is too short for a second worker: one of the databases made
+    ahead is taken, the others are dropped on the way out."""
+    process = subprocess.Popen([str(DBCI), "--json", "--database-url", server(), command],
+                               cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert Run(process.returncode, out, err).json()["ok"] is True
+    assert _made_by(process.pid) == set()
+
+
+def test_ctrl_c_as_dbci_starts_drops_what_it_made_ahead(
+        project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before ``ci.cli`` handles signals (while it is imported), Ctrl-C is one line and 130."""
+    def interrupted() -> None:
+        assert wait_for(lambda: len(_made_by(os.getpid())) == 2)  # made ahead meanwhile
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "ci.cli", types.SimpleNamespace(entry=interrupted))
+    monkeypatch.setattr(sys, "argv", ["dbci", "--database-url", server(), "roundtrip"])
+    with pytest.raises(SystemExit) as exit_:
+        launch.entry()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == "dbci: interrupted as it started; it changed nothing\n"
+    assert _made_by(os.getpid()) == set()
 
 
 # -- a role that may not create databases lends dbci one empty database ----------------------
