@@ -37,6 +37,7 @@ from conftest import (
     edit_revision,
     folder_state,
     git,
+    run_sql,
     server,
     set_dbci,
     user_objects,
@@ -551,11 +552,11 @@ def test_a_lent_database_a_killed_run_left_is_cleaned_and_used(project: Path, le
     add_revision(project, "slow", 'op.execute("SELECT pg_sleep(30)")')
     process = subprocess.Popen([str(DBCI), "--database-url", lent, "roundtrip"], cwd=project,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while "public.committed" not in tables(lent) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    sleeping = "SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'"
+    reached = wait_for(lambda: process.poll() is not None or bool(run_sql(lent, sleeping)))
     process.send_signal(signal.SIGKILL)
-    process.communicate()
+    out, err = process.communicate()
+    assert reached and process.returncode == -signal.SIGKILL, out + err  # killed in "slow"
     assert "public.committed" in tables(lent)  # what the killed run had committed
     edit_file(next((project / "database" / "versions").glob("16_*_slow.py")), "pg_sleep(30)",
               "pg_sleep(0)")
