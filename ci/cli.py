@@ -169,17 +169,10 @@ def _summary(command: str, why: str) -> None:
                                f"run\n\n{why}\n")
 
 
-#: What an interrupt leaves, whatever the command: the handlers below let every ``with`` block
-#: end, so scratch databases are dropped, and a transaction under way (a revision a migrate was
-#: applying) is rolled back by the server; what was committed before stays.
-_UNDONE = ("nothing it had under way is kept (scratch databases dropped, open transactions "
-           "rolled back)")
-
-
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     printer = Printer(out=out, err=err, json=args.json, github=args.github)
     interrupts.reset()
-    ours = [number for number in interrupts.HANDLED  # so every `with` block ends (_UNDONE)
+    ours = [number for number in interrupts.HANDLED  # so every `with` block ends (UNDONE)
             if signal.getsignal(number) in (signal.SIG_DFL, signal.default_int_handler)]
     for number in ours:
         signal.signal(number, interrupts.record)
@@ -193,7 +186,7 @@ def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return code
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         if interrupts.by_signal():  # whatever the interrupt broke on its way out
-            printer.err.write(f"dbci {args.command_name}: interrupted; {_UNDONE}\n")
+            printer.err.write(f"dbci {args.command_name}: interrupted; {interrupts.UNDONE}\n")
             _summary(args.command_name, "interrupted")
             return EXIT_TERMINATED if signal.SIGTERM in interrupts.RECEIVED else \
                 EXIT_INTERRUPTED

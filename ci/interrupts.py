@@ -12,6 +12,12 @@ RECEIVED: list[int] = []
 #: The signals dbci turns into ``KeyboardInterrupt``, so that cleanup runs.
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
+#: What an interrupt leaves, whatever the command: the handlers let every ``with`` block end,
+#: so scratch databases are dropped, and a transaction under way (a revision a migrate was
+#: applying) is rolled back by the server; what was committed before stays.
+UNDONE = ("nothing it had under way is kept (scratch databases dropped, open transactions "
+          "rolled back)")
+
 
 def record(signum: int, frame: FrameType | None) -> None:
     """A signal handler: note the signal, then interrupt the work."""

@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ci.errors import EXIT_INTERRUPTED
+from ci import interrupts
+from ci.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 from ci.scripts import SCRATCH_AHEAD
 
 
@@ -31,10 +33,11 @@ def common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def named(argv: Sequence[str] | None) -> argparse.Namespace | None:
-    """The global options and the command ``argv`` names, read past the rest (None: the
-    full parser says what is wrong)."""
+    """The global options, whether help is asked for, and the command ``argv`` names, read past
+    the rest (None: the full parser says what is wrong)."""
     parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     common(parser, top=True)
+    parser.add_argument("-h", "--help", action="store_true")
     parser.add_argument("command", nargs="?")
     try:
         known, _ = parser.parse_known_args(argv)
@@ -46,27 +49,34 @@ def named(argv: Sequence[str] | None) -> argparse.Namespace | None:
 @contextlib.contextmanager
 def _ahead(argv: Sequence[str]) -> Iterator[None]:
     """Where the command makes scratch databases on a server given by URL as it starts, have
-    the server make them while the command is imported (see ``SCRATCH_AHEAD``)."""
+    the server make them while the command is imported (see ``SCRATCH_AHEAD``). Meanwhile
+    SIGINT and SIGTERM interrupt (``ci.cli`` keeps that), so those made are dropped."""
     known = named(argv)
-    count = SCRATCH_AHEAD.get(known.command or "", 0) if known else 0
+    count = SCRATCH_AHEAD.get(known.command or "", 0) if known and not known.help else 0
     url = known and (known.database_url or os.environ.get("DATABASE_URL"))
-    if not (known and count and url and Path(known.config).is_file()) or \
-            {"-h", "--help"} & set(argv):
+    if not (known and count and url and Path(known.config).is_file()):
         yield
         return
     from ci.db.scratch import made_ahead  # sqlalchemy, which connecting needs: 0.15 s
 
-    with made_ahead(url, count):
-        yield
+    ours = {number: signal.signal(number, interrupts.record) for number in interrupts.HANDLED
+            if signal.getsignal(number) in (signal.SIG_DFL, signal.default_int_handler)}
+    try:
+        with made_ahead(url, count):
+            yield
+    finally:
+        for number, handler in ours.items():
+            signal.signal(number, handler)
 
 
 def entry() -> None:
-    """Console-script entry point: ``ci.cli``'s, with the scratch databases made ahead."""
+    """Console-script entry point: ``ci.cli``'s, with the scratch databases made ahead. An
+    interrupt that ``ci.cli`` did not handle (as dbci starts or ends) is one line too."""
     try:
         with _ahead(sys.argv[1:]):
             from ci.cli import entry as run  # the commands' imports, while the server works
 
             run()
-    except KeyboardInterrupt:  # Ctrl-C before dbci handles it: what was made ahead is dropped
-        sys.stderr.write("dbci: interrupted as it started; it changed nothing\n")
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"dbci: interrupted; {interrupts.UNDONE}\n")
+        sys.exit(EXIT_TERMINATED if signal.SIGTERM in interrupts.RECEIVED else EXIT_INTERRUPTED)

@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -14,11 +15,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
+from ci import interrupts
+from ci.db import masking
 from ci.db.embedded import MEMORY, embedded_url, memory_folder
 from ci.db.lent import lent_database
 from ci.db.runners import ADMIN_APPLICATION, create_engine
@@ -195,9 +199,10 @@ def scratch_database(database_url: str | None, lend: bool = True) -> Iterator[st
         admin.dispose()
 
 
-def _admin(base: str) -> Engine:
+def _admin(base: str, **options: Any) -> Engine:
     """An engine on ``base`` (a server's maintenance database) for creating and dropping."""
-    return create_engine(base, ADMIN_APPLICATION).execution_options(isolation_level="AUTOCOMMIT")
+    return create_engine(base, ADMIN_APPLICATION, **options).execution_options(
+        isolation_level="AUTOCOMMIT")
 
 
 def _new_name() -> str:
@@ -215,17 +220,33 @@ class _Ahead:
     name: str | None = None
 
     def make(self) -> None:
-        """Make it (in its thread); a failure leaves nothing and ``name`` None."""
-        admin, name = _admin(self.server), _new_name()
+        """Make it (in its thread); a failure leaves nothing, prints nothing, and ``name``
+        None."""
+        name = _new_name()
+        try:
+            admin = _admin(self.server, connect_args={"connect_timeout": AHEAD_TIMEOUT})
+        except Exception:  # noqa: BLE001 - whoever asks makes its own, and reports why not
+            return
         try:
             with admin.connect() as conn:
                 _sweep_stale(conn, embedded=False)
                 _create_database(conn, name)
             self.name = name
-        except Exception:  # noqa: BLE001 - whoever asks makes its own, and reports why not
+        except Exception:  # noqa: BLE001 - as above
             _drop_quietly(admin, name, embedded=False)
         finally:
             admin.dispose()
+
+    def wait(self) -> None:
+        """Until it is made or has failed (at once if its thread never started: interrupted)."""
+        if self.thread.ident is not None:
+            self.thread.join()
+
+
+#: Seconds a thread making a database ahead waits for the server to answer its connection: the
+#: end of the command waits for it (a server that drops packets would otherwise hold even a
+#: usage error for the system's TCP timeout, minutes).
+AHEAD_TIMEOUT = 10
 
 
 #: The scratch databases of :func:`made_ahead` not taken yet, with the process that made them.
@@ -240,34 +261,47 @@ def made_ahead(database_url: str, count: int) -> Iterator[None]:
 
     ``CREATE DATABASE`` is the server's work (0.1 to 0.3 s), which then overlaps what this
     process does meanwhile: importing the command that asks for them. Those not taken are
-    dropped when the block ends. A failure is not reported here: the ``scratch_database``
-    that would have taken the database makes its own, and says what went wrong.
+    dropped when the block ends, SIGINT and SIGTERM held back until they are (the caller turns
+    those into ``KeyboardInterrupt``). A failure is not reported here: the ``scratch_database``
+    that would have taken the database makes its own, and says what went wrong. Nor is the
+    URL's password registered for masking here: the command does so once its run has begun,
+    and tells GitHub.
     """
     try:
-        server = normalize_url(database_url)
+        with masking.scope():
+            server = normalize_url(database_url)
     except BadInput:  # the command refuses it, as it would have
         yield
         return
     made = [_Ahead(server) for _ in range(count)]
-    for ahead in made:
-        ahead.thread = threading.Thread(target=ahead.make, name="dbci-scratch", daemon=True)
-        ahead.thread.start()
-        with _AHEAD_LOCK:
-            _AHEAD.append((os.getpid(), ahead))
     try:
+        for ahead in made:
+            ahead.thread = threading.Thread(target=ahead.make, name="dbci-scratch", daemon=True)
+            with _AHEAD_LOCK:
+                _AHEAD.append((os.getpid(), ahead))
+            ahead.thread.start()
         yield
     finally:
-        with _AHEAD_LOCK:
-            left = [a for pid, a in _AHEAD if a in made]
-            _AHEAD[:] = [(pid, a) for pid, a in _AHEAD if a not in made]
-        for ahead in left:
-            ahead.thread.join()
-        if names := [a.name for a in left if a.name]:
-            admin = _admin(server)
-            with ThreadPoolExecutor(len(names)) as pool:
-                for name in names:
-                    pool.submit(_drop_quietly, admin, name, False)
-            admin.dispose()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, interrupts.HANDLED)
+        try:
+            _drop_left(server, made)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _drop_left(server: str, made: list[_Ahead]) -> None:
+    """Drop the databases of ``made`` not taken, once their threads have ended."""
+    with _AHEAD_LOCK:
+        left = [a for pid, a in _AHEAD if a in made]
+        _AHEAD[:] = [(pid, a) for pid, a in _AHEAD if a not in made]
+    for ahead in left:
+        ahead.wait()
+    if names := [a.name for a in left if a.name]:
+        admin = _admin(server)
+        with ThreadPoolExecutor(len(names)) as pool:
+            for name in names:
+                pool.submit(_drop_quietly, admin, name, False)
+        admin.dispose()
 
 
 def _made_ahead(server: str) -> list[_Ahead]:
@@ -276,7 +310,7 @@ def _made_ahead(server: str) -> list[_Ahead]:
     with _AHEAD_LOCK:
         mine = [a for pid, a in _AHEAD if pid == os.getpid()]
     for ahead in mine:
-        ahead.thread.join()
+        ahead.wait()
     return [a for a in mine if a.server == server and a.name]
 
 

@@ -22,6 +22,7 @@ from conftest import (
     add_revision,
     blocks_until,
     dbci,
+    dbci_process,
     edit_orm,
     edit_revision,
     free_memory_folders,
@@ -116,33 +117,54 @@ def test_a_database_that_could_not_be_made_ahead_is_lent_when_asked(lent: str) -
 
 
 @pytest.mark.parametrize("command", sorted(SCRATCH_AHEAD))
-def test_the_console_script_drops_what_it_made_ahead_and_did_not_need(
-        project: Path, command: str) -> None:
+def test_the_console_script_makes_them_ahead_and_drops_those_it_did_not_need(
+        project: Path, tmp_path: Path, command: str) -> None:
     """The reference project is too short for a second worker: one of the databases made
-    ahead is taken, the others are dropped on the way out."""
+    ahead is taken, the others are there as it runs and dropped on the way out."""
+    started = tmp_path / "started"
+    add_revision(project, "waits", blocks_until(started), 'op.execute("SELECT 1")')
     process = subprocess.Popen([str(DBCI), "--json", "--database-url", server(), command],
                                cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
+    try:
+        assert wait_for(started.exists), "the run never reached the waiting revision"
+        assert len(_made_by(process.pid)) == SCRATCH_AHEAD[command]
+    finally:
+        (tmp_path / "started.go").touch()
     out, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err
+    assert process.returncode == 0, out + err
     assert Run(process.returncode, out, err).json()["ok"] is True
     assert _made_by(process.pid) == set()
 
 
-def test_ctrl_c_as_dbci_starts_drops_what_it_made_ahead(
-        project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """Before ``ci.cli`` handles signals (while it is imported), Ctrl-C is one line and 130."""
+def test_the_console_script_tells_github_the_password_it_makes_ahead_with(
+        project: Path, make_role: Callable[..., str]) -> None:
+    url = make_role("CREATEDB")
+    run = dbci_process("--github", "--database-url", url, "roundtrip", cwd=project)
+    assert run.code == 0, run.err
+    assert run.err.splitlines()[0] == "::add-mask::pw"
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_as_dbci_starts_drops_what_it_made_ahead(
+        project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        name: str, code: int) -> None:
+    """Before ``ci.cli`` is imported, SIGINT and SIGTERM are one line, 130 and 143, and the
+    databases made ahead go."""
     def interrupted() -> None:
         assert wait_for(lambda: len(_made_by(os.getpid())) == 2)  # made ahead meanwhile
-        raise KeyboardInterrupt
+        os.kill(os.getpid(), getattr(signal, name))
 
     monkeypatch.setitem(sys.modules, "ci.cli", types.SimpleNamespace(entry=interrupted))
     monkeypatch.setattr(sys, "argv", ["dbci", "--database-url", server(), "roundtrip"])
     with pytest.raises(SystemExit) as exit_:
         launch.entry()
-    assert exit_.value.code == 130
-    assert capsys.readouterr().err == "dbci: interrupted as it started; it changed nothing\n"
+    assert exit_.value.code == code
+    assert capsys.readouterr().err == (
+        "dbci: interrupted; nothing it had under way is kept (scratch databases dropped, open "
+        "transactions rolled back)\n")
     assert _made_by(os.getpid()) == set()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # as it found them
 
 
 # -- a role that may not create databases lends dbci one empty database ----------------------
