@@ -72,6 +72,7 @@ def _ahead(argv: Sequence[str]) -> Iterator[None]:
 def entry() -> None:
     """Console-script entry point: ``ci.cli``'s, with the scratch databases made ahead. An
     interrupt that ``ci.cli`` did not handle (as dbci starts or ends) is one line too."""
+    interrupts.reset()
     try:
         with _ahead(sys.argv[1:]):
             from ci.cli import entry as run  # the commands' imports, while the server works

@@ -227,20 +227,21 @@ class _Ahead:
             admin = _admin(self.server, connect_args={"connect_timeout": AHEAD_TIMEOUT})
         except Exception:  # noqa: BLE001 - whoever asks makes its own, and reports why not
             return
+        conn = None
         try:
             with admin.connect() as conn:
                 _sweep_stale(conn, embedded=False)
                 _create_database(conn, name)
             self.name = name
         except Exception:  # noqa: BLE001 - as above
-            _drop_quietly(admin, name, embedded=False)
+            if conn is not None:  # the server answered: the database may be there
+                _drop_quietly(admin, name, embedded=False)
         finally:
             admin.dispose()
 
     def wait(self) -> None:
-        """Until it is made or has failed (at once if its thread never started: interrupted)."""
-        if self.thread.ident is not None:
-            self.thread.join()
+        """Until it is made or has failed."""
+        self.thread.join()
 
 
 #: Seconds a thread making a database ahead waits for the server to answer its connection: the
@@ -261,8 +262,9 @@ def made_ahead(database_url: str, count: int) -> Iterator[None]:
 
     ``CREATE DATABASE`` is the server's work (0.1 to 0.3 s), which then overlaps what this
     process does meanwhile: importing the command that asks for them. Those not taken are
-    dropped when the block ends, SIGINT and SIGTERM held back until they are (the caller turns
-    those into ``KeyboardInterrupt``). A failure is not reported here: the ``scratch_database``
+    dropped when the block ends; SIGINT and SIGTERM (which the caller turns into
+    ``KeyboardInterrupt``) reach only this thread, and while they are dropped, not even it. A
+    failure is not reported here: the ``scratch_database``
     that would have taken the database makes its own, and says what went wrong. Nor is the
     URL's password registered for masking here: the command does so once its run has begun,
     and tells GitHub.
@@ -274,34 +276,52 @@ def made_ahead(database_url: str, count: int) -> Iterator[None]:
         yield
         return
     made = [_Ahead(server) for _ in range(count)]
-    try:
+    with _signals_held():  # the threads start with them blocked, and keep them so
         for ahead in made:
             ahead.thread = threading.Thread(target=ahead.make, name="dbci-scratch", daemon=True)
-            with _AHEAD_LOCK:
-                _AHEAD.append((os.getpid(), ahead))
             ahead.thread.start()
+        with _AHEAD_LOCK:
+            _AHEAD.extend((os.getpid(), ahead) for ahead in made)
+    try:
         yield
     finally:
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, interrupts.HANDLED)
+        with _AHEAD_LOCK:
+            left = [a for pid, a in _AHEAD if a in made]
+            _AHEAD[:] = [(pid, a) for pid, a in _AHEAD if a not in made]
+        with _signals_held():
+            _drop_left(server, left)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back from this thread, and from the threads it starts, until
+    the block ends (then they are handled)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, interrupts.HANDLED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _drop_left(server: str, left: list[_Ahead]) -> None:
+    """Drop the databases of ``left`` once their threads have ended; an interrupt meanwhile (a
+    signal another thread took: Python raises it in this one) is raised once all are gone."""
+    interrupted: KeyboardInterrupt | None = None
+    while True:
         try:
-            _drop_left(server, made)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-def _drop_left(server: str, made: list[_Ahead]) -> None:
-    """Drop the databases of ``made`` not taken, once their threads have ended."""
-    with _AHEAD_LOCK:
-        left = [a for pid, a in _AHEAD if a in made]
-        _AHEAD[:] = [(pid, a) for pid, a in _AHEAD if a not in made]
-    for ahead in left:
-        ahead.wait()
-    if names := [a.name for a in left if a.name]:
-        admin = _admin(server)
-        with ThreadPoolExecutor(len(names)) as pool:
-            for name in names:
-                pool.submit(_drop_quietly, admin, name, False)
-        admin.dispose()
+            for ahead in left:
+                ahead.wait()
+            if names := [a.name for a in left if a.name]:
+                admin = _admin(server)
+                with ThreadPoolExecutor(len(names)) as pool:
+                    for name in names:
+                        pool.submit(_drop_quietly, admin, name, False)
+                admin.dispose()
+            break
+        except KeyboardInterrupt as exc:  # dropped again: each drop is IF EXISTS
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def _made_ahead(server: str) -> list[_Ahead]:

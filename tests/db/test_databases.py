@@ -10,6 +10,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -143,6 +145,7 @@ def test_the_console_script_tells_github_the_password_it_makes_ahead_with(
     run = dbci_process("--github", "--database-url", url, "roundtrip", cwd=project)
     assert run.code == 0, run.err
     assert run.err.splitlines()[0] == "::add-mask::pw"
+    assert ":pw@" not in run.out + run.err
 
 
 @pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
@@ -165,6 +168,31 @@ def test_a_signal_as_dbci_starts_drops_what_it_made_ahead(
         "transactions rolled back)\n")
     assert _made_by(os.getpid()) == set()
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # as it found them
+    assert signal.getsignal(signal.SIGINT) == signal.default_int_handler
+
+
+def test_a_signal_as_dbci_drops_what_it_made_ahead_waits_for_the_drops(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbci ends at once (a usage error, say) while its databases are still being made, and
+    SIGTERM lands in another thread, which takes signals (Python then raises it in the main
+    thread, in the middle of the drops): they are all dropped, then it ends 143."""
+    made, create = [], scratch._create_database
+
+    def slow(conn: sa.Connection, name: str, memory: Path | None = None) -> None:
+        create(conn, name, memory)
+        made.append(name)
+        time.sleep(0.5)  # still at work as dbci ends
+
+    def ends_at_once() -> None:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+
+    monkeypatch.setattr(scratch, "_create_database", slow)
+    monkeypatch.setitem(sys.modules, "ci.cli", types.SimpleNamespace(entry=ends_at_once))
+    monkeypatch.setattr(sys, "argv", ["dbci", "--database-url", server(), "check"])
+    with pytest.raises(SystemExit) as exit_:
+        launch.entry()
+    assert exit_.value.code == 143
+    assert len(made) == 3 and _made_by(os.getpid()) == set()
 
 
 # -- a role that may not create databases lends dbci one empty database ----------------------
