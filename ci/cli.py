@@ -172,10 +172,12 @@ def _summary(command: str, why: str) -> None:
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     printer = Printer(out=out, err=err, json=args.json, github=args.github)
     interrupts.reset()
-    ours = [number for number in interrupts.HANDLED  # so every `with` block ends (UNDONE)
-            if signal.getsignal(number) in (signal.SIG_DFL, signal.default_int_handler)]
-    for number in ours:
-        signal.signal(number, interrupts.record)
+    with interrupts.handled():  # so every `with` block ends (UNDONE)
+        return _run(args, printer)
+
+
+def _run(args: argparse.Namespace, printer: Printer) -> int:
+    """Run the command: its exit code, or that of the failure or interrupt that ended it."""
     config: Config | None = None
     try:
         config = Config.load(args.config, args.database_url) if args.command.project else \
@@ -198,9 +200,6 @@ def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if config is not None:  # an SSM tunnel: ended on every exit, signals included
             config.resources.close()
         printer.close()
-        for number in ours:
-            signal.signal(number, signal.SIG_DFL if number != signal.SIGINT
-                          else signal.default_int_handler)
 
 
 def entry() -> None:

@@ -4,7 +4,9 @@ Ctrl-C; and a run a signal interrupted ends as interrupted, whatever broke on it
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from types import FrameType
 
 #: The signals received since :func:`reset`, in order.
@@ -33,3 +35,16 @@ def by_signal() -> bool:
 def reset() -> None:
     """Forget the signals of an earlier run (tests run many in one process)."""
     RECEIVED.clear()
+
+
+@contextlib.contextmanager
+def handled() -> Iterator[None]:
+    """While the block runs, :data:`HANDLED` signals interrupt through :func:`record`, each
+    where nothing else handles it yet (its default handler); after it, as before."""
+    ours = {number: signal.signal(number, record) for number in HANDLED
+            if signal.getsignal(number) in (signal.SIG_DFL, signal.default_int_handler)}
+    try:
+        yield
+    finally:
+        for number, handler in ours.items():
+            signal.signal(number, handler)

@@ -59,14 +59,8 @@ def _ahead(argv: Sequence[str]) -> Iterator[None]:
         return
     from ci.db.scratch import made_ahead  # sqlalchemy, which connecting needs: 0.15 s
 
-    ours = {number: signal.signal(number, interrupts.record) for number in interrupts.HANDLED
-            if signal.getsignal(number) in (signal.SIG_DFL, signal.default_int_handler)}
-    try:
-        with made_ahead(url, count):
-            yield
-    finally:
-        for number, handler in ours.items():
-            signal.signal(number, handler)
+    with interrupts.handled(), made_ahead(url, count):
+        yield
 
 
 def entry() -> None:

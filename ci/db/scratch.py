@@ -212,12 +212,13 @@ def _new_name() -> str:
 
 @dataclass(eq=False)
 class _Ahead:
-    """A scratch database being made ahead (see :func:`made_ahead`) on ``server``; ``name``
-    once it is made (None while it is, or when that failed)."""
+    """A scratch database being made ahead (see :func:`made_ahead`) on ``server`` by process
+    ``pid``; ``name`` once it is made (None while it is, or when that failed)."""
 
     server: str
     thread: threading.Thread = field(init=False)
     name: str | None = None
+    pid: int = field(default_factory=os.getpid)  # a forked child takes none of them
 
     def make(self) -> None:
         """Make it (in its thread); a failure leaves nothing, prints nothing, and ``name``
@@ -250,8 +251,8 @@ class _Ahead:
 AHEAD_TIMEOUT = 10
 
 
-#: The scratch databases of :func:`made_ahead` not taken yet, with the process that made them.
-_AHEAD: list[tuple[int, _Ahead]] = []
+#: The scratch databases of :func:`made_ahead` not taken yet.
+_AHEAD: list[_Ahead] = []
 _AHEAD_LOCK = threading.Lock()
 
 
@@ -264,10 +265,9 @@ def made_ahead(database_url: str, count: int) -> Iterator[None]:
     process does meanwhile: importing the command that asks for them. Those not taken are
     dropped when the block ends; SIGINT and SIGTERM (which the caller turns into
     ``KeyboardInterrupt``) reach only this thread, and while they are dropped, not even it. A
-    failure is not reported here: the ``scratch_database``
-    that would have taken the database makes its own, and says what went wrong. Nor is the
-    URL's password registered for masking here: the command does so once its run has begun,
-    and tells GitHub.
+    failure is not reported here: the ``scratch_database`` that would have taken the database
+    makes its own, and says what went wrong. Nor is the URL's password registered for masking
+    here: the command does so once its run has begun, and tells GitHub.
     """
     try:
         with masking.scope():
@@ -281,13 +281,13 @@ def made_ahead(database_url: str, count: int) -> Iterator[None]:
             ahead.thread = threading.Thread(target=ahead.make, name="dbci-scratch", daemon=True)
             ahead.thread.start()
         with _AHEAD_LOCK:
-            _AHEAD.extend((os.getpid(), ahead) for ahead in made)
+            _AHEAD.extend(made)
     try:
         yield
     finally:
         with _AHEAD_LOCK:
-            left = [a for pid, a in _AHEAD if a in made]
-            _AHEAD[:] = [(pid, a) for pid, a in _AHEAD if a not in made]
+            left = [a for a in _AHEAD if a in made]
+            _AHEAD[:] = [a for a in _AHEAD if a not in made]
         with _signals_held():
             _drop_left(server, left)
 
@@ -328,7 +328,7 @@ def _made_ahead(server: str) -> list[_Ahead]:
     """The databases this process made ahead on ``server`` and has not taken, once all it
     made ahead are made (so a fork finds no thread at work)."""
     with _AHEAD_LOCK:
-        mine = [a for pid, a in _AHEAD if pid == os.getpid()]
+        mine = [a for a in _AHEAD if a.pid == os.getpid()]
     for ahead in mine:
         ahead.wait()
     return [a for a in mine if a.server == server and a.name]
@@ -339,8 +339,8 @@ def _take_ahead(server: str) -> str | None:
     made = _made_ahead(server)
     with _AHEAD_LOCK:  # another thread may have taken one meanwhile
         for ahead in made:
-            if (os.getpid(), ahead) in _AHEAD:
-                _AHEAD.remove((os.getpid(), ahead))
+            if ahead in _AHEAD:
+                _AHEAD.remove(ahead)
                 return ahead.name
     return None
 
