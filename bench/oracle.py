@@ -15,6 +15,9 @@ own file), ``upgrade-fails``, ``downgrade-fails``, or the kinds of difference jo
 ``leaves`` (objects only after), ``drops`` (only before), ``changes`` (both, unlike), and
 ``changes-rows`` (a table whose columns are unchanged holds other rows). Revisions after the
 first whose upgrade fails, in Alembic's order, are ``not run``, as in dbci's round trip.
+Where dbci explains a revision's schema finding with migra's SQL, that SQL must be migra's
+between the two states read whole, by schemainspect's own inspection (dbci reads only the
+tables the revision touched).
 
 ``dbci --json roundtrip`` runs on the same project; its findings map to the same words, and
 every revision's two verdicts must agree. Histories come from :mod:`bench.realistic`.
@@ -26,6 +29,7 @@ every revision's two verdicts must agree. Histories come from :mod:`bench.realis
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -34,18 +38,22 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+import psycopg2
 import sqlalchemy as sa
 from alembic.script import Script
 from sqlalchemy.engine import make_url
 
 from bench import realistic
 from bench.migrations import Alembic
+from ci import compat
 from ci.db.embedded import client_program
 from ci.db.scratch import scratch_database
 from ci.history import Revision
@@ -56,6 +64,10 @@ DBCI = Path(sys.executable).parent / "dbci"
 WORDS = {"downgrade-leaves-objects": "leaves", "downgrade-drops-objects": "drops",
          "downgrade-changes-objects": "changes", "downgrade-changes-rows": "changes-rows",
          "downgrade-fails": "downgrade-fails", "upgrade-fails": "upgrade-fails"}
+#: The verdicts of a schema that differs: migra explains them.
+RESHAPED = ("leaves", "drops", "changes")
+#: What precedes migra's SQL in a finding's detail.
+MIGRA = "migra, what the downgrade should also do:\n"
 MARKER = re.compile(r"^\s*# dbci: irreversible --", re.MULTILINE)
 HEADER = re.compile(r"^-- Name: (?P<name>.*); Type: (?P<type>.*); Schema: (?P<schema>.*); Owner:")
 ROWS = """SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
@@ -73,10 +85,12 @@ Key = tuple[str, str]  # (pg_dump's type, schema.name)
 
 @dataclass(frozen=True)
 class Dump:
-    """A database's objects (their normalised text, by key) and its tables' row digests."""
+    """A database's objects (their normalised text, by key), its tables' row digests, and its
+    schema as migra reads it."""
 
     objects: dict[Key, str]
     rows: dict[str, str]
+    schema: Any
 
 
 def _objects(text: str) -> Iterator[tuple[Key, str]]:
@@ -136,7 +150,33 @@ def dump(url: str) -> Dump:
                 f"ORDER BY t::text), '')) FROM {t} t")).scalar()) for t in tables}
     finally:
         engine.dispose()
-    return Dump(dict(_objects(done.stdout)), rows)
+    return Dump(dict(_objects(done.stdout)), rows, _inspected(libpq))
+
+
+def _inspected(libpq: str) -> Any:
+    """schemainspect's own inspection of the whole schema, what migra reads."""
+    from psycopg2.extras import NamedTupleCursor
+
+    compat.load_inspector()  # its import needs pkg_resources, gone from recent setuptools
+    from schemainspect import get_inspector
+
+    with contextlib.closing(psycopg2.connect(libpq)) as raw, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it warns under SQLAlchemy 2
+        return get_inspector(raw.cursor(cursor_factory=NamedTupleCursor))
+
+
+def explain(before: Dump, after: Dump) -> str:
+    """migra's SQL from the schema after the downgrade to the one before the upgrade, its
+    statements one after the other, as a finding's detail shows them."""
+    from migra import Migration
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        migration = Migration(after.schema, before.schema)
+        migration.set_safety(False)
+        migration.add_all_changes()
+    return "\n".join(s.strip() for s in migration.statements
+                     if s.strip() and "alembic_version" not in s)
 
 
 def compare(before: Dump, after: Dump) -> str:
@@ -186,9 +226,10 @@ def _step(url: str, run: Callable[[], None], expected: set[str]) -> BaseExceptio
     return None if now == expected else RuntimeError(f"at {sorted(now)}, not {sorted(expected)}")
 
 
-def check(ini: str, revision: str, server: str | None) -> str:
+def check(ini: str, revision: str, server: str | None) -> tuple[str, str]:
     """One revision's verdict, on a database of its own, each command run as ``alembic`` runs
-    it: env.py connects to ``sqlalchemy.url`` itself, and commits what Alembic commits."""
+    it: env.py connects to ``sqlalchemy.url`` itself, and commits what Alembic commits; and,
+    where the schema differs, migra's SQL (:func:`explain`), else ``""``."""
     alembic = Alembic(ini)
     script = alembic.script.get_revision(revision)
     assert script is not None
@@ -199,31 +240,38 @@ def check(ini: str, revision: str, server: str | None) -> str:
         for parent in parents:  # a merge's parents: heads of two branches, one after the other
             done.add(parent)
             if _step(url, partial(alembic.upgrade, parent), done):
-                return "not run"  # an ancestor's upgrade failed: dbci stopped before this one
+                return "not run", ""  # an ancestor's upgrade failed: dbci stopped before it
         before = dump(url)
         if _step(url, partial(alembic.upgrade, revision), {revision}):
-            return "upgrade-fails"
+            return "upgrade-fails", ""
         if MARKER.search(Path(script.path).read_text()):
-            return "skipped"
+            return "skipped", ""
         failed = _step(url, partial(alembic.undo, revision), parents)
         if failed is not None:
-            return "skipped" if _irreversible_raise(failed, script) else "downgrade-fails"
-        return compare(before, dump(url))
+            return "skipped" if _irreversible_raise(failed, script) else "downgrade-fails", ""
+        after = dump(url)
+        verdict = compare(before, after)
+        return verdict, explain(before, after) if set(verdict.split("+")) & set(RESHAPED) \
+            else ""
 
 
-def oracle(ini: str, server: str | None, jobs: int) -> dict[str, str]:
-    """Every revision's verdict, in Alembic's order."""
+def oracle(ini: str, server: str | None, jobs: int) -> tuple[dict[str, str], dict[str, str]]:
+    """Every revision's verdict, in Alembic's order; and migra's SQL where the schema
+    differs."""
     order = [s.revision for s in Alembic(ini).order()]
     with ProcessPoolExecutor(jobs) as pool:
-        verdicts = list(pool.map(check, [ini] * len(order), order, [server] * len(order)))
+        checked = list(pool.map(check, [ini] * len(order), order, [server] * len(order)))
+    verdicts = [verdict for verdict, _ in checked]
     if "upgrade-fails" in verdicts:
         stop = verdicts.index("upgrade-fails") + 1
         verdicts[stop:] = ["not run"] * (len(order) - stop)
-    return dict(zip(order, verdicts, strict=True))
+    return (dict(zip(order, verdicts, strict=True)),
+            {revision: sql for revision, (_, sql) in zip(order, checked, strict=True) if sql})
 
 
-def dbci(ini: str, server: str | None) -> dict[str, str]:
-    """``dbci --json roundtrip``'s verdict on each revision, in the oracle's words."""
+def dbci(ini: str, server: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """``dbci --json roundtrip``'s verdict on each revision, in the oracle's words; and the
+    migra SQL it explains each revision's first schema finding with."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     done = subprocess.run([str(DBCI), "--json", "roundtrip", "--config", ini], text=True,
                           capture_output=True, env=env | ({"DATABASE_URL": server} if server
@@ -232,30 +280,37 @@ def dbci(ini: str, server: str | None) -> dict[str, str]:
         raise RuntimeError(f"dbci roundtrip exited {done.returncode}: {done.stderr.strip()}")
     result = json.loads(done.stdout)
     kinds: dict[str, set[str]] = {}
+    sql: dict[str, str] = {}
     for finding in result["findings"]:
         kinds.setdefault(finding["revision"], set()).add(WORDS.get(finding["rule"],
                                                                    finding["rule"]))
+        if MIGRA in finding.get("detail", ""):
+            sql.setdefault(finding["revision"], finding["detail"].split(MIGRA, 1)[1])
     return {r["revision"]: r["status"] if r["status"] in ("skipped", "not run") else
             "+".join(sorted(kinds.get(r["revision"], ()))) or
             ("passed" if r["status"] == "passed" else "failed, no finding")
-            for r in result["revisions"]}
+            for r in result["revisions"]}, sql
 
 
 @dataclass
 class Agreement:
-    """One history's verdicts: the oracle's, dbci's and the generator's intent, by revision."""
+    """One history's verdicts: the oracle's, dbci's and the generator's intent, by revision;
+    and the migra SQL of each side, where the schema differs."""
 
     seed: int
     oracle: dict[str, str]
     dbci: dict[str, str]
     intent: dict[str, str]
     seconds: tuple[float, float]  # the oracle's, dbci's
+    sql: tuple[dict[str, str], dict[str, str]]  # the oracle's, dbci's
 
     @property
     def disagreements(self) -> list[str]:
-        """The revisions whose two verdicts differ (or that one side lacks)."""
+        """The revisions whose two verdicts differ (or that one side lacks), or that dbci
+        explains with other SQL than migra's between the whole schemas."""
         return [r for r in self.oracle.keys() | self.dbci.keys()
-                if self.oracle.get(r) != self.dbci.get(r)]
+                if self.oracle.get(r) != self.dbci.get(r)
+                or (r in self.sql[1] and self.sql[1][r] != self.sql[0].get(r))]
 
     @property
     def unintended(self) -> list[str]:
@@ -270,12 +325,15 @@ class Agreement:
             counts[verdict] = counts.get(verdict, 0) + 1
         tally = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
         out = [f"seed {self.seed}: {len(self.oracle)} revisions ({tally}); "
+               f"{len(self.sql[1])} explained with migra's SQL; "
                f"{len(self.disagreements)} disagreement(s), {len(self.unintended)} verdict(s) "
                f"not the generator's intent; oracle {self.seconds[0]:.0f} s, "
                f"dbci {self.seconds[1]:.1f} s"]
-        out += [f"  {r}: oracle {self.oracle.get(r)}, dbci {self.dbci.get(r)}, "
-                f"intended {self.intent.get(r)}"
-                for r in sorted({*self.disagreements, *self.unintended})]
+        for r in sorted({*self.disagreements, *self.unintended}):
+            out.append(f"  {r}: oracle {self.oracle.get(r)}, dbci {self.dbci.get(r)}, "
+                       f"intended {self.intent.get(r)}")
+            if r in self.sql[1] and self.sql[1][r] != self.sql[0].get(r):
+                out.append(f"    migra's SQL: {self.sql[0].get(r)!r}, dbci's: {self.sql[1][r]!r}")
         return out
 
 
@@ -287,11 +345,11 @@ def agree(folder: Path, seed: int, revisions: int, server: str | None, jobs: int
                                          commits=commits)
     ini = str(project.ini)
     began = time.monotonic()
-    verdicts = oracle(ini, server, jobs)
+    verdicts, sql = oracle(ini, server, jobs)
     middle = time.monotonic()
-    theirs = dbci(ini, server)
+    theirs, their_sql = dbci(ini, server)
     return Agreement(seed, verdicts, theirs, intent,
-                     (middle - began, time.monotonic() - middle))
+                     (middle - began, time.monotonic() - middle), (sql, their_sql))
 
 
 def _seeds(text: str) -> list[int]:

@@ -239,7 +239,7 @@ def _resource_stream(module: str, path: str) -> IO[bytes]:
 
 
 @checked_on(schemainspect="==3.1.1663587362")
-def inspect_schema(cursor: Any) -> Any:
+def inspect_schema(cursor: Any, some_tables: bool = False) -> Any:
     """schemainspect's inspection of the database behind a DB-API ``cursor``-like object, as
     ``get_inspector`` makes it, less two queries whose answer is known (together two fifths of
     an inspection's time on a schema of tables alone):
@@ -254,6 +254,11 @@ def inspect_schema(cursor: Any) -> Any:
     And the indexes query's ``pre`` is computed once (``MATERIALIZED``): inlined, the server
     computed each index's columns once for each of the four times the query names them, a
     third of its time. The rows are the same; only how they are computed changes.
+
+    ``some_tables``: the three queries that read each table (its columns, indexes and
+    constraints, three quarters of an inspection's time) read only the tables the cursor's
+    session names (:data:`ONLY_TABLES`), and those with a column of a type it names
+    (:data:`ONLY_TYPES`); their rows are those of the whole queries for these tables.
     """
     load_inspector()
     from schemainspect.pg.obj import PostgreSQL
@@ -265,11 +270,49 @@ def inspect_schema(cursor: Any) -> Any:
         def execute(self, query: Any) -> Any:
             if query is self.DEPS_QUERY and not (self.views or self.materialized_views):
                 return []
+            where = next((w for name, w in _PER_TABLE.items() if query is getattr(self, name)),
+                         None) if some_tables else None
             if query is self.INDEXES_QUERY:
                 query = _materialized(query)
-            return super().execute(query)
+            return super().execute(_of_some_tables(query, where) if where else query)
 
     return Inspector(cursor)
+
+
+#: The session settings naming what an inspection of ``some_tables`` reads: JSON arrays of
+#: ``[schema, name]``, of tables and of types.
+ONLY_TABLES, ONLY_TYPES = "dbci.inspect_tables", "dbci.inspect_types"
+_NAMED = "(SELECT p ->> 0, p ->> 1 FROM jsonb_array_elements(current_setting('{}')::jsonb) p)"
+_TABLES = _NAMED.format(ONLY_TABLES)
+#: The tables with a column of a named type (migra recasts such columns where an enum
+#: changes), by the column's dependency on its type.
+_TYPED = ("(SELECT d.objid FROM pg_depend d WHERE d.refclassid = 'pg_type'::regclass "
+          "AND d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND d.refobjid IN "
+          "(SELECT t.oid FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace "
+          f"WHERE (tn.nspname, t.typname) IN {_NAMED.format(ONLY_TYPES)}))")
+#: Where each of schemainspect's queries that read every table picks its relations, and the
+#: condition added there for ``some_tables`` (other relations than tables are all read).
+_PER_TABLE = {
+    "ALL_RELATIONS_QUERY": (("where c.relkind in ('r', 'v', 'm', 'c', 'p')",
+                             f"(c.relkind NOT IN ('r', 'p') OR (n.nspname, c.relname) IN "
+                             f"{_TABLES} OR c.oid IN {_TYPED})"),),
+    "INDEXES_QUERY": (("    x.indislive", f"(n.nspname, c.relname) IN {_TABLES}"),),
+    "CONSTRAINTS_QUERY": (("where contype in ('c', 'f', 'p', 'u', 'x')",
+                           f"(nspname, relname) IN {_TABLES}"),
+                          ("schemaname not like 'pg_toast_temp_%'",
+                           f"(schemaname, tablename) IN {_TABLES}")),
+}
+
+
+@functools.cache
+def _of_some_tables(query: str, where: tuple[tuple[str, str], ...]) -> str:
+    """``query`` with each condition of ``where`` added after its place; the whole query should
+    a place not be there once (both inspections of a diff then read the whole schema)."""
+    if any(query.count(place) != 1 for place, _ in where):
+        return query
+    for place, condition in where:
+        query = query.replace(place, f"{place} AND {condition}")
+    return query
 
 
 @functools.cache

@@ -7,14 +7,17 @@ not create databases (dbci then works in the one database it is lent) gets the s
 from __future__ import annotations
 
 import hashlib
+import json
 import warnings
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from ci import compat, snapshot
 from ci.db.runners import run_prepared
+from ci.snapshot import UnitKey
 
 #: Objects dbci adds or Alembic owns: never part of the application's schema.
 _IGNORED = ("alembic_version", "dbci_track")
@@ -24,9 +27,11 @@ _BUILTIN = ('create schema if not exists "public";', 'create extension if not ex
 
 @dataclass(frozen=True)
 class Inspected:
-    """One database's schema as migra reads it (schemainspect's inspection)."""
+    """One database's schema as migra reads it (schemainspect's inspection); of the tables
+    only those ``touched`` names, where it names any (see :func:`inspect`)."""
 
     inspector: Any
+    touched: frozenset[UnitKey] | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -41,29 +46,51 @@ class _Prepared:
     queries with :func:`run_prepared`, prepared once per connection: planning them is about a
     third of an inspection, and explaining a round trip's findings inspects twice each."""
 
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(self, connection: sa.Connection, settings: dict[str, str] | None) -> None:
         self.on = connection
         self.connection = connection.connection.dbapi_connection  # its server_version is read
+        self.settings = settings
         self.rows: list[Any] = []
 
     def execute(self, query: str) -> None:
         from psycopg2.extras import NamedTupleCursor  # rows by column name, as it reads them
 
         name = "dbci_inspect_" + hashlib.sha1(query.encode()).hexdigest()[:16]
-        self.rows = run_prepared(self.on, name, query, cursor_factory=NamedTupleCursor)
+        self.rows = run_prepared(self.on, name, query, self.settings,
+                                 cursor_factory=NamedTupleCursor)
 
     def fetchall(self) -> list[Any]:
         return self.rows
 
 
-def inspect(connection: sa.Connection) -> Inspected:
+def inspect(connection: sa.Connection, touched: Collection[UnitKey] | None = None) -> Inspected:
     """migra's view of the database behind ``connection`` (see :func:`compat.inspect_schema`),
     and nothing else: what explaining a difference needs. schemainspect reads it through the
     driver's own cursor (it accepts one, and SQLAlchemy's results would cost a fifth more), its
-    queries prepared (see :class:`_Prepared`); the transaction is the same."""
+    queries prepared (see :class:`_Prepared`); the transaction is the same.
+
+    ``touched``: the snapshot units two states can differ in (the event triggers' units of an
+    upgrade and its downgrade). Of the tables, only those among them are read, and those with a
+    column of a type among them; everything else is read whole. Two states inspected so give
+    the SQL migra writes between the whole schemas: it writes statements only for the objects
+    that differ, for the views and functions depending on a changed one (read whole) and for
+    the columns of a changed enum (read with their tables). Where ``touched`` names nothing, or
+    a unit of a kind the event triggers do not name (``unknown``), the schema is read whole.
+    On a schema of 50 tables an inspection of three reads in a third of the time.
+    """
+    some = frozenset(touched or ())
+    some_tables = bool(some) and all(kind != "unknown" for kind, _, _ in some)
+    settings = {compat.ONLY_TABLES: _names(some, "relation"),
+                compat.ONLY_TYPES: _names(some, "type")} if some_tables else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # schemainspect and sqlbag warn under SQLAlchemy 2
-        return Inspected(compat.inspect_schema(_Prepared(connection)))
+        return Inspected(compat.inspect_schema(_Prepared(connection, settings), some_tables),
+                         touched=some if some_tables else None)
+
+
+def _names(touched: Collection[UnitKey], kind: str) -> str:
+    """The ``[schema, name]`` of the units of ``kind`` among ``touched``, as a JSON array."""
+    return json.dumps(sorted([schema, name] for k, schema, name in touched if k == kind))
 
 
 def capture(connection: sa.Connection) -> Captured:

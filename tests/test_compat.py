@@ -8,6 +8,7 @@ private API dbci uses, and ``ci/compat.py`` is the one place to mend it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -337,6 +338,16 @@ AFTER = """ALTER TABLE t ADD COLUMN y text, ALTER COLUMN x TYPE bigint;
 VIEW = "CREATE VIEW v AS SELECT id, x FROM t"
 
 
+def sql(source: Any, target: Any) -> str:
+    """migra's SQL from ``source`` to ``target``, as dbci asks for it (no privileges)."""
+    from migra import Migration
+
+    migration = Migration(source, target)
+    migration.set_safety(False)
+    migration.add_all_changes()
+    return str(migration.sql)
+
+
 @pytest.mark.db
 @pytest.mark.parametrize("view", ["", VIEW], ids=["tables", "a view"])
 def test_inspect_schema_gives_migra_what_get_inspector_gives_with_fewer_queries(
@@ -344,19 +355,12 @@ def test_inspect_schema_gives_migra_what_get_inspector_gives_with_fewer_queries(
     """migra's SQL (as dbci asks for it: no privileges), the dependencies and the indexes
     are the same as with schemainspect's own inspection; two queries fewer without a view, one
     with, and the indexes read through a materialized ``pre``."""
-    from migra import Migration
     from schemainspect import get_inspector
 
     def inspections() -> tuple[Any, Any, list[str], list[str]]:
         full, lean = Counting(conn), Counting(conn)
         both = get_inspector(full), compat.inspect_schema(lean)
         return *both, full.queries, lean.queries
-
-    def sql(source: Any, target: Any) -> str:
-        migration = Migration(source, target)
-        migration.set_safety(False)
-        migration.add_all_changes()
-        return str(migration.sql)
 
     schema = f"dbci_inspect_{len(view)}"
     with conn.begin():
@@ -379,6 +383,44 @@ def test_inspect_schema_gives_migra_what_get_inspector_gives_with_fewer_queries(
         compat.inspect_schema, f"{len(lean_queries)} queries, {len(full_queries)} without it")
     assert sum("pre as materialized (" in q for q in lean_queries) == 1, broken(
         compat.inspect_schema, "schemainspect's indexes query reads otherwise now")
+
+
+@pytest.mark.db
+def test_inspect_schema_of_some_tables_reads_those_and_gives_migra_the_same_sql(
+        conn: sa.Connection) -> None:
+    """With ``some_tables``, the queries of each table read only the tables the session names
+    (``t``) and those with a column of a type it names (``typed``, by ``mood``), every view
+    still; migra's SQL between two such inspections is the SQL between whole ones, here with
+    the columns of an enum that gained a label cast over, and a view made again."""
+    schema = "dbci_inspect_some"
+    named = json.dumps([[schema, "t"]]), json.dumps([[schema, "mood"]])
+    with conn.begin():
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}")
+        conn.exec_driver_sql(f"{BEFORE}; {VIEW}; CREATE TABLE other (id int PRIMARY KEY, "
+                             "note text); CREATE INDEX other_note ON other (note); "
+                             "CREATE TABLE typed (id int PRIMARY KEY, m mood)")
+        conn.exec_driver_sql("SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
+                             (compat.ONLY_TABLES, named[0], compat.ONLY_TYPES, named[1]))
+
+        def inspections() -> tuple[Any, Any]:
+            return (compat.inspect_schema(Counting(conn)),
+                    compat.inspect_schema(Counting(conn), some_tables=True))
+
+        whole_before, some_before = inspections()
+        conn.exec_driver_sql(f"DROP VIEW v; {AFTER}; {VIEW}; ALTER TYPE mood ADD VALUE 'c'")
+        whole_after, some_after = inspections()
+        conn.rollback()
+    expected = sql(whole_before, whole_after)
+    assert "drop view" in expected and "mood__old_version_to_be_dropped" in expected
+    assert sql(some_before, some_after) == expected, broken(
+        compat.inspect_schema, "migra writes other SQL from an inspection of some tables")
+    for some, whole in ((some_before, whole_before), (some_after, whole_after)):
+        assert {name.split(".")[1] for name in some.relations} == {'"t"', '"typed"', '"v"'}, \
+            broken(compat.inspect_schema, "an inspection of some tables reads other tables")
+        assert not any("other" in name for name in (*some.indexes, *some.constraints))
+        assert list(some.indexes.items()) == [
+            (k, v) for k, v in whole.indexes.items() if v.table_name == "t"], broken(
+            compat.inspect_schema, "an inspection of some tables reads their indexes otherwise")
 
 
 def test_load_inspector_imports_schemainspect_whole_and_leaves_inspect_as_it_was() -> None:

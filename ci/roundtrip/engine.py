@@ -231,8 +231,7 @@ class RoundTrip:
             upgraded = compat.type_memo(self.context)
             self._savepoint(conn, rev, "downgrade", "SAVEPOINT dbci_downgrade")
             try:
-                differs = self._check_downgrade(conn, rev, up.keys, previous, rows_before)
-                left = inspect(conn) if differs else None
+                left = self._check_downgrade(conn, rev, up.keys, previous, rows_before)
             except BaseException:
                 self._savepoint(conn, rev, "downgrade", "ROLLBACK TO SAVEPOINT dbci_downgrade")
                 raise
@@ -303,7 +302,7 @@ class RoundTrip:
         back to before the upgrade too (``memo``), or the upgrade would not create them again."""
         self._savepoint(conn, rev, "upgrade", "ROLLBACK TO SAVEPOINT dbci_upgrade")
         compat.restore_type_memo(self.context, memo)
-        statements = migra_sql(left, inspect(conn))
+        statements = migra_sql(left, inspect(conn, left.touched))
         apply(rev, "upgrade")
         self._settle(conn, self._read())  # the same units, with new oids
         self.found.explain(first, statements)
@@ -326,12 +325,16 @@ class RoundTrip:
 
     def _check_downgrade(self, conn: sa.Connection, rev: Revision, up_keys: set[UnitKey] | None,
                          previous: dict[UnitKey, Unit | None],
-                         rows_before: dict[str, Digest | None]) -> bool:
-        """Downgrade, compare with before the upgrade; True when the schema differs."""
+                         rows_before: dict[str, Digest | None]) -> Inspected | None:
+        """Downgrade, compare with before the upgrade; where the schema differs, migra's view
+        of what the downgrade left, of what either step touched (see :func:`inspect`)."""
         if not self._downgrade(conn, rev):
-            return False
+            return None
         down = self._read(keep=False)  # the savepoint is rolled back after
-        return bool(self._report(conn, rev, up_keys, down, previous, rows_before))
+        keys = _touched(up_keys, down)
+        if not self._report(conn, rev, keys, down, previous, rows_before):
+            return None
+        return inspect(conn, keys)
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
                                     up_keys: set[UnitKey] | None,
@@ -349,7 +352,7 @@ class RoundTrip:
             return True if self._recovered(conn) else \
                 "its downgrade failed after committing part of its work"
         down = self._read(committed=True)
-        self._report(conn, rev, up_keys, down, previous, rows_before)
+        self._report(conn, rev, _touched(up_keys, down), down, previous, rows_before)
         self.catalog.apply(down.keys, down.units)  # what the upgrade again does not touch
         compat.restore_type_memo(self.context, memo)  # downgraded: its types are made again
         root = conn.get_transaction()
@@ -393,13 +396,13 @@ class RoundTrip:
         """Take a read as the state things stand in; what the units and rows were before."""
         return self.catalog.apply(read.keys, read.units), self.rows.update(conn, read)
 
-    def _report(self, conn: sa.Connection, rev: Revision, up_keys: set[UnitKey] | None,
+    def _report(self, conn: sa.Connection, rev: Revision, keys: set[UnitKey] | None,
                 down: Read, previous: dict[UnitKey, Unit | None],
                 rows_before: dict[str, Digest | None]) -> set[str]:
         """Report how the schema after the downgrade (its read ``down``) differs from before
-        the upgrade (``previous``, over what either step touched; each difference told whether
-        the downgrade made it), and rows that changed; the names of what differs."""
-        keys = None if up_keys is None or down.keys is None else up_keys | down.keys
+        the upgrade (``previous``, over the ``keys`` either step touched, None: everything;
+        each difference told whether the downgrade made it), and rows that changed; the names
+        of what differs."""
         after = self.catalog.now(keys, down.units, down.keys)
         upgraded = {k: u for k in (self.catalog.units if keys is None else keys)
                     if (u := self.catalog.units.get(k)) is not None}
@@ -419,3 +422,8 @@ class RoundTrip:
             self.fixture_ddl |= read.keys != set()
             self._settle(conn, read)
 
+
+def _touched(up_keys: set[UnitKey] | None, down: Read) -> set[UnitKey] | None:
+    """The units the upgrade (its keys ``up_keys``) or the downgrade (its read) touched; None
+    where either was read whole."""
+    return None if up_keys is None or down.keys is None else up_keys | down.keys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -249,6 +250,82 @@ def test_migra_shows_a_view_dropped_and_made_again_around_what_the_downgrade_lef
     assert sql.index('drop view if exists "public"."viewed_x"') < sql.index(
         'alter table "public"."viewed" alter column "x" set data type integer') < sql.index(
         'create or replace view "public"."viewed_x"'), sql
+
+
+#: Revisions whose last one's downgrade forgets something (the ones before it pass): how
+#: migra explains each depends on other objects than what the revision touched.
+EXPLAINED = {
+    "an enum label another table's column uses": [
+        ("op.execute(\"ALTER TYPE persistence_schema.uploadstatus ADD VALUE 'QUEUED'\")",
+         "pass")],
+    "an enum that drop_table leaves": [
+        ('op.create_table("flags", sa.Column("id", sa.Integer, primary_key=True), '
+         'sa.Column("kind", sa.Enum("a", "b", name="flagkind")))', 'op.drop_table("flags")')],
+    "a foreign key to a table the revision did not touch": [
+        ('op.execute("CREATE TABLE parent_t (id int PRIMARY KEY); '
+         'CREATE TABLE child_t (id int PRIMARY KEY)")',
+         'op.execute("DROP TABLE child_t, parent_t")'),
+        ('op.execute("ALTER TABLE child_t ADD COLUMN parent_id int REFERENCES parent_t")',
+         "pass")],
+    "a serial column and its sequence": [
+        ('op.execute("CREATE TABLE counted (id int PRIMARY KEY)")',
+         'op.execute("DROP TABLE counted")'),
+        ('op.execute("ALTER TABLE counted ADD COLUMN n serial")', "pass")],
+    "a column left on a table a view the revision did not touch reads": [
+        ('op.execute("CREATE TABLE read_t (id int PRIMARY KEY); '
+         'CREATE VIEW read_v AS SELECT * FROM read_t")',
+         'op.execute("DROP VIEW read_v; DROP TABLE read_t")'),
+        ('op.add_column("read_t", sa.Column("extra", sa.Text))', "pass")],
+    "a column left on a partitioned table, and so on its partition": [
+        ('op.execute("CREATE TABLE parted (id int, k int) PARTITION BY RANGE (k); '
+         'CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10)")',
+         'op.execute("DROP TABLE parted")'),
+        ('op.add_column("parted", sa.Column("extra", sa.Text))', "pass")],
+    "a view over a column the downgrade leaves wide": [
+        ('op.execute("CREATE TABLE viewed (id int PRIMARY KEY, x int); '
+         'CREATE VIEW viewed_x AS SELECT id, x FROM viewed")',
+         'op.execute("DROP VIEW viewed_x; DROP TABLE viewed")'),
+        ('op.execute("DROP VIEW viewed_x; ALTER TABLE viewed ALTER COLUMN x TYPE bigint; '
+         'CREATE VIEW viewed_x AS SELECT id, x FROM viewed")', "pass")],
+}
+
+
+@pytest.mark.parametrize("case", EXPLAINED)
+def test_migra_explains_a_finding_as_it_would_between_the_whole_schemas(
+        project: Path, case: str) -> None:
+    """The explanation reads only the tables the two steps touched (and those with a column of
+    a type they touched); its SQL is migra's between the whole schemas, read on two databases
+    built apart: at the revision's parent, and after its upgrade and downgrade."""
+    from bench.migrations import Alembic
+    from ci.db.runners import create_engine
+    from ci.schemadiff import inspect, migra_sql
+
+    *setup, (upgrade, downgrade) = EXPLAINED[case]
+    first = None
+    for number, (up, down) in enumerate(setup):
+        first = first or add_revision(project, f"setup_{number}", up, down)
+    revision = add_revision(project, "forgets", upgrade, downgrade)
+    run = roundtrip("--from", first or revision)
+    assert run.code == 1, run.out
+    findings = [f for f in run.json()["findings"] if "migra" in f.get("detail", "")]
+    assert findings and {f["revision"] for f in findings} == {revision}, run.out
+    sql = findings[0]["detail"].split("migra, what the downgrade should also do:\n")[1]
+
+    seen = {}
+    for state in ("before", "left"):
+        with scratch.scratch_database(os.environ.get("DATABASE_URL")) as url:
+            engine = create_engine(url)
+            try:
+                with engine.connect() as conn:
+                    alembic = Alembic(str(project / "alembic.ini"), conn)
+                    parent = alembic.script.get_revision(revision).down_revision
+                    alembic.upgrade(revision if state == "left" else str(parent))
+                    if state == "left":
+                        alembic.undo(revision)
+                    seen[state] = inspect(conn)
+            finally:
+                engine.dispose()
+    assert sql == "\n".join(migra_sql(seen["left"], seen["before"]))
 
 
 def test_an_upgrade_that_raises_stops_the_run(project: Path) -> None:
