@@ -59,9 +59,11 @@ _NAMED = {  # the units a read snapshots, as the CTE `named` (kind, schema, name
 
 
 @cache
-def _statement(tracked: bool, whole: bool, discover: bool, keep: bool) -> str:
-    """One read: the touched keys (unless ``whole``), the units, the tables holding rows; with
-    ``keep``, the owners of the units' catalog rows recorded for later reads."""
+def _statement(tracked: bool, whole: bool, discover: bool, keep: bool,
+               every_table: bool = False) -> str:
+    """One read: the touched keys (unless ``whole``), the units, the tables holding rows (every
+    table where ``every_table``); with ``keep``, the owners of the units' catalog rows recorded
+    for later reads."""
     ctes = [sql("track_read") if tracked and not whole else "",
             "taken AS (DELETE FROM pg_temp.dbci_touched RETURNING 1)" if tracked and whole else "",
             _NAMED["none" if whole else "touched"],
@@ -69,7 +71,8 @@ def _statement(tracked: bool, whole: bool, discover: bool, keep: bool) -> str:
             f"units AS ({units_sql(KINDS, everything=whole)})",
             sql("track_remember") if tracked and keep else "",
             "tables AS ({})".format(sql("table_activity").replace(
-                ":discover", "true" if discover else "false"))]
+                ":discover", "true" if discover else "false").replace(
+                ":every", "true" if every_table else "false"))]
     keys = "" if whole else ("SELECT 'key', kind, schema, name, NULL::jsonb, NULL::oid, "
                              "NULL::bigint FROM keys\nUNION ALL\n")
     return ("WITH " + ",\n".join(c.strip() for c in ctes if c) + "\n" + keys
@@ -112,19 +115,23 @@ class StepReader:
             run_script(self.connection, "track_uninstall")
 
     def read(self, known: Iterable[int], discover: bool, whole: bool = False,
-             keep: bool = True) -> Read:
+             keep: bool = True, every_table: bool = False) -> Read:
         """The units touched since the last read and the tables holding rows: the tables
         ``known`` (by oid), and, when ``discover``, every table this transaction wrote to.
 
         ``keep`` False: the read is inside a savepoint that will be rolled back, so what it
         would record for later reads (who owns each catalog row) is not recorded.
+        ``every_table``: every table, whatever its write counters say; after a commit they
+        start again once the session's statistics are flushed (at an idle moment between
+        transactions, which an autocommit block's statements also make).
         """
         whole = whole or not self.tracked
-        discover = discover or whole
-        rows = self._run(whole, known, discover, keep)
+        discover = discover or whole or every_table
+        rows = self._run(whole, known, discover, keep, every_table)
         keys = None if whole else {(k, s, n) for tag, k, s, n, *_ in rows if tag == "key"}
         if keys is not None and any(kind not in KINDS or kind == "schema" for kind, *_ in keys):
-            return self.read(known, discover=True, whole=True, keep=keep)  # a schema: many names
+            return self.read(known, discover=True, whole=True, keep=keep,  # a schema: many names
+                             every_table=every_table)
         return Read(keys, {(k, s, n): Unit(definition) for tag, k, s, n, definition, *_ in rows
                            if tag == "unit"},
                     [Table(oid, schema, table, name, writes)
@@ -132,10 +139,11 @@ class StepReader:
                     discover)
 
     def _run(self, whole: bool, known: Iterable[int], discover: bool,
-             keep: bool) -> list[tuple[Any, ...]]:
+             keep: bool, every_table: bool) -> list[tuple[Any, ...]]:
         name = "dbci_read_" + "_".join(flag for flag, on in (
             ("tracked", self.tracked), ("whole", whole), ("discover", discover),
-            ("forget", not keep)) if on)
-        return run_prepared(self.connection, name, _statement(self.tracked, whole, discover, keep),
+            ("forget", not keep), ("every", every_table)) if on)
+        return run_prepared(self.connection, name,
+                            _statement(self.tracked, whole, discover, keep, every_table),
                             {"dbci.known": "{" + ",".join(map(str, known)) + "}",
                              **version_settings(self.version_table)})

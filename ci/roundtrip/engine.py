@@ -116,7 +116,7 @@ class RoundTrip:
                 self.stopped = True
                 return
             reader = reader or self._track(conn, context)
-            self._settle(conn, self._read(whole=True))
+            self._settle(conn, self._read(whole=True, committed=True))  # commits, perhaps
             total = others + len(checked)
             for index, rev in enumerate(checked, start=1):
                 if self.progress:
@@ -373,23 +373,24 @@ class RoundTrip:
         conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]  # one SA missed
         compat.restart_transaction(self.context, conn)
         self.rows.committed()
-        units, rows = self._settle(conn, self._read(whole=True))
+        units, rows = self._settle(conn, self._read(whole=True, committed=True))
         return (all(self.catalog.units.get(key) == unit for key, unit in units.items())
                 and all(self.rows.digests.get(name) == digest for name, digest in rows.items()))
 
     def _read(self, whole: bool = False, discover: bool = False, keep: bool = True,
               committed: bool = False) -> Read:
         """What the statements since the last read did; nothing is read when none ran. After
-        a step that ``committed`` part of its work, every table's rows are digested again."""
+        steps that ``committed`` part of their work since the last read, every table's rows
+        are digested again, those no counter of this transaction names too (a commit lets the
+        counters start again)."""
         assert self.reader is not None and self.watch is not None
         ran, wrote = self.watch.look()
         if committed:
             self.rows.recount()
-            discover = True
-        if not (ran or whole or discover):
+        if not (ran or whole or committed):
             return NOTHING
         return self.reader.read(self.rows.known(), discover=wrote or discover, whole=whole,
-                                keep=keep)
+                                keep=keep, every_table=committed)
 
     def _settle(self, conn: sa.Connection,
                 read: Read) -> tuple[dict[UnitKey, Unit | None], dict[str, Digest | None]]:

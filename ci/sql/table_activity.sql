@@ -1,9 +1,10 @@
 -- The tables that hold the round trip's rows, each with a counter of its writes so unchanged
 -- tables need no new digest (the oids follow renames). When :discover is true (a statement that
 -- may write rows ran, or the read is whole): every table already known (dbci.known), and any
--- table this transaction wrote to; else only the known ones among the relations the step
--- touched (`wanted`, looked up by oid). One pass over pg_class either way, each table's
--- counters read once.
+-- table this transaction wrote to (when :every is true, every table: after a commit the
+-- counters start again once the session's statistics are flushed); else only the known ones
+-- among the relations the step touched (`wanted`, looked up by oid). One pass over pg_class
+-- either way, each table's counters read once.
 SELECT c.oid, n.nspname, c.relname, format('%I.%I', n.nspname, c.relname) AS name, c.writes
 FROM (SELECT c.oid, c.relname, c.relnamespace,
              pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
@@ -20,4 +21,5 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', 'dbci_track')
   AND NOT (c.relname = current_setting('dbci.version_table')
            AND n.nspname = current_setting('dbci.version_schema'))
-  AND (c.oid = ANY (current_setting('dbci.known')::oid[]) OR (:discover AND c.writes > 0))
+  AND (c.oid = ANY (current_setting('dbci.known')::oid[]) OR (:discover AND c.writes > 0)
+       OR :every)

@@ -195,6 +195,38 @@ def test_rows_a_self_committing_downgrade_deletes_before_its_commit_are_found(
     assert outcomes(run)[wipes] == ("failed", "autocommit")
 
 
+def test_rows_written_before_a_flush_in_the_revisions_brought_up_are_watched(
+        history: Callable[..., str]) -> None:
+    """The revisions before ``--from`` run unread; when one commits itself, the session's
+    statistics may be flushed (which it asks for here) and the write counters no longer name
+    the table an earlier one filled: the read after them digests every table, so the rows a
+    checked downgrade deletes are found."""
+    history('op.create_table("r", sa.Column("id", sa.Integer))\n'
+            'op.execute("INSERT INTO r VALUES (1), (2)")', 'op.drop_table("r")')
+    history('op.execute("SELECT pg_stat_force_next_flush()")\n' + SELF_COMMIT.format(n=1),
+            SELF_COMMIT_DOWN.format(n=1))
+    wipes = history('op.execute("INSERT INTO r VALUES (3)")', 'op.execute("DELETE FROM r")')
+    run = roundtrip("--from", wipes)
+    assert run.code == 1, run.out + run.err
+    assert found(run) == {("downgrade-changes-rows", wipes)}
+
+
+def test_rows_an_autocommit_block_writes_before_a_flush_are_watched(
+        history: Callable[..., str]) -> None:
+    """An autocommit block makes a table and fills it, and the session's statistics are flushed
+    before the block ends (asked for here): no write counter names the table when it is read,
+    yet its rows are digested, so a later downgrade that deletes them is found."""
+    history('with op.get_context().autocommit_block():\n'
+            '    op.execute("CREATE TABLE q (id int)")\n'
+            '    op.execute("INSERT INTO q VALUES (1), (2)")\n'
+            '    op.execute("SELECT pg_stat_force_next_flush()")',
+            'with op.get_context().autocommit_block():\n    op.execute("DROP TABLE q")')
+    wipes = history("pass", 'op.execute("DELETE FROM q")')
+    run = roundtrip()
+    assert run.code == 1, run.out + run.err
+    assert found(run) == {("downgrade-changes-rows", wipes)}
+
+
 def test_a_commit_on_the_connection_is_a_failed_upgrade_and_stops_the_run(
         history: Callable[..., str]) -> None:
     """``op.get_bind().commit()`` outside an autocommit block: ``alembic upgrade`` exits 0 on it
