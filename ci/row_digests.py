@@ -160,6 +160,11 @@ class Rows:
                 self.digests.pop(name, None)
             else:
                 self.digests[name] = digest
+        for t in read.tables or ():  # empty and unwritten (a read of every table lists them):
+            if not t.writes and t.name not in self.digests:  # a write will name them
+                self.names.pop(t.oid, None)
+                self.writes.pop(t.oid, None)
+                self.tables.pop(t.oid, None)
         return previous
 
     def compare(self, conn: sa.Connection, read: Read,
