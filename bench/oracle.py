@@ -85,12 +85,10 @@ Key = tuple[str, str]  # (pg_dump's type, schema.name)
 
 @dataclass(frozen=True)
 class Dump:
-    """A database's objects (their normalised text, by key), its tables' row digests, and its
-    schema as migra reads it."""
+    """A database's objects (their normalised text, by key) and its tables' row digests."""
 
     objects: dict[Key, str]
     rows: dict[str, str]
-    schema: Any
 
 
 def _objects(text: str) -> Iterator[tuple[Key, str]]:
@@ -136,10 +134,9 @@ def _split_table(key: Key, lines: list[str]) -> Iterator[tuple[Key, str]]:
 
 def dump(url: str) -> Dump:
     """The schema as pg_dump prints it, and a digest of every table's rows."""
-    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     done = subprocess.run([str(client_program("pg_dump")), "--schema-only", "--no-owner",
                            "--no-privileges", "--exclude-table=*.alembic_version",
-                           "--dbname", libpq],
+                           "--dbname", _libpq(url)],
                           capture_output=True, text=True, check=True)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
@@ -150,29 +147,35 @@ def dump(url: str) -> Dump:
                 f"ORDER BY t::text), '')) FROM {t} t")).scalar()) for t in tables}
     finally:
         engine.dispose()
-    return Dump(dict(_objects(done.stdout)), rows, _inspected(libpq))
+    return Dump(dict(_objects(done.stdout)), rows)
 
 
-def _inspected(libpq: str) -> Any:
+def _libpq(url: str) -> str:
+    """A SQLAlchemy URL as libpq (pg_dump, psycopg2) takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def inspected(url: str) -> Any:
     """schemainspect's own inspection of the whole schema, what migra reads."""
     from psycopg2.extras import NamedTupleCursor
 
     compat.load_inspector()  # its import needs pkg_resources, gone from recent setuptools
     from schemainspect import get_inspector
 
-    with contextlib.closing(psycopg2.connect(libpq)) as raw, warnings.catch_warnings():
+    with contextlib.closing(psycopg2.connect(_libpq(url))) as raw, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it warns under SQLAlchemy 2
         return get_inspector(raw.cursor(cursor_factory=NamedTupleCursor))
 
 
-def explain(before: Dump, after: Dump) -> str:
-    """migra's SQL from the schema after the downgrade to the one before the upgrade, its
-    statements one after the other, as a finding's detail shows them."""
+def explain(before: Any, after: Any) -> str:
+    """migra's SQL from the schema after the downgrade to the one before the upgrade (their
+    :func:`inspected`), its statements one after the other, as a finding's detail shows
+    them."""
     from migra import Migration
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        migration = Migration(after.schema, before.schema)
+        migration = Migration(after, before)
         migration.set_safety(False)
         migration.add_all_changes()
     return "\n".join(s.strip() for s in migration.statements
@@ -241,7 +244,7 @@ def check(ini: str, revision: str, server: str | None) -> tuple[str, str]:
             done.add(parent)
             if _step(url, partial(alembic.upgrade, parent), done):
                 return "not run", ""  # an ancestor's upgrade failed: dbci stopped before it
-        before = dump(url)
+        before, schema = dump(url), inspected(url)  # the state before is gone after
         if _step(url, partial(alembic.upgrade, revision), {revision}):
             return "upgrade-fails", ""
         if MARKER.search(Path(script.path).read_text()):
@@ -249,10 +252,9 @@ def check(ini: str, revision: str, server: str | None) -> tuple[str, str]:
         failed = _step(url, partial(alembic.undo, revision), parents)
         if failed is not None:
             return "skipped" if _irreversible_raise(failed, script) else "downgrade-fails", ""
-        after = dump(url)
-        verdict = compare(before, after)
-        return verdict, explain(before, after) if set(verdict.split("+")) & set(RESHAPED) \
-            else ""
+        verdict = compare(before, dump(url))
+        return verdict, explain(schema, inspected(url)) if set(verdict.split("+")) & set(
+            RESHAPED) else ""
 
 
 def oracle(ini: str, server: str | None, jobs: int) -> tuple[dict[str, str], dict[str, str]]:
@@ -309,8 +311,13 @@ class Agreement:
         """The revisions whose two verdicts differ (or that one side lacks), or that dbci
         explains with other SQL than migra's between the whole schemas."""
         return [r for r in self.oracle.keys() | self.dbci.keys()
-                if self.oracle.get(r) != self.dbci.get(r)
-                or (r in self.sql[1] and self.sql[1][r] != self.sql[0].get(r))]
+                if self.oracle.get(r) != self.dbci.get(r) or r in self.misexplained]
+
+    @property
+    def misexplained(self) -> set[str]:
+        """The revisions dbci explains with other SQL than migra's between the whole schemas."""
+        oracle, dbci = self.sql
+        return {r for r, sql in dbci.items() if sql != oracle.get(r)}
 
     @property
     def unintended(self) -> list[str]:
@@ -332,7 +339,7 @@ class Agreement:
         for r in sorted({*self.disagreements, *self.unintended}):
             out.append(f"  {r}: oracle {self.oracle.get(r)}, dbci {self.dbci.get(r)}, "
                        f"intended {self.intent.get(r)}")
-            if r in self.sql[1] and self.sql[1][r] != self.sql[0].get(r):
+            if r in self.misexplained:
                 out.append(f"    migra's SQL: {self.sql[0].get(r)!r}, dbci's: {self.sql[1][r]!r}")
         return out
 

@@ -60,7 +60,7 @@ _NAMED = {  # the units a read snapshots, as the CTE `named` (kind, schema, name
 
 @cache
 def _statement(tracked: bool, whole: bool, discover: bool, keep: bool,
-               every_table: bool = False) -> str:
+               every_table: bool) -> str:
     """One read: the touched keys (unless ``whole``), the units, the tables holding rows (every
     table where ``every_table``); with ``keep``, the owners of the units' catalog rows recorded
     for later reads."""

@@ -87,7 +87,7 @@ def test_a_dumps_column_options_belong_to_their_column_without_the_servers_stamp
 
     before = dict(oracle._objects(dumped(("id", "pg_attver=7"))))
     left = dict(oracle._objects(dumped(("id", "pg_attver=7"), ("extra", "pg_attver=9"))))
-    assert oracle.compare(oracle.Dump(before, {}, None), oracle.Dump(left, {}, None)) == "leaves"
+    assert oracle.compare(oracle.Dump(before, {}), oracle.Dump(left, {})) == "leaves"
     tuned = dict(oracle._objects(dumped(("id", "pg_attver=8, n_distinct=-1"))))
     assert tuned[("COLUMN", "public.t.id")] == "id integer (n_distinct=-1)"
-    assert oracle.compare(oracle.Dump(before, {}, None), oracle.Dump(tuned, {}, None)) == "changes"
+    assert oracle.compare(oracle.Dump(before, {}), oracle.Dump(tuned, {})) == "changes"
