@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from psycopg2 import errorcodes
 
-from ci.db.runners import run_prepared, run_script, sql
+from ci.db.runners import run_plain, run_prepared, run_script, sql
 from ci.errors import error_line
 from ci.snapshot import KINDS, Snapshot, Unit, UnitKey, units_sql, version_settings
 
@@ -45,10 +45,25 @@ class Read:
     units: Snapshot
     tables: list[Table] | None
     discovered: bool = False
+    every_table: bool = False  # it listed every table: write counters tell nothing
 
 
 #: A read of a step that ran no statement.
 NOTHING = Read(set(), {}, None)
+
+#: Which tables a read lists besides those its write counters name: none; every one (after
+#: commits it cannot vouch for); every one where the session's statistics were flushed since
+#: the last :meth:`StepReader.mark` (a flush sets the counters back to zero, forgetting the
+#: writes before it).
+Every = Literal["never", "always", "if-flushed"]
+
+_EVERY: dict[Every, str] = {"never": "false", "always": "true",
+                            "if-flushed": "(SELECT flushed FROM flush)"}
+
+#: Whether the session's statistics were flushed since the last mark: the marks' own counter of
+#: inserts, pending in the session like every table's, is back to zero.
+_FLUSH = ("flush AS (SELECT pg_stat_get_xact_tuples_inserted('pg_temp.dbci_marks'::regclass) = 0 "
+          "AS flushed)")
 
 _NAMED = {  # the units a read snapshots, as the CTE `named` (kind, schema, name)
     "touched": "keys AS (SELECT DISTINCT kind, schema, name FROM touched),\n"
@@ -59,23 +74,24 @@ _NAMED = {  # the units a read snapshots, as the CTE `named` (kind, schema, name
 
 
 @cache
-def _statement(tracked: bool, whole: bool, discover: bool, keep: bool,
-               every_table: bool) -> str:
-    """One read: the touched keys (unless ``whole``), the units, the tables holding rows (every
-    table where ``every_table``); with ``keep``, the owners of the units' catalog rows recorded
-    for later reads."""
+def _statement(tracked: bool, whole: bool, discover: bool, keep: bool, every: Every) -> str:
+    """One read: the touched keys (unless ``whole``), the units, the tables holding rows (see
+    :data:`Every`); with ``keep``, the owners of the units' catalog rows recorded for later
+    reads."""
     ctes = [sql("track_read") if tracked and not whole else "",
             "taken AS (DELETE FROM pg_temp.dbci_touched RETURNING 1)" if tracked and whole else "",
             _NAMED["none" if whole else "touched"],
             f"wanted AS ({sql('snapshot/wanted')})",
             f"units AS ({units_sql(KINDS, everything=whole)})",
             sql("track_remember") if tracked and keep else "",
+            _FLUSH if every == "if-flushed" else "",
             "tables AS ({})".format(sql("table_activity").replace(
-                ":discover", "true" if discover else "false").replace(
-                ":every", "true" if every_table else "false"))]
+                ":discover", "true" if discover else "false").replace(":every", _EVERY[every]))]
     keys = "" if whole else ("SELECT 'key', kind, schema, name, NULL::jsonb, NULL::oid, "
                              "NULL::bigint FROM keys\nUNION ALL\n")
-    return ("WITH " + ",\n".join(c.strip() for c in ctes if c) + "\n" + keys
+    flushed = ("SELECT 'flushed', NULL, NULL, NULL, NULL, NULL, NULL FROM flush WHERE flushed\n"
+               "UNION ALL\n") if every == "if-flushed" else ""
+    return ("WITH " + ",\n".join(c.strip() for c in ctes if c) + "\n" + keys + flushed
             + "SELECT 'unit', kind, schema, name, definition, NULL::oid, NULL::bigint FROM units\n"
               "UNION ALL\n"
               "SELECT 'table', name, nspname, relname, NULL, oid, writes FROM tables")
@@ -114,36 +130,43 @@ class StepReader:
         if self.tracked:
             run_script(self.connection, "track_uninstall")
 
+    def mark(self) -> None:
+        """Before a step that may commit: a mark that the next read's ``if-flushed`` looks for.
+        The session's statistics are flushed at idle moments between transactions (at most
+        once a second), which sets every table's write counter back to zero, the marks' too."""
+        if self.tracked:
+            run_plain(self.connection, "INSERT INTO pg_temp.dbci_marks DEFAULT VALUES")
+
     def read(self, known: Iterable[int], discover: bool, whole: bool = False,
-             keep: bool = True, every_table: bool = False) -> Read:
+             keep: bool = True, every: Every = "never") -> Read:
         """The units touched since the last read and the tables holding rows: the tables
-        ``known`` (by oid), and, when ``discover``, every table this transaction wrote to.
+        ``known`` (by oid), and, when ``discover``, every table this transaction wrote to;
+        where ``every`` says so, every table (see :data:`Every`).
 
         ``keep`` False: the read is inside a savepoint that will be rolled back, so what it
         would record for later reads (who owns each catalog row) is not recorded.
-        ``every_table``: every table, whatever its write counters say; after a commit they
-        start again once the session's statistics are flushed (at an idle moment between
-        transactions, which an autocommit block's statements also make).
         """
         whole = whole or not self.tracked
-        discover = discover or whole or every_table
-        rows = self._run(whole, known, discover, keep, every_table)
+        if every == "if-flushed" and not self.tracked:  # no marks to tell
+            every = "always"
+        discover = discover or whole or every != "never"
+        rows = self._run(whole, known, discover, keep, every)
         keys = None if whole else {(k, s, n) for tag, k, s, n, *_ in rows if tag == "key"}
         if keys is not None and any(kind not in KINDS or kind == "schema" for kind, *_ in keys):
             return self.read(known, discover=True, whole=True, keep=keep,  # a schema: many names
-                             every_table=every_table)
+                             every=every)
         return Read(keys, {(k, s, n): Unit(definition) for tag, k, s, n, definition, *_ in rows
                            if tag == "unit"},
                     [Table(oid, schema, table, name, writes)
                      for tag, name, schema, table, _, oid, writes in rows if tag == "table"],
-                    discover)
+                    discover, every == "always" or any(row[0] == "flushed" for row in rows))
 
     def _run(self, whole: bool, known: Iterable[int], discover: bool,
-             keep: bool, every_table: bool) -> list[tuple[Any, ...]]:
+             keep: bool, every: Every) -> list[tuple[Any, ...]]:
         name = "dbci_read_" + "_".join(flag for flag, on in (
             ("tracked", self.tracked), ("whole", whole), ("discover", discover),
-            ("forget", not keep), ("every", every_table)) if on)
+            ("forget", not keep), (every.replace("-", "_"), every != "never")) if on)
         return run_prepared(self.connection, name,
-                            _statement(self.tracked, whole, discover, keep, every_table),
+                            _statement(self.tracked, whole, discover, keep, every),
                             {"dbci.known": "{" + ",".join(map(str, known)) + "}",
                              **version_settings(self.version_table)})

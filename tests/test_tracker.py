@@ -133,6 +133,24 @@ def test_tables_holding_rows_are_read_when_written_or_touched(reader: StepReader
     assert [t.oid for t in reader.read([oid], discover=False).tables or ()] == [oid]
 
 
+def test_a_read_after_a_mark_lists_every_table_only_where_a_flush_came_since(
+        reader: StepReader) -> None:
+    """A flush of the session's statistics (at an idle moment between transactions) sets every
+    write counter back to zero, so they no longer name what was written before it: a read after
+    a mark lists every table where one came since the mark, and otherwise only those written."""
+    conn = reader.connection
+    conn.exec_driver_sql("INSERT INTO s.t VALUES (1, 'a')")
+    reader.mark()
+    counted = reader.read([], discover=False, every="if-flushed")
+    assert not counted.every_table and [t.name for t in counted.tables or ()] == ["s.t"]
+    reader.mark()
+    conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+    conn.commit()  # idle between transactions: flushed
+    flushed = reader.read([], discover=False, every="if-flushed")
+    assert flushed.every_table and {t.name for t in flushed.tables or ()} == {"s.t", "s.r"}
+    assert {t.writes for t in flushed.tables or ()} == {0}
+
+
 def test_a_role_that_may_not_create_event_triggers_reads_whole(scratch: sa.Connection) -> None:
     if scratch.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
                                ).scalar():

@@ -8,7 +8,7 @@ Event triggers name the objects each step touched, so only those are snapshotted
 stays linear in the number of revisions.
 Roles that may not create event triggers take a slower path with whole snapshots, reported as
 such; revisions that commit themselves (``autocommit_block``) are still read by what they touched,
-but every table's rows are digested again (a commit may start the write counters afresh).
+and every table's rows are digested again where a commit started the write counters afresh.
 
 The revisions before the checked ones are brought up without the event triggers (they would
 only log what the whole read after them reads anyway), unless one has a data fixture, whose
@@ -33,8 +33,10 @@ catalog and row digests read from it, Alembic's memo of the named types it creat
   should it have ended Alembic's transaction (``.commit()``), Alembic takes the connection's
   new one; read (the event triggers' log is committed with the work); commit; downgrade, read,
   compare, take the downgraded units as they stand; memo as before the upgrade, upgrade again,
-  read -> SETTLED. Each of these reads digests every table's rows again: a commit may flush
-  the session's write counters to zero, so they cannot tell which tables the step wrote. A
+  read -> SETTLED. Each of these steps follows a mark (``StepReader.mark``); where the
+  session's statistics were flushed since (the marks' counter is back at zero: a flush sets
+  every write counter to zero, so they cannot tell which tables the step wrote), the read
+  after it digests every table's rows again. A
   failed downgrade rolls back to the commit and reads whole: as after the upgrade -> SETTLED;
   else (it committed part of its work) -> STOPPED.
   A commit the source does not show (no savepoint to go back to) -> exit 2, naming it.
@@ -65,7 +67,7 @@ from ci.roundtrip.results import Findings, Outcome, commits_itself
 from ci.row_digests import Digest, Rows, Watch
 from ci.schemadiff import Captured, Inspected, capture, inspect, migra_sql
 from ci.snapshot import Catalog, Unit, UnitKey
-from ci.tracker import NOTHING, Read, StepReader
+from ci.tracker import NOTHING, Every, Read, StepReader
 
 #: Commit progress every so many revisions, so one run never holds too many locks.
 COMMIT_EVERY = 100
@@ -116,7 +118,7 @@ class RoundTrip:
                 self.stopped = True
                 return
             reader = reader or self._track(conn, context)
-            self._settle(conn, self._read(whole=True, committed=True))  # commits, perhaps
+            self._settle(conn, self._read(whole=True, every="always"))  # commits, perhaps
             total = others + len(checked)
             for index, rev in enumerate(checked, start=1):
                 if self.progress:
@@ -206,6 +208,8 @@ class RoundTrip:
         if before_upgrade:
             self._savepoint(conn, rev, "upgrade", "SAVEPOINT dbci_upgrade")
         root = conn.get_transaction()
+        if autocommit:
+            self.reader.mark()
         try:
             self._upgrade(conn, rev)
         except RevisionFailed as exc:
@@ -216,7 +220,7 @@ class RoundTrip:
             self.outcomes.append(Outcome(rev.id, "failed", path, note))
             return False
         self._after(conn, rev, "upgrade", autocommit, root)
-        up = self._read(committed=autocommit)
+        up = self._read(every="if-flushed" if autocommit else "never")
         previous, rows_before = self._settle(conn, up)
         failed_before = len(self.found)
         if is_irreversible(rev):
@@ -347,22 +351,25 @@ class RoundTrip:
         downgrade left, or a failed downgrade committed part of its work."""
         upgraded = compat.type_memo(self.context)
         self._commit()  # a failed downgrade rolls back to here: the upgrade, whole
+        assert self.reader is not None
+        self.reader.mark()
         if not self._downgrade(conn, rev, may_commit=True):
             compat.restore_type_memo(self.context, upgraded)
             return True if self._recovered(conn) else \
                 "its downgrade failed after committing part of its work"
-        down = self._read(committed=True)
+        down = self._read(every="if-flushed")
         self._report(conn, rev, _touched(up_keys, down), down, previous, rows_before)
         self.catalog.apply(down.keys, down.units)  # what the upgrade again does not touch
         compat.restore_type_memo(self.context, memo)  # downgraded: its types are made again
         root = conn.get_transaction()
+        self.reader.mark()
         try:
             apply(rev, "upgrade")
         except RevisionFailed as exc:
             self.found.upgrade_fails_again(rev, exc.reason)
             return None
         self._after(conn, rev, "upgrade", True, root)
-        self._settle(conn, self._read(committed=True))
+        self._settle(conn, self._read(every="if-flushed"))
         return True
 
     def _recovered(self, conn: sa.Connection) -> bool:
@@ -373,24 +380,24 @@ class RoundTrip:
         conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]  # one SA missed
         compat.restart_transaction(self.context, conn)
         self.rows.committed()
-        units, rows = self._settle(conn, self._read(whole=True, committed=True))
+        units, rows = self._settle(conn, self._read(whole=True, every="always"))
         return (all(self.catalog.units.get(key) == unit for key, unit in units.items())
                 and all(self.rows.digests.get(name) == digest for name, digest in rows.items()))
 
     def _read(self, whole: bool = False, discover: bool = False, keep: bool = True,
-              committed: bool = False) -> Read:
+              every: Every = "never") -> Read:
         """What the statements since the last read did; nothing is read when none ran. After
-        steps that ``committed`` part of their work since the last read, every table's rows
-        are digested again, those no counter of this transaction names too (a commit lets the
-        counters start again)."""
+        steps that committed part of their work, ``every`` says when every table's rows are
+        digested again, those no counter of this transaction names too (see :data:`Every`)."""
         assert self.reader is not None and self.watch is not None
         ran, wrote = self.watch.look()
-        if committed:
-            self.rows.recount()
-        if not (ran or whole or committed):
+        if not (ran or whole or every != "never"):
             return NOTHING
-        return self.reader.read(self.rows.known(), discover=wrote or discover, whole=whole,
-                                keep=keep, every_table=committed)
+        read = self.reader.read(self.rows.known(), discover=wrote or discover, whole=whole,
+                                keep=keep, every=every)
+        if read.every_table:
+            self.rows.recount()
+        return read
 
     def _settle(self, conn: sa.Connection,
                 read: Read) -> tuple[dict[UnitKey, Unit | None], dict[str, Digest | None]]:

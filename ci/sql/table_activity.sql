@@ -2,7 +2,8 @@
 -- tables need no new digest (the oids follow renames). When :discover is true (a statement that
 -- may write rows ran, or the read is whole): every table already known (dbci.known), and any
 -- table this transaction wrote to (when :every is true, every table: after a commit the
--- counters start again once the session's statistics are flushed); else only the known ones
+-- counters start again once the session's statistics are flushed; :every is a test of that
+-- where the reader can tell, see ci/tracker.py); else only the known ones
 -- among the relations the step touched (`wanted`, looked up by oid). One pass over pg_class
 -- either way, each table's counters read once.
 SELECT c.oid, n.nspname, c.relname, format('%I.%I', n.nspname, c.relname) AS name, c.writes

@@ -3,6 +3,9 @@
 -- rolls back what was recorded). Needs a role that may create event triggers (a superuser).
 CREATE SCHEMA IF NOT EXISTS dbci_track;
 CREATE TEMP TABLE IF NOT EXISTS dbci_touched (classid oid, objid oid, dropped bool);
+-- A row before each step that may commit: a read after it finds their count of inserts back
+-- at zero where the session's statistics were flushed meanwhile (see ci/tracker.py).
+CREATE TEMP TABLE IF NOT EXISTS dbci_marks ();
 -- The unit each catalog row belonged to when its unit was last read: names what was dropped.
 -- In dbci's schema rather than pg_temp: schemainspect (migra) trips over a temporary table's
 -- index. Reads are transactional like the rest, so a savepoint rolled back forgets them too.
