@@ -88,6 +88,18 @@ def test_each_statement_names_the_units_it_touched(
     assert touched(reader, statement) == expected
 
 
+def test_renaming_a_table_names_the_functions_its_row_type_is_an_argument_of(
+        reader: StepReader) -> None:
+    """A table's row type is renamed with it, and a function taking one is named by its
+    arguments' types: it reads differently, with no DDL of its own."""
+    reader.connection.exec_driver_sql(
+        "CREATE FUNCTION s.g(s.t) RETURNS int LANGUAGE sql AS 'SELECT 1'")
+    reader.read([], discover=False)
+    assert touched(reader, "ALTER TABLE s.t RENAME TO u") == {
+        T, ("relation", "s", "u"), ("relation", "s", "r"),
+        ("function", "s", "g(s.t)"), ("function", "s", "g(s.u)")}
+
+
 def test_a_schema_change_asks_for_a_whole_snapshot(reader: StepReader) -> None:
     assert touched(reader, "CREATE SCHEMA other") is None
     assert touched(reader, "ALTER SCHEMA s RENAME TO s2") is None

@@ -41,6 +41,13 @@ taken AS (
     SELECT d.classid, d.objid FROM live l
     JOIN pg_depend d ON d.refclassid = l.classid AND d.refobjid = l.objid
     WHERE d.deptype IN ('n', 'a') AND l.objid IN (SELECT objid FROM renamed)
+    UNION  -- a renamed table's row type is renamed with it: what names that type in its own
+    SELECT d.classid, d.objid  -- definition (a function's arguments, a column) reads differently
+    FROM (SELECT objid FROM live WHERE classid = 'pg_class'::regclass
+          AND objid IN (SELECT objid FROM renamed)) l
+    CROSS JOIN LATERAL (SELECT * FROM pg_class c WHERE c.oid = l.objid OFFSET 0) c
+    JOIN pg_depend d ON d.refclassid = 'pg_type'::regclass AND d.refobjid = c.reltype
+    WHERE d.deptype IN ('n', 'a')
 ), holder AS (
     SELECT l.objid,
            CASE l.classid
