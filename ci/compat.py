@@ -238,8 +238,16 @@ def _resource_stream(module: str, path: str) -> IO[bytes]:
     return importlib.resources.files(package).joinpath(path).open("rb")
 
 
+#: schemainspect's queries that read objects of one snapshot kind alone (besides what every
+#: inspection reads the same: extensions' members, the search path): their answers change only
+#: where a unit of that kind does.
+ONE_KIND = {"SCHEMAS_QUERY": "schema", "EXTENSIONS_QUERY": "extension", "ENUMS_QUERY": "type",
+            "TYPES_QUERY": "type", "DOMAINS_QUERY": "type", "FUNCTIONS_QUERY": "function"}
+
+
 @checked_on(schemainspect="==3.1.1663587362")
-def inspect_schema(cursor: Any, some_tables: bool = False) -> Any:
+def inspect_schema(cursor: Any, some_tables: bool = False,
+                   answers: dict[str, list[Any]] | None = None) -> Any:
     """schemainspect's inspection of the database behind a DB-API ``cursor``-like object, as
     ``get_inspector`` makes it, less two queries whose answer is known (together two fifths of
     an inspection's time on a schema of tables alone):
@@ -259,6 +267,9 @@ def inspect_schema(cursor: Any, some_tables: bool = False) -> Any:
     constraints, three quarters of an inspection's time) read only the tables the cursor's
     session names (:data:`ONLY_TABLES`), and those with a column of a type it names
     (:data:`ONLY_TYPES`); their rows are those of the whole queries for these tables.
+
+    ``answers``: rows of the queries of :data:`ONE_KIND`, by name; a query there is not asked
+    again, and the answer to one asked is put there.
     """
     load_inspector()
     from schemainspect.pg.obj import PostgreSQL
@@ -270,6 +281,13 @@ def inspect_schema(cursor: Any, some_tables: bool = False) -> Any:
         def execute(self, query: Any) -> Any:
             if query is self.DEPS_QUERY and not (self.views or self.materialized_views):
                 return []
+            name = next((n for n in ONE_KIND if query is getattr(self, n)), None) \
+                if answers is not None else None
+            if name is not None:
+                assert answers is not None
+                if name not in answers:
+                    answers[name] = super().execute(query)
+                return answers[name]
             where = next((w for name, w in _PER_TABLE.items() if query is getattr(self, name)),
                          None) if some_tables else None
             if query is self.INDEXES_QUERY:

@@ -63,7 +63,33 @@ class _Prepared:
         return self.rows
 
 
-def inspect(connection: sa.Connection, touched: Collection[UnitKey] | None = None) -> Inspected:
+class Answers:
+    """schemainspect's answers to its queries of one kind of unit (:data:`compat.ONE_KIND`),
+    kept from one inspection to the next while no unit of that kind is touched: each is kept
+    with the version of its kind it was read at (:attr:`snapshot.Catalog.versions`, which
+    counts what the round trip's reads found touched)."""
+
+    def __init__(self, versions: dict[str, int]) -> None:
+        self.versions = versions
+        self.kept: dict[str, tuple[int, list[Any]]] = {}
+
+    def usable(self, same: set[str]) -> dict[str, list[Any]]:
+        """The answers still true of a state whose units of the kinds ``same`` are those the
+        versions count (whatever else differs)."""
+        return {name: rows for name, (version, rows) in self.kept.items()
+                if compat.ONE_KIND[name] in same
+                and version == self.versions.get(compat.ONE_KIND[name], 0)}
+
+    def keep(self, answers: dict[str, list[Any]], same: set[str]) -> None:
+        """Keep those of ``answers`` read of a state as :meth:`usable` describes."""
+        for name, rows in answers.items():
+            kind = compat.ONE_KIND[name]
+            if kind in same:
+                self.kept[name] = (self.versions.get(kind, 0), rows)
+
+
+def inspect(connection: sa.Connection, touched: Collection[UnitKey] | None = None,
+            answers: Answers | None = None) -> Inspected:
     """migra's view of the database behind ``connection`` (see :func:`compat.inspect_schema`),
     and nothing else: what explaining a difference needs. schemainspect reads it through the
     driver's own cursor (it accepts one, and SQLAlchemy's results would cost a fifth more), its
@@ -77,15 +103,22 @@ def inspect(connection: sa.Connection, touched: Collection[UnitKey] | None = Non
     the columns of a changed enum (read with their tables). Where ``touched`` names nothing, or
     a unit of a kind the event triggers do not name (``unknown``), the schema is read whole.
     On a schema of 50 tables an inspection of three reads in a third of the time.
+
+    ``answers``, with ``touched``: of the kinds of units ``touched`` names none of, the state
+    holds what the versions count, so what was read of them is read from there (and kept).
     """
     some = frozenset(touched or ())
     some_tables = bool(some) and all(kind != "unknown" for kind, _, _ in some)
     settings = {compat.ONLY_TABLES: _names(some, "relation"),
                 compat.ONLY_TYPES: _names(some, "type")} if some_tables else None
+    same = set(snapshot.KINDS) - {kind for kind, _, _ in some} if some_tables else set()
+    known = answers.usable(same) if answers else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # schemainspect and sqlbag warn under SQLAlchemy 2
-        return Inspected(compat.inspect_schema(_Prepared(connection, settings), some_tables),
-                         touched=some if some_tables else None)
+        inspector = compat.inspect_schema(_Prepared(connection, settings), some_tables, known)
+    if answers and known is not None:
+        answers.keep(known, same)
+    return Inspected(inspector, touched=some if some_tables else None)
 
 
 def _names(touched: Collection[UnitKey], kind: str) -> str:

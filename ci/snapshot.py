@@ -230,10 +230,15 @@ class Catalog:
     """The schema as it stands, kept current step by step from what each step touched."""
 
     units: Snapshot = field(default_factory=dict)
+    #: How often units of each kind were touched: what was read of one kind at a version
+    #: holds while it stays.
+    versions: dict[str, int] = field(default_factory=dict)
 
     def apply(self, keys: set[UnitKey] | None, units: Snapshot) -> dict[UnitKey, Unit | None]:
         """Take ``units`` as the state of ``keys`` (of every unit when None); returns what
         those keys held before."""
+        for kind in KINDS if keys is None else {kind for kind, _, _ in keys}:
+            self.versions[kind] = self.versions.get(kind, 0) + 1
         changed = set(self.units) | set(units) if keys is None else keys
         previous = {k: self.units.get(k) for k in changed}
         for key in changed:

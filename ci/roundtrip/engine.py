@@ -65,7 +65,7 @@ from ci.revision_code import commits_outside_a_block, irreversible_at_run_time, 
 from ci.roundtrip.fixtures import run_fixture
 from ci.roundtrip.results import Findings, Outcome, commits_itself
 from ci.row_digests import Digest, Rows, Watch
-from ci.schemadiff import Captured, Inspected, capture, inspect, migra_sql
+from ci.schemadiff import Answers, Captured, Inspected, capture, inspect, migra_sql
 from ci.snapshot import Catalog, Unit, UnitKey
 from ci.tracker import NOTHING, Every, Read, StepReader
 
@@ -92,6 +92,7 @@ class RoundTrip:
         self.found = Findings()
         self.outcomes: list[Outcome] = []
         self.catalog = Catalog()
+        self.answers = Answers(self.catalog.versions)  # for migra, where nothing of theirs changed
         self.rows = Rows()
         self.data = history.fixtures("roundtrip_data")
         self.context: MigrationContext  # env.py's, set once it has configured it
@@ -306,7 +307,7 @@ class RoundTrip:
         back to before the upgrade too (``memo``), or the upgrade would not create them again."""
         self._savepoint(conn, rev, "upgrade", "ROLLBACK TO SAVEPOINT dbci_upgrade")
         compat.restore_type_memo(self.context, memo)
-        statements = migra_sql(left, inspect(conn, left.touched))
+        statements = migra_sql(left, inspect(conn, left.touched, self.answers))
         apply(rev, "upgrade")
         self._settle(conn, self._read())  # the same units, with new oids
         self.found.explain(first, statements)
@@ -338,7 +339,7 @@ class RoundTrip:
         keys = _touched(up_keys, down)
         if not self._report(conn, rev, keys, down, previous, rows_before):
             return None
-        return inspect(conn, keys)
+        return inspect(conn, keys, self.answers)
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
                                     up_keys: set[UnitKey] | None,

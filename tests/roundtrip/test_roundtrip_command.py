@@ -296,10 +296,6 @@ def test_migra_explains_a_finding_as_it_would_between_the_whole_schemas(
     """The explanation reads only the tables the two steps touched (and those with a column of
     a type they touched); its SQL is migra's between the whole schemas, read on two databases
     built apart: at the revision's parent, and after its upgrade and downgrade."""
-    from bench.migrations import Alembic
-    from ci.db.runners import create_engine
-    from ci.schemadiff import inspect, migra_sql
-
     *setup, (upgrade, downgrade) = EXPLAINED[case]
     first = None
     for number, (up, down) in enumerate(setup):
@@ -307,9 +303,41 @@ def test_migra_explains_a_finding_as_it_would_between_the_whole_schemas(
     revision = add_revision(project, "forgets", upgrade, downgrade)
     run = roundtrip("--from", first or revision)
     assert run.code == 1, run.out
-    findings = [f for f in run.json()["findings"] if "migra" in f.get("detail", "")]
-    assert findings and {f["revision"] for f in findings} == {revision}, run.out
-    sql = findings[0]["detail"].split("migra, what the downgrade should also do:\n")[1]
+    assert explained(run) == {revision: whole_schemas_sql(project, revision)}
+
+
+def test_migra_explains_each_finding_as_between_the_whole_schemas_after_others(
+        project: Path) -> None:
+    """What an explanation read of the functions and types, the next one reads again where
+    they changed since (a revision between the two findings), or where its own steps touched
+    them (a function its downgrade, or its upgrade, leaves replaced)."""
+    replace = ('op.execute("CREATE OR REPLACE FUNCTION fa() RETURNS int LANGUAGE sql '
+               'AS \'SELECT {}\'")')
+    first = add_revision(project, "leaves_a", 'op.execute("CREATE TABLE la (id int)")', "pass")
+    add_revision(project, "makes", 'op.execute("CREATE TYPE mood AS ENUM (\'ok\'); '
+                 'CREATE FUNCTION fa() RETURNS int LANGUAGE sql AS \'SELECT 1\'")',
+                 'op.execute("DROP FUNCTION fa(); DROP TYPE mood")')
+    findings = [first,
+                add_revision(project, "leaves_b", 'op.execute("CREATE TABLE lb (m mood)")', "pass"),
+                add_revision(project, "down_replaces", "pass", replace.format(3)),
+                add_revision(project, "up_replaces", replace.format(2), "pass")]
+    run = roundtrip("--from", first)
+    assert run.code == 1, run.out
+    assert explained(run) == {rev: whole_schemas_sql(project, rev) for rev in findings}
+
+
+def explained(run: Run) -> dict[str, str]:
+    """Revision -> the SQL migra gave for its finding."""
+    return {f["revision"]: f["detail"].split("migra, what the downgrade should also do:\n")[1]
+            for f in run.json()["findings"] if "migra" in f.get("detail", "")}
+
+
+def whole_schemas_sql(project: Path, revision: str) -> str:
+    """migra's SQL between whole schemas read on two databases built apart: at the revision's
+    parent, and after its upgrade and downgrade."""
+    from bench.migrations import Alembic
+    from ci.db.runners import create_engine
+    from ci.schemadiff import inspect, migra_sql
 
     seen = {}
     for state in ("before", "left"):
@@ -325,7 +353,7 @@ def test_migra_explains_a_finding_as_it_would_between_the_whole_schemas(
                     seen[state] = inspect(conn)
             finally:
                 engine.dispose()
-    assert sql == "\n".join(migra_sql(seen["left"], seen["before"]))
+    return "\n".join(migra_sql(seen["left"], seen["before"]))
 
 
 def test_an_upgrade_that_raises_stops_the_run(project: Path) -> None:
