@@ -266,7 +266,8 @@ def inspect_schema(cursor: Any, some_tables: bool = False,
     ``some_tables``: the three queries that read each table (its columns, indexes and
     constraints, three quarters of an inspection's time) read only the tables the cursor's
     session names (:data:`ONLY_TABLES`), and those with a column of a type it names
-    (:data:`ONLY_TYPES`); their rows are those of the whole queries for these tables.
+    (:data:`ONLY_TYPES`); their rows are those of the whole queries for these tables. The
+    sequences query reads only the sequences named there.
 
     ``answers``: rows of the queries of :data:`ONE_KIND`, by name; a query there is not asked
     again, and the answer to one asked is put there.
@@ -319,6 +320,9 @@ _PER_TABLE = {
                            f"(nspname, relname) IN {_TABLES}"),
                           ("schemaname not like 'pg_toast_temp_%'",
                            f"(schemaname, tablename) IN {_TABLES}")),
+    # a sequence is a unit of its own (a relation): one that reads differently (its owner
+    # renamed, dropped, another) was touched itself, or named as a dependent of its owner
+    "SEQUENCES_QUERY": (("c.relkind = 'S'", f"(n.nspname, c.relname) IN {_TABLES}"),),
 }
 
 

@@ -390,15 +390,18 @@ def test_inspect_schema_of_some_tables_reads_those_and_gives_migra_the_same_sql(
         conn: sa.Connection) -> None:
     """With ``some_tables``, the queries of each table read only the tables the session names
     (``t``) and those with a column of a type it names (``typed``, by ``mood``), every view
-    still; migra's SQL between two such inspections is the SQL between whole ones, here with
+    still, and of the sequences those it names (``s``, ``counter``; not ``loose``); migra's SQL
+    between two such inspections is the SQL between whole ones, here with
     the columns of an enum that gained a label cast over, and a view made again."""
     schema = "dbci_inspect_some"
-    named = json.dumps([[schema, "t"]]), json.dumps([[schema, "mood"]])
+    named = (json.dumps([[schema, "t"], [schema, "s"], [schema, "counter"]]),
+             json.dumps([[schema, "mood"]]))
     with conn.begin():
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}")
         conn.exec_driver_sql(f"{BEFORE}; {VIEW}; CREATE TABLE other (id int PRIMARY KEY, "
                              "note text); CREATE INDEX other_note ON other (note); "
-                             "CREATE TABLE typed (id int PRIMARY KEY, m mood)")
+                             "CREATE TABLE typed (id int PRIMARY KEY, m mood); "
+                             "CREATE SEQUENCE counter; CREATE SEQUENCE loose")
         conn.exec_driver_sql("SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
                              (compat.ONLY_TABLES, named[0], compat.ONLY_TYPES, named[1]))
 
@@ -421,6 +424,8 @@ def test_inspect_schema_of_some_tables_reads_those_and_gives_migra_the_same_sql(
         assert list(some.indexes.items()) == [
             (k, v) for k, v in whole.indexes.items() if v.table_name == "t"], broken(
             compat.inspect_schema, "an inspection of some tables reads their indexes otherwise")
+        assert list(some.sequences) == [n for n in whole.sequences if "loose" not in n] != list(
+            whole.sequences), broken(compat.inspect_schema, "it reads other sequences")
 
 
 def test_load_inspector_imports_schemainspect_whole_and_leaves_inspect_as_it_was() -> None:
