@@ -7,8 +7,11 @@ from typing import Any
 
 import psycopg2.extensions
 import sqlalchemy as sa
+from psycopg2 import errorcodes
 
 from ci.db.runners import READS, run_plain, verb
+from ci.db.urls import mask_url
+from ci.errors import OutsideFailure
 from ci.tracker import Read, Table
 
 #: Statements that cannot change a table's rows by their grammar. Everything else may (a
@@ -21,6 +24,28 @@ SCHEMA_ONLY = (READS - {"SELECT", "EXPLAIN"}) | {"CREATE", "ALTER", "DROP", "COM
 
 Digest = tuple[int, str]
 """(row count, md5 of the rows as jsonb): equal when a table holds the same rows."""
+
+
+def count_writes(connection: sa.Connection) -> None:
+    """See that the server counts this session's writes per table (``track_counts``, on by
+    default), which the row check reads: where the server or the role turned it off, turn it on
+    for the session (a superuser may); a role that may not stops the run, rather than pass
+    every change of rows unseen."""
+    if run_plain(connection, "SELECT current_setting('track_counts')::bool")[0][0]:
+        return
+    savepoint = connection.begin_nested()
+    try:
+        run_plain(connection, "SET track_counts = on")
+    except connection.dialect.loaded_dbapi.Error as exc:
+        if getattr(exc, "pgcode", None) != errorcodes.INSUFFICIENT_PRIVILEGE:
+            raise
+        savepoint.rollback()
+        raise OutsideFailure(
+            f"the server at {mask_url(connection.engine.url)} does not count writes "
+            "(track_counts = off) and this role may not turn it on, so the round trip cannot "
+            "see which rows a step changed; turn track_counts on in the server's configuration "
+            "or for the role (ALTER ROLE ... SET track_counts = on, as a superuser)") from exc
+    savepoint.commit()
 
 
 class Watch:

@@ -64,7 +64,7 @@ from ci.impact import Impact
 from ci.revision_code import commits_outside_a_block, irreversible_at_run_time, is_irreversible
 from ci.roundtrip.fixtures import run_fixture
 from ci.roundtrip.results import Findings, Outcome, commits_itself
-from ci.row_digests import Digest, Rows, Watch
+from ci.row_digests import Digest, Rows, Watch, count_writes
 from ci.schemadiff import Answers, Captured, Inspected, capture, inspect, migra_sql
 from ci.snapshot import Catalog, Unit, UnitKey
 from ci.tracker import NOTHING, Every, Read, StepReader
@@ -109,6 +109,7 @@ class RoundTrip:
             conn = context.connection
             assert conn is not None
             self.context = context
+            count_writes(conn)
             self.watch = Watch(conn)
             early = any(rev.id in self.data for rev in before)  # a fixture's reads need them
             reader = self._track(conn, context) if early else None

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Run, dbci, empty_history, fixture_project, write_revision
+from conftest import Run, dbci, empty_history, fixture_project, superuser, write_revision
 
 from ci.roundtrip.fork import available
 
@@ -382,6 +382,30 @@ def test_a_role_without_the_privilege_takes_whole_snapshots_and_says_why(
     text = dbci("--database-url", url, "roundtrip").out
     assert "took the slower whole-snapshot path: the role may not create " \
         "event triggers (permission denied" in text
+
+
+def test_a_server_that_counts_no_writes_is_made_to_for_the_session(
+        history: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``track_counts`` off (here for the session, as a server's configuration may have it):
+    the round trip turns it on where the role may, or it would see no row change at all."""
+    history('op.execute("INSERT INTO t VALUES (1, 1)")', 'op.execute("DELETE FROM t")')
+    wipes = history("pass", 'op.execute("DELETE FROM t")')
+    monkeypatch.setenv("PGOPTIONS", "-c track_counts=off")
+    run = roundtrip()
+    assert run.code == 1, run.out + run.err
+    assert found(run) == {("downgrade-changes-rows", wipes)}
+
+
+def test_a_role_that_may_not_count_writes_stops_the_run_naming_the_setting(
+        history: Callable[..., str], make_role: Callable[..., str]) -> None:
+    history(*add_column(1))
+    url = make_role("CREATEDB")
+    superuser(f'ALTER ROLE "{url.split("//")[1].split(":")[0]}" SET track_counts = off')
+    run = dbci("--database-url", url, "roundtrip")
+    assert run.code == 3, run.out + run.err
+    assert "does not count writes (track_counts = off) and this role may not turn it on" \
+        in run.err and "Traceback" not in run.err
+    assert "pw@" not in run.err
 
 
 # -- an empty history: no error, for lint as for the round trip ----------------------------------
