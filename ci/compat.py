@@ -282,13 +282,12 @@ def inspect_schema(cursor: Any, some_tables: bool = False,
         def execute(self, query: Any) -> Any:
             if query is self.DEPS_QUERY and not (self.views or self.materialized_views):
                 return []
-            name = next((n for n in ONE_KIND if query is getattr(self, n)), None) \
-                if answers is not None else None
-            if name is not None:
-                assert answers is not None
-                if name not in answers:
-                    answers[name] = super().execute(query)
-                return answers[name]
+            if answers is not None:
+                name = next((n for n in ONE_KIND if query is getattr(self, n)), None)
+                if name is not None:
+                    if name not in answers:
+                        answers[name] = super().execute(query)
+                    return answers[name]
             where = next((w for name, w in _PER_TABLE.items() if query is getattr(self, name)),
                          None) if some_tables else None
             if query is self.INDEXES_QUERY:

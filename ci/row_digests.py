@@ -7,9 +7,8 @@ from typing import Any
 
 import psycopg2.extensions
 import sqlalchemy as sa
-from psycopg2 import errorcodes
 
-from ci.db.runners import READS, run_plain, verb
+from ci.db.runners import READS, refused, run_plain, verb
 from ci.db.urls import mask_url
 from ci.errors import OutsideFailure
 from ci.tracker import Read, Table
@@ -33,19 +32,13 @@ def count_writes(connection: sa.Connection) -> None:
     every change of rows unseen."""
     if run_plain(connection, "SELECT current_setting('track_counts')::bool")[0][0]:
         return
-    savepoint = connection.begin_nested()
-    try:
-        run_plain(connection, "SET track_counts = on")
-    except connection.dialect.loaded_dbapi.Error as exc:
-        if getattr(exc, "pgcode", None) != errorcodes.INSUFFICIENT_PRIVILEGE:
-            raise
-        savepoint.rollback()
+    refusal = refused(connection, lambda: run_plain(connection, "SET track_counts = on"))
+    if refusal is not None:
         raise OutsideFailure(
             f"the server at {mask_url(connection.engine.url)} does not count writes "
             "(track_counts = off) and this role may not turn it on, so the round trip cannot "
             "see which rows a step changed; turn track_counts on in the server's configuration "
-            "or for the role (ALTER ROLE ... SET track_counts = on, as a superuser)") from exc
-    savepoint.commit()
+            "or for the role (ALTER ROLE ... SET track_counts = on, as a superuser)") from refusal
 
 
 class Watch:

@@ -13,9 +13,8 @@ from functools import cache
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from psycopg2 import errorcodes
 
-from ci.db.runners import run_plain, run_prepared, run_script, sql
+from ci.db.runners import refused, run_plain, run_prepared, run_script, sql
 from ci.errors import error_line
 from ci.snapshot import KINDS, Snapshot, Unit, UnitKey, units_sql, version_settings
 
@@ -113,16 +112,10 @@ class StepReader:
         """Install the event triggers; where the role may not (insufficient_privilege), every
         read will be whole, and ``why`` says so. Any other failure is raised: a broken install
         would otherwise make every run slow without a word."""
-        savepoint = connection.begin_nested()
-        try:
-            run_script(connection, "track_install")
-        except connection.dialect.loaded_dbapi.Error as exc:  # raised by the driver's own cursor
-            if getattr(exc, "pgcode", None) != errorcodes.INSUFFICIENT_PRIVILEGE:
-                raise
-            savepoint.rollback()
+        refusal = refused(connection, lambda: run_script(connection, "track_install"))
+        if refusal is not None:
             return cls(connection, version_table, tracked=False,
-                       why=f"the role may not create event triggers ({error_line(exc)})")
-        savepoint.commit()
+                       why=f"the role may not create event triggers ({error_line(refusal)})")
         return cls(connection, version_table, tracked=True)
 
     def uninstall(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 import sqlalchemy as sa
+from psycopg2 import errorcodes
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -46,6 +47,23 @@ def run_plain(connection: sa.Connection, text: str,
         return cursor.fetchall() if cursor.description else []
     finally:
         cursor.close()
+
+
+def refused(connection: sa.Connection, run: Callable[[], object]) -> Exception | None:
+    """Run ``run`` (dbci's own SQL on ``connection``) inside a savepoint: None where it ran;
+    where the server refused it for want of a privilege (insufficient_privilege), the driver's
+    error, the savepoint rolled back so the transaction stays usable. Any other error is
+    raised."""
+    savepoint = connection.begin_nested()
+    try:
+        run()
+    except connection.dialect.loaded_dbapi.Error as exc:  # raised by the driver's own cursor
+        if getattr(exc, "pgcode", None) != errorcodes.INSUFFICIENT_PRIVILEGE:
+            raise
+        savepoint.rollback()
+        return exc
+    savepoint.commit()
+    return None
 
 
 def own_cursor(connection: sa.Connection, cursor_factory: Any = None) -> Any:

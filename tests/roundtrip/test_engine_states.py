@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Run, dbci, empty_history, fixture_project, superuser, write_revision
+from sqlalchemy.engine import make_url
 
 from ci.roundtrip.fork import available
 
@@ -400,7 +401,7 @@ def test_a_role_that_may_not_count_writes_stops_the_run_naming_the_setting(
         history: Callable[..., str], make_role: Callable[..., str]) -> None:
     history(*add_column(1))
     url = make_role("CREATEDB")
-    superuser(f'ALTER ROLE "{url.split("//")[1].split(":")[0]}" SET track_counts = off')
+    superuser(f'ALTER ROLE "{make_url(url).username}" SET track_counts = off')
     run = dbci("--database-url", url, "roundtrip")
     assert run.code == 3, run.out + run.err
     assert "does not count writes (track_counts = off) and this role may not turn it on" \
