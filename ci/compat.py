@@ -240,9 +240,12 @@ def _resource_stream(module: str, path: str) -> IO[bytes]:
 
 #: schemainspect's queries that read objects of one snapshot kind alone (besides what every
 #: inspection reads the same: extensions' members, the search path): their answers change only
-#: where a unit of that kind does.
+#: where a unit of that kind does. Collations are no unit: one made or dropped by a statement
+#: of its own is read whole (the event triggers name no unit for it), which counts as touching
+#: every kind; one an extension makes touches that extension.
 ONE_KIND = {"SCHEMAS_QUERY": "schema", "EXTENSIONS_QUERY": "extension", "ENUMS_QUERY": "type",
-            "TYPES_QUERY": "type", "DOMAINS_QUERY": "type", "FUNCTIONS_QUERY": "function"}
+            "TYPES_QUERY": "type", "DOMAINS_QUERY": "type", "FUNCTIONS_QUERY": "function",
+            "COLLATIONS_QUERY": "extension"}
 
 
 @checked_on(schemainspect="==3.1.1663587362")
@@ -302,37 +305,63 @@ def inspect_schema(cursor: Any, some_tables: bool = False,
 ONLY_TABLES, ONLY_TYPES = "dbci.inspect_tables", "dbci.inspect_types"
 _NAMED = "(SELECT p ->> 0, p ->> 1 FROM jsonb_array_elements(current_setting('{}')::jsonb) p)"
 _TABLES = _NAMED.format(ONLY_TABLES)
+#: The named tables' oids, as an array the server looks each up by (NULL where none is so
+#: named): a condition on the table's own row is applied where the table is read, rather than
+#: after joining every table's columns or constraints.
+_NAMED_OIDS = ("SELECT to_regclass(format('%I.%I', p ->> 0, p ->> 1))::oid "
+               f"FROM jsonb_array_elements(current_setting('{ONLY_TABLES}')::jsonb) p")
+_OIDS = f"ARRAY({_NAMED_OIDS})"
 #: The tables with a column of a named type (migra recasts such columns where an enum
 #: changes), by the column's dependency on its type.
 _TYPED = ("(SELECT d.objid FROM pg_depend d WHERE d.refclassid = 'pg_type'::regclass "
           "AND d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND d.refobjid IN "
           "(SELECT t.oid FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace "
           f"WHERE (tn.nspname, t.typname) IN {_NAMED.format(ONLY_TYPES)}))")
-#: Where each of schemainspect's queries that read every table picks its relations, and the
-#: condition added there for ``some_tables`` (other relations than tables are all read).
+#: The relations the relations query reads of ``some_tables``: every view, materialized view
+#: and composite type outside the system's schemas (which the query leaves out after), and the
+#: named and typed tables, each looked up by its oid (LATERAL, OFFSET 0), so their columns are
+#: looked up by table too.
+_RELATIONS = (
+    "(SELECT * FROM pg_catalog.pg_class c WHERE c.relkind IN ('v', 'm', 'c') "
+    "AND c.relnamespace <> ALL (ARRAY(SELECT oid FROM pg_catalog.pg_namespace "
+    "WHERE nspname IN ('pg_catalog', 'information_schema', 'pg_toast') "
+    "OR nspname LIKE 'pg_temp_%' OR nspname LIKE 'pg_toast_temp_%'))\n"
+    "UNION ALL SELECT c.* FROM (SELECT DISTINCT o FROM "
+    f"unnest(ARRAY({_NAMED_OIDS} UNION ALL {_TYPED})) o) o "
+    "CROSS JOIN LATERAL (SELECT * FROM pg_catalog.pg_class c "
+    "WHERE c.oid = o.o AND c.relkind IN ('r', 'p') OFFSET 0) c)")
+#: How each of schemainspect's queries that read every table reads ``some_tables`` (other
+#: relations than tables are all read): each text there once, replaced so.
 _PER_TABLE = {
-    "ALL_RELATIONS_QUERY": (("where c.relkind in ('r', 'v', 'm', 'c', 'p')",
-                             f"(c.relkind NOT IN ('r', 'p') OR (n.nspname, c.relname) IN "
-                             f"{_TABLES} OR c.oid IN {_TYPED})"),),
-    "INDEXES_QUERY": (("    x.indislive", f"(n.nspname, c.relname) IN {_TABLES}"),),
+    "ALL_RELATIONS_QUERY": (("from\n        pg_catalog.pg_class c\n        inner join",
+                             f"from\n        {_RELATIONS} c\n        inner join"),),
+    "INDEXES_QUERY": (("    x.indislive", f"    x.indislive AND x.indrelid = ANY ({_OIDS})"),),
     "CONSTRAINTS_QUERY": (("where contype in ('c', 'f', 'p', 'u', 'x')",
-                           f"(nspname, relname) IN {_TABLES}"),
+                           f"where contype in ('c', 'f', 'p', 'u', 'x') "
+                           f"AND conrelid = ANY ({_OIDS})"),
                           ("schemaname not like 'pg_toast_temp_%'",
-                           f"(schemaname, tablename) IN {_TABLES}")),
+                           f"schemaname not like 'pg_toast_temp_%' "
+                           f"AND (schemaname, tablename) IN {_TABLES}")),
     # a sequence is a unit of its own (a relation): one that reads differently (its owner
     # renamed, dropped, another) was touched itself, or named as a dependent of its owner
-    "SEQUENCES_QUERY": (("c.relkind = 'S'", f"(n.nspname, c.relname) IN {_TABLES}"),),
+    "SEQUENCES_QUERY": (("c.relkind = 'S'", f"c.relkind = 'S' AND c.oid = ANY ({_OIDS})"),),
+    # a trigger or a policy is part of its table's unit: one touched touches the table
+    "TRIGGERS_QUERY": (("where not tg.tgisinternal",
+                        f"where not tg.tgisinternal AND tg.tgrelid = ANY ({_OIDS})"),),
+    "RLSPOLICIES_QUERY": (("JOIN pg_namespace n ON n.oid = c.relnamespace",
+                           f"JOIN pg_namespace n ON n.oid = c.relnamespace "
+                           f"AND p.polrelid = ANY ({_OIDS})"),),
 }
 
 
 @functools.cache
 def _of_some_tables(query: str, where: tuple[tuple[str, str], ...]) -> str:
-    """``query`` with each condition of ``where`` added after its place; the whole query should
-    a place not be there once (both inspections of a diff then read the whole schema)."""
+    """``query`` with each text of ``where`` replaced; the whole query should a text not be
+    there once (both inspections of a diff then read the whole schema)."""
     if any(query.count(place) != 1 for place, _ in where):
         return query
-    for place, condition in where:
-        query = query.replace(place, f"{place} AND {condition}")
+    for place, replacement in where:
+        query = query.replace(place, replacement)
     return query
 
 

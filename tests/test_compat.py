@@ -336,6 +336,12 @@ AFTER = """ALTER TABLE t ADD COLUMN y text, ALTER COLUMN x TYPE bigint;
     CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 2'"""
 #: A view over the changed column: migra drops it and creates it again around the change.
 VIEW = "CREATE VIEW v AS SELECT id, x FROM t"
+#: A trigger and a row-level policy on ``table``.
+TRIGGERS = """CREATE FUNCTION {table}_touched() RETURNS trigger LANGUAGE plpgsql
+    AS 'BEGIN RETURN NEW; END';
+    CREATE TRIGGER {table}_touch BEFORE UPDATE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION {table}_touched();
+    CREATE POLICY {table}_mine ON {table} USING (id > 0)"""
 
 
 def sql(source: Any, target: Any) -> str:
@@ -390,18 +396,23 @@ def test_inspect_schema_of_some_tables_reads_those_and_gives_migra_the_same_sql(
         conn: sa.Connection) -> None:
     """With ``some_tables``, the queries of each table read only the tables the session names
     (``t``) and those with a column of a type it names (``typed``, by ``mood``), every view
-    still, and of the sequences those it names (``s``, ``counter``; not ``loose``); migra's SQL
-    between two such inspections is the SQL between whole ones, here with
-    the columns of an enum that gained a label cast over, and a view made again."""
+    and composite type still, and of the sequences those it names (``s``, ``counter``; not
+    ``loose``); of the triggers, policies, indexes and constraints, those of the tables it
+    names (not of ``other``); migra's SQL between two such inspections is the SQL between
+    whole ones, here with the columns of an enum that gained a label cast over, a view made
+    again, and a trigger and a policy dropped."""
     schema = "dbci_inspect_some"
     named = (json.dumps([[schema, "t"], [schema, "s"], [schema, "counter"]]),
              json.dumps([[schema, "mood"]]))
     with conn.begin():
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}")
         conn.exec_driver_sql(f"{BEFORE}; {VIEW}; CREATE TABLE other (id int PRIMARY KEY, "
-                             "note text); CREATE INDEX other_note ON other (note); "
+                             "note text CHECK (note <> ''), ref int REFERENCES t (id)); "
+                             "CREATE INDEX other_note ON other (note); "
                              "CREATE TABLE typed (id int PRIMARY KEY, m mood); "
-                             "CREATE SEQUENCE counter; CREATE SEQUENCE loose")
+                             "CREATE SEQUENCE counter; CREATE SEQUENCE loose; "
+                             "CREATE TYPE pair AS (a int, b text); "
+                             f"{TRIGGERS.format(table='t')}; {TRIGGERS.format(table='other')}")
         conn.exec_driver_sql("SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
                              (compat.ONLY_TABLES, named[0], compat.ONLY_TYPES, named[1]))
 
@@ -410,17 +421,24 @@ def test_inspect_schema_of_some_tables_reads_those_and_gives_migra_the_same_sql(
                     compat.inspect_schema(Counting(conn), some_tables=True))
 
         whole_before, some_before = inspections()
-        conn.exec_driver_sql(f"DROP VIEW v; {AFTER}; {VIEW}; ALTER TYPE mood ADD VALUE 'c'")
+        conn.exec_driver_sql(f"DROP VIEW v; {AFTER}; {VIEW}; ALTER TYPE mood ADD VALUE 'c'; "
+                             "DROP TRIGGER t_touch ON t; DROP POLICY t_mine ON t")
         whole_after, some_after = inspections()
         conn.rollback()
     expected = sql(whole_before, whole_after)
-    assert "drop view" in expected and "mood__old_version_to_be_dropped" in expected
+    assert "drop view" in expected and "mood__old_version_to_be_dropped" in expected \
+        and "drop trigger" in expected and "drop policy" in expected
     assert sql(some_before, some_after) == expected, broken(
         compat.inspect_schema, "migra writes other SQL from an inspection of some tables")
     for some, whole in ((some_before, whole_before), (some_after, whole_after)):
         assert {name.split(".")[1] for name in some.relations} == {'"t"', '"typed"', '"v"'}, \
             broken(compat.inspect_schema, "an inspection of some tables reads other tables")
-        assert not any("other" in name for name in (*some.indexes, *some.constraints))
+        assert not any("other" in name for name in (
+            *some.indexes, *some.constraints, *some.triggers, *some.rlspolicies))
+        assert list(some.composite_types) == list(whole.composite_types) != [], broken(
+            compat.inspect_schema, "an inspection of some tables reads composite types otherwise")
+        assert [t.table_name for t in some.triggers.values()] == ["t"] * (some is some_before)
+        assert [p.table_name for p in some.rlspolicies.values()] == ["t"] * (some is some_before)
         assert list(some.indexes.items()) == [
             (k, v) for k, v in whole.indexes.items() if v.table_name == "t"], broken(
             compat.inspect_schema, "an inspection of some tables reads their indexes otherwise")
