@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from ci.db.runners import run_plain
-from ci.snapshot import UnitKey, take
-from ci.tracker import StepReader
+from ci.snapshot import UnitKey, take, version_settings
+from ci.tracker import _TRACKED, Every, StepReader, _name, _statement
 
 pytestmark = pytest.mark.db
 
@@ -161,6 +161,31 @@ def test_a_read_after_a_mark_lists_every_table_only_where_a_flush_came_since(
     flushed = reader.read([], discover=False, every="if-flushed")
     assert flushed.every_table and {t.name for t in flushed.tables or ()} == {"s.t", "s.r"}
     assert {t.writes for t in flushed.tables or ()} == {0}
+
+
+@pytest.mark.parametrize("variant", _TRACKED, ids=lambda v: _name(True, False, *v))
+def test_a_step_the_event_triggers_logged_nothing_for_is_read_as_the_whole_statement_reads_it(
+        reader: StepReader, variant: tuple[bool, bool, Every]) -> None:
+    """Where the event triggers' log is empty (a step that only wrote rows), each kind of
+    tracked read reads the tables alone, and gives the rows the whole statement gives."""
+    conn = reader.connection
+    conn.exec_driver_sql("INSERT INTO s.t VALUES (1, 'a')")
+    known = conn.exec_driver_sql("SELECT 's.r'::regclass::oid").scalar()
+    settings = {"dbci.known": f"{{{known}}}", **version_settings(VERSION)}
+    for name, value in settings.items():
+        conn.exec_driver_sql("SELECT set_config(%s, %s, true)", (name, value))
+
+    def rows(text: str) -> list[tuple[object, ...]]:
+        savepoint = conn.begin_nested()
+        found = sorted(run_plain(conn, text), key=repr)
+        savepoint.rollback()
+        return found
+
+    whole = rows(_statement(True, False, *variant))
+    assert rows(f"SELECT * FROM pg_temp.{_name(True, False, *variant)}()") == whole
+    discover = variant[0]
+    assert {row[1] for row in whole if row[0] == "table"} == (
+        {"s.t", "s.r"} if discover else set())
 
 
 def test_a_role_that_may_not_create_event_triggers_reads_whole(scratch: sa.Connection) -> None:
