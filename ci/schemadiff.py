@@ -49,7 +49,7 @@ class _Prepared:
     def __init__(self, connection: sa.Connection, settings: dict[str, str] | None) -> None:
         self.on = connection
         self.connection = connection.connection.dbapi_connection  # its server_version is read
-        self.settings = settings
+        self.settings = settings  # set with the first query: one inspection, no rollback between
         self.rows: list[Any] = []
 
     def execute(self, query: str) -> None:
@@ -58,6 +58,7 @@ class _Prepared:
         name = "dbci_inspect_" + hashlib.sha1(query.encode()).hexdigest()[:16]
         self.rows = run_prepared(self.on, name, query, self.settings,
                                  cursor_factory=NamedTupleCursor)
+        self.settings = None
 
     def fetchall(self) -> list[Any]:
         return self.rows
