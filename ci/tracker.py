@@ -56,13 +56,19 @@ NOTHING = Read(set(), {}, None)
 #: writes before it).
 Every = Literal["never", "always", "if-flushed"]
 
-_EVERY: dict[Every, str] = {"never": "false", "always": "true",
-                            "if-flushed": "(SELECT flushed FROM flush)"}
-
 #: Whether the session's statistics were flushed since the last mark: the marks' own counter of
 #: inserts, pending in the session like every table's, is back to zero.
 _FLUSH = ("flush AS (SELECT pg_stat_get_xact_tuples_inserted('pg_temp.dbci_marks'::regclass) = 0 "
           "AS flushed)")
+
+#: A read's flags are session settings its statement reads, so one statement (planned once, and
+#: again after what makes the server plan it afresh: about 8 ms each time) serves every kind of
+#: read: ``dbci.discover`` (list the tables this transaction wrote to), ``dbci.keep`` (record
+#: the owners of the units read) and ``dbci.every`` (:data:`Every`).
+_DISCOVER = "current_setting('dbci.discover')::bool"
+_EVERY = {False: "current_setting('dbci.every') = 'always'",  # (no marks untracked)
+          True: "(current_setting('dbci.every') = 'always' OR "
+                "(current_setting('dbci.every') = 'if-flushed' AND (SELECT flushed FROM flush)))"}
 
 _NAMED = {  # the units a read snapshots, as the CTE `named` (kind, schema, name)
     "touched": "keys AS (SELECT DISTINCT kind, schema, name FROM touched),\n"
@@ -73,27 +79,28 @@ _NAMED = {  # the units a read snapshots, as the CTE `named` (kind, schema, name
 
 
 @cache
-def _statement(tracked: bool, whole: bool, discover: bool, keep: bool, every: Every,
-               touched: bool = True) -> str:
-    """One read: the touched keys (unless ``whole``), the units, the tables holding rows (see
-    :data:`Every`); with ``keep``, the owners of the units' catalog rows recorded for later
-    reads. ``touched`` False: the event triggers' log is empty, so the tables alone are read
-    (the rows the whole read would give)."""
+def _statement(tracked: bool, whole: bool, touched: bool = True) -> str:
+    """One read (its flags in session settings, see :data:`_DISCOVER`): the touched keys
+    (unless ``whole``), the units, the tables holding rows (see :data:`Every`), and the owners
+    of the units' catalog rows recorded for later reads where ``dbci.keep`` says so.
+    ``touched`` False: the event triggers' log is empty, so the tables alone are read (the rows
+    the whole read would give)."""
     ctes = [sql("track_read") if tracked and not whole and touched else "",
             "taken AS (DELETE FROM pg_temp.dbci_touched RETURNING 1)" if tracked and whole else "",
             _NAMED["none" if whole or not touched else "touched"],
             f"wanted AS ({sql('snapshot/wanted')})",
             f"units AS ({units_sql(KINDS, everything=whole)})" if touched else "",
-            sql("track_remember") if tracked and keep and touched else "",
-            _FLUSH if every == "if-flushed" else "",
+            sql("track_remember") if tracked and touched else "",
+            _FLUSH if tracked else "",
             "tables AS ({})".format(sql("table_activity").replace(
-                ":discover", "true" if discover else "false").replace(":every", _EVERY[every]))]
+                ":discover", _DISCOVER).replace(":every", _EVERY[tracked]))]
     keys = "" if whole or not touched else (
         "SELECT 'key', kind, schema, name, NULL::jsonb, NULL::oid, NULL::bigint FROM keys\n"
         "UNION ALL\n")
-    flushed = ("SELECT 'flushed', NULL, NULL, NULL, NULL, NULL, NULL FROM flush WHERE flushed\n"
-               "UNION ALL\n") if every == "if-flushed" else ""
-    units = ("SELECT 'unit', kind, schema, name, definition, NULL, NULL FROM units\n"
+    flushed = ("SELECT 'flushed', NULL, NULL, NULL, NULL::jsonb, NULL::oid, NULL::bigint "
+               "FROM flush WHERE flushed AND current_setting('dbci.every') = 'if-flushed'\n"
+               "UNION ALL\n") if tracked else ""
+    units = ("SELECT 'unit', kind, schema, name, definition, NULL::oid, NULL::bigint FROM units\n"
              "UNION ALL\n") if touched else ""
     return ("WITH " + ",\n".join(c.strip() for c in ctes if c) + "\n"
             + "SELECT tag::text, kind::text, schema::text, name::text, definition::jsonb, "
@@ -102,34 +109,17 @@ def _statement(tracked: bool, whole: bool, discover: bool, keep: bool, every: Ev
               ") AS read (tag, kind, schema, name, definition, oid, writes)")
 
 
-#: The reads of a tracked step (not whole), as :meth:`StepReader.read` asks for them: whether
-#: they list the tables written (a read that lists every table, or every one where flushed,
-#: lists those too), whether they keep what they find, and :data:`Every`. Each is a PL/pgSQL
-#: function of the session (:func:`_function`).
-_TRACKED = [(discover, keep, every) for keep in (True, False) for discover, every in
-            ((False, "never"), (True, "never"), (True, "always"), (True, "if-flushed"))]
-
-
-def _name(tracked: bool, whole: bool, discover: bool, keep: bool, every: Every) -> str:
-    """The name of a read's prepared statement (and of a tracked read's function)."""
-    return "dbci_read_" + "_".join(flag for flag, on in (
-        ("tracked", tracked), ("whole", whole), ("discover", discover), ("forget", not keep),
-        (every.replace("-", "_"), every != "never")) if on)
-
-
-@cache
-def _function(discover: bool, keep: bool, every: Every) -> str:
-    """A tracked read as a function of the session (``pg_temp``, made with the event triggers,
-    gone with the session): where the event triggers logged nothing (a step that only wrote
-    rows), it reads the tables alone. The server starts a statement's executor whole, every
-    branch of it: the whole read's start-up alone took 0.5 ms."""
-    return (f"CREATE FUNCTION pg_temp.{_name(True, False, discover, keep, every)}() RETURNS TABLE "
-            "(r_tag text, r_kind text, r_schema text, r_name text, r_definition jsonb, "
-            "r_oid oid, r_writes bigint) LANGUAGE plpgsql AS $dbci$\nBEGIN\n"
-            "IF EXISTS (SELECT FROM pg_temp.dbci_touched) THEN\nRETURN QUERY "
-            f"{_statement(True, False, discover, keep, every)};\nELSE\nRETURN QUERY "
-            f"{_statement(True, False, discover, keep, every, touched=False)};\nEND IF;\n"
-            "END\n$dbci$")
+#: A tracked read (not whole) as a function of the session (``pg_temp``, made with the event
+#: triggers, gone with the session): where the event triggers logged nothing (a step that only
+#: wrote rows), it reads the tables alone. The server starts a statement's executor whole,
+#: every branch of it: the whole read's start-up alone took 0.5 ms.
+_FUNCTION = ("CREATE FUNCTION pg_temp.dbci_read() RETURNS TABLE (r_tag text, r_kind text, "
+             "r_schema text, r_name text, r_definition jsonb, r_oid oid, r_writes bigint) "
+             "LANGUAGE plpgsql AS $dbci$\nBEGIN\n"
+             "IF EXISTS (SELECT FROM pg_temp.dbci_touched) THEN\n"
+             f"RETURN QUERY {_statement(True, False)};\n"
+             f"ELSE\nRETURN QUERY {_statement(True, False, touched=False)};\nEND IF;\n"
+             "END\n$dbci$")
 
 
 class StepReader:
@@ -152,7 +142,7 @@ class StepReader:
         if refusal is not None:
             return cls(connection, version_table, tracked=False,
                        why=f"the role may not create event triggers ({error_line(refusal)})")
-        run_plain(connection, ";\n".join(_function(*variant) for variant in _TRACKED))
+        run_plain(connection, _FUNCTION)
         return cls(connection, version_table, tracked=True)
 
     def uninstall(self) -> None:
@@ -193,9 +183,12 @@ class StepReader:
 
     def _run(self, whole: bool, known: Iterable[int], discover: bool,
              keep: bool, every: Every) -> list[tuple[Any, ...]]:
-        name = _name(self.tracked, whole, discover, keep, every)
-        text = f"SELECT * FROM pg_temp.{name}()" if self.tracked and not whole else \
-            _statement(self.tracked, whole, discover, keep, every)
-        return run_prepared(self.connection, name, text,
+        tracked = self.tracked and not whole
+        name = "dbci_read_" + "_".join(flag for flag, on in (
+            ("tracked", self.tracked), ("whole", whole)) if on)
+        return run_prepared(self.connection, name,
+                            "SELECT * FROM pg_temp.dbci_read()" if tracked
+                            else _statement(self.tracked, whole),
                             {"dbci.known": "{" + ",".join(map(str, known)) + "}",
-                             **version_settings(self.version_table)})
+                             "dbci.discover": str(discover), "dbci.keep": str(keep),
+                             "dbci.every": every, **version_settings(self.version_table)})

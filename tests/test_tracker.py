@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ci.db.runners import run_plain
 from ci.snapshot import UnitKey, take, version_settings
-from ci.tracker import _TRACKED, Every, StepReader, _name, _statement
+from ci.tracker import Every, StepReader, _statement
 
 pytestmark = pytest.mark.db
 
@@ -163,15 +163,18 @@ def test_a_read_after_a_mark_lists_every_table_only_where_a_flush_came_since(
     assert {t.writes for t in flushed.tables or ()} == {0}
 
 
-@pytest.mark.parametrize("variant", _TRACKED, ids=lambda v: _name(True, False, *v))
+@pytest.mark.parametrize(("discover", "keep", "every"), [
+    (False, True, "never"), (True, True, "never"), (True, False, "always"),
+    (True, True, "if-flushed"), (False, False, "never")])
 def test_a_step_the_event_triggers_logged_nothing_for_is_read_as_the_whole_statement_reads_it(
-        reader: StepReader, variant: tuple[bool, bool, Every]) -> None:
-    """Where the event triggers' log is empty (a step that only wrote rows), each kind of
-    tracked read reads the tables alone, and gives the rows the whole statement gives."""
+        reader: StepReader, discover: bool, keep: bool, every: Every) -> None:
+    """Where the event triggers' log is empty (a step that only wrote rows), a tracked read
+    reads the tables alone, and gives the rows the whole statement gives, whatever its flags."""
     conn = reader.connection
     conn.exec_driver_sql("INSERT INTO s.t VALUES (1, 'a')")
     known = conn.exec_driver_sql("SELECT 's.r'::regclass::oid").scalar()
-    settings = {"dbci.known": f"{{{known}}}", **version_settings(VERSION)}
+    settings = {"dbci.known": f"{{{known}}}", "dbci.discover": str(discover),
+                "dbci.keep": str(keep), "dbci.every": every, **version_settings(VERSION)}
     for name, value in settings.items():
         conn.exec_driver_sql("SELECT set_config(%s, %s, true)", (name, value))
 
@@ -181,9 +184,8 @@ def test_a_step_the_event_triggers_logged_nothing_for_is_read_as_the_whole_state
         savepoint.rollback()
         return found
 
-    whole = rows(_statement(True, False, *variant))
-    assert rows(f"SELECT * FROM pg_temp.{_name(True, False, *variant)}()") == whole
-    discover = variant[0]
+    whole = rows(_statement(True, False))
+    assert rows("SELECT * FROM pg_temp.dbci_read()") == whole
     assert {row[1] for row in whole if row[0] == "table"} == (
         {"s.t", "s.r"} if discover else set())
 
