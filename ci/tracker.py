@@ -1,5 +1,7 @@
-"""What a step of the round trip did, read in one statement: the snapshot units its DDL touched
-(told by two event triggers), those units as they stand now, and the tables holding rows.
+"""What a step of the round trip did, read in one round trip: the snapshot units its DDL touched
+(told by two event triggers), those units as they stand now, and the tables holding rows. A
+tracked read is a PL/pgSQL function of the session (:data:`_FUNCTION`), which reads the tables
+alone where the triggers logged nothing.
 
 Where the role may not create event triggers (insufficient_privilege, and only then), every
 read is whole: every unit, every table.
