@@ -1,6 +1,6 @@
 """What a step of the round trip did, read in one round trip: the snapshot units its DDL touched
 (told by two event triggers), those units as they stand now, and the tables holding rows. A
-tracked read is a PL/pgSQL function of the session (:data:`_FUNCTION`), which reads the tables
+tracked read is a PL/pgSQL function of the session (:func:`_function`), which reads the tables
 alone where the triggers logged nothing.
 
 Where the role may not create event triggers (insufficient_privilege, and only then), every
@@ -111,17 +111,19 @@ def _statement(tracked: bool, whole: bool, touched: bool = True) -> str:
               ") AS read (tag, kind, schema, name, definition, oid, writes)")
 
 
-#: A tracked read (not whole) as a function of the session (``pg_temp``, made with the event
-#: triggers, gone with the session): where the event triggers logged nothing (a step that only
-#: wrote rows), it reads the tables alone. The server starts a statement's executor whole,
-#: every branch of it: the whole read's start-up alone took 0.5 ms.
-_FUNCTION = ("CREATE FUNCTION pg_temp.dbci_read() RETURNS TABLE (r_tag text, r_kind text, "
-             "r_schema text, r_name text, r_definition jsonb, r_oid oid, r_writes bigint) "
-             "LANGUAGE plpgsql AS $dbci$\nBEGIN\n"
-             "IF EXISTS (SELECT FROM pg_temp.dbci_touched) THEN\n"
-             f"RETURN QUERY {_statement(True, False)};\n"
-             f"ELSE\nRETURN QUERY {_statement(True, False, touched=False)};\nEND IF;\n"
-             "END\n$dbci$")
+@cache
+def _function() -> str:
+    """A tracked read (not whole) as a function of the session (``pg_temp``, made with the event
+    triggers, gone with the session): where the event triggers logged nothing (a step that only
+    wrote rows), it reads the tables alone. The server starts a statement's executor whole,
+    every branch of it: the whole read's start-up alone took 0.5 ms."""
+    return ("CREATE OR REPLACE FUNCTION pg_temp.dbci_read() RETURNS TABLE (r_tag text, "
+            "r_kind text, r_schema text, r_name text, r_definition jsonb, r_oid oid, "
+            "r_writes bigint) LANGUAGE plpgsql AS $dbci$\nBEGIN\n"
+            "IF EXISTS (SELECT FROM pg_temp.dbci_touched) THEN\n"
+            f"RETURN QUERY {_statement(True, False)};\n"
+            f"ELSE\nRETURN QUERY {_statement(True, False, touched=False)};\nEND IF;\n"
+            "END\n$dbci$")
 
 
 class StepReader:
@@ -144,7 +146,7 @@ class StepReader:
         if refusal is not None:
             return cls(connection, version_table, tracked=False,
                        why=f"the role may not create event triggers ({error_line(refusal)})")
-        run_plain(connection, _FUNCTION)
+        run_plain(connection, _function())
         return cls(connection, version_table, tracked=True)
 
     def uninstall(self) -> None:

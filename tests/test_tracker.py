@@ -105,6 +105,15 @@ def test_a_schema_change_asks_for_a_whole_snapshot(reader: StepReader) -> None:
     assert touched(reader, "ALTER SCHEMA s RENAME TO s2") is None
 
 
+def test_installing_again_on_the_same_connection_still_reads_what_each_step_touched(
+        reader: StepReader) -> None:
+    """(The install's own DDL is logged by the triggers already there: one read takes it.)"""
+    again = StepReader.install(reader.connection, VERSION)
+    assert again.tracked
+    again.read([], discover=False)
+    assert touched(again, "CREATE INDEX iy ON s.t (id, x)") == {T}
+
+
 def test_reading_forgets_what_was_read(reader: StepReader) -> None:
     assert touched(reader, "DROP INDEX s.ix") == {T}
     assert reader.read([], discover=False).keys == set()
