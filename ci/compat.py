@@ -270,7 +270,8 @@ def inspect_schema(cursor: Any, some_tables: bool = False,
     constraints, three quarters of an inspection's time) read only the tables the cursor's
     session names (:data:`ONLY_TABLES`), and those with a column of a type it names
     (:data:`ONLY_TYPES`); their rows are those of the whole queries for these tables. The
-    sequences query reads only the sequences named there.
+    triggers and policies queries read only those of the named tables, the sequences query
+    only the sequences named there (:data:`_PER_TABLE`).
 
     ``answers``: rows of the queries of :data:`ONE_KIND`, by name; a query there is not asked
     again, and the answer to one asked is put there.

@@ -98,8 +98,8 @@ def inspect(connection: sa.Connection, touched: Collection[UnitKey] | None = Non
 
     ``touched``: the snapshot units two states can differ in (the event triggers' units of an
     upgrade and its downgrade). Of the tables, only those among them are read, and those with a
-    column of a type among them; of the sequences, those among them; everything else is read
-    whole. Two states inspected so give
+    column of a type among them, with their indexes, constraints, triggers and policies; of the
+    sequences, those among them; everything else is read whole. Two states inspected so give
     the SQL migra writes between the whole schemas: it writes statements only for the objects
     that differ, for the views and functions depending on a changed one (read whole) and for
     the columns of a changed enum (read with their tables). Where ``touched`` names nothing, or
