@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from inspect import signature
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import IO, Any, TypeVar
 
 import sqlalchemy as sa
@@ -248,9 +248,18 @@ ONE_KIND = {"SCHEMAS_QUERY": "schema", "EXTENSIONS_QUERY": "extension", "ENUMS_Q
             "COLLATIONS_QUERY": "extension"}
 
 
+#: schemainspect's queries, by the names its inspector holds them under (but the privileges
+#: query, which dbci's inspections never ask: see :func:`inspect_schema`).
+QUERIES = ("SCHEMAS_QUERY", "ENUMS_QUERY", "ALL_RELATIONS_QUERY", "INDEXES_QUERY",
+           "SEQUENCES_QUERY", "CONSTRAINTS_QUERY", "EXTENSIONS_QUERY", "FUNCTIONS_QUERY",
+           "TRIGGERS_QUERY", "COLLATIONS_QUERY", "RLSPOLICIES_QUERY",
+           "TYPES_QUERY", "DOMAINS_QUERY", "DEPS_QUERY")
+
+
 @checked_on(schemainspect="==3.1.1663587362")
 def inspect_schema(cursor: Any, some_tables: bool = False,
-                   answers: dict[str, list[Any]] | None = None) -> Any:
+                   answers: dict[str, list[Any]] | None = None,
+                   seen: dict[str, list[Any]] | None = None) -> Any:
     """schemainspect's inspection of the database behind a DB-API ``cursor``-like object, as
     ``get_inspector`` makes it, less two queries whose answer is known (together two fifths of
     an inspection's time on a schema of tables alone):
@@ -275,7 +284,40 @@ def inspect_schema(cursor: Any, some_tables: bool = False,
 
     ``answers``: rows of the queries of :data:`ONE_KIND`, by name; a query there is not asked
     again, and the answer to one asked is put there.
+
+    ``seen``: where each query's rows go, by its name in :data:`QUERIES`, however they were
+    had (for :func:`replayed`).
     """
+
+    def answer(inspector: Any, name: str, query: Any) -> Any:
+        if name == "DEPS_QUERY" and not (inspector.views or inspector.materialized_views):
+            return []
+        if answers is not None and name in ONE_KIND:
+            if name not in answers:
+                answers[name] = inspector.ask(query)
+            return answers[name]
+        where = _PER_TABLE.get(name) if some_tables else None
+        if name == "INDEXES_QUERY":
+            query = _materialized(query)
+        return inspector.ask(_of_some_tables(query, where) if where else query)
+
+    return _inspector(cursor, answer, seen)
+
+
+@checked_on(schemainspect="==3.1.1663587362")
+def replayed(rows: dict[str, list[Any]], server_version: int) -> Any:
+    """schemainspect's inspection made of answers given (``rows``: each query's, by its name in
+    :data:`QUERIES`, as :func:`inspect_schema` saw them), asking no server: of PostgreSQL
+    ``server_version`` (``server_version_num``, as psycopg2 gives it)."""
+    version = SimpleNamespace(connection=SimpleNamespace(server_version=server_version))
+    return _inspector(version, lambda inspector, name, query: rows[name])
+
+
+def _inspector(cursor: Any, answer: Callable[[Any, str, Any], Any],
+               seen: dict[str, list[Any]] | None = None) -> Any:
+    """schemainspect's inspection, each query's rows had from ``answer(inspector, name,
+    query)`` (which may ``inspector.ask`` the cursor), without privileges (see
+    :func:`inspect_schema`)."""
     load_inspector()
     from schemainspect.pg.obj import PostgreSQL
 
@@ -284,19 +326,14 @@ def inspect_schema(cursor: Any, some_tables: bool = False,
             self.privileges: dict[str, Any] = {}
 
         def execute(self, query: Any) -> Any:
-            if query is self.DEPS_QUERY and not (self.views or self.materialized_views):
-                return []
-            if answers is not None:
-                name = next((n for n in ONE_KIND if query is getattr(self, n)), None)
-                if name is not None:
-                    if name not in answers:
-                        answers[name] = super().execute(query)
-                    return answers[name]
-            where = next((w for name, w in _PER_TABLE.items() if query is getattr(self, name)),
-                         None) if some_tables else None
-            if query is self.INDEXES_QUERY:
-                query = _materialized(query)
-            return super().execute(_of_some_tables(query, where) if where else query)
+            name = next(n for n in QUERIES if query is getattr(self, n))
+            rows = answer(self, name, query)
+            if seen is not None:
+                seen[name] = rows
+            return rows
+
+        def ask(self, query: Any) -> Any:
+            return super().execute(query)
 
     return Inspector(cursor)
 

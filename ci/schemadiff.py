@@ -32,6 +32,8 @@ class Inspected:
 
     inspector: Any
     touched: frozenset[UnitKey] | None = field(default=None, kw_only=True)
+    #: Each of schemainspect's queries' rows, by its name (:data:`compat.QUERIES`).
+    rows: dict[str, list[Any]] = field(default_factory=dict, kw_only=True, compare=False)
 
 
 @dataclass(frozen=True)
@@ -115,12 +117,44 @@ def inspect(connection: sa.Connection, touched: Collection[UnitKey] | None = Non
                 compat.ONLY_TYPES: _names(some, "type")} if some_tables else None
     same = set(snapshot.KINDS) - {kind for kind, _, _ in some} if some_tables else set()
     known = answers.usable(same) if answers else None
+    rows: dict[str, list[Any]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # schemainspect and sqlbag warn under SQLAlchemy 2
-        inspector = compat.inspect_schema(_Prepared(connection, settings), some_tables, known)
+        inspector = compat.inspect_schema(_Prepared(connection, settings), some_tables, known,
+                                          seen=rows)
     if answers and known is not None:
         answers.keep(known, same)
-    return Inspected(inspector, touched=some if some_tables else None)
+    return Inspected(inspector, touched=some if some_tables else None, rows=rows)
+
+
+def _part(part: str) -> Any:
+    """Whether a row of a table's part (``table_name``, ``name``) holds a leftover."""
+    return lambda row, gone: (("relation", row.schema, row.table_name) in gone.units
+                              or (part, row.schema, row.table_name, row.name) in gone.parts)
+
+
+#: Which rows of schemainspect's answers hold a leftover (:class:`snapshot.Leftovers`).
+_HOLDS = {"ENUMS_QUERY": lambda row, gone: ("type", row.schema, row.name) in gone.units,
+          "SEQUENCES_QUERY": lambda row, gone: ("relation", row.schema, row.name) in gone.units,
+          "ALL_RELATIONS_QUERY": lambda row, gone: (
+              ("relation", row.schema, row.name) in gone.units
+              or ("columns", row.schema, row.name, row.attname) in gone.parts),
+          "INDEXES_QUERY": _part("indexes"), "CONSTRAINTS_QUERY": _part("constraints"),
+          "TRIGGERS_QUERY": _part("triggers"), "RLSPOLICIES_QUERY": _part("policies")}
+
+
+def without(left: Inspected, gone: snapshot.Leftovers) -> Inspected:
+    """migra's view of the state ``left`` was read in, less what ``gone`` names: where those are
+    all a downgrade left that was not there before its upgrade, the state before the upgrade as
+    an inspection of the same units would read it, with no query asked again. schemainspect
+    reads each of them in rows of its own (a table's columns, indexes, constraints, triggers
+    and policies each in a query of their own)."""
+    rows = {name: [row for row in answer if not _HOLDS[name](row, gone)]
+            if name in _HOLDS else answer for name, answer in left.rows.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inspector = compat.replayed(rows, left.inspector.pg_version * 10000)
+    return Inspected(inspector, touched=left.touched, rows=rows)
 
 
 def _names(touched: Collection[UnitKey], kind: str) -> str:

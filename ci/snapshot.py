@@ -207,6 +207,64 @@ def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Ite
                              json.dumps(old.get(prop)), json.dumps(new.get(prop)))
 
 
+@dataclass(frozen=True)
+class Leftovers:
+    """What one state has that another has not, where nothing else differs: whole ``units``
+    (enum types; tables and sequences), and ``parts`` (part, schema, table, name) of tables
+    otherwise the same, the part one of :data:`LEFT_PARTS`."""
+
+    units: frozenset[UnitKey]
+    parts: frozenset[tuple[str, str, str, str]]
+
+
+#: The parts of a table that can be left behind alone (``Leftovers.parts``).
+LEFT_PARTS = ("columns", "indexes", "constraints", "triggers", "policies")
+
+
+def leftovers(before: Snapshot, after: Snapshot) -> Leftovers | None:
+    """Where ``after`` differs from ``before`` only by what it has in addition (as a downgrade
+    that forgets them leaves them behind): enum types, tables, sequences, and columns, indexes,
+    constraints, triggers and policies of tables, those; else None. A NOT NULL constraint
+    (PostgreSQL 18 names them) of a column in addition counts as part of that column."""
+    units, parts = set(), set()
+    for key in set(before) | set(after):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        kind, schema, name = key
+        if old is None and new is not None and (
+                (kind == "type" and new.definition.get("typtype") == "e")
+                or (kind == "relation" and new.definition.get("relkind") in ("r", "p", "S"))):
+            units.add(key)
+            continue
+        added = _added_parts(old.definition, new.definition) \
+            if kind == "relation" and old is not None and new is not None else None
+        if added is None:
+            return None
+        parts |= {(part, schema, name, item) for part, item in added}
+    return Leftovers(frozenset(units), frozenset(parts))
+
+
+def _added_parts(old: dict[str, Any], new: dict[str, Any]) -> set[tuple[str, str]] | None:
+    """The parts (part, name) ``new`` (a table's definition) has in addition to ``old``, where
+    nothing else differs; else None."""
+    if new.get("relkind") not in ("r", "p") or set(old) != set(new) or any(
+            old[p] != new[p] for p in old if p not in LEFT_PARTS):
+        return None
+    kept = {c["name"] for c in old.get("columns") or []}
+    if [c for c in new.get("columns") or [] if c["name"] in kept] != (old.get("columns") or []):
+        return None
+    added = {("columns", c["name"]) for c in new.get("columns") or [] if c["name"] not in kept}
+    columns = {name for _, name in added}
+    for part in LEFT_PARTS[1:]:
+        was, now = old.get(part) or {}, new.get(part) or {}
+        if any(now.get(n) != d for n, d in was.items()):
+            return None
+        added |= {(part, n) for n, d in now.items() if n not in was
+                  and not (part == "constraints" and _not_null_column(d) in columns)}
+    return added
+
+
 def portable(units: Snapshot) -> Snapshot:
     """The units as an ORM, or another server, or a live database gives them alike: without
     PostgreSQL 18's NOT NULL constraints, whose names say nothing here (an ORM cannot name

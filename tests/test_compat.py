@@ -446,6 +446,25 @@ def test_inspect_schema_of_some_tables_reads_those_and_gives_migra_the_same_sql(
             whole.sequences), broken(compat.inspect_schema, "it reads other sequences")
 
 
+@pytest.mark.db
+def test_replayed_gives_migra_what_the_inspection_it_replays_gave(conn: sa.Connection) -> None:
+    """An inspection made of the rows another saw (each query's, those answered from what was
+    kept too) asks no server, and migra writes the same SQL from it."""
+    seen: list[dict[str, list[Any]]] = [{}, {}]
+    with conn.begin():
+        conn.exec_driver_sql("CREATE SCHEMA dbci_replayed; SET LOCAL search_path = dbci_replayed")
+        conn.exec_driver_sql(f"{BEFORE}; {VIEW}")
+        before = compat.inspect_schema(Counting(conn), answers={}, seen=seen[0])
+        conn.exec_driver_sql(f"DROP VIEW v; {AFTER}; {VIEW}")
+        after = compat.inspect_schema(Counting(conn), seen=seen[1])
+        version = conn.connection.dbapi_connection.server_version
+        conn.rollback()
+    assert set(seen[0]) == set(seen[1]) == set(compat.QUERIES), broken(
+        compat.inspect_schema, "it asks other queries than compat.QUERIES names")
+    assert sql(*(compat.replayed(rows, version) for rows in seen)) == sql(before, after), broken(
+        compat.replayed, "migra writes other SQL from an inspection replayed")
+
+
 def test_load_inspector_imports_schemainspect_whole_and_leaves_inspect_as_it_was() -> None:
     """In a fresh interpreter (this one may have imported schemainspect already)."""
     script = """if True:

@@ -7,7 +7,8 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from ci.snapshot import Difference, compare, take
+from ci.schemadiff import inspect, migra_sql, without
+from ci.snapshot import Difference, Leftovers, compare, leftovers, take
 
 pytestmark = pytest.mark.db
 
@@ -159,3 +160,59 @@ def test_compare_over_keys_looks_only_at_those(scratch: sa.Connection) -> None:
     after = take(scratch)
     assert [d.object for d in compare(before, after, [("relation", "s", "u")])] == ["s.u"]
     assert [d.object for d in compare(before, after)] == ["s.t.y", "s.u"]
+
+
+#: name -> (SQL of a change after TABLE, the units and parts it leaves, or None: more than
+#: what it has in addition differs)
+LEFT = {
+    "a column": ("ALTER TABLE s.t ADD COLUMN y int", ((), (("columns", "s", "t", "y"),))),
+    "a NOT NULL column, an index, a check, an enum": (
+        "ALTER TABLE s.t ADD COLUMN y int NOT NULL DEFAULT 0 CONSTRAINT ck CHECK (y >= 0); "
+        "CREATE INDEX iy ON s.t (y); CREATE TYPE s.e AS ENUM ('a')",
+        ((("type", "s", "e"),), (("columns", "s", "t", "y"), ("indexes", "s", "t", "iy"),
+                                 ("constraints", "s", "t", "ck")))),
+    "a table and its sequence": (
+        "CREATE TABLE s.u (id serial PRIMARY KEY, t_id int)",
+        ((("relation", "s", "u"), ("relation", "s", "u_id_seq")), ())),
+    "a column changed": ("ALTER TABLE s.t ALTER COLUMN x TYPE varchar(10)", None),
+    "a column dropped": ("ALTER TABLE s.t DROP COLUMN x", None),
+    "a domain": ("CREATE DOMAIN s.d AS int", None),
+    "a view": ("CREATE VIEW s.v AS SELECT 1 AS one", None),
+}
+
+
+@pytest.mark.parametrize("name", LEFT)
+def test_leftovers_are_what_one_state_has_in_addition_where_nothing_else_differs(
+        scratch: sa.Connection, name: str) -> None:
+    change, expected = LEFT[name]
+    scratch.exec_driver_sql(TABLE)
+    before = take(scratch)
+    scratch.exec_driver_sql(change)
+    found = leftovers(before, take(scratch))
+    assert found == (expected and Leftovers(*(frozenset(part) for part in expected)))
+
+
+def test_without_what_was_left_migra_reads_the_state_before(scratch: sa.Connection) -> None:
+    """An inspection less what a change left (columns, an index, a check, a trigger, a
+    policy, an enum, a table with its sequence, keys and a unique constraint) gives migra the SQL an inspection of the
+    state before the change gives, with no query asked again."""
+    keys = {("relation", "s", "t"), ("type", "s", "e"), ("relation", "s", "u"),
+            ("relation", "s", "u_id_seq")}
+    scratch.exec_driver_sql(f"{TABLE}; ALTER TABLE s.t ADD PRIMARY KEY (id); "
+                            "CREATE VIEW s.v AS SELECT id FROM s.t; CREATE FUNCTION s.touched() "
+                            "RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'")
+    before = take(scratch)
+    savepoint = scratch.begin_nested()
+    scratch.exec_driver_sql("CREATE TYPE s.e AS ENUM ('a'); ALTER TABLE s.t ADD COLUMN y s.e, "
+                            "ADD COLUMN z int CHECK (z > 0); CREATE INDEX iz ON s.t (z, y); "
+                            "CREATE TABLE s.u (id serial PRIMARY KEY, t_id int REFERENCES s.t, "
+                            "n text UNIQUE); CREATE TRIGGER tt BEFORE UPDATE ON s.t FOR EACH "
+                            "ROW EXECUTE FUNCTION s.touched(); CREATE POLICY p ON s.t USING "
+                            "(id > 0)")
+    gone = leftovers(before, take(scratch))
+    left = inspect(scratch, keys)
+    savepoint.rollback()
+    expected = migra_sql(left, inspect(scratch, keys))
+    assert gone is not None and {'drop type "s"."e";', 'drop table "s"."u";',
+                                 'drop trigger if exists "tt" on "s"."t";'} <= set(expected)
+    assert migra_sql(left, without(left, gone)) == expected

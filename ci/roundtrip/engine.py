@@ -21,8 +21,10 @@ catalog and row digests read from it, Alembic's memo of the named types it creat
 - pass (fast path): SAVEPOINT dbci_upgrade, upgrade, read; SAVEPOINT dbci_downgrade,
   downgrade, read and compare; ROLLBACK TO dbci_downgrade, RELEASE dbci_upgrade, memo put
   back as after the upgrade -> SETTLED at this revision.
-- finding: as a pass, then ROLLBACK TO dbci_upgrade (memo as before it) for migra's view of
-  the state before, upgrade again, RELEASE -> SETTLED at this revision.
+- finding: as a pass; where all the downgrade did wrong is leave things behind (enum types,
+  columns, indexes: ``snapshot.leftovers``), migra's view of the state before is what it left
+  less those -> SETTLED at this revision. Else ROLLBACK TO dbci_upgrade (memo as before it)
+  for migra's view of the state before, upgrade again, RELEASE -> SETTLED at this revision.
 - failed downgrade (fast path): ROLLBACK TO dbci_downgrade, RELEASE -> SETTLED at this revision.
 - failed upgrade: ROLLBACK TO dbci_upgrade (fast path) -> STOPPED: the rest "not run"; where it
   is the second worker's, the first process stops at the same revision as it brings it up.
@@ -65,8 +67,8 @@ from ci.revision_code import commits_outside_a_block, irreversible_at_run_time, 
 from ci.roundtrip.fixtures import run_fixture
 from ci.roundtrip.results import Findings, Outcome, commits_itself
 from ci.row_digests import Digest, Rows, Watch, count_writes
-from ci.schemadiff import Answers, Captured, Inspected, capture, inspect, migra_sql
-from ci.snapshot import Catalog, Unit, UnitKey
+from ci.schemadiff import Answers, Captured, Inspected, capture, inspect, migra_sql, without
+from ci.snapshot import Catalog, Leftovers, Unit, UnitKey
 from ci.tracker import NOTHING, Every, Read, StepReader
 
 #: Commit progress every so many revisions, so one run never holds too many locks.
@@ -248,7 +250,7 @@ class RoundTrip:
                 before_upgrade = False
             else:
                 self._savepoint(conn, rev, "downgrade", "ROLLBACK TO SAVEPOINT dbci_downgrade")
-                self._explain(conn, rev, left, failed_before, memo)
+                self._explain(conn, rev, *left, failed_before, memo)
         if before_upgrade:
             self._savepoint(conn, rev, "upgrade", "RELEASE SAVEPOINT dbci_upgrade")
         if not (self.outcomes and self.outcomes[-1].revision == rev.id):
@@ -300,12 +302,17 @@ class RoundTrip:
         if ran == self.schema_after and not self.fixture_ddl:
             self.schema = capture(conn)
 
-    def _explain(self, conn: sa.Connection, rev: Revision, left: Inspected, first: int,
-                 memo: dict[str, Any]) -> None:
-        """Attach migra's SQL from what the downgrade left to the schema before the upgrade:
-        roll back to before the upgrade, capture it, then upgrade again to carry on (the
-        savepoint stays, to be released). Alembic's memo of the named types it created goes
-        back to before the upgrade too (``memo``), or the upgrade would not create them again."""
+    def _explain(self, conn: sa.Connection, rev: Revision, left: Inspected,
+                 gone: Leftovers | None, first: int, memo: dict[str, Any]) -> None:
+        """Attach migra's SQL from what the downgrade left to the schema before the upgrade.
+        Where all that differs is what the downgrade left behind (``gone``), that schema is
+        ``left`` without it (:func:`without`). Else roll back to before the upgrade, capture
+        it, then upgrade again to carry on (the savepoint stays, to be released). Alembic's memo
+        of the named types it created goes back to before the upgrade too (``memo``), or the
+        upgrade would not create them again."""
+        if gone is not None:
+            self.found.explain(first, migra_sql(left, without(left, gone)))
+            return
         self._savepoint(conn, rev, "upgrade", "ROLLBACK TO SAVEPOINT dbci_upgrade")
         compat.restore_type_memo(self.context, memo)
         statements = migra_sql(left, inspect(conn, left.touched, self.answers))
@@ -331,16 +338,19 @@ class RoundTrip:
 
     def _check_downgrade(self, conn: sa.Connection, rev: Revision, up_keys: set[UnitKey] | None,
                          previous: dict[UnitKey, Unit | None],
-                         rows_before: dict[str, Digest | None]) -> Inspected | None:
+                         rows_before: dict[str, Digest | None]
+                         ) -> tuple[Inspected, Leftovers | None] | None:
         """Downgrade, compare with before the upgrade; where the schema differs, migra's view
-        of what the downgrade left, of what either step touched (see :func:`inspect`)."""
+        of what the downgrade left, of what either step touched (see :func:`inspect`), and
+        what it left behind where nothing else differs (see :func:`snapshot.leftovers`)."""
         if not self._downgrade(conn, rev):
             return None
         down = self._read(keep=False)  # the savepoint is rolled back after
         keys = _touched(up_keys, down)
         if not self._report(conn, rev, keys, down, previous, rows_before):
             return None
-        return inspect(conn, keys, self.answers)
+        return inspect(conn, keys, self.answers), snapshot.leftovers(
+            self.catalog.before(previous, keys), self.catalog.now(keys, down.units, down.keys))
 
     def _check_downgrade_autocommit(self, conn: sa.Connection, rev: Revision,
                                     up_keys: set[UnitKey] | None,

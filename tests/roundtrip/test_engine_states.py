@@ -66,14 +66,14 @@ def found(run: Run) -> set[tuple[str, str]]:
     return {(f["rule"], f["revision"]) for f in run.json()["findings"]}
 
 
-# -- a finding: back to before the upgrade (for migra), upgraded again ----------------------------
+# -- a finding: back to before the upgrade (for migra), upgraded again, unless all the ------------
+# -- downgrade did wrong is leave things behind ----------------------------------------------------
 
 
 def test_an_enum_left_behind_is_a_finding_not_a_failed_upgrade(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Alembic's most common downgrade mistake: ``drop_table`` leaves the table's enum type.
-    The finding's upgrade runs again on the state before it; SQLAlchemy would skip creating the
-    type it remembers having created in this run, were that memory not put back too."""
+    migra's view of the state before the upgrade is what the downgrade left, less the type."""
     monkeypatch.chdir(fixture_project("enum_left_behind", tmp_path))
     run = roundtrip()
     assert run.code == 1, run.out + run.err
@@ -82,15 +82,26 @@ def test_an_enum_left_behind_is_a_finding_not_a_failed_upgrade(
     assert 'drop type "public"."kind"' in finding["detail"]
 
 
+@pytest.mark.parametrize("also", ["", '\nop.alter_column("t", "x", server_default="1")'],
+                         ids=["left behind", "and a default changed"])
 def test_after_a_finding_the_next_revision_runs_on_the_upgrade(
-        history: Callable[..., str]) -> None:
+        history: Callable[..., str], also: str) -> None:
+    """The type is left behind; where the downgrade also changed a default, the round trip
+    goes back to before the upgrade and runs it again: SQLAlchemy would skip creating the type
+    it remembers having created in this run, were that memory not put back too."""
     enum = history('op.create_table("e", sa.Column("k", sa.Enum("a", "b", name="kind")))',
-                   'op.drop_table("e")')  # leaves the type: a finding
+                   f'op.drop_table("e"){also}')  # leaves the type: a finding
     after = history('op.execute("ALTER TABLE e ADD COLUMN k2 kind")',  # the type and e are
                     'op.execute("ALTER TABLE e DROP COLUMN k2")')  # there: upgraded again
     run = roundtrip()
-    assert found(run) == {("downgrade-leaves-objects", enum)}
+    assert run.code == 1, run.out + run.err
+    assert found(run) == {("downgrade-leaves-objects", enum)} | (
+        {("downgrade-changes-objects", enum)} if also else set())
     assert outcomes(run)[after] == ("passed", "fast")
+    assert {f["detail"].split("also do:\n")[1] for f in run.json()["findings"]
+            if "also do:" in f["detail"]} == {
+        ('alter table "public"."t" alter column "x" drop default;\n' if also else '')
+        + 'drop type "public"."kind";'}
 
 
 # -- a pass, and a failed downgrade on the fast path: the savepoints hold it ---------------
