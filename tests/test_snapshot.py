@@ -194,8 +194,8 @@ def test_leftovers_are_what_one_state_has_in_addition_where_nothing_else_differs
 
 def test_without_what_was_left_migra_reads_the_state_before(scratch: sa.Connection) -> None:
     """An inspection less what a change left (columns, an index, a check, a trigger, a
-    policy, an enum, a table with its sequence, keys and a unique constraint) gives migra the SQL an inspection of the
-    state before the change gives, with no query asked again."""
+    policy, an enum, a table with its sequence, keys and a unique constraint) gives migra the
+    SQL an inspection of the state before the change gives, with no query asked again."""
     keys = {("relation", "s", "t"), ("type", "s", "e"), ("relation", "s", "u"),
             ("relation", "s", "u_id_seq")}
     scratch.exec_driver_sql(f"{TABLE}; ALTER TABLE s.t ADD PRIMARY KEY (id); "
