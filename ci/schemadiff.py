@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,20 +127,21 @@ def inspect(connection: sa.Connection, touched: Collection[UnitKey] | None = Non
     return Inspected(inspector, touched=some if some_tables else None, rows=rows)
 
 
-def _part(part: str) -> Any:
+def _part(part: str) -> Callable[[Any, snapshot.Leftovers], bool]:
     """Whether a row of a table's part (``table_name``, ``name``) holds a leftover."""
     return lambda row, gone: (("relation", row.schema, row.table_name) in gone.units
                               or (part, row.schema, row.table_name, row.name) in gone.parts)
 
 
 #: Which rows of schemainspect's answers hold a leftover (:class:`snapshot.Leftovers`).
-_HOLDS = {"ENUMS_QUERY": lambda row, gone: ("type", row.schema, row.name) in gone.units,
-          "SEQUENCES_QUERY": lambda row, gone: ("relation", row.schema, row.name) in gone.units,
-          "ALL_RELATIONS_QUERY": lambda row, gone: (
-              ("relation", row.schema, row.name) in gone.units
-              or ("columns", row.schema, row.name, row.attname) in gone.parts),
-          "INDEXES_QUERY": _part("indexes"), "CONSTRAINTS_QUERY": _part("constraints"),
-          "TRIGGERS_QUERY": _part("triggers"), "RLSPOLICIES_QUERY": _part("policies")}
+_HOLDS: dict[str, Callable[[Any, snapshot.Leftovers], bool]] = {
+    "ENUMS_QUERY": lambda row, gone: ("type", row.schema, row.name) in gone.units,
+    "SEQUENCES_QUERY": lambda row, gone: ("relation", row.schema, row.name) in gone.units,
+    "ALL_RELATIONS_QUERY": lambda row, gone: (
+        ("relation", row.schema, row.name) in gone.units
+        or ("columns", row.schema, row.name, row.attname) in gone.parts),
+    "INDEXES_QUERY": _part("indexes"), "CONSTRAINTS_QUERY": _part("constraints"),
+    "TRIGGERS_QUERY": _part("triggers"), "RLSPOLICIES_QUERY": _part("policies")}
 
 
 def without(left: Inspected, gone: snapshot.Leftovers) -> Inspected:

@@ -22,9 +22,10 @@ catalog and row digests read from it, Alembic's memo of the named types it creat
   downgrade, read and compare; ROLLBACK TO dbci_downgrade, RELEASE dbci_upgrade, memo put
   back as after the upgrade -> SETTLED at this revision.
 - finding: as a pass; where all the downgrade did wrong is leave things behind (enum types,
-  columns, indexes: ``snapshot.leftovers``), migra's view of the state before is what it left
-  less those -> SETTLED at this revision. Else ROLLBACK TO dbci_upgrade (memo as before it)
-  for migra's view of the state before, upgrade again, RELEASE -> SETTLED at this revision.
+  tables, sequences, parts of tables: ``snapshot.leftovers``), migra's view of the state
+  before is what it left less those -> SETTLED at this revision. Else ROLLBACK TO
+  dbci_upgrade (memo as before it) for migra's view of the state before, upgrade again,
+  RELEASE -> SETTLED at this revision.
 - failed downgrade (fast path): ROLLBACK TO dbci_downgrade, RELEASE -> SETTLED at this revision.
 - failed upgrade: ROLLBACK TO dbci_upgrade (fast path) -> STOPPED: the rest "not run"; where it
   is the second worker's, the first process stops at the same revision as it brings it up.
