@@ -145,13 +145,18 @@ _HOLDS: dict[str, Callable[[Any, snapshot.Leftovers], bool]] = {
 
 
 def without(left: Inspected, gone: snapshot.Leftovers) -> Inspected:
-    """migra's view of the state ``left`` was read in, less what ``gone`` names: where those are
-    all a downgrade left that was not there before its upgrade, the state before the upgrade as
-    an inspection of the same units would read it, with no query asked again. schemainspect
-    reads each of them in rows of its own (a table's columns, indexes, constraints, triggers
-    and policies each in a query of their own)."""
+    """migra's view of the state ``left`` was read in, less what ``gone`` names and with the
+    columns' defaults it gives: where those are all that a downgrade left different from
+    before its upgrade, the state before the upgrade as an inspection of the same units would
+    read it, with no query asked again. schemainspect reads each of them in rows of its own (a
+    table's columns, indexes, constraints, triggers and policies each in a query of their
+    own), and a column's default as dbci's snapshot does (``pg_get_expr``)."""
     rows = {name: [row for row in answer if not _HOLDS[name](row, gone)]
             if name in _HOLDS else answer for name, answer in left.rows.items()}
+    defaults = {(schema, table, column): was for schema, table, column, was in gone.defaults}
+    rows["ALL_RELATIONS_QUERY"] = [  # a column's default as it was (pg_get_expr's, as dbci's)
+        row._replace(defaultdef=defaults[key]) if (key := (row.schema, row.name, row.attname))
+        in defaults else row for row in rows["ALL_RELATIONS_QUERY"]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         inspector = compat.replayed(rows, left.inspector.pg_version * 10000)

@@ -210,11 +210,14 @@ def _unit_changes(key: UnitKey, old: dict[str, Any], new: dict[str, Any]) -> Ite
 @dataclass(frozen=True)
 class Leftovers:
     """What one state has that another has not, where nothing else differs: whole ``units``
-    (enum types; tables and sequences), and ``parts`` (part, schema, table, name) of tables
-    otherwise the same, the part one of :data:`LEFT_PARTS`."""
+    (enum types; tables and sequences), ``parts`` (part, schema, table, name) of tables
+    otherwise the same, the part one of :data:`LEFT_PARTS`; and columns whose default alone
+    differs, with the default the other state has (``defaults``: schema, table, column, that
+    default or None)."""
 
     units: frozenset[UnitKey]
     parts: frozenset[tuple[str, str, str, str]]
+    defaults: frozenset[tuple[str, str, str, str | None]] = frozenset()
 
 
 #: The parts of a table that can be left behind alone (``Leftovers.parts``).
@@ -224,9 +227,10 @@ LEFT_PARTS = ("columns", "indexes", "constraints", "triggers", "policies")
 def leftovers(before: Snapshot, after: Snapshot) -> Leftovers | None:
     """Where ``after`` differs from ``before`` only by what it has in addition (as a downgrade
     that forgets them leaves them behind): enum types, tables, sequences, and columns, indexes,
-    constraints, triggers and policies of tables, those; else None. A NOT NULL constraint
-    (PostgreSQL 18 names them) of a column in addition counts as part of that column."""
-    units, parts = set(), set()
+    constraints, triggers and policies of tables, and by columns' defaults, those; else None. A
+    NOT NULL constraint (PostgreSQL 18 names them) of a column in addition counts as part of
+    that column."""
+    units, parts, defaults = set(), set(), set()
     for key in set(before) | set(after):
         old, new = before.get(key), after.get(key)
         if old == new:
@@ -241,20 +245,28 @@ def leftovers(before: Snapshot, after: Snapshot) -> Leftovers | None:
             if kind == "relation" and old is not None and new is not None else None
         if added is None:
             return None
-        parts |= {(part, schema, name, item) for part, item in added}
-    return Leftovers(frozenset(units), frozenset(parts))
+        parts |= {(part, schema, name, item) for part, item in added[0]}
+        defaults |= {(schema, name, column, was) for column, was in added[1].items()}
+    return Leftovers(frozenset(units), frozenset(parts), frozenset(defaults))
 
 
-def _added_parts(old: dict[str, Any], new: dict[str, Any]) -> set[tuple[str, str]] | None:
-    """The parts (part, name) ``new`` (a table's definition) has in addition to ``old``, where
-    nothing else differs; else None."""
+def _added_parts(old: dict[str, Any], new: dict[str, Any]
+                 ) -> tuple[set[tuple[str, str]], dict[str, str | None]] | None:
+    """The parts (part, name) ``new`` (a table's definition) has in addition to ``old``, and
+    the columns whose default alone differs (name -> ``old``'s default), where nothing else
+    differs; else None."""
     if new.get("relkind") not in ("r", "p") or set(old) != set(new) or any(
             old[p] != new[p] for p in old if p not in LEFT_PARTS):
         return None
-    kept = {c["name"] for c in old.get("columns") or []}
-    if [c for c in new.get("columns") or [] if c["name"] in kept] != (old.get("columns") or []):
+    was_columns = {c["name"]: c for c in old.get("columns") or []}
+    kept = [c for c in new.get("columns") or [] if c["name"] in was_columns]
+    if [c["name"] for c in kept] != list(was_columns) or any(
+            {**c, "default": None} != {**was_columns[c["name"]], "default": None} for c in kept):
         return None
-    added = {("columns", c["name"]) for c in new.get("columns") or [] if c["name"] not in kept}
+    defaults = {c["name"]: was_columns[c["name"]].get("default") for c in kept
+                if c != was_columns[c["name"]]}
+    added = {("columns", c["name"]) for c in new.get("columns") or []
+             if c["name"] not in was_columns}
     columns = {name for _, name in added}
     for part in LEFT_PARTS[1:]:
         was, now = old.get(part) or {}, new.get(part) or {}
@@ -262,7 +274,7 @@ def _added_parts(old: dict[str, Any], new: dict[str, Any]) -> set[tuple[str, str
             return None
         added |= {(part, n) for n, d in now.items() if n not in was
                   and not (part == "constraints" and _not_null_column(d) in columns)}
-    return added
+    return added, defaults
 
 
 def portable(units: Snapshot) -> Snapshot:

@@ -162,8 +162,8 @@ def test_compare_over_keys_looks_only_at_those(scratch: sa.Connection) -> None:
     assert [d.object for d in compare(before, after)] == ["s.t.y", "s.u"]
 
 
-#: name -> (SQL of a change after TABLE, the units and parts it leaves, or None: more than
-#: what it has in addition differs)
+#: name -> (SQL of a change after TABLE, the units, parts and defaults it leaves, or None:
+#: more than what it has in addition, or a default, differs)
 LEFT = {
     "a column": ("ALTER TABLE s.t ADD COLUMN y int", ((), (("columns", "s", "t", "y"),))),
     "a NOT NULL column, an index, a check, an enum": (
@@ -174,7 +174,11 @@ LEFT = {
     "a table and its sequence": (
         "CREATE TABLE s.u (id serial PRIMARY KEY, t_id int)",
         ((("relation", "s", "u"), ("relation", "s", "u_id_seq")), ())),
+    "a default": ("ALTER TABLE s.t ALTER COLUMN x SET DEFAULT 'a'",
+                  ((), (), (("s", "t", "x", None),))),
     "a column changed": ("ALTER TABLE s.t ALTER COLUMN x TYPE varchar(10)", None),
+    "a default and NOT NULL": ("ALTER TABLE s.t ALTER COLUMN x SET DEFAULT 'a', "
+                               "ALTER COLUMN x SET NOT NULL", None),
     "a column dropped": ("ALTER TABLE s.t DROP COLUMN x", None),
     "a domain": ("CREATE DOMAIN s.d AS int", None),
     "a view": ("CREATE VIEW s.v AS SELECT 1 AS one", None),
@@ -194,16 +198,19 @@ def test_leftovers_are_what_one_state_has_in_addition_where_nothing_else_differs
 
 def test_without_what_was_left_migra_reads_the_state_before(scratch: sa.Connection) -> None:
     """An inspection less what a change left (columns, an index, a check, a trigger, a
-    policy, an enum, a table with its sequence, keys and a unique constraint) gives migra the
-    SQL an inspection of the state before the change gives, with no query asked again."""
+    policy, an enum, a table with its sequence, keys and a unique constraint), with the
+    defaults it changed as they were, gives migra the SQL an inspection of the state before the
+    change gives, with no query asked again."""
     keys = {("relation", "s", "t"), ("type", "s", "e"), ("relation", "s", "u"),
             ("relation", "s", "u_id_seq")}
-    scratch.exec_driver_sql(f"{TABLE}; ALTER TABLE s.t ADD PRIMARY KEY (id); "
+    scratch.exec_driver_sql(f"{TABLE}; ALTER TABLE s.t ADD PRIMARY KEY (id), "
+                            "ALTER COLUMN id SET DEFAULT 1; "
                             "CREATE VIEW s.v AS SELECT id FROM s.t; CREATE FUNCTION s.touched() "
                             "RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'")
     before = take(scratch)
     savepoint = scratch.begin_nested()
     scratch.exec_driver_sql("CREATE TYPE s.e AS ENUM ('a'); ALTER TABLE s.t ADD COLUMN y s.e, "
+                            "ALTER COLUMN id SET DEFAULT 2, ALTER COLUMN x SET DEFAULT 'zz', "
                             "ADD COLUMN z int CHECK (z > 0); CREATE INDEX iz ON s.t (z, y); "
                             "CREATE TABLE s.u (id serial PRIMARY KEY, t_id int REFERENCES s.t, "
                             "n text UNIQUE); CREATE TRIGGER tt BEFORE UPDATE ON s.t FOR EACH "
@@ -213,6 +220,8 @@ def test_without_what_was_left_migra_reads_the_state_before(scratch: sa.Connecti
     left = inspect(scratch, keys)
     savepoint.rollback()
     expected = migra_sql(left, inspect(scratch, keys))
-    assert gone is not None and {'drop type "s"."e";', 'drop table "s"."u";',
-                                 'drop trigger if exists "tt" on "s"."t";'} <= set(expected)
+    assert gone is not None and {
+        'drop type "s"."e";', 'drop table "s"."u";', 'drop trigger if exists "tt" on "s"."t";',
+        'alter table "s"."t" alter column "id" set default 1;',
+        'alter table "s"."t" alter column "x" drop default;'} <= set(expected)
     assert migra_sql(left, without(left, gone)) == expected

@@ -22,8 +22,9 @@ catalog and row digests read from it, Alembic's memo of the named types it creat
   downgrade, read and compare; ROLLBACK TO dbci_downgrade, RELEASE dbci_upgrade, memo put
   back as after the upgrade -> SETTLED at this revision.
 - finding: as a pass; where all the downgrade did wrong is leave things behind (enum types,
-  tables, sequences, parts of tables: ``snapshot.leftovers``), migra's view of the state
-  before is what it left less those -> SETTLED at this revision. Else ROLLBACK TO
+  tables, sequences, parts of tables) or columns' defaults changed (``snapshot.leftovers``),
+  migra's view of the state before is what it left less those, the defaults as they were ->
+  SETTLED at this revision. Else ROLLBACK TO
   dbci_upgrade (memo as before it) for migra's view of the state before, upgrade again,
   RELEASE -> SETTLED at this revision.
 - failed downgrade (fast path): ROLLBACK TO dbci_downgrade, RELEASE -> SETTLED at this revision.
