@@ -342,9 +342,11 @@ def empty_history(project: Path) -> None:
 
 
 def folder_state(folder: Path) -> dict[str, bytes]:
-    """Every file below ``folder`` and its bytes: equal before and after means nothing written."""
+    """Every file below ``folder`` and its bytes: equal before and after means nothing written.
+    Python's bytecode caches are left out: importing the project's revisions writes them, as it
+    does under Alembic, where ``PYTHONDONTWRITEBYTECODE`` is not set."""
     return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
 def set_dbci(project: Path, *lines: str) -> None:
