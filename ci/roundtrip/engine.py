@@ -24,9 +24,8 @@ catalog and row digests read from it, Alembic's memo of the named types it creat
 - finding: as a pass; where all the downgrade did wrong is leave things behind (enum types,
   tables, sequences, parts of tables) or columns' defaults changed (``snapshot.leftovers``),
   migra's view of the state before is what it left less those, the defaults as they were ->
-  SETTLED at this revision. Else ROLLBACK TO
-  dbci_upgrade (memo as before it) for migra's view of the state before, upgrade again,
-  RELEASE -> SETTLED at this revision.
+  SETTLED at this revision. Else ROLLBACK TO dbci_upgrade (memo as before it) for migra's
+  view of the state before, upgrade again, RELEASE -> SETTLED at this revision.
 - failed downgrade (fast path): ROLLBACK TO dbci_downgrade, RELEASE -> SETTLED at this revision.
 - failed upgrade: ROLLBACK TO dbci_upgrade (fast path) -> STOPPED: the rest "not run"; where it
   is the second worker's, the first process stops at the same revision as it brings it up.
